@@ -1,0 +1,259 @@
+"""`pyorch`: the command line, mirroring `docker compose` verbs and flags.
+
+Every command is a client of the engine API; errors of every layer are rendered here, once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+
+from rich.console import Console
+
+from orchestrator.cli import render
+from orchestrator.cli.client import EngineClient
+from orchestrator.errors import PyorchError
+from orchestrator.spec import ComposeError, LoadOptions, Project, load_project
+from runtime.errors import RuntimeFailure
+from runtime.layout import HostLayout
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pyorch", description="Run Compose projects on pyorch's own runtime.")
+    parser.add_argument("-f", "--file", action="append", default=[], help="Compose configuration file(s)")
+    parser.add_argument("-p", "--project-name", help="Project name")
+    parser.add_argument("--project-directory", help="Alternate working directory")
+    parser.add_argument("--env-file", action="append", default=[], help="Alternate environment file(s)")
+    parser.add_argument("--profile", action="append", default=[], help="Enable a profile")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="Create and start containers")
+    up.add_argument("-d", "--detach", action="store_true", help="Run in the background")
+    up.add_argument("--force-recreate", action="store_true")
+    up.add_argument("--no-recreate", action="store_true")
+    up.add_argument("--remove-orphans", action="store_true")
+    up.set_defaults(run=cmd_up)
+
+    down = sub.add_parser("down", help="Stop and remove containers and networks")
+    down.add_argument("-t", "--timeout", type=float, default=None, help="Shutdown timeout in seconds")
+    down.add_argument("--remove-orphans", action="store_true")
+    down.set_defaults(run=cmd_down)
+
+    ps = sub.add_parser("ps", help="List containers")
+    ps.add_argument("-a", "--all", action="store_true", help="Show stopped containers too")
+    ps.add_argument("-q", "--quiet", action="store_true", help="Only display IDs")
+    ps.add_argument("--format", choices=["table", "json"], default="table")
+    ps.add_argument("services", nargs="*")
+    ps.set_defaults(run=cmd_ps)
+
+    logs = sub.add_parser("logs", help="View output from containers")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-t", "--timestamps", action="store_true")
+    logs.add_argument("-n", "--tail", default="all")
+    logs.add_argument("--no-log-prefix", action="store_true")
+    logs.add_argument("services", nargs="*")
+    logs.set_defaults(run=cmd_logs)
+
+    config = sub.add_parser("config", help="Parse, resolve and render the Compose file in canonical form")
+    config.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    config.add_argument("-q", "--quiet", action="store_true")
+    config.add_argument("--services", action="store_true")
+    config.add_argument("--volumes", action="store_true")
+    config.add_argument("--profiles", action="store_true")
+    config.add_argument("--images", action="store_true")
+    config.add_argument("--hash", metavar="SERVICES")
+    config.set_defaults(run=cmd_config)
+
+    images = sub.add_parser("images", help="List images")
+    images.set_defaults(run=cmd_images)
+
+    imp = sub.add_parser("import", help="Import a root filesystem (directory or tarball) as an image")
+    imp.add_argument("source")
+    imp.add_argument("reference")
+    imp.add_argument("--cmd", nargs="+", help="Default command of the image")
+    imp.add_argument("--env", action="append", default=[])
+    imp.add_argument("--workdir", default="")
+    imp.set_defaults(run=cmd_import)
+
+    image = sub.add_parser("image", help="Manage images")
+    image_sub = image.add_subparsers(dest="image_command", required=True)
+    boot = image_sub.add_parser("bootstrap", help="Make pyorch.local/busybox and pyorch.local/python offline")
+    boot.set_defaults(run=cmd_image_bootstrap)
+    ls = image_sub.add_parser("ls", help="List images")
+    ls.set_defaults(run=cmd_images)
+
+    engine = sub.add_parser("engine", help="Control the pyorch engine")
+    engine.add_argument("action", choices=["start", "stop", "status"])
+    engine.set_defaults(run=cmd_engine)
+    return parser
+
+
+# --- project loading -------------------------------------------------------------------------------
+
+def load(args: argparse.Namespace) -> Project:
+    stdin_text = sys.stdin.read() if "-" in args.file else None
+    project = load_project(LoadOptions(
+        files=[Path(f) for f in args.file],
+        working_dir=Path.cwd(),
+        project_name=args.project_name,
+        project_directory=Path(args.project_directory) if args.project_directory else None,
+        env_files=[Path(f) for f in args.env_file],
+        profiles=list(args.profile),
+        environ=dict(os.environ),
+        stdin_text=stdin_text,
+    ))
+    for warning in project.warnings:
+        err.print(f"[yellow]WARN[/] {warning}")
+    return project
+
+
+def project_name(args: argparse.Namespace) -> str:
+    if args.project_name and not args.file:
+        try:
+            return load(args).name
+        except ComposeError:
+            return str(args.project_name)
+    return load(args).name
+
+
+# --- commands --------------------------------------------------------------------------------------
+
+def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
+    project = load(args)
+    options = {"force_recreate": args.force_recreate, "no_recreate": args.no_recreate,
+               "remove_orphans": args.remove_orphans}
+    with err.status(f"Starting project {project.name}"):
+        result = client.request("POST", "/v1/projects/up",
+                                {"project": project.model_dump(mode="json"), "options": options})
+    render.up_result(err, result)
+    if result["errors"]:
+        return 1
+    if args.detach:
+        return 0
+    try:
+        for record in client.stream(f"/v1/projects/{project.name}/logs?follow=1&tail=0"):
+            render.log_line(out, record, timestamps=False, prefix=True)
+    except KeyboardInterrupt:
+        err.print("Gracefully stopping... (press Ctrl+C again to force)")
+        client.request("POST", f"/v1/projects/{project.name}/down", {})
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, client: EngineClient) -> int:
+    name = project_name(args)
+    with err.status(f"Removing project {name}"):
+        result = client.request("POST", f"/v1/projects/{name}/down", {"timeout": args.timeout})
+    render.down_result(err, result)
+    return 1 if result["errors"] else 0
+
+
+def cmd_ps(args: argparse.Namespace, client: EngineClient) -> int:
+    name = project_name(args)
+    rows = client.request("GET", f"/v1/projects/{name}/ps?all={'1' if args.all else '0'}")
+    if args.services:
+        rows = [r for r in rows if r["service"] in args.services]
+    if args.quiet:
+        for r in rows:
+            out.print(r["id"])
+    elif args.format == "json":
+        out.print_json(json.dumps(rows))
+    else:
+        render.ps_table(out, rows)
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace, client: EngineClient) -> int:
+    name = project_name(args)
+    tail = -1 if args.tail == "all" else int(args.tail)
+    query = f"follow={'1' if args.follow else '0'}&tail={tail}" + "".join(f"&service={s}" for s in args.services)
+    try:
+        for record in client.stream(f"/v1/projects/{name}/logs?{query}"):
+            render.log_line(out, record, timestamps=args.timestamps, prefix=not args.no_log_prefix)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, client: EngineClient) -> int:
+    from orchestrator.spec.render import render_config
+
+    project = load(args)
+    if args.quiet:
+        return 0
+    if args.services:
+        out.print("\n".join(project.services), markup=False)
+    elif args.volumes:
+        out.print("\n".join(project.volumes), markup=False)
+    elif args.profiles:
+        out.print("\n".join(sorted({p for s in project.services.values() for p in (s.profiles or [])})),
+                  markup=False)
+    elif args.images:
+        out.print("\n".join(s.image or "" for s in project.services.values()), markup=False)
+    elif args.hash:
+        names = list(project.services) if args.hash == "*" else args.hash.split(",")
+        for n in names:
+            out.print(f"{n} {project.config_hash(n)}", markup=False)
+    else:
+        sys.stdout.write(render_config(project, args.format))
+    return 0
+
+
+def cmd_images(args: argparse.Namespace, client: EngineClient) -> int:
+    render.images_table(out, client.request("GET", "/v1/images"))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, client: EngineClient) -> int:
+    body = {"source": str(Path(args.source).resolve()), "reference": args.reference, "cmd": args.cmd,
+            "env": args.env, "working_dir": args.workdir}
+    image = client.request("POST", "/v1/images/import", body)
+    out.print(image["id"])
+    return 0
+
+
+def cmd_image_bootstrap(args: argparse.Namespace, client: EngineClient) -> int:
+    with err.status("Building base images from host files"):
+        result = client.request("POST", "/v1/images/bootstrap", {})
+    for ref in result["images"]:
+        out.print(ref)
+    return 0
+
+
+def cmd_engine(args: argparse.Namespace, client: EngineClient) -> int:
+    if args.action == "start":
+        client.ensure_engine()
+        out.print(f"engine running, socket {client.socket_path}")
+    elif args.action == "stop":
+        if client.alive():
+            client.request("POST", "/v1/engine/shutdown", {}, autostart=False)
+        out.print("engine stopped (containers keep running)")
+    else:
+        out.print("running" if client.alive() else "stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace, EngineClient], int] = args.run
+    try:
+        client = EngineClient(HostLayout.from_env())
+        code = run(args, client)
+    except ComposeError as exc:
+        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        code = 15
+    except (PyorchError, RuntimeFailure, ValueError) as exc:
+        err.print(f"[red]error:[/] {render.escape(str(exc))}")
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+

@@ -1,0 +1,83 @@
+"""How CLI results look: tables and log lines with rich, in one module."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape as _escape
+from rich.table import Table
+
+_COLORS = ["cyan", "yellow", "green", "magenta", "blue", "bright_cyan", "bright_yellow", "bright_green"]
+
+
+def escape(text: str) -> str:
+    return _escape(text)
+
+
+def _ago(ts: float | None) -> str:
+    if not ts:
+        return ""
+    seconds = max(0, int(time.time() - ts))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n > 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def status_text(row: dict[str, Any]) -> str:
+    if row["status"] == "running":
+        return f"Up {_ago(row['started_at'])}"
+    if row["status"] == "exited":
+        oom = " (OOMKilled)" if row.get("oom_killed") else ""
+        return f"Exited ({row['exit_code']}){oom} {_ago(row['finished_at'])} ago"
+    return str(row["status"]).capitalize()
+
+
+def ps_table(console: Console, rows: list[dict[str, Any]]) -> None:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("NAME", "IMAGE", "SERVICE", "STATUS", "RESTARTS", "PORTS"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(escape(r["name"]), escape(r["image"]), escape(r["service"]), escape(status_text(r)),
+                      str(r["restart_count"]), escape(", ".join(r["ports"])))
+    console.print(table)
+
+
+def images_table(console: Console, rows: list[dict[str, Any]]) -> None:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("REFERENCE", "IMAGE ID", "SIZE"):
+        table.add_column(col)
+    for r in rows:
+        size = f"{r['size'] / 1e6:.1f}MB"
+        for ref in r["references"] or ["<none>"]:
+            table.add_row(escape(ref), r["id"].removeprefix("sha256:")[:12], size)
+    console.print(table)
+
+
+def up_result(console: Console, result: dict[str, Any]) -> None:
+    for c in result["containers"]:
+        mark = "[green]✔[/]" if c["status"] == "running" else "[yellow]•[/]"
+        console.print(f" {mark} Container {escape(c['name'])}  {escape(status_text(c))}")
+    for e in result["errors"]:
+        console.print(f" [red]✘[/] {escape(e)}")
+
+
+def down_result(console: Console, result: dict[str, Any]) -> None:
+    for name in result["removed"]:
+        console.print(f" [green]✔[/] Container {escape(name)}  Removed")
+    for e in result["errors"]:
+        console.print(f" [red]✘[/] {escape(e)}")
+
+
+def log_line(console: Console, record: dict[str, str], timestamps: bool, prefix: bool) -> None:
+    parts = []
+    if prefix:
+        color = _COLORS[hash(record["service"]) % len(_COLORS)]
+        parts.append(f"[{color}]{escape(record['container'])}  |[/] ")
+    if timestamps and record.get("time"):
+        parts.append(escape(record["time"]) + " ")
+    parts.append(escape(record["text"]))
+    console.print("".join(parts), soft_wrap=True)

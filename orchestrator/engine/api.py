@@ -1,0 +1,182 @@
+"""The engine's HTTP/JSON API on a root-only unix socket.
+
+The standard library's threading HTTP server is enough here: few clients, all local, and streams
+(logs, events) are plain chunks of JSON lines on a connection that stays open.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socketserver
+import threading
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from orchestrator.engine.engine import Engine, UpOptions
+from orchestrator.engine.logs import LogSource, stream_logs
+from orchestrator.engine.translate import LABEL_PROJECT, LABEL_SERVICE
+from orchestrator.errors import PyorchError
+from runtime.errors import RuntimeFailure
+from runtime.image import ImageConfig
+from runtime.image.bootstrap import ensure_base_images
+
+log = logging.getLogger("pyorch.api")
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    engine: Engine
+    shutdown_requested: threading.Event
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug(format, *args)
+
+    # --- plumbing ------------------------------------------------------------------------------------
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        if not length:
+            return {}
+        data: dict[str, Any] = json.loads(self.rfile.read(length))
+        return data
+
+    def _reply(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream_start(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def _dispatch(self, method: str) -> None:
+        url = urlparse(self.path)
+        parts = [p for p in url.path.split("/") if p]
+        query = parse_qs(url.query)
+        try:
+            self._route(method, parts, query)
+        except (PyorchError, RuntimeFailure) as exc:
+            self._reply(400, {"error": str(exc), "kind": type(exc).__name__})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        except Exception as exc:  # noqa: BLE001 - the engine must answer, not die
+            log.exception("API %s %s", method, self.path)
+            self._reply(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    # --- routes ---------------------------------------------------------------------------------------
+    def _route(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:
+        engine = self.server.engine
+        match method, parts:
+            case "GET", ["v1", "ping"]:
+                self._reply(200, {"ok": True, "pid": os.getpid()})
+            case "GET", ["v1", "projects"]:
+                self._reply(200, engine.list_projects())
+            case "POST", ["v1", "projects", "up"]:
+                body = self._body()
+                options = UpOptions(**body.get("options", {}))
+                self._reply(200, engine.up(body["project"], options))
+            case "POST", ["v1", "projects", name, "down"]:
+                body = self._body()
+                self._reply(200, engine.down(name, body.get("timeout")))
+            case "GET", ["v1", "projects", name, "ps"]:
+                self._reply(200, engine.ps(name, all_containers=query.get("all", ["1"])[0] == "1"))
+            case "GET", ["v1", "projects", name, "logs"]:
+                self._logs(name, query)
+            case "GET", ["v1", "events"]:
+                self._events(query)
+            case "GET", ["v1", "images"]:
+                self._reply(200, [_image_row(i) for i in engine.runtime.images.list()])
+            case "POST", ["v1", "images", "import"]:
+                body = self._body()
+                config = ImageConfig(env=body.get("env") or [], entrypoint=body.get("entrypoint"),
+                                     cmd=body.get("cmd"), working_dir=body.get("working_dir") or "",
+                                     user=body.get("user") or "", exposed_ports=[], labels={},
+                                     stop_signal=None, volumes=[], healthcheck=None)
+                image = engine.runtime.images.import_rootfs(Path(body["source"]), body["reference"], config)
+                self._reply(200, _image_row(image))
+            case "POST", ["v1", "images", "bootstrap"]:
+                self._reply(200, {"images": ensure_base_images(engine.runtime.images)})
+            case "POST", ["v1", "engine", "shutdown"]:
+                self._reply(200, {"ok": True})
+                self.server.shutdown_requested.set()
+            case _:
+                self._reply(404, {"error": f"no route {method} /{'/'.join(parts)}"})
+
+    def _logs(self, project: str, query: dict[str, list[str]]) -> None:
+        engine = self.server.engine
+        services = set(query.get("service", []))
+        follow = query.get("follow", ["0"])[0] == "1"
+        tail = int(query.get("tail", ["-1"])[0])
+
+        def sources() -> list[LogSource]:
+            return [
+                LogSource(c.name, c.labels.get(LABEL_SERVICE, ""), engine.runtime.log_path(c.id))
+                for c in engine.runtime.list()
+                if c.labels.get(LABEL_PROJECT) == project
+                and (not services or c.labels.get(LABEL_SERVICE) in services)
+            ]
+
+        self._stream_start()
+        for record in stream_logs(sources, follow, tail, self.server.shutdown_requested.is_set):
+            self.wfile.write(json.dumps(record).encode() + b"\n")
+            self.wfile.flush()
+
+    def _events(self, query: dict[str, list[str]]) -> None:
+        store = self.server.engine.store
+        project = query.get("project", [None])[0]
+        after = int(query.get("after", ["0"])[0])
+        follow = query.get("follow", ["1"])[0] == "1"
+        self._stream_start()
+        while True:
+            for event in store.events_since(after, project):
+                after = event.id
+                self.wfile.write(json.dumps(event.__dict__).encode() + b"\n")
+            self.wfile.flush()
+            if not follow or self.server.shutdown_requested.is_set():
+                return
+            store.wait_for_event(after, 1.0)
+
+
+def _image_row(image: Any) -> dict[str, Any]:
+    return {"id": image.id, "references": list(image.references), "size": image.size}
+
+
+def serve(engine: Engine, socket_path: Path) -> None:
+    """Serve until a shutdown request; the socket is created owner-only (root)."""
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    socket_path.unlink(missing_ok=True)
+    old = os.umask(0o077)
+    try:
+        server = _Server(str(socket_path), _Handler)
+    finally:
+        os.umask(old)
+    server.engine = engine
+    server.shutdown_requested = threading.Event()
+    thread = threading.Thread(target=server.serve_forever, name="pyorch-api", daemon=True)
+    thread.start()
+    try:
+        server.shutdown_requested.wait()
+    finally:
+        server.shutdown()
+        server.server_close()
+        socket_path.unlink(missing_ok=True)

@@ -1,0 +1,43 @@
+"""`python -m orchestrator.engine.daemon`: the long-running engine process.
+
+SIGTERM or an API shutdown stops the engine only; containers keep running under pyorch-shim and
+are adopted by the next engine (live restore).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+
+from orchestrator.engine.api import serve
+from orchestrator.engine.engine import Engine
+from runtime.layout import HostLayout
+
+
+def main() -> None:
+    layout = HostLayout.from_env()
+    layout.run_root.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.DEBUG if os.environ.get("PYORCH_DEBUG") else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    (layout.run_root / "engine.pid").write_text(str(os.getpid()))
+    engine = Engine(layout)
+    engine.start()
+
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        serve(engine, layout.run_root / "engine.sock")
+    finally:
+        engine.shutdown()
+        (layout.run_root / "engine.pid").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""The engine: keeps every stored project converged with what the kernel shows.
+
+Level-triggered (DESIGN invariant 1): each pass reads the stored revision and the observed
+containers and plans from scratch; shim exit events and API calls only make the next pass come
+sooner. Every action is idempotent, so a pass interrupted by a crash is finished by the next one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
+from orchestrator.engine.store import Store
+from orchestrator.engine.translate import LABEL_HASH, LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE
+from orchestrator.errors import EngineError
+from orchestrator.planner.converge import ConvergeOptions, plan_project
+from orchestrator.planner.model import DesiredService, ObservedContainer, Plan, RestartContainer
+from orchestrator.spec import Project
+from runtime.container.runtime import ContainerInfo, ContainerRuntime
+from runtime.errors import RuntimeFailure
+from runtime.layout import HostLayout
+from runtime.network import NetworkManager, NetworkSpec, PortBinding
+
+log = logging.getLogger("pyorch.engine")
+PASS_INTERVAL_S = 2.0
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    force_recreate: bool = False
+    no_recreate: bool = False
+    remove_orphans: bool = False
+
+
+class Engine:
+    def __init__(self, layout: HostLayout) -> None:
+        self.layout = layout
+        self.store = Store(layout.state_root / "engine.db")
+        self.runtime = ContainerRuntime(layout)
+        self.network = NetworkManager(layout)
+        self.executor = Executor(self.runtime, self.network, self.store)
+        self.scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._projects: dict[tuple[str, int], Project] = {}
+        self._stopping = threading.Event()
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.runtime.shim.ensure_running()
+        self.scheduler.add_job(self.reconcile_all, "interval", seconds=PASS_INTERVAL_S, id="reconcile",
+                               next_run_time=dt.datetime.now())
+        self.scheduler.start()
+        threading.Thread(target=self._watch_exits, name="pyorch-exits", daemon=True).start()
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        self.scheduler.shutdown(wait=False)
+        self.runtime.shim.close()
+
+    def wake(self, at: float | None = None) -> None:
+        """Make the next pass come now (or at ``at``, epoch seconds)."""
+        when = dt.datetime.now() if at is None else dt.datetime.fromtimestamp(at)
+        if at is None:
+            job = self.scheduler.get_job("reconcile")
+            if job is not None:
+                job.modify(next_run_time=when)
+            return
+        self.scheduler.add_job(self.wake, "date", run_date=when)
+
+    def _watch_exits(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                for event in self.runtime.exit_events():
+                    log.info("container %s exited with %s", event.get("id", "?")[:12], event.get("exit_code"))
+                    self.wake()
+            except Exception as exc:  # noqa: BLE001 - the shim may restart; keep watching
+                log.warning("exit watcher: %s", exc)
+            self._stopping.wait(1.0)
+
+    def _lock(self, project: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(project, threading.Lock())
+
+    # --- desired state --------------------------------------------------------------------------------
+    def project(self, name: str) -> tuple[Project, int] | None:
+        revision = self.store.current_revision(name)
+        if revision is None:
+            return None
+        cached = self._projects.get((name, revision))
+        if cached is None:
+            spec = self.store.current_spec(name)
+            assert spec is not None
+            cached = Project.model_validate(spec)
+            self._projects[(name, revision)] = cached
+        return cached, revision
+
+    def up(self, spec: dict[str, Any], options: UpOptions) -> dict[str, Any]:
+        try:
+            project = Project.model_validate(spec)
+        except ValueError as exc:
+            raise EngineError(f"invalid project: {exc}") from exc
+        self._preflight(project)
+        with self._lock(project.name):
+            revision = self.store.save_revision(project.name, str(project.working_dir), spec)
+            self._projects[(project.name, revision)] = project
+            self.store.record_event(project.name, "revision", project.name, revision=revision)
+            errors = self._converge(project, revision, ConvergeOptions(
+                force_recreate=options.force_recreate, no_recreate=options.no_recreate,
+                remove_orphans=options.remove_orphans,
+            ))
+        return {"project": project.name, "revision": revision, "errors": errors,
+                "containers": self.ps(project.name)}
+
+    def _preflight(self, project: Project) -> None:
+        """Refuse what would fail half-way: missing images, taken ports. Nothing has changed yet."""
+        for service in project.services.values():
+            if not service.image:
+                raise EngineError(f"service {service.name!r} has no image (build: is not supported yet)")
+            try:
+                self.runtime.images.resolve(service.image)
+            except RuntimeFailure as exc:
+                raise EngineError(f"service {service.name!r}: {exc}") from exc
+            bindings = self._bindings(project, service.name, allocate=False)
+            if bindings:
+                try:
+                    self.network.check_ports(_port_key(project.name, service.name), bindings)
+                except RuntimeFailure as exc:
+                    raise EngineError(f"service {service.name!r}: {exc}") from exc
+
+    # --- reconciliation -------------------------------------------------------------------------------
+    def reconcile_all(self) -> None:
+        for name in self.store.projects():
+            lock = self._lock(name)
+            if not lock.acquire(blocking=False):
+                continue  # an API call is converging it right now
+            try:
+                loaded = self.project(name)
+                if loaded is not None:
+                    self._converge(loaded[0], loaded[1], ConvergeOptions())
+            except Exception:  # noqa: BLE001 - one bad project must not stop the loop
+                log.exception("reconcile %s", name)
+            finally:
+                lock.release()
+
+    def _converge(self, project: Project, revision: int, options: ConvergeOptions) -> list[str]:
+        self._ensure_networks(project)
+        observed = self.observed(project.name)
+        desired = {
+            name: DesiredService(
+                name=name,
+                replicas=svc.replicas,
+                config_hash=project.config_hash(name),
+                restart=_restart_policy(svc),
+                depends_on=tuple(svc.depends_on or {}),
+                container_name=svc.container_name,
+            )
+            for name, svc in project.services.items()
+        }
+        delays = {c.id: self.store.container_flags(c.id)[1] for c in observed}
+        now = time.time()
+        plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays)
+        plan = self._defer_future_restarts(plan, now)
+        errors = self.executor.run(project, revision, plan) if plan else []
+        self._publish_ports(project)
+        return errors
+
+    def _defer_future_restarts(self, plan: Plan, now: float) -> Plan:
+        """Restarts still in their backoff delay wait for a timer instead of a worker thread."""
+        kept = Plan()
+        for wave in plan.waves:
+            ready = []
+            for action in wave:
+                if isinstance(action, RestartContainer) and action.not_before > now:
+                    self.wake(at=action.not_before)
+                else:
+                    ready.append(action)
+            if ready:
+                kept.waves.append(ready)
+        return kept
+
+    def observed(self, project: str) -> list[ObservedContainer]:
+        result = []
+        for info in self.runtime.list():
+            if info.labels.get(LABEL_PROJECT) != project:
+                continue
+            stopped_by_user, _ = self.store.container_flags(info.id)
+            result.append(_observed(info, stopped_by_user))
+        return result
+
+    def _ensure_networks(self, project: Project) -> None:
+        used = {n.runtime_name for svc in project.services.values() for n in service_networks(project, svc)}
+        for key, network in project.networks.items():
+            name = network_runtime_name(project, key)
+            if name not in used or getattr(network, "external", False):
+                continue
+            ipam = getattr(network, "ipam", None)
+            configs = getattr(ipam, "config", None) or [] if ipam is not None else []
+            subnet = getattr(configs[0], "subnet", None) if configs else None
+            gateway = getattr(configs[0], "gateway", None) if configs else None
+            with self.executor.network_lock:
+                self.network.ensure_network(NetworkSpec(
+                    name=name, subnet=subnet, gateway=gateway,
+                    internal=bool(getattr(network, "internal", False)),
+                    labels=dict(getattr(network, "labels", None) or {}),
+                ))
+
+    # --- published ports ------------------------------------------------------------------------------
+    def _bindings(self, project: Project, service_name: str, allocate: bool) -> list[PortBinding]:
+        service = project.services[service_name]
+        bindings = []
+        for index, port in enumerate(service.ports or []):
+            if port.published:
+                host_port = int(str(port.published).split("-")[0])
+            else:
+                stored = self.store.host_port(project.name, service_name, index)
+                if stored is None and not allocate:
+                    continue
+                if stored is None:
+                    stored = self.network.allocate_host_port(port.protocol or "tcp")
+                    self.store.set_host_port(project.name, service_name, index, stored)
+                host_port = stored
+            bindings.append(PortBinding(host_ip=port.host_ip or None, host_port=host_port,
+                                        container_port=int(port.target), protocol=port.protocol or "tcp"))
+        return bindings
+
+    def _publish_ports(self, project: Project) -> None:
+        running = [c for c in self.runtime.list()
+                   if c.labels.get(LABEL_PROJECT) == project.name and c.status == "running"]
+        for name, service in project.services.items():
+            if not service.ports:
+                continue
+            nets = service_networks(project, service)
+            if not nets:
+                continue
+            backends = []
+            for c in running:
+                if c.labels.get(LABEL_SERVICE) == name:
+                    ip = self.store.attachments(c.id).get(nets[0].runtime_name)
+                    if ip:
+                        backends.append(ip)
+            with self.executor.network_lock:
+                self.network.publish(_port_key(project.name, name), self._bindings(project, name, True),
+                                     sorted(backends))
+
+    # --- teardown ---------------------------------------------------------------------------------------
+    def down(self, name: str, timeout: float | None, remove_orphans: bool = True) -> dict[str, Any]:
+        with self._lock(name):
+            loaded = self.project(name)
+            self.store.forget_project(name)  # first: the loop must not bring anything back
+            containers = [c for c in self.runtime.list() if c.labels.get(LABEL_PROJECT) == name]
+            futures = [self.executor.pool.submit(self._remove, name, c, timeout) for c in containers]
+            errors = [e for e in (f.result() for f in futures) if e]
+            if loaded is not None:
+                project = loaded[0]
+                for service in project.services:
+                    with self.executor.network_lock:
+                        self.network.unpublish(_port_key(name, service))
+                for key, network in project.networks.items():
+                    if getattr(network, "external", False):
+                        continue
+                    with self.executor.network_lock:
+                        self.network.remove_network(network_runtime_name(project, key))
+            self.store.record_event(name, "down", name, removed=len(containers))
+        return {"project": name, "removed": [c.name for c in containers], "errors": errors}
+
+    def _remove(self, project: str, info: ContainerInfo, timeout: float | None) -> str | None:
+        try:
+            self.runtime.stop(info.id, timeout)
+            self.executor.remove_container(project, info.id, info.labels.get(LABEL_SERVICE, ""))
+            return None
+        except RuntimeFailure as exc:
+            return f"{info.name}: {exc}"
+
+    # --- queries ----------------------------------------------------------------------------------------
+    def ps(self, name: str, all_containers: bool = True) -> list[dict[str, Any]]:
+        rows = []
+        loaded = self.project(name)
+        for info in self.runtime.list():
+            if info.labels.get(LABEL_PROJECT) != name:
+                continue
+            if not all_containers and info.status != "running":
+                continue
+            service = info.labels.get(LABEL_SERVICE, "")
+            ports = []
+            if loaded is not None and service in loaded[0].services:
+                for b in self._bindings(loaded[0], service, allocate=False):
+                    ports.append(f"{b.host_ip or '0.0.0.0'}:{b.host_port}->{b.container_port}/{b.protocol}")
+            rows.append({
+                "id": info.id, "name": info.name, "service": service,
+                "number": int(info.labels.get(LABEL_NUMBER, "0") or 0),
+                "image": info.record.image, "status": info.status, "exit_code": info.exit_code,
+                "oom_killed": info.oom_killed, "created_at": info.record.created_at,
+                "started_at": info.record.started_at, "finished_at": info.finished_at,
+                "restart_count": info.record.restart_count, "pid": info.record.pid,
+                "ports": ports, "networks": self.store.attachments(info.id),
+            })
+        return sorted(rows, key=lambda r: (r["service"], r["number"]))
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        return [{"name": n, "revision": self.store.current_revision(n), "containers": len(self.ps(n))}
+                for n in self.store.projects()]
+
+
+def _port_key(project: str, service: str) -> str:
+    return f"{project}/{service}"
+
+
+def _restart_policy(service: Any) -> str:
+    policy = getattr(service.deploy, "restart_policy", None) if service.deploy else None
+    if service.restart:
+        return str(service.restart)
+    if policy is not None and getattr(policy, "condition", None):
+        condition = {"none": "no", "any": "always"}.get(policy.condition, policy.condition)
+        attempts = getattr(policy, "max_attempts", None)
+        return f"{condition}:{attempts}" if condition == "on-failure" and attempts else str(condition)
+    return "no"
+
+
+def _observed(info: ContainerInfo, stopped_by_user: bool) -> ObservedContainer:
+    return ObservedContainer(
+        id=info.id,
+        name=info.name,
+        service=info.labels.get(LABEL_SERVICE, ""),
+        number=int(info.labels.get(LABEL_NUMBER, "0") or 0),
+        config_hash=info.labels.get(LABEL_HASH, ""),
+        status=info.status,
+        created_at=info.record.created_at,
+        started_at=info.record.started_at,
+        exit_code=info.exit_code,
+        finished_at=info.finished_at,
+        restart_count=info.record.restart_count,
+        stopped_by_user=stopped_by_user,
+    )

@@ -1,0 +1,160 @@
+"""Side effects of a plan: every action is a few runtime and network calls, recorded as events.
+
+Actions of one wave run concurrently on a bounded thread pool; runtime calls block on the kernel
+and the shim, not on the GIL, so threads are the simple right tool here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from orchestrator.engine.store import Store
+from orchestrator.engine.translate import run_config
+from orchestrator.planner.model import (
+    Action,
+    CreateContainer,
+    Plan,
+    RemoveContainer,
+    RestartContainer,
+    StartContainer,
+)
+from orchestrator.spec import Project, Service
+from runtime.container.runtime import ContainerRuntime
+from runtime.errors import RuntimeFailure
+from runtime.network import NetworkManager
+
+log = logging.getLogger("pyorch.executor")
+MAX_PARALLEL = 8
+
+
+@dataclass(frozen=True)
+class ServiceNetwork:
+    """One network a service's containers join, resolved to the runtime network name."""
+
+    runtime_name: str
+    aliases: tuple[str, ...]
+    ipv4_address: str | None
+
+
+def network_runtime_name(project: Project, key: str) -> str:
+    network = project.networks.get(key)
+    explicit = getattr(network, "name", None) if network is not None else None
+    return str(explicit) if explicit else f"{project.name}_{key}"
+
+
+def service_networks(project: Project, service: Service) -> list[ServiceNetwork]:
+    if service.network_mode:
+        return []
+    wanted = service.networks or {"default": None}
+    result = []
+    for key, cfg in sorted(wanted.items(), key=lambda kv: (-(getattr(kv[1], "priority", 0) or 0), kv[0])):
+        aliases = tuple(getattr(cfg, "aliases", None) or ()) if cfg is not None else ()
+        address = getattr(cfg, "ipv4_address", None) if cfg is not None else None
+        result.append(ServiceNetwork(network_runtime_name(project, key), aliases, address))
+    return result
+
+
+class Executor:
+    def __init__(self, runtime: ContainerRuntime, network: NetworkManager, store: Store) -> None:
+        self.runtime = runtime
+        self.network = network
+        self.store = store
+        self.network_lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL, thread_name_prefix="pyorch-exec")
+
+    def run(self, project: Project, revision: int, plan: Plan, on_done: Callable[[], None] | None = None) -> list[str]:
+        """Run the plan wave by wave; returns error messages (empty when all went well)."""
+        errors: list[str] = []
+        for wave in plan.waves:
+            futures = [self.pool.submit(self._run_action, project, revision, a) for a in wave]
+            for f in futures:
+                error = f.result()
+                if error:
+                    errors.append(error)
+            if errors:
+                break
+        if on_done:
+            on_done()
+        return errors
+
+    def _run_action(self, project: Project, revision: int, action: Action) -> str | None:
+        try:
+            if isinstance(action, CreateContainer):
+                if action.replaces:
+                    self.remove_container(project.name, action.replaces, action.service)
+                self.create_container(project, revision, action.service, action.number, action.name)
+            elif isinstance(action, RemoveContainer):
+                self.remove_container(project.name, action.id, action.service)
+            elif isinstance(action, StartContainer):
+                self.runtime.start(action.id)
+            elif isinstance(action, RestartContainer):
+                self.restart_container(project, action)
+            return None
+        except Exception as exc:  # noqa: BLE001 - reported to the user and as an event
+            message = f"{type(action).__name__} {getattr(action, 'name', '')}: {exc}"
+            if not isinstance(exc, RuntimeFailure | ValueError):
+                log.exception("action failed")
+            self.store.record_event(project.name, "error", getattr(action, "name", ""), message=message)
+            return message
+
+    # --- the actions --------------------------------------------------------------------------------
+    def create_container(self, project: Project, revision: int, service_name: str, number: int, name: str) -> str:
+        service = project.services[service_name]
+        info = self.runtime.create(run_config(project, service, name, number, revision))
+        try:
+            self._attach(project, service, info.id, info.record.pid, name)
+            self.runtime.start(info.id)
+        except BaseException:
+            self._detach(info.id)
+            self.runtime.remove(info.id, force=True)
+            raise
+        self.store.set_container_flags(info.id, project.name, False, 0.0)
+        self.store.record_event(project.name, "container-start", name, id=info.id, service=service_name)
+        return info.id
+
+    def restart_container(self, project: Project, action: RestartContainer) -> None:
+        service = project.services[action.service]
+        self._detach(action.id)
+        info = self.runtime.respawn(action.id, restart_count=action.restart_count)
+        self._attach(project, service, info.id, info.record.pid, action.name)
+        self.runtime.start(info.id)
+        self.store.set_container_flags(action.id, project.name, False, action.delay)
+        self.store.record_event(project.name, "container-restart", action.name, id=action.id,
+                                restart_count=action.restart_count)
+
+    def remove_container(self, project: str, cid: str, service: str) -> None:
+        info = self.runtime.inspect(cid)
+        self.runtime.stop(cid)
+        self._detach(cid)
+        self.runtime.remove(cid, force=True)
+        self.store.forget_container(cid)
+        self.store.record_event(project, "container-remove", info.name, id=cid, service=service)
+
+    # --- networking -----------------------------------------------------------------------------------
+    def _attach(self, project: Project, service: Service, cid: str, pid: int, name: str) -> None:
+        entries: list[tuple[str, str]] = []
+        for index, net in enumerate(service_networks(project, service)):
+            with self.network_lock:
+                attachment = self.network.connect(
+                    cid, pid, net.runtime_name, ipv4_address=net.ipv4_address,
+                    aliases=(name, service.name, *net.aliases), ifname=f"eth{index}", default_route=index == 0,
+                )
+            self.store.set_attachment(cid, net.runtime_name, attachment.ip)
+            if index == 0:
+                host = service.hostname or cid[:12]
+                entries.append((attachment.ip, f"{host} {name}" if host != name else name))
+        if entries:
+            self.runtime.set_hosts(cid, entries)
+
+    def _detach(self, cid: str) -> None:
+        for network in self.store.attachments(cid):
+            with self.network_lock:
+                try:
+                    self.network.disconnect(cid, network)
+                except RuntimeFailure as exc:
+                    log.warning("disconnect %s from %s: %s", cid[:12], network, exc)
+        self.store.forget_container(cid)

@@ -1,0 +1,198 @@
+"""The engine's memory: project revisions, per-container bookkeeping and events, in SQLite.
+
+SQLite in WAL mode: one file, crash-consistent (every write is a transaction), readable while the
+engine writes, no server to run. Desired state is written here before it is acted on (DESIGN
+invariant 2) and every revision is kept for rollback.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    working_dir TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revisions (
+    project TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (project, revision)
+);
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    stopped_by_user INTEGER NOT NULL DEFAULT 0,
+    restart_delay REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS attachments (
+    container_id TEXT NOT NULL,
+    network TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    PRIMARY KEY (container_id, network)
+);
+CREATE TABLE IF NOT EXISTS host_ports (
+    project TEXT NOT NULL,
+    service TEXT NOT NULL,
+    port_index INTEGER NOT NULL,
+    host_port INTEGER NOT NULL,
+    PRIMARY KEY (project, service, port_index)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    project TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    ts: float
+    project: str
+    kind: str
+    subject: str
+    detail: dict[str, Any]
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+        self._new_event = threading.Condition(self._lock)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- projects ----------------------------------------------------------------------------------
+    def save_revision(self, project: str, working_dir: str, spec: dict[str, Any]) -> int:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT MAX(revision) FROM revisions WHERE project=?", (project,)).fetchone()
+            revision = (row[0] or 0) + 1
+            now = time.time()
+            self._db.execute(
+                "INSERT INTO revisions VALUES (?,?,?,?)", (project, revision, json.dumps(spec), now)
+            )
+            self._db.execute(
+                "INSERT INTO projects VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
+                "revision=excluded.revision, working_dir=excluded.working_dir, updated_at=excluded.updated_at",
+                (project, revision, working_dir, now),
+            )
+            self._db.execute("COMMIT")
+            return revision
+
+    def current_spec(self, project: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT r.spec FROM projects p JOIN revisions r ON r.project=p.name AND r.revision=p.revision "
+                "WHERE p.name=?",
+                (project,),
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def current_revision(self, project: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT revision FROM projects WHERE name=?", (project,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def projects(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT name FROM projects ORDER BY name")]
+
+    def forget_project(self, project: str) -> None:
+        """`down`: the project is no longer desired; its revisions stay for history."""
+        with self._lock:
+            self._db.execute("DELETE FROM projects WHERE name=?", (project,))
+            self._db.execute("DELETE FROM host_ports WHERE project=?", (project,))
+
+    # --- containers ----------------------------------------------------------------------------------
+    def container_flags(self, container_id: str) -> tuple[bool, float]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT stopped_by_user, restart_delay FROM containers WHERE id=?", (container_id,)
+            ).fetchone()
+        return (False, 0.0) if row is None else (bool(row[0]), float(row[1]))
+
+    def set_container_flags(self, container_id: str, project: str, stopped_by_user: bool, delay: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO containers VALUES (?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "stopped_by_user=excluded.stopped_by_user, restart_delay=excluded.restart_delay",
+                (container_id, project, int(stopped_by_user), delay),
+            )
+
+    def forget_container(self, container_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM containers WHERE id=?", (container_id,))
+            self._db.execute("DELETE FROM attachments WHERE container_id=?", (container_id,))
+
+    def set_attachment(self, container_id: str, network: str, ip: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO attachments VALUES (?,?,?)", (container_id, network, ip)
+            )
+
+    def attachments(self, container_id: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT network, ip FROM attachments WHERE container_id=?", (container_id,)
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def host_port(self, project: str, service: str, index: int) -> int | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT host_port FROM host_ports WHERE project=? AND service=? AND port_index=?",
+                (project, service, index),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_host_port(self, project: str, service: str, index: int, port: int) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO host_ports VALUES (?,?,?,?)", (project, service, index, port))
+
+    # --- events --------------------------------------------------------------------------------------
+    def record_event(self, project: str, kind: str, subject: str, **detail: Any) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO events (ts, project, kind, subject, detail) VALUES (?,?,?,?,?)",
+                (time.time(), project, kind, subject, json.dumps(detail)),
+            )
+            self._new_event.notify_all()
+
+    def events_since(self, after_id: int, project: str | None = None, limit: int = 500) -> list[Event]:
+        query = "SELECT id, ts, project, kind, subject, detail FROM events WHERE id>?"
+        params: list[Any] = [after_id]
+        if project:
+            query += " AND project=?"
+            params.append(project)
+        query += " ORDER BY id LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, params).fetchall()
+        return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def wait_for_event(self, after_id: int, timeout: float) -> None:
+        with self._new_event:
+            row = self._db.execute("SELECT MAX(id) FROM events").fetchone()
+            if (row[0] or 0) <= after_id:
+                self._new_event.wait(timeout)

@@ -1,0 +1,76 @@
+"""Compose service → runtime RunConfig: the one place where Compose keys become runtime settings."""
+
+from __future__ import annotations
+
+from orchestrator.spec import Project, Service
+from runtime.container.runconfig import Resources, RunConfig
+
+LABEL_PROJECT = "com.docker.compose.project"
+LABEL_SERVICE = "com.docker.compose.service"
+LABEL_NUMBER = "com.docker.compose.container-number"
+LABEL_HASH = "com.docker.compose.config-hash"
+LABEL_ONEOFF = "com.docker.compose.oneoff"
+LABEL_WORKDIR = "com.docker.compose.project.working_dir"
+LABEL_REVISION = "io.pyorch.revision"
+
+
+def container_labels(project: Project, service: Service, number: int, revision: int) -> dict[str, str]:
+    return {
+        **{k: str(v) for k, v in (service.labels or {}).items()},
+        LABEL_PROJECT: project.name,
+        LABEL_SERVICE: service.name,
+        LABEL_NUMBER: str(number),
+        LABEL_HASH: project.config_hash(service.name),
+        LABEL_ONEOFF: "False",
+        LABEL_WORKDIR: str(project.working_dir),
+        LABEL_REVISION: str(revision),
+    }
+
+
+def resources_of(service: Service) -> Resources:
+    limits = service.deploy.resources.limits if service.deploy and service.deploy.resources else None
+    memory = service.mem_limit or (limits.memory if limits else None)
+    cpus = service.cpus or (limits.cpus if limits else None)
+    pids = service.pids_limit or (limits.pids if limits else None)
+    return Resources(
+        memory_limit=int(memory) if memory else None,
+        memory_reservation=int(service.mem_reservation) if service.mem_reservation else None,
+        memory_swap=int(service.memswap_limit) if service.memswap_limit else None,
+        nano_cpus=int(float(cpus) * 1e9) if cpus else None,
+        cpu_shares=service.cpu_shares,
+        cpuset_cpus=service.cpuset,
+        pids_limit=int(pids) if pids and int(pids) > 0 else None,
+    )
+
+
+def run_config(project: Project, service: Service, name: str, number: int, revision: int) -> RunConfig:
+    if not service.image:
+        raise ValueError(f"service {service.name} has no image")
+    env = {k: v for k, v in service.environment.items() if v is not None}
+    security = service.security_opt or []
+    return RunConfig(
+        name=name,
+        image=service.image,
+        entrypoint=service.entrypoint,
+        command=service.command,
+        environment=env,
+        working_dir=service.working_dir,
+        user=service.user,
+        hostname=service.hostname,
+        domainname=service.domainname or "",
+        labels=container_labels(project, service, number, revision),
+        resources=resources_of(service),
+        stop_signal=service.stop_signal,
+        stop_grace_period=service.stop_grace_period if service.stop_grace_period is not None else 10.0,
+        init=service.init,
+        cap_add=list(service.cap_add or []),
+        cap_drop=list(service.cap_drop or []),
+        privileged=bool(service.privileged),
+        read_only=bool(service.read_only),
+        no_new_privileges=any(o.replace("=", ":") in ("no-new-privileges", "no-new-privileges:true") for o in security),
+        shm_size=int(service.shm_size) if service.shm_size else None,
+        extra_hosts=dict(service.extra_hosts or {}),
+        dns=list(service.dns or []),
+        dns_search=list(service.dns_search or []),
+        oom_score_adj=service.oom_score_adj,
+    )

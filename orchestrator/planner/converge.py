@@ -1,0 +1,133 @@
+"""Compose's convergence rules as a pure function: desired services × observed containers → plan.
+
+Rules (docker/compose pkg/compose, see shared/reference/semantics.md §5):
+- a container whose config-hash label differs from the service's hash is recreated (same number);
+- scale down removes obsolete containers first, then the highest numbers;
+- new containers take max(existing number) + 1; numbers are never reused for gaps;
+- created-but-not-started containers are started; exited ones follow the restart policy;
+- services run in depends_on order: a wave per level of the dependency graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.planner.model import (
+    Action,
+    CreateContainer,
+    DesiredService,
+    ObservedContainer,
+    Plan,
+    RemoveContainer,
+    RestartContainer,
+    StartContainer,
+)
+from orchestrator.planner.restart import RestartPolicy, next_delay, should_restart
+
+
+class DependencyCycle(ValueError):
+    """depends_on forms a cycle."""
+
+
+@dataclass(frozen=True)
+class ConvergeOptions:
+    force_recreate: bool = False
+    no_recreate: bool = False
+    remove_orphans: bool = False
+    apply_restart_policies: bool = True
+
+
+def container_name(project: str, service: DesiredService, number: int) -> str:
+    return service.container_name or f"{project}-{service.name}-{number}"
+
+
+def dependency_levels(services: dict[str, DesiredService]) -> list[list[str]]:
+    """Topological levels: every service comes after all the services it depends on."""
+    remaining = {name: {d for d in svc.depends_on if d in services} for name, svc in services.items()}
+    levels: list[list[str]] = []
+    while remaining:
+        ready = sorted(name for name, deps in remaining.items() if not deps)
+        if not ready:
+            raise DependencyCycle("depends_on cycle between services: " + ", ".join(sorted(remaining)))
+        levels.append(ready)
+        for name in ready:
+            del remaining[name]
+        for deps in remaining.values():
+            deps.difference_update(ready)
+    return levels
+
+
+def order_for_scale(containers: list[ObservedContainer], obsolete: set[str]) -> list[ObservedContainer]:
+    """Compose's order: the first ``replicas`` entries are kept, the rest removed."""
+    ranked = sorted(containers, key=lambda c: (c.id not in obsolete, -c.number, c.created_at))
+    ranked.reverse()
+    return ranked
+
+
+def plan_service(
+    project: str,
+    service: DesiredService,
+    observed: list[ObservedContainer],
+    options: ConvergeOptions,
+    now: float,
+    restart_delays: dict[str, float],
+) -> list[Action]:
+    actions: list[Action] = []
+    if options.no_recreate:
+        obsolete: set[str] = set()
+    elif options.force_recreate:
+        obsolete = {c.id for c in observed}
+    else:
+        obsolete = {c.id for c in observed if c.config_hash != service.config_hash}
+    ordered = order_for_scale(observed, obsolete)
+    keep, extra = ordered[: service.replicas], ordered[service.replicas :]
+    for c in extra:
+        actions.append(RemoveContainer(c.id, c.name, service.name, "scale down"))
+    policy = RestartPolicy.parse(service.restart)
+    for c in keep:
+        if c.id in obsolete:
+            actions.append(CreateContainer(service.name, c.number, container_name(project, service, c.number), c.id))
+        elif c.status == "created":
+            actions.append(StartContainer(c.id, c.name, service.name))
+        elif c.status == "exited" and options.apply_restart_policies:
+            if should_restart(policy, c.exit_code or 0, c.restart_count, c.stopped_by_user):
+                run_s = max(0.0, (c.finished_at or now) - c.started_at) if c.started_at else 0.0
+                delay = next_delay(restart_delays.get(c.id, 0.0), run_s)
+                not_before = (c.finished_at or now) + delay
+                actions.append(
+                    RestartContainer(c.id, c.name, service.name, not_before, c.restart_count + 1, delay)
+                )
+    next_number = max((c.number for c in observed), default=0) + 1
+    for i in range(service.replicas - len(keep)):
+        number = next_number + i
+        actions.append(CreateContainer(service.name, number, container_name(project, service, number)))
+    return actions
+
+
+def plan_project(
+    project: str,
+    services: dict[str, DesiredService],
+    observed: list[ObservedContainer],
+    options: ConvergeOptions = ConvergeOptions(),
+    now: float = 0.0,
+    restart_delays: dict[str, float] | None = None,
+) -> Plan:
+    delays = restart_delays or {}
+    by_service: dict[str, list[ObservedContainer]] = {}
+    for c in observed:
+        by_service.setdefault(c.service, []).append(c)
+    plan = Plan()
+    orphans = [c for name, cs in by_service.items() if name not in services for c in cs]
+    if options.remove_orphans and orphans:
+        plan.waves.append([RemoveContainer(c.id, c.name, c.service, "orphan") for c in orphans])
+    for level in dependency_levels(services):
+        wave: list[Action] = []
+        for name in level:
+            wave += plan_service(project, services[name], by_service.get(name, []), options, now, delays)
+        if wave:
+            plan.waves.append(wave)
+    return plan
+
+
+def orphan_containers(services: dict[str, DesiredService], observed: list[ObservedContainer]) -> list[ObservedContainer]:
+    return [c for c in observed if c.service not in services]

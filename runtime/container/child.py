@@ -1,0 +1,311 @@
+"""The container side of a start: runs in processes forked from the shim, never in the engine.
+
+Stage 1 (forked from the shim) joins the cgroup, wires stdio, unshares the namespaces and forks
+stage 2, which becomes PID 1 of the new PID namespace. Stage 2 builds the root filesystem,
+drops privileges, reports "ready", waits for "start" and execs the command.
+
+Both stages talk to the shim over one pipe whose write end is close-on-exec: ``P<pid>`` (stage 2's
+pid), ``R`` (set up, waiting for start), ``E<message>`` (failed). End-of-file after ``R`` and the
+start byte means execve succeeded. Nothing here may raise out of the child: every path ends in
+``os._exit``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from runtime.container.spec import MASKED_PATHS, READONLY_PATHS, ContainerSpec, capability_mask
+from runtime.linux import syscalls as sc
+
+NAMESPACE_FLAGS = (
+    sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET | sc.CLONE_NEWPID | sc.CLONE_NEWCGROUP
+)
+INIT_TARGET = "/dev/.pyorch-init"
+
+_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("tty", 5, 0), ("random", 1, 8), ("urandom", 1, 9))
+_DEV_LINKS = (
+    ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"), ("core", "/proc/kcore"),
+)
+
+
+class SetupError(Exception):
+    """A setup step failed; the message is what the user sees."""
+
+
+def run_stage1(spec: ContainerSpec, sync_w: int, start_r: int, out_w: int, err_w: int) -> None:
+    """Entry point right after the shim's fork. Never returns."""
+    try:
+        os.setsid()
+        _redirect_stdio(out_w, err_w)
+        _close_all_but((0, 1, 2, sync_w, start_r))
+        for procs in spec.cgroup_procs_files:
+            _write(procs, str(os.getpid()))
+        if spec.oom_score_adj is not None:
+            _write("/proc/self/oom_score_adj", str(spec.oom_score_adj))
+        sc.unshare(NAMESPACE_FLAGS)
+        pid = os.fork()
+        if pid == 0:
+            run_stage2(spec, sync_w, start_r)
+        os.write(sync_w, f"P{pid}\n".encode())
+        os._exit(0)
+    except BaseException as exc:  # noqa: BLE001 - report everything, then die
+        _fail(sync_w, f"stage 1: {exc}")
+
+
+def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int) -> None:
+    """PID 1 of the container until execve. Never returns."""
+    try:
+        rootfs = os.path.join(spec.bundle_dir, "rootfs")
+        sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+        _mount_rootfs(spec, rootfs)
+        _mount_kernel_filesystems(spec, rootfs)
+        _make_devices(rootfs)
+        for bind in spec.binds:
+            _bind(bind.source, rootfs, bind.target, bind.read_only)
+        if spec.init_path:
+            _bind(spec.init_path, rootfs, INIT_TARGET, True)
+        _pivot(rootfs)
+        for path in READONLY_PATHS:
+            _readonly(path)
+        for path in MASKED_PATHS:
+            _mask(path)
+        if spec.read_only_rootfs:
+            sc.mount(None, "/", None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_REC)
+        if spec.hostname:
+            sc.sethostname(spec.hostname)
+        if spec.domainname:
+            sc.setdomainname(spec.domainname)
+        uid, gid, groups = resolve_user(spec.user)
+        _drop_privileges(spec, uid, gid, groups)
+        env = _environment(spec.env, uid)
+        try:
+            os.chdir(spec.cwd or "/")
+        except OSError as exc:
+            raise SetupError(f"working directory {spec.cwd!r}: {exc.strerror}") from exc
+        args = list(spec.args)
+        if not args:
+            raise SetupError("no command: the image has no Cmd/Entrypoint and none was given")
+        if spec.init_path:
+            args = [INIT_TARGET, "--", *args]
+        os.write(sync_w, b"R\n")
+        if os.read(start_r, 1) != b"S":
+            os._exit(0)
+        os.close(start_r)
+        os.umask(0o022)
+        try:
+            os.execvpe(args[0], args, env)
+        except OSError as exc:
+            raise SetupError(f"exec {args[0]!r}: {exc.strerror}") from exc
+    except BaseException as exc:  # noqa: BLE001
+        _fail(sync_w, str(exc))
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def _fail(sync_w: int, message: str) -> None:
+    try:
+        os.write(sync_w, ("E" + message.replace("\n", " ")[:3900] + "\n").encode(errors="replace"))
+    finally:
+        os._exit(127)
+
+
+def _write(path: str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _redirect_stdio(out_w: int, err_w: int) -> None:
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    for fd in {null, out_w, err_w} - {0, 1, 2}:
+        os.close(fd)
+
+
+def _close_all_but(keep: tuple[int, ...]) -> None:
+    low = 0
+    for fd in sorted(keep):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def _safe_path(rootfs: str, target: str) -> str:
+    """Join ``target`` under ``rootfs`` refusing symlinks on the way (an image must not redirect mounts)."""
+    path = rootfs
+    for part in [p for p in target.split("/") if p and p != "."]:
+        if part == "..":
+            raise SetupError(f"mount target {target!r} escapes the root filesystem")
+        path = os.path.join(path, part)
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                raise SetupError(f"mount target {target!r}: {path[len(rootfs):]} is a symlink")
+        except FileNotFoundError:
+            pass
+    return path
+
+
+def _ensure_dir(path: str) -> None:
+    os.makedirs(path, mode=0o755, exist_ok=True)
+
+
+def _ensure_file(path: str) -> None:
+    _ensure_dir(os.path.dirname(path))
+    if not os.path.exists(path):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def _mount_rootfs(spec: ContainerSpec, rootfs: str) -> None:
+    upper = os.path.join(spec.bundle_dir, "upper")
+    work = os.path.join(spec.bundle_dir, "work")
+    lower = ":".join(spec.lower_dirs)
+    sc.mount("overlay", rootfs, "overlay", 0, f"lowerdir={lower},upperdir={upper},workdir={work}")
+
+
+def _mount_kernel_filesystems(spec: ContainerSpec, rootfs: str) -> None:
+    nse = sc.MS_NOSUID | sc.MS_NOEXEC | sc.MS_NODEV
+    table: list[tuple[str, str, str, int, str | None]] = [
+        ("proc", "/proc", "proc", nse, None),
+        ("tmpfs", "/dev", "tmpfs", sc.MS_NOSUID | sc.MS_STRICTATIME, "mode=755,size=65536k"),
+        ("devpts", "/dev/pts", "devpts", sc.MS_NOSUID | sc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        ("shm", "/dev/shm", "tmpfs", nse, f"mode=1777,size={spec.shm_size}"),
+        ("mqueue", "/dev/mqueue", "mqueue", nse, None),
+        ("sysfs", "/sys", "sysfs", nse | sc.MS_RDONLY, None),
+    ]
+    for source, target, fstype, flags, data in table:
+        path = _safe_path(rootfs, target)
+        _ensure_dir(path)
+        sc.mount(source, path, fstype, flags, data)
+
+
+def _make_devices(rootfs: str) -> None:
+    dev = os.path.join(rootfs, "dev")
+    old = os.umask(0)
+    try:
+        for name, major, minor in _DEVICES:
+            os.mknod(os.path.join(dev, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+    finally:
+        os.umask(old)
+    for name, target in _DEV_LINKS:
+        os.symlink(target, os.path.join(dev, name))
+
+
+def _bind(source: str, rootfs: str, target: str, read_only: bool) -> None:
+    path = _safe_path(rootfs, target)
+    if os.path.isdir(source):
+        _ensure_dir(path)
+    else:
+        _ensure_file(path)
+    sc.mount(source, path, None, sc.MS_BIND | sc.MS_REC)
+    if read_only:
+        sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+
+
+def _pivot(rootfs: str) -> None:
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY)
+    new_root = os.open(rootfs, os.O_DIRECTORY | os.O_RDONLY)
+    try:
+        os.fchdir(new_root)
+        sc.pivot_root(".", ".")
+        os.fchdir(old_root)
+        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)
+        sc.umount2(".", sc.MNT_DETACH)
+        os.chdir("/")
+    finally:
+        os.close(old_root)
+        os.close(new_root)
+
+
+def _readonly(path: str) -> None:
+    if not os.path.exists(path):
+        return
+    sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+    sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_REC)
+
+
+def _mask(path: str) -> None:
+    if not os.path.exists(path):
+        return
+    if os.path.isdir(path):
+        sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY, None)
+    else:
+        sc.mount("/dev/null", path, None, sc.MS_BIND)
+
+
+def resolve_user(user: str) -> tuple[int, int, list[int]]:
+    """Turn ``user[:group]`` (names or numbers) into ids using the container's /etc files."""
+    if not user:
+        return 0, 0, []
+    name, _, group = user.partition(":")
+    passwd = _read_db("/etc/passwd")
+    uid: int | None = None
+    gid: int | None = None
+    username = ""
+    if name.isdigit():
+        uid = int(name)
+        for entry in passwd:
+            if len(entry) > 3 and entry[2] == name:
+                username, gid = entry[0], int(entry[3])
+                break
+    else:
+        for entry in passwd:
+            if len(entry) > 3 and entry[0] == name:
+                username, uid, gid = name, int(entry[2]), int(entry[3])
+                break
+        if uid is None:
+            raise SetupError(f"unable to find user {name}: no matching entries in passwd file")
+    groups_db = _read_db("/etc/group")
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            match = [int(g[2]) for g in groups_db if len(g) > 2 and g[0] == group]
+            if not match:
+                raise SetupError(f"unable to find group {group}: no matching entries in group file")
+            gid = match[0]
+    supplementary = [
+        int(g[2]) for g in groups_db if len(g) > 3 and username and username in g[3].split(",")
+    ]
+    return uid, gid if gid is not None else 0, supplementary
+
+
+def _read_db(path: str) -> list[list[str]]:
+    try:
+        with open(path) as f:
+            return [line.rstrip("\n").split(":") for line in f if line.strip() and not line.startswith("#")]
+    except OSError:
+        return []
+
+
+def _drop_privileges(spec: ContainerSpec, uid: int, gid: int, groups: list[int]) -> None:
+    keep = capability_mask(spec.capabilities)
+    for cap in range(sc.last_cap() + 1):
+        if not keep & (1 << cap):
+            sc.prctl(sc.PR_CAPBSET_DROP, cap)
+    sc.prctl(sc.PR_SET_KEEPCAPS, 1)
+    os.setgroups(groups)
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+    # Like Docker: root gets the configured set; another user keeps only the bounding set.
+    granted = keep if uid == 0 else 0
+    sc.capset(granted, granted, 0)
+    if spec.no_new_privileges:
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _environment(env: list[str], uid: int) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in env:
+        key, _, value = item.partition("=")
+        result[key] = value
+    result.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    result.setdefault("HOME", "/root" if uid == 0 else "/")
+    return result

@@ -1,0 +1,69 @@
+"""A request to run a container, in runtime terms, and how it combines with the image config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Resources:
+    """Resource limits in the units the kernel wants (mirrors runtime.cgroups.Resources)."""
+
+    memory_limit: int | None = None
+    memory_reservation: int | None = None
+    memory_swap: int | None = None
+    nano_cpus: int | None = None
+    cpu_shares: int | None = None
+    cpuset_cpus: str | None = None
+    pids_limit: int | None = None
+
+
+@dataclass
+class RunConfig:
+    """What the engine asks the runtime for; ``None`` means "take the image's value"."""
+
+    name: str
+    image: str
+    entrypoint: list[str] | None = None
+    command: list[str] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    domainname: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    resources: Resources = field(default_factory=Resources)
+    stop_signal: str | None = None
+    stop_grace_period: float = 10.0
+    init: bool | None = None
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    read_only: bool = False
+    no_new_privileges: bool = False
+    shm_size: int | None = None
+    extra_hosts: dict[str, str] = field(default_factory=dict)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    oom_score_adj: int | None = None
+
+
+def command_line(
+    entrypoint: list[str] | None,
+    command: list[str] | None,
+    image_entrypoint: list[str] | None,
+    image_cmd: list[str] | None,
+) -> list[str]:
+    """Docker's rule: a new entrypoint discards the image's Cmd unless a command is given too."""
+    if entrypoint is not None:
+        return [*entrypoint, *(command or [])]
+    return [*(image_entrypoint or []), *(command if command is not None else (image_cmd or []))]
+
+
+def merge_env(image_env: list[str], overrides: dict[str, str]) -> list[str]:
+    merged: dict[str, str] = {}
+    for item in image_env:
+        key, _, value = item.partition("=")
+        merged[key] = value
+    merged.update(overrides)
+    return [f"{k}={v}" for k, v in merged.items()]

@@ -1,0 +1,332 @@
+"""The runtime's front door: create, start, stop, remove and observe containers.
+
+Knows images and cgroups, not Compose. Networking is attached by the caller between `create`
+(namespaces exist, the command has not run) and `start`, the way OCI runtimes split the two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from runtime.cgroups import Cgroup, open_cgroups
+from runtime.cgroups import Resources as CgroupResources
+from runtime.container.runconfig import RunConfig, command_line, merge_env
+from runtime.container.shim_client import ShimClient
+from runtime.container.spec import CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, BindMount, ContainerSpec
+from runtime.container.state import (
+    ContainerInfo,
+    ContainerRecord,
+    is_alive,
+    load_exit,
+    load_record,
+    process_start_time,
+    save_record,
+)
+from runtime.errors import ContainerNotFound, ContainerStateError, RuntimeFailure
+from runtime.image import ImageStore
+from runtime.layout import HostLayout
+
+INIT_BINARY_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/catatonit")
+
+
+def find_init_binary() -> str:
+    return next((p for p in INIT_BINARY_CANDIDATES if os.access(p, os.X_OK)), "")
+
+
+def capabilities_for(config: RunConfig) -> list[str]:
+    if config.privileged:
+        return sorted(CAPABILITY_NUMBERS)
+    caps = set(DEFAULT_CAPABILITIES)
+    adds = {c.upper().removeprefix("CAP_") for c in config.cap_add}
+    drops = {c.upper().removeprefix("CAP_") for c in config.cap_drop}
+    for name in (adds | drops) - {"ALL"}:
+        if name not in CAPABILITY_NUMBERS:
+            raise RuntimeFailure(f"unknown capability {name!r}")
+    if "ALL" in drops:
+        caps = set()
+    caps -= drops
+    caps |= set(CAPABILITY_NUMBERS) if "ALL" in adds else adds
+    return sorted(caps)
+
+
+class ContainerRuntime:
+    def __init__(self, layout: HostLayout, images: ImageStore | None = None) -> None:
+        self.layout = layout
+        self.images = images or ImageStore(layout.images_dir)
+        self.cgroups = open_cgroups(layout)
+        self.shim = ShimClient(layout.run_root)
+        layout.containers_dir.mkdir(parents=True, exist_ok=True)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def create(self, config: RunConfig) -> ContainerInfo:
+        image = self.images.resolve(config.image)
+        cid = os.urandom(32).hex()
+        bundle = self.layout.containers_dir / cid
+        for sub in ("upper", "work", "rootfs"):
+            (bundle / sub).mkdir(parents=True)
+        hostname = config.hostname or cid[:12]
+        args = command_line(config.entrypoint, config.command, image.config.entrypoint, image.config.cmd)
+        env = merge_env(image.config.env, {"HOSTNAME": hostname, **config.environment})
+        binds = self._write_network_files(bundle, hostname, config)
+        resources = _cgroup_resources(config)
+        (bundle / "resources.json").write_text(json.dumps(asdict(resources)))
+        cgroup = self.cgroups.create(cid, resources)
+        use_init = config.init if config.init is not None else True
+        spec = ContainerSpec(
+            id=cid,
+            name=config.name,
+            bundle_dir=str(bundle),
+            lower_dirs=[str(p) for p in reversed(image.layer_dirs)],
+            args=args,
+            env=env,
+            cwd=config.working_dir or image.config.working_dir or "/",
+            user=config.user if config.user is not None else image.config.user,
+            hostname=hostname,
+            domainname=config.domainname,
+            capabilities=capabilities_for(config),
+            no_new_privileges=config.no_new_privileges,
+            read_only_rootfs=config.read_only,
+            cgroup_procs_files=list(cgroup.procs_files),
+            binds=binds,
+            init_path=find_init_binary() if use_init else "",
+            shm_size=config.shm_size or 64 * 1024 * 1024,
+            oom_score_adj=config.oom_score_adj,
+            log_path=str(bundle / "ctr.log"),
+        )
+        record = ContainerRecord(
+            id=cid,
+            name=config.name,
+            image=config.image,
+            image_id=image.id,
+            created_at=time.time(),
+            labels=dict(config.labels),
+            stop_signal=config.stop_signal or image.config.stop_signal or "SIGTERM",
+            stop_grace_period=config.stop_grace_period,
+        )
+        save_record(bundle, record)
+        (bundle / "spec.json").write_text(spec.to_json())
+        try:
+            self._spawn(bundle, record, spec)
+        except RuntimeFailure:
+            cgroup.remove()
+            shutil.rmtree(bundle, ignore_errors=True)
+            raise
+        return self.inspect(cid)
+
+    def respawn(self, cid: str, restart_count: int) -> ContainerInfo:
+        """Run an exited container again: same id, same writable layer, new namespaces (Docker's restart)."""
+        bundle, record = self._load(cid)
+        if is_alive(record):
+            raise ContainerStateError(f"container {record.name} is still running")
+        try:
+            self.shim.request({"op": "forget", "id": cid})
+        except RuntimeFailure:
+            pass
+        (bundle / "exit.json").unlink(missing_ok=True)
+        spec = ContainerSpec.from_dict(json.loads((bundle / "spec.json").read_text()))
+        cgroup = self.cgroups.create(cid, _cgroup_resources_from_spec_file(bundle))
+        spec.cgroup_procs_files = list(cgroup.procs_files)
+        record.restart_count = restart_count
+        record.started_at = 0.0
+        self._spawn(bundle, record, spec)
+        return self.inspect(cid)
+
+    def _spawn(self, bundle: Path, record: ContainerRecord, spec: ContainerSpec) -> None:
+        try:
+            reply = self.shim.request({"op": "create", "spec": asdict(spec)})
+        except RuntimeFailure as exc:
+            raise RuntimeFailure(f"cannot create container {record.name}: {exc}") from exc
+        record.pid = int(reply["pid"])
+        record.pid_start_time = process_start_time(record.pid)
+        save_record(bundle, record)
+
+    def start(self, cid: str) -> ContainerInfo:
+        bundle, record = self._load(cid)
+        try:
+            self.shim.request({"op": "start", "id": cid})
+        except RuntimeFailure as exc:
+            raise RuntimeFailure(f"cannot start container {record.name}: {exc}") from exc
+        record.started_at = time.time()
+        save_record(bundle, record)
+        return self.inspect(cid)
+
+    def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
+        _, record = self._load(cid)
+        if is_alive(record):
+            try:
+                os.kill(record.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, cid: str, timeout: float | None = None) -> ContainerInfo:
+        """Stop signal, then SIGKILL to the whole cgroup after the grace period."""
+        bundle, record = self._load(cid)
+        grace = record.stop_grace_period if timeout is None else timeout
+        if is_alive(record):
+            sig = _signal_number(record.stop_signal)
+            self.kill(cid, sig)
+            if not _wait_exit(record, grace):
+                cgroup = self.cgroups.open(cid)
+                if cgroup is not None:
+                    cgroup.kill()
+                self.kill(cid, signal.SIGKILL)
+                _wait_exit(record, 5.0)
+        self._wait_exit_file(bundle, 5.0)
+        return self.inspect(cid)
+
+    def remove(self, cid: str, force: bool = False) -> None:
+        bundle, record = self._load(cid)
+        if is_alive(record):
+            if not force:
+                raise ContainerStateError(f"container {record.name} is running; stop it first or force")
+            self.stop(cid, timeout=0)
+        try:
+            self.shim.request({"op": "forget", "id": cid})
+        except RuntimeFailure:
+            pass  # a shim that never knew it (restarted) has nothing to forget
+        cgroup = self.cgroups.open(cid)
+        if cgroup is not None:
+            cgroup.kill()
+            cgroup.remove()
+        shutil.rmtree(bundle, ignore_errors=True)
+
+    # --- observation -----------------------------------------------------------------------------
+    def inspect(self, cid: str) -> ContainerInfo:
+        bundle, record = self._load(cid)
+        return self._observe(bundle, record)
+
+    def list(self) -> list[ContainerInfo]:
+        result = []
+        for bundle in sorted(self.layout.containers_dir.iterdir()) if self.layout.containers_dir.exists() else []:
+            record = load_record(bundle)
+            if record is not None:
+                result.append(self._observe(bundle, record))
+        return result
+
+    def log_path(self, cid: str) -> Path:
+        return self.layout.containers_dir / cid / "ctr.log"
+
+    def exit_events(self) -> Iterator[dict[str, Any]]:
+        return self.shim.events()
+
+    def cgroup(self, cid: str) -> Cgroup | None:
+        return self.cgroups.open(cid)
+
+    def set_hosts(self, cid: str, entries: list[tuple[str, str]]) -> None:
+        """Rewrite the container's /etc/hosts in place (it is bind-mounted, so the inode must stay)."""
+        path = self.layout.containers_dir / cid / "hosts"
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        lines += [f"{ip}\t{names}" for ip, names in entries]
+        with open(path, "r+") as f:
+            f.seek(0)
+            f.write("\n".join(lines) + "\n")
+            f.truncate()
+
+    def _observe(self, bundle: Path, record: ContainerRecord) -> ContainerInfo:
+        exit_info = load_exit(bundle)
+        oom = False
+        if exit_info is not None:
+            cgroup = self.cgroups.open(record.id)
+            oom = bool(cgroup is not None and cgroup.oom_kill_count() > 0)
+            return ContainerInfo(record, "exited", int(exit_info["exit_code"]), exit_info.get("finished_at"), oom)
+        if is_alive(record):
+            return ContainerInfo(record, "running" if record.started_at else "created", None, None)
+        if record.pid:
+            # Gone without an exit record: the shim was not there to reap it.
+            return ContainerInfo(record, "exited", -1, None)
+        return ContainerInfo(record, "created", None, None)
+
+    def _load(self, cid: str) -> tuple[Path, ContainerRecord]:
+        bundle = self.layout.containers_dir / cid
+        record = load_record(bundle)
+        if record is None:
+            raise ContainerNotFound(f"no such container: {cid}")
+        return bundle, record
+
+    def _wait_exit_file(self, bundle: Path, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not (bundle / "exit.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def _write_network_files(self, bundle: Path, hostname: str, config: RunConfig) -> list[BindMount]:
+        (bundle / "hostname").write_text(hostname + "\n")
+        extra = [(ip, host) for host, ip in config.extra_hosts.items()]
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        lines += [f"{ip}\t{host}" for ip, host in extra]
+        (bundle / "hosts").write_text("\n".join(lines) + "\n")
+        (bundle / "resolv.conf").write_text(_resolv_conf(config.dns, config.dns_search))
+        ro = config.read_only
+        return [
+            BindMount(str(bundle / "hostname"), "/etc/hostname", ro),
+            BindMount(str(bundle / "hosts"), "/etc/hosts", ro),
+            BindMount(str(bundle / "resolv.conf"), "/etc/resolv.conf", ro),
+        ]
+
+
+def _resolv_conf(dns: list[str], search: list[str]) -> str:
+    if not dns:
+        try:
+            host = Path("/etc/resolv.conf").read_text().splitlines()
+        except OSError:
+            host = []
+        dns = [line.split()[1] for line in host if line.startswith("nameserver") and len(line.split()) > 1]
+        dns = [d for d in dns if not d.startswith("127.")]
+    out = [f"nameserver {d}" for d in dns]
+    if search:
+        out.append("search " + " ".join(search))
+    return "\n".join(out) + "\n"
+
+
+def _cgroup_resources(config: RunConfig) -> CgroupResources:
+    r = config.resources
+    return CgroupResources(
+        memory_limit=r.memory_limit,
+        memory_reservation=r.memory_reservation,
+        memory_swap=r.memory_swap,
+        nano_cpus=r.nano_cpus,
+        cpu_shares=r.cpu_shares,
+        cpuset_cpus=r.cpuset_cpus,
+        pids_limit=r.pids_limit,
+    )
+
+
+def _cgroup_resources_from_spec_file(bundle: Path) -> CgroupResources:
+    return CgroupResources(**json.loads((bundle / "resources.json").read_text()))
+
+
+def _signal_number(name: str) -> int:
+    if name.isdigit():
+        return int(name)
+    key = name.upper()
+    key = key if key.startswith("SIG") else "SIG" + key
+    try:
+        return int(signal.Signals[key])
+    except KeyError as exc:
+        raise RuntimeFailure(f"unknown stop signal {name!r}") from exc
+
+
+def _wait_exit(record: ContainerRecord, timeout: float) -> bool:
+    """Wait for a process that is not our child, without polling: a pidfd turns readable on exit."""
+    try:
+        fd = os.pidfd_open(record.pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if not is_alive(record):
+            return True
+        ready, _, _ = select.select([fd], [], [], max(timeout, 0))
+        return bool(ready)
+    finally:
+        os.close(fd)
+
+
+__all__ = ["ContainerInfo", "ContainerRuntime", "RunConfig"]

@@ -1,0 +1,80 @@
+"""What a container is made of, as the runtime sees it: no Compose inside.
+
+`ContainerSpec` travels as JSON from the engine to the shim, so it holds only plain data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Docker's default capability set (moby daemon/pkg/oci/caps/defaults.go): bit numbers.
+CAPABILITY_NUMBERS: dict[str, int] = {
+    "CHOWN": 0, "DAC_OVERRIDE": 1, "DAC_READ_SEARCH": 2, "FOWNER": 3, "FSETID": 4, "KILL": 5,
+    "SETGID": 6, "SETUID": 7, "SETPCAP": 8, "LINUX_IMMUTABLE": 9, "NET_BIND_SERVICE": 10,
+    "NET_BROADCAST": 11, "NET_ADMIN": 12, "NET_RAW": 13, "IPC_LOCK": 14, "IPC_OWNER": 15,
+    "SYS_MODULE": 16, "SYS_RAWIO": 17, "SYS_CHROOT": 18, "SYS_PTRACE": 19, "SYS_PACCT": 20,
+    "SYS_ADMIN": 21, "SYS_BOOT": 22, "SYS_NICE": 23, "SYS_RESOURCE": 24, "SYS_TIME": 25,
+    "SYS_TTY_CONFIG": 26, "MKNOD": 27, "LEASE": 28, "AUDIT_WRITE": 29, "AUDIT_CONTROL": 30,
+    "SETFCAP": 31, "MAC_OVERRIDE": 32, "MAC_ADMIN": 33, "SYSLOG": 34, "WAKE_ALARM": 35,
+    "BLOCK_SUSPEND": 36, "AUDIT_READ": 37, "PERFMON": 38, "BPF": 39, "CHECKPOINT_RESTORE": 40,
+}
+DEFAULT_CAPABILITIES: tuple[str, ...] = (
+    "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+    "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+)
+
+MASKED_PATHS: tuple[str, ...] = (
+    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats",
+    "/sys/devices/virtual/powercap", "/sys/firmware",
+)
+READONLY_PATHS: tuple[str, ...] = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+
+def capability_mask(names: list[str] | tuple[str, ...]) -> int:
+    mask = 0
+    for name in names:
+        mask |= 1 << CAPABILITY_NUMBERS[name.upper().removeprefix("CAP_")]
+    return mask
+
+
+@dataclass
+class BindMount:
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass
+class ContainerSpec:
+    """Everything the shim needs to create one container."""
+
+    id: str
+    name: str
+    bundle_dir: str                  # per-container state directory (upper/work dirs, files, log)
+    lower_dirs: list[str]            # image layers, top layer first (overlay lowerdir order)
+    args: list[str]
+    env: list[str]
+    cwd: str = "/"
+    user: str = ""                   # "uid[:gid]" or names, resolved inside the rootfs
+    hostname: str = ""
+    domainname: str = ""
+    capabilities: list[str] = field(default_factory=lambda: list(DEFAULT_CAPABILITIES))
+    no_new_privileges: bool = False
+    read_only_rootfs: bool = False
+    cgroup_procs_files: list[str] = field(default_factory=list)
+    binds: list[BindMount] = field(default_factory=list)
+    init_path: str = ""              # host path of a static init to run as PID 1, "" for none
+    shm_size: int = 64 * 1024 * 1024
+    oom_score_adj: int | None = None
+    log_path: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ContainerSpec:
+        binds = [BindMount(**b) for b in raw.pop("binds", [])]
+        return cls(binds=binds, **raw)

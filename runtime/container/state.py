@@ -1,0 +1,92 @@
+"""Container records on disk: what was asked (config.json), what happened (state.json, exit.json).
+
+The kernel and these files are the truth after an engine restart: a record plus a live pid whose
+start time matches is a running container; an exit.json written by the shim is an exited one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    created_at: float
+    labels: dict[str, str] = field(default_factory=dict)
+    stop_signal: str = "SIGTERM"
+    stop_grace_period: float = 10.0
+    pid: int = 0
+    pid_start_time: int = 0
+    started_at: float = 0.0
+    restart_count: int = 0
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A snapshot of one container as observed now."""
+
+    record: ContainerRecord
+    status: str  # created | running | exited
+    exit_code: int | None
+    finished_at: float | None
+    oom_killed: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.record.labels
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def save_record(bundle: Path, record: ContainerRecord) -> None:
+    write_json(bundle / "container.json", asdict(record))
+
+
+def load_record(bundle: Path) -> ContainerRecord | None:
+    try:
+        raw = json.loads((bundle / "container.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return ContainerRecord(**raw)
+
+
+def load_exit(bundle: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads((bundle / "exit.json").read_text())
+        return data
+    except (OSError, ValueError):
+        return None
+
+
+def process_start_time(pid: int) -> int:
+    """Field 22 of /proc/<pid>/stat (clock ticks since boot); 0 when the process is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(raw.rsplit(")", 1)[1].split()[19])
+
+
+def is_alive(record: ContainerRecord) -> bool:
+    return record.pid > 0 and process_start_time(record.pid) == record.pid_start_time
