@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine for pyorch: kernel tools, base-image sources, a venv.
+# Idempotent; run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  busybox-static   # base images made offline (pyorch.local/busybox)
+  python3-minimal  # the Debian interpreter copied into pyorch.local/python
+  tini             # tini-static: the default PID 1 of containers
+  nftables python3-nftables  # libnftables and its ctypes binding (port publishing)
+  iproute2 procps curl
+  crun             # the peer runtime the start benchmark compares with
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+.venv/bin/python -m pip install -q -e '.[test]'
+# Debian's libnftables binding lives in the system dist-packages; expose only that package.
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+ln -sfn /usr/lib/python3/dist-packages/nftables "$site/nftables"
+.venv/bin/python -c 'import nftables, pyroute2' >/dev/null

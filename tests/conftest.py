@@ -1,0 +1,114 @@
+"""Shared fixtures: a private pyorch instance per test, and a leak check after it.
+
+Every test that touches the kernel gets its own state root, run directory and instance tag, so
+cgroups, nftables tables and sockets never collide; after the test the kernel must hold nothing
+that was not there before (mounts, cgroups, links, netns, nftables tables, processes).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime.gc import purge_instance, stop_daemons
+from runtime.layout import HostLayout
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="needs root and the real kernel")
+    for item in items:
+        if "root" in item.keywords:
+            item.add_marker(skip)
+
+
+def _links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
+    return {line.split(": ")[1].split("@")[0] for line in out.splitlines() if ": " in line}
+
+
+def _nft_tables() -> set[str]:
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False).stdout
+    return set(out.splitlines())
+
+
+def _mounts_under(path: Path) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(str(path))]
+
+
+def _cgroup_dirs(tag: str) -> list[str]:
+    found = []
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        candidate = hierarchy / tag
+        if candidate.exists():
+            found.append(str(candidate))
+    return found
+
+
+def _processes_of(layout: HostLayout) -> list[str]:
+    """Processes whose command line or environment names this instance's run directory."""
+    marker = str(layout.run_root).encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in cmdline or b"PYORCH_RUN=" + marker + b"\0" in environ:
+            shown = cmdline.replace(b"\0", b" ").decode(errors="replace")[:100]
+            found.append(f"{proc.name}: {shown}")
+    return found
+
+
+@pytest.fixture(scope="session")
+def shared_images() -> Iterator[Path]:
+    """One image store for the whole run: base images are built once (they are read-only layers)."""
+    root = Path(tempfile.mkdtemp(prefix="pyorch-images-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def layout(tmp_path: Path, shared_images: Path) -> Iterator[HostLayout]:
+    """A private pyorch instance; fails the test if it leaves anything in the kernel."""
+    instance = "t" + secrets.token_hex(3)
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "images").symlink_to(shared_images)
+    lay = HostLayout(state_root=state, run_root=tmp_path / "run", instance=instance)
+    links_before, tables_before = _links(), _nft_tables()
+    yield lay
+    stop_daemons(lay)  # the engine and the shim are expected to run until here
+    leaks: list[str] = []
+    new_links = sorted(_links() - links_before)
+    if new_links:
+        leaks.append(f"links: {new_links}")
+    new_tables = sorted(_nft_tables() - tables_before)
+    if new_tables:
+        leaks.append(f"nftables tables: {new_tables}")
+    mounts = _mounts_under(tmp_path)
+    if mounts:
+        leaks.append(f"mounts: {mounts}")
+    cgroups = _cgroup_dirs(lay.cgroup_parent)
+    if cgroups:
+        leaks.append(f"cgroups: {cgroups}")
+    procs = _processes_of(lay)
+    if procs:
+        leaks.append(f"processes: {procs}")
+    purge_instance(lay)  # whatever leaked must not break the next test
+    if leaks:
+        pytest.fail("leaked: " + "; ".join(leaks))

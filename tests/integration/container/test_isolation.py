@@ -1,0 +1,96 @@
+"""The runtime against the real kernel: isolation, limits, exit status, logs, stop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from runtime.container.runconfig import Resources, RunConfig
+from runtime.container.runtime import ContainerRuntime
+from runtime.container.state import ContainerInfo
+from runtime.image.bootstrap import ensure_base_images
+from runtime.layout import HostLayout
+
+pytestmark = pytest.mark.root
+BUSYBOX = "pyorch.local/busybox:latest"
+
+
+@pytest.fixture
+def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
+    runtime = ContainerRuntime(layout)
+    ensure_base_images(runtime.images)
+    yield runtime
+    for info in runtime.list():
+        runtime.remove(info.id, force=True)
+    runtime.shim.close()
+
+
+def run_to_exit(rt: ContainerRuntime, config: RunConfig, timeout: float = 30) -> tuple[ContainerInfo, str]:
+    info = rt.create(config)
+    rt.start(info.id)
+    deadline = time.monotonic() + timeout
+    while rt.inspect(info.id).status != "exited":
+        assert time.monotonic() < deadline, "container did not exit"
+        time.sleep(0.02)
+    final = rt.inspect(info.id)
+    return final, rt.log_path(info.id).read_text()
+
+
+def texts(log: str) -> list[str]:
+    return [line.split(" ", 3)[3] if line.count(" ") >= 3 else "" for line in log.splitlines()]
+
+
+def test_container_sees_only_its_own_processes_and_hostname(rt: ContainerRuntime) -> None:
+    info, log = run_to_exit(rt, RunConfig(name="iso", image=BUSYBOX, hostname="box1",
+                                          command=["sh", "-c", "ps -o pid,comm; hostname; exit 7"]))
+    lines = texts(log)
+    assert info.exit_code == 7
+    assert "box1" in lines
+    pids = [int(line.split()[0]) for line in lines if line.strip() and line.split()[0].isdigit()]
+    assert 1 in pids and max(pids) < 10, lines  # a fresh PID namespace: our tree only
+
+
+def test_default_capabilities_match_docker(rt: ContainerRuntime) -> None:
+    _, log = run_to_exit(rt, RunConfig(name="caps", image=BUSYBOX,
+                                       command=["grep", "CapEff", "/proc/self/status"]))
+    assert "00000000a80425fb" in log
+
+
+def test_host_network_is_invisible(rt: ContainerRuntime) -> None:
+    _, log = run_to_exit(rt, RunConfig(name="net", image=BUSYBOX, command=["cat", "/proc/net/dev"]))
+    interfaces = [t.split(":")[0].strip() for t in texts(log) if ":" in t]
+    assert interfaces == ["lo"]
+
+
+def test_memory_limit_is_enforced_and_oom_kill_reported(rt: ContainerRuntime) -> None:
+    config = RunConfig(name="oom", image=BUSYBOX, resources=Resources(memory_limit=32 * 1024 * 1024),
+                       init=False,
+                       # the string doubles until the cgroup's limit kills the shell
+                       command=["sh", "-c", "a=x; while :; do a=$a$a; done"])
+    info, _ = run_to_exit(rt, config)
+    assert info.exit_code == 137
+    assert info.oom_killed
+
+
+def test_stop_is_fast_with_init_even_when_pid1_ignores_sigterm(rt: ContainerRuntime) -> None:
+    info = rt.create(RunConfig(name="loop", image=BUSYBOX, command=["sh", "-c", "while true; do sleep 1; done"]))
+    rt.start(info.id)
+    stopped = rt.stop(info.id, timeout=10)
+    assert stopped.status == "exited"
+    assert stopped.finished_at is not None
+    assert stopped.exit_code in (143, 137, 0)
+
+
+def test_exit_status_and_logs_survive_in_the_bundle(rt: ContainerRuntime) -> None:
+    info, log = run_to_exit(rt, RunConfig(name="out", image=BUSYBOX,
+                                          command=["sh", "-c", "echo out; echo err >&2; exit 3"]))
+    assert info.exit_code == 3
+    assert " stdout F out" in log and " stderr F err" in log
+
+
+def test_bad_command_is_reported_at_start(rt: ContainerRuntime) -> None:
+    info = rt.create(RunConfig(name="bad", image=BUSYBOX, command=["/no/such/binary"], init=False))
+    with pytest.raises(Exception, match="no/such/binary"):
+        rt.start(info.id)

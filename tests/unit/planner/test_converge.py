@@ -1,0 +1,146 @@
+"""Compose's convergence rules, case by case (shared/reference/semantics.md §5.2–5.5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.planner.converge import ConvergeOptions, DependencyCycle, dependency_levels, plan_project
+from orchestrator.planner.model import (
+    CreateContainer,
+    DesiredService,
+    ObservedContainer,
+    RemoveContainer,
+    RestartContainer,
+    StartContainer,
+)
+
+
+def svc(name: str = "web", replicas: int = 1, h: str = "h1", restart: str = "no",
+        deps: tuple[str, ...] = ()) -> DesiredService:
+    return DesiredService(name=name, replicas=replicas, config_hash=h, restart=restart, depends_on=deps)
+
+
+def ctr(number: int, h: str = "h1", status: str = "running", service: str = "web", **kw: object) -> ObservedContainer:
+    return ObservedContainer(id=f"id{service}{number}", name=f"p-{service}-{number}", service=service,
+                             number=number, config_hash=h, status=status, **kw)  # type: ignore[arg-type]
+
+
+def test_new_service_creates_replicas_numbered_from_one() -> None:
+    plan = plan_project("p", {"web": svc(replicas=3)}, [])
+    assert [(a.number, a.name) for a in plan.actions if isinstance(a, CreateContainer)] == [
+        (1, "p-web-1"), (2, "p-web-2"), (3, "p-web-3")]
+
+
+def test_second_up_without_change_does_nothing() -> None:
+    plan = plan_project("p", {"web": svc(replicas=2)}, [ctr(1), ctr(2)])
+    assert not plan
+
+
+def test_changed_hash_recreates_with_the_same_number() -> None:
+    plan = plan_project("p", {"web": svc(h="h2")}, [ctr(1, h="h1")])
+    assert plan.actions == [CreateContainer("web", 1, "p-web-1", replaces="idweb1")]
+
+
+def test_no_recreate_keeps_diverged_containers() -> None:
+    plan = plan_project("p", {"web": svc(h="h2")}, [ctr(1, h="h1")], ConvergeOptions(no_recreate=True))
+    assert not plan
+
+
+def test_force_recreate_replaces_up_to_date_containers() -> None:
+    plan = plan_project("p", {"web": svc()}, [ctr(1)], ConvergeOptions(force_recreate=True))
+    assert plan.actions == [CreateContainer("web", 1, "p-web-1", replaces="idweb1")]
+
+
+def test_scale_up_takes_max_plus_one_and_never_fills_gaps() -> None:
+    plan = plan_project("p", {"web": svc(replicas=3)}, [ctr(1), ctr(4)])
+    assert [a.number for a in plan.actions if isinstance(a, CreateContainer)] == [5]
+
+
+def test_scale_down_removes_highest_numbers() -> None:
+    plan = plan_project("p", {"web": svc(replicas=1)}, [ctr(1), ctr(2), ctr(3)])
+    removed = sorted(a.id for a in plan.actions if isinstance(a, RemoveContainer))
+    assert removed == ["idweb2", "idweb3"]
+
+
+def test_scale_down_removes_obsolete_before_highest() -> None:
+    plan = plan_project("p", {"web": svc(replicas=2, h="new")},
+                        [ctr(1, h="old"), ctr(2, h="new"), ctr(3, h="new")])
+    removed = [a.id for a in plan.actions if isinstance(a, RemoveContainer)]
+    assert removed == ["idweb1"]
+    assert not [a for a in plan.actions if isinstance(a, CreateContainer)]
+
+
+def test_created_container_is_started() -> None:
+    plan = plan_project("p", {"web": svc()}, [ctr(1, status="created")])
+    assert plan.actions == [StartContainer("idweb1", "p-web-1", "web")]
+
+
+def test_orphans_removed_only_when_asked() -> None:
+    observed = [ctr(1), ctr(1, service="old")]
+    assert not plan_project("p", {"web": svc()}, observed)
+    plan = plan_project("p", {"web": svc()}, observed, ConvergeOptions(remove_orphans=True))
+    assert [a.id for a in plan.actions] == ["idold1"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "exit_code", "restarts", "expected"),
+    [
+        ("no", 1, 0, False),
+        ("always", 0, 5, True),
+        ("unless-stopped", 0, 0, True),
+        ("on-failure", 0, 0, False),
+        ("on-failure", 2, 0, True),
+        ("on-failure:3", 2, 2, True),
+        ("on-failure:3", 2, 3, False),
+    ],
+)
+def test_exited_containers_follow_the_restart_policy(policy: str, exit_code: int, restarts: int,
+                                                     expected: bool) -> None:
+    observed = [ctr(1, status="exited", exit_code=exit_code, restart_count=restarts,
+                    started_at=100.0, finished_at=101.0)]
+    plan = plan_project("p", {"web": svc(restart=policy)}, observed, now=101.0)
+    restarts_planned = [a for a in plan.actions if isinstance(a, RestartContainer)]
+    assert bool(restarts_planned) is expected
+    if expected:
+        assert restarts_planned[0].restart_count == restarts + 1
+
+
+def test_manual_stop_is_not_restarted_even_with_always() -> None:
+    observed = [ctr(1, status="exited", exit_code=0, stopped_by_user=True)]
+    assert not plan_project("p", {"web": svc(restart="always")}, observed)
+
+
+def test_restart_delay_doubles_from_the_previous_one() -> None:
+    observed = [ctr(1, status="exited", exit_code=1, started_at=100.0, finished_at=101.0)]
+    plan = plan_project("p", {"web": svc(restart="always")}, observed, now=101.0,
+                        restart_delays={"idweb1": 0.4})
+    action = plan.actions[0]
+    assert isinstance(action, RestartContainer)
+    assert action.delay == pytest.approx(0.8)
+    assert action.not_before == pytest.approx(101.8)
+
+
+def test_restart_delay_resets_after_ten_seconds_up() -> None:
+    observed = [ctr(1, status="exited", exit_code=1, started_at=100.0, finished_at=111.0)]
+    plan = plan_project("p", {"web": svc(restart="always")}, observed, now=111.0,
+                        restart_delays={"idweb1": 12.8})
+    action = plan.actions[0]
+    assert isinstance(action, RestartContainer)
+    assert action.delay == pytest.approx(0.1)
+
+
+def test_dependencies_come_in_earlier_waves() -> None:
+    services = {"web": svc("web", deps=("db",)), "db": svc("db"), "cache": svc("cache")}
+    plan = plan_project("p", services, [])
+    assert [[a.service for a in wave] for wave in plan.waves] == [["cache", "db"], ["web"]]
+
+
+def test_dependency_cycle_is_refused() -> None:
+    with pytest.raises(DependencyCycle):
+        dependency_levels({"a": svc("a", deps=("b",)), "b": svc("b", deps=("a",))})
+
+
+def test_container_name_overrides_numbered_name() -> None:
+    service = DesiredService(name="db", replicas=1, config_hash="h", container_name="mydb")
+    plan = plan_project("p", {"db": service}, [])
+    assert [a.name for a in plan.actions if isinstance(a, CreateContainer)] == ["mydb"]
