@@ -12,7 +12,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-
 from rich.console import Console
 
 from orchestrator.cli import render
@@ -118,10 +117,10 @@ def load(args: argparse.Namespace) -> Project:
 def project_name(args: argparse.Namespace) -> str:
     if args.project_name and not args.file:
         try:
-            return load(args).name
+            return str(load(args).name)
         except ComposeError:
             return str(args.project_name)
-    return load(args).name
+    return str(load(args).name)
 
 
 # --- commands --------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
 
     # --- plumbing ------------------------------------------------------------------------------------
@@ -73,14 +73,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, {"error": str(exc), "kind": type(exc).__name__})
         except (BrokenPipeError, ConnectionResetError):
             pass
-        except Exception as exc:  # noqa: BLE001 - the engine must answer, not die
+        except Exception as exc:
             log.exception("API %s %s", method, self.path)
             self._reply(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
     # --- routes ---------------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         def sources() -> list[LogSource]:
             return [
                 LogSource(c.name, c.labels.get(LABEL_SERVICE, ""), engine.runtime.log_path(c.id))
-                for c in engine.runtime.list()
+                for c in engine.runtime.containers()
                 if c.labels.get(LABEL_PROJECT) == project
                 and (not services or c.labels.get(LABEL_SERVICE) in services)
             ]

@@ -81,7 +81,7 @@ class Engine:
                 for event in self.runtime.exit_events():
                     log.info("container %s exited with %s", event.get("id", "?")[:12], event.get("exit_code"))
                     self.wake()
-            except Exception as exc:  # noqa: BLE001 - the shim may restart; keep watching
+            except Exception as exc:
                 log.warning("exit watcher: %s", exc)
             self._stopping.wait(1.0)
 
@@ -145,7 +145,7 @@ class Engine:
                 loaded = self.project(name)
                 if loaded is not None:
                     self._converge(loaded[0], loaded[1], ConvergeOptions())
-            except Exception:  # noqa: BLE001 - one bad project must not stop the loop
+            except Exception:
                 log.exception("reconcile %s", name)
             finally:
                 lock.release()
@@ -188,7 +188,7 @@ class Engine:
 
     def observed(self, project: str) -> list[ObservedContainer]:
         result = []
-        for info in self.runtime.list():
+        for info in self.runtime.containers():
             if info.labels.get(LABEL_PROJECT) != project:
                 continue
             stopped_by_user, _ = self.store.container_flags(info.id)
@@ -232,7 +232,7 @@ class Engine:
         return bindings
 
     def _publish_ports(self, project: Project) -> None:
-        running = [c for c in self.runtime.list()
+        running = [c for c in self.runtime.containers()
                    if c.labels.get(LABEL_PROJECT) == project.name and c.status == "running"]
         for name, service in project.services.items():
             if not service.ports:
@@ -255,7 +255,7 @@ class Engine:
         with self._lock(name):
             loaded = self.project(name)
             self.store.forget_project(name)  # first: the loop must not bring anything back
-            containers = [c for c in self.runtime.list() if c.labels.get(LABEL_PROJECT) == name]
+            containers = [c for c in self.runtime.containers() if c.labels.get(LABEL_PROJECT) == name]
             futures = [self.executor.pool.submit(self._remove, name, c, timeout) for c in containers]
             errors = [e for e in (f.result() for f in futures) if e]
             if loaded is not None:
@@ -283,7 +283,7 @@ class Engine:
     def ps(self, name: str, all_containers: bool = True) -> list[dict[str, Any]]:
         rows = []
         loaded = self.project(name)
-        for info in self.runtime.list():
+        for info in self.runtime.containers():
             if info.labels.get(LABEL_PROJECT) != name:
                 continue
             if not all_containers and info.status != "running":

@@ -94,7 +94,7 @@ class Executor:
             elif isinstance(action, RestartContainer):
                 self.restart_container(project, action)
             return None
-        except Exception as exc:  # noqa: BLE001 - reported to the user and as an event
+        except Exception as exc:
             message = f"{type(action).__name__} {getattr(action, 'name', '')}: {exc}"
             if not isinstance(exc, RuntimeFailure | ValueError):
                 log.exception("action failed")

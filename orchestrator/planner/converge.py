@@ -129,5 +129,7 @@ def plan_project(
     return plan
 
 
-def orphan_containers(services: dict[str, DesiredService], observed: list[ObservedContainer]) -> list[ObservedContainer]:
+def orphan_containers(
+    services: dict[str, DesiredService], observed: list[ObservedContainer]
+) -> list[ObservedContainer]:
     return [c for c in observed if c.service not in services]

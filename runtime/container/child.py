@@ -50,7 +50,7 @@ def run_stage1(spec: ContainerSpec, sync_w: int, start_r: int, out_w: int, err_w
             run_stage2(spec, sync_w, start_r)
         os.write(sync_w, f"P{pid}\n".encode())
         os._exit(0)
-    except BaseException as exc:  # noqa: BLE001 - report everything, then die
+    except BaseException as exc:
         _fail(sync_w, f"stage 1: {exc}")
 
 
@@ -98,7 +98,7 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int) -> None:
             os.execvpe(args[0], args, env)
         except OSError as exc:
             raise SetupError(f"exec {args[0]!r}: {exc.strerror}") from exc
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         _fail(sync_w, str(exc))
 
 

@@ -204,7 +204,7 @@ class ContainerRuntime:
         bundle, record = self._load(cid)
         return self._observe(bundle, record)
 
-    def list(self) -> list[ContainerInfo]:
+    def containers(self) -> list[ContainerInfo]:
         result = []
         for bundle in sorted(self.layout.containers_dir.iterdir()) if self.layout.containers_dir.exists() else []:
             record = load_record(bundle)

@@ -130,7 +130,7 @@ class Shim:
             try:
                 request = json.loads(line)
                 reply = self._handle(fd, request)
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a reply
+            except Exception as exc:
                 reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             if reply is None:
                 return

@@ -22,7 +22,7 @@ def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
     runtime = ContainerRuntime(layout)
     ensure_base_images(runtime.images)
     yield runtime
-    for info in runtime.list():
+    for info in runtime.containers():
         runtime.remove(info.id, force=True)
     runtime.shim.close()
 
