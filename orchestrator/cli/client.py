@@ -83,11 +83,16 @@ class EngineClient:
         finally:
             conn.close()
 
-    def stream(self, path: str) -> Iterator[dict[str, Any]]:
+    def stream_post(self, path: str, body: Any) -> Iterator[dict[str, Any]]:
+        return self.stream(path, method="POST", body=body)
+
+    def stream(self, path: str, method: str = "GET", body: Any = None) -> Iterator[dict[str, Any]]:
         self.ensure_engine()
         conn = self._connection(timeout=None)
         try:
-            conn.request("GET", path)
+            payload = None if body is None else json.dumps(body).encode()
+            conn.request(method, path, body=payload,
+                         headers={"Content-Type": "application/json"} if payload else {})
             response = conn.getresponse()
             if response.status >= 400:
                 raise EngineError(json.loads(response.read() or b"{}").get("error", "stream refused"))

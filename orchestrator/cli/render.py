@@ -81,3 +81,17 @@ def log_line(console: Console, record: dict[str, str], timestamps: bool, prefix:
         parts.append(escape(record["time"]) + " ")
     parts.append(escape(record["text"]))
     console.print("".join(parts), soft_wrap=True)
+
+
+def top(console: Console, containers: list[dict[str, Any]]) -> None:
+    for c in containers:
+        console.print(escape(c["name"]), style="bold")
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for col in ("UID", "PID", "PPID", "TIME", "CMD"):
+            table.add_column(col)
+        for p in c["processes"]:
+            minutes, seconds = divmod(int(p["time"]), 60)
+            table.add_row(str(p["uid"]), str(p["pid"]), str(p["ppid"]), f"{minutes:02d}:{seconds:02d}",
+                          escape(p["cmd"]))
+        console.print(table)
+        console.print()

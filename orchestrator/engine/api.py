@@ -6,6 +6,7 @@ The standard library's threading HTTP server is enough here: few clients, all lo
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -102,6 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(200, engine.ps(name, all_containers=query.get("all", ["1"])[0] == "1"))
             case "GET", ["v1", "projects", name, "logs"]:
                 self._logs(name, query)
+            case "POST", ["v1", "projects", name, "exec"]:
+                self._exec(name, self._body())
+            case "GET", ["v1", "projects", name, "top"]:
+                self._reply(200, engine.top(name, query.get("service", [])))
             case "GET", ["v1", "events"]:
                 self._events(query)
             case "GET", ["v1", "images"]:
@@ -140,6 +145,17 @@ class _Handler(BaseHTTPRequestHandler):
         for record in stream_logs(sources, follow, tail, self.server.shutdown_requested.is_set):
             self.wfile.write(json.dumps(record).encode() + b"\n")
             self.wfile.flush()
+
+    def _exec(self, project: str, body: dict[str, Any]) -> None:
+        engine = self.server.engine
+        session = engine.exec(project, body["service"], int(body.get("index", 1)), list(body["args"]),
+                              env=list(body.get("env") or []), user=body.get("user"), workdir=body.get("workdir"))
+        self._stream_start()
+        for stream, data in session.output():
+            line = {"stream": stream, "data": base64.b64encode(data).decode()}
+            self.wfile.write(json.dumps(line).encode() + b"\n")
+            self.wfile.flush()
+        self.wfile.write(json.dumps({"exit_code": session.wait()}).encode() + b"\n")
 
     def _events(self, query: dict[str, list[str]]) -> None:
         store = self.server.engine.store

@@ -23,7 +23,7 @@ from orchestrator.errors import EngineError
 from orchestrator.planner.converge import ConvergeOptions, plan_project
 from orchestrator.planner.model import DesiredService, ObservedContainer, Plan, RestartContainer
 from orchestrator.spec import Project
-from runtime.container.runtime import ContainerInfo, ContainerRuntime
+from runtime.container.runtime import ContainerInfo, ContainerRuntime, ExecSession
 from runtime.errors import RuntimeFailure
 from runtime.layout import HostLayout
 from runtime.network import NetworkManager, NetworkSpec, PortBinding
@@ -303,6 +303,35 @@ class Engine:
                 "ports": ports, "networks": self.store.attachments(info.id),
             })
         return sorted(rows, key=lambda r: (r["service"], r["number"]))
+
+    def _service_container(self, project: str, service: str, index: int) -> ContainerInfo:
+        candidates = sorted(
+            (c for c in self.runtime.containers()
+             if c.labels.get(LABEL_PROJECT) == project and c.labels.get(LABEL_SERVICE) == service
+             and c.status == "running"),
+            key=lambda c: int(c.labels.get(LABEL_NUMBER, "0") or 0),
+        )
+        numbered = [c for c in candidates if int(c.labels.get(LABEL_NUMBER, "0") or 0) == index]
+        if numbered:
+            return numbered[0]
+        if candidates and index == 1:
+            return candidates[0]
+        raise EngineError(f"service {service!r} of project {project!r} has no running container #{index}")
+
+    def exec(self, project: str, service: str, index: int, args: list[str], env: list[str],
+             user: str | None, workdir: str | None) -> ExecSession:
+        container = self._service_container(project, service, index)
+        return self.runtime.exec(container.id, args, env=env, user=user, workdir=workdir)
+
+    def top(self, project: str, services: list[str]) -> list[dict[str, Any]]:
+        result = []
+        for c in self.runtime.containers():
+            if c.labels.get(LABEL_PROJECT) != project or c.status != "running":
+                continue
+            if services and c.labels.get(LABEL_SERVICE) not in services:
+                continue
+            result.append({"name": c.name, "processes": self.runtime.processes(c.id)})
+        return sorted(result, key=lambda r: str(r["name"]))
 
     def list_projects(self) -> list[dict[str, Any]]:
         return [{"name": n, "revision": self.store.current_revision(n), "containers": len(self.ps(n))}

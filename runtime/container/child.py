@@ -309,3 +309,58 @@ def _environment(env: list[str], uid: int) -> dict[str, str]:
     result.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     result.setdefault("HOME", "/root" if uid == 0 else "/")
     return result
+
+
+_EXEC_NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
+
+
+def run_exec(
+    spec: ContainerSpec, target_pid: int, request: dict[str, object], sync_w: int, out_w: int, err_w: int
+) -> None:
+    """Stage 1 of `exec`: join the container's cgroup and namespaces, fork into its PID namespace.
+
+    Never returns. The grandchild gets the container's security profile (capabilities, user,
+    no_new_privs) before it execs; its exit status reaches the shim, its subreaper.
+    """
+    try:
+        os.setsid()
+        _redirect_stdio(out_w, err_w)
+        _close_all_but((0, 1, 2, sync_w))
+        ns_fds = [os.open(f"/proc/{target_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in _EXEC_NAMESPACES]
+        for procs in spec.cgroup_procs_files:
+            _write(procs, str(os.getpid()))
+        for fd in ns_fds:
+            sc.setns(fd, 0)
+            os.close(fd)
+        pid = os.fork()
+        if pid == 0:
+            _exec_stage2(spec, request, sync_w)
+        os.write(sync_w, f"P{pid}\n".encode())
+        os._exit(0)
+    except BaseException as exc:
+        _fail(sync_w, f"exec: {exc}")
+
+
+def _exec_stage2(spec: ContainerSpec, request: dict[str, object], sync_w: int) -> None:
+    try:
+        os.chdir("/")
+        user = str(request.get("user") or spec.user)
+        uid, gid, groups = resolve_user(user)
+        _drop_privileges(spec, uid, gid, groups)
+        extra = [str(e) for e in request.get("env") or []]  # type: ignore[attr-defined]
+        env = _environment([*spec.env, *extra], uid)
+        cwd = str(request.get("workdir") or spec.cwd or "/")
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            raise SetupError(f"working directory {cwd!r}: {exc.strerror}") from exc
+        args = [str(a) for a in request.get("args") or []]  # type: ignore[attr-defined]
+        if not args:
+            raise SetupError("exec needs a command")
+        os.umask(0o022)
+        try:
+            os.execvpe(args[0], args, env)
+        except OSError as exc:
+            raise SetupError(f"exec {args[0]!r}: {exc.strerror}") from exc
+    except BaseException as exc:
+        _fail(sync_w, str(exc))

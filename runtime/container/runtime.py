@@ -199,6 +199,37 @@ class ContainerRuntime:
             cgroup.remove()
         shutil.rmtree(bundle, ignore_errors=True)
 
+    def exec(self, cid: str, args: list[str], env: list[str] | None = None, user: str | None = None,
+             workdir: str | None = None) -> ExecSession:
+        """Run ``args`` inside a running container, with its namespaces, cgroup and security profile."""
+        _, record = self._load(cid)
+        if not is_alive(record):
+            raise ContainerStateError(f"container {record.name} is not running")
+        pid, out_fd, err_fd = self.shim.exec(
+            {"id": cid, "args": args, "env": env or [], "user": user, "workdir": workdir}
+        )
+        return ExecSession(self.shim, pid, out_fd, err_fd)
+
+    def processes(self, cid: str) -> list[dict[str, Any]]:
+        """What `top` shows: every process in the container's cgroup, as the host sees it."""
+        cgroup = self.cgroups.open(cid)
+        if cgroup is None:
+            return []
+        rows = []
+        for pid in sorted(cgroup.pids()):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                uid = Path(f"/proc/{pid}").stat().st_uid
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks = os.sysconf("SC_CLK_TCK")
+            cpu_s = (int(fields[11]) + int(fields[12])) / ticks
+            rows.append({"uid": uid, "pid": pid, "ppid": int(fields[1]), "time": cpu_s,
+                         "cmd": cmdline.strip() or stat.split("(", 1)[1].rsplit(")", 1)[0]})
+        return rows
+
     # --- observation -----------------------------------------------------------------------------
     def inspect(self, cid: str) -> ContainerInfo:
         bundle, record = self._load(cid)
@@ -297,6 +328,39 @@ def _cgroup_resources(config: RunConfig) -> CgroupResources:
         cpuset_cpus=r.cpuset_cpus,
         pids_limit=r.pids_limit,
     )
+
+
+class ExecSession:
+    """A running `exec`: read its output, then its exit code."""
+
+    def __init__(self, shim: ShimClient, pid: int, out_fd: int, err_fd: int) -> None:
+        self.shim = shim
+        self.pid = pid
+        self._fds = {out_fd: "stdout", err_fd: "stderr"}
+
+    def output(self) -> Iterator[tuple[str, bytes]]:
+        while self._fds:
+            ready, _, _ = select.select(list(self._fds), [], [])
+            for fd in ready:
+                data = os.read(fd, 65536)
+                if data:
+                    yield self._fds[fd], data
+                else:
+                    os.close(fd)
+                    del self._fds[fd]
+
+    def wait(self, timeout: float = 30.0) -> int:
+        for fd in list(self._fds):
+            os.close(fd)
+        self._fds.clear()
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.shim.exec_status(self.pid)
+            if info is not None:
+                return int(info["exit_code"])
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"exec process {self.pid} did not finish")
+            time.sleep(0.01)
 
 
 def _cgroup_resources_from_spec_file(bundle: Path) -> CgroupResources:

@@ -55,6 +55,7 @@ class Shim:
         self.pipe_owner: dict[int, str] = {}
         self.clients: dict[int, tuple[socket.socket, bytearray]] = {}
         self.subscribers: dict[int, socket.socket] = {}
+        self.execs: dict[int, dict[str, Any] | None] = {}  # exec pid → exit info once reaped
         self.poller = select.epoll()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -148,6 +149,16 @@ class Shim:
             return self._create(ContainerSpec.from_dict(request["spec"]))
         if op == "start":
             return self._start(request["id"])
+        if op == "exec":
+            return self._exec(fd, request)
+        if op == "exec_status":
+            pid = int(request["pid"])
+            if pid not in self.execs:
+                return {"ok": False, "error": f"no exec process {pid}"}
+            info = self.execs[pid]
+            if info is not None:
+                del self.execs[pid]
+            return {"ok": True, "exit": info}
         if op == "list":
             return {"ok": True, "containers": [self._describe(t) for t in self.containers.values()]}
         if op == "forget":
@@ -159,6 +170,40 @@ class Shim:
             conn.sendall(b'{"ok": true}\n')
             return None
         return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def _exec(self, fd: int, request: dict[str, Any]) -> dict[str, Any] | None:
+        """Run a process inside a running container; its stdout/stderr pipes go back over SCM_RIGHTS."""
+        t = self.containers.get(request["id"])
+        if t is None or t.status != "running":
+            return {"ok": False, "error": f"container {request['id']} is not running"}
+        sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:
+            child.run_exec(t.spec, t.pid, request, sync_w, out_w, err_w)
+        for fd_ in (sync_w, out_w, err_w):
+            os.close(fd_)
+        try:
+            messages = self._read_sync(sync_r, until=None)
+        finally:
+            os.close(sync_r)
+        self._reap()
+        exec_pid = next((int(m[1:]) for m in messages if m.startswith(b"P")), 0)
+        error = next((m[1:].decode(errors="replace") for m in messages if m.startswith(b"E")), None)
+        if error is not None or not exec_pid:
+            os.close(out_r)
+            os.close(err_r)
+            return {"ok": False, "error": error or "exec failed without a report"}
+        self.execs.setdefault(exec_pid, None)
+        self._reap()
+        conn = self.clients[fd][0]
+        try:
+            socket.send_fds(conn, [json.dumps({"ok": True, "pid": exec_pid}).encode() + b"\n"], [out_r, err_r])
+        finally:
+            os.close(out_r)
+            os.close(err_r)
+        return None
 
     def _describe(self, t: Tracked) -> dict[str, Any]:
         return {"id": t.spec.id, "pid": t.pid, "status": t.status, "exit": t.exit}
@@ -305,6 +350,9 @@ class Shim:
             cid = self.by_pid.get(pid)
             if cid is not None:
                 self._record_exit(self.containers[cid], status)
+            elif pid in self.execs:
+                code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+                self.execs[pid] = {"exit_code": code}
 
     def _record_exit(self, t: Tracked, status: int) -> None:
         for fd in list(t.pipes):  # the last output comes before the exit is announced

@@ -88,6 +88,25 @@ class ShimClient:
             raise ShimError(str(reply.get("error", "unknown shim error")))
         return reply
 
+    def exec(self, payload: dict[str, Any]) -> tuple[int, int, int]:
+        """Start a process in a container: returns its pid and the read ends of its stdout and stderr."""
+        self.ensure_running()
+        with self._lock:
+            assert self._conn is not None and not self._buf
+            self._conn.sendall(json.dumps({"op": "exec", **payload}).encode() + b"\n")
+            data, fds, _, _ = socket.recv_fds(self._conn, 65536, 2)
+            line = data.split(b"\n", 1)[0]
+        reply: dict[str, Any] = json.loads(line) if line else {"ok": False, "error": "shim closed the connection"}
+        if not reply.get("ok"):
+            for fd in fds:
+                os.close(fd)
+            raise ShimError(str(reply.get("error", "exec failed")))
+        return int(reply["pid"]), fds[0], fds[1]
+
+    def exec_status(self, pid: int) -> dict[str, Any] | None:
+        info: dict[str, Any] | None = self.request({"op": "exec_status", "pid": pid})["exit"]
+        return info
+
     def events(self) -> Iterator[dict[str, Any]]:
         """A separate connection that yields exit events until the shim goes away."""
         self.ensure_running()
