@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from runtime.gc import purge_instance, stop_daemons
 from runtime.layout import HostLayout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,6 +84,8 @@ def shared_images() -> Iterator[Path]:
 @pytest.fixture
 def layout(tmp_path: Path, shared_images: Path) -> Iterator[HostLayout]:
     """A private pyorch instance; fails the test if it leaves anything in the kernel."""
+    from runtime.gc import purge_instance, stop_daemons
+
     instance = "t" + secrets.token_hex(3)
     state = tmp_path / "state"
     state.mkdir()

@@ -1,0 +1,46 @@
+"""The engine store: revisions are kept, the latest is current, events are ordered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.engine.store import Store
+
+
+def test_revisions_increase_and_all_are_kept(tmp_path: Path) -> None:
+    store = Store(tmp_path / "e.db")
+    assert store.save_revision("p", "/w", {"v": 1}) == 1
+    assert store.save_revision("p", "/w", {"v": 2}) == 2
+    assert store.current_spec("p") == {"v": 2}
+    assert store.current_revision("p") == 2
+    store.forget_project("p")
+    assert store.current_spec("p") is None
+    assert store.save_revision("p", "/w", {"v": 3}) == 3  # history survives `down`
+
+
+def test_store_survives_reopen(tmp_path: Path) -> None:
+    Store(tmp_path / "e.db").save_revision("p", "/w", {"v": 1})
+    reopened = Store(tmp_path / "e.db")
+    assert reopened.projects() == ["p"]
+    assert reopened.current_spec("p") == {"v": 1}
+
+
+def test_events_come_back_in_order_and_filtered(tmp_path: Path) -> None:
+    store = Store(tmp_path / "e.db")
+    store.record_event("a", "start", "a-web-1", id="x")
+    store.record_event("b", "start", "b-web-1")
+    store.record_event("a", "stop", "a-web-1")
+    events = store.events_since(0, "a")
+    assert [(e.kind, e.detail) for e in events] == [("start", {"id": "x"}), ("stop", {})]
+    assert store.events_since(events[-1].id, "a") == []
+
+
+def test_container_flags_and_attachments(tmp_path: Path) -> None:
+    store = Store(tmp_path / "e.db")
+    assert store.container_flags("c1") == (False, 0.0)
+    store.set_container_flags("c1", "p", True, 0.4)
+    store.set_attachment("c1", "p_default", "10.89.0.2")
+    assert store.container_flags("c1") == (True, 0.4)
+    assert store.attachments("c1") == {"p_default": "10.89.0.2"}
+    store.forget_container("c1")
+    assert store.attachments("c1") == {}
