@@ -47,6 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--remove-orphans", action="store_true")
     down.set_defaults(run=cmd_down)
 
+    stop = sub.add_parser("stop", help="Stop services (containers are kept; restart policies do not apply)")
+    stop.add_argument("-t", "--timeout", type=float, default=None)
+    stop.add_argument("services", nargs="*")
+    stop.set_defaults(run=cmd_stop)
+
+    start = sub.add_parser("start", help="Start stopped services")
+    start.add_argument("services", nargs="*")
+    start.set_defaults(run=cmd_start)
+
+    restart = sub.add_parser("restart", help="Restart services")
+    restart.add_argument("-t", "--timeout", type=float, default=None)
+    restart.add_argument("services", nargs="*")
+    restart.set_defaults(run=cmd_restart)
+
     ps = sub.add_parser("ps", help="List containers")
     ps.add_argument("-a", "--all", action="store_true", help="Show stopped containers too")
     ps.add_argument("-q", "--quiet", action="store_true", help="Only display IDs")
@@ -167,6 +181,30 @@ def cmd_down(args: argparse.Namespace, client: EngineClient) -> int:
         result = client.request("POST", f"/v1/projects/{name}/down", {"timeout": args.timeout})
     render.down_result(err, result)
     return 1 if result["errors"] else 0
+
+
+def cmd_stop(args: argparse.Namespace, client: EngineClient) -> int:
+    name = project_name(args)
+    result = client.request("POST", f"/v1/projects/{name}/stop",
+                            {"services": args.services, "timeout": args.timeout})
+    for c in result["stopped"]:
+        err.print(f" [green]✔[/] Container {render.escape(c)}  Stopped")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace, client: EngineClient) -> int:
+    name = project_name(args)
+    result = client.request("POST", f"/v1/projects/{name}/start", {"services": args.services})
+    for c in result["started"]:
+        err.print(f" [green]✔[/] Container {render.escape(c)}  Started")
+    for e in result["errors"]:
+        err.print(f" [red]✘[/] {render.escape(e)}")
+    return 1 if result["errors"] else 0
+
+
+def cmd_restart(args: argparse.Namespace, client: EngineClient) -> int:
+    cmd_stop(args, client)
+    return cmd_start(args, client)
 
 
 def cmd_ps(args: argparse.Namespace, client: EngineClient) -> int:

@@ -99,6 +99,12 @@ class _Handler(BaseHTTPRequestHandler):
             case "POST", ["v1", "projects", name, "down"]:
                 body = self._body()
                 self._reply(200, engine.down(name, body.get("timeout")))
+            case "POST", ["v1", "projects", name, "stop"]:
+                body = self._body()
+                self._reply(200, engine.stop_services(name, list(body.get("services") or []), body.get("timeout")))
+            case "POST", ["v1", "projects", name, "start"]:
+                body = self._body()
+                self._reply(200, engine.start_services(name, list(body.get("services") or [])))
             case "GET", ["v1", "projects", name, "ps"]:
                 self._reply(200, engine.ps(name, all_containers=query.get("all", ["1"])[0] == "1"))
             case "GET", ["v1", "projects", name, "logs"]:

@@ -279,6 +279,45 @@ class Engine:
         except RuntimeFailure as exc:
             return f"{info.name}: {exc}"
 
+    # --- stop / start --------------------------------------------------------------------------------
+    def _selected(self, project: str, services: list[str]) -> list[ContainerInfo]:
+        return [c for c in self.runtime.containers()
+                if c.labels.get(LABEL_PROJECT) == project
+                and (not services or c.labels.get(LABEL_SERVICE) in services)]
+
+    def stop_services(self, project: str, services: list[str], timeout: float | None) -> dict[str, Any]:
+        """A manual stop: the container stays, and no restart policy brings it back."""
+        with self._lock(project):
+            chosen = [c for c in self._selected(project, services) if c.status == "running"]
+            for c in chosen:
+                self.store.set_container_flags(c.id, project, True, 0.0)
+            list(self.executor.pool.map(lambda c: self.runtime.stop(c.id, timeout), chosen))
+            loaded = self.project(project)
+            if loaded is not None:
+                self._publish_ports(loaded[0])
+            for c in chosen:
+                self.store.record_event(project, "container-stop", c.name, id=c.id)
+        return {"stopped": [c.name for c in chosen]}
+
+    def start_services(self, project: str, services: list[str]) -> dict[str, Any]:
+        """Start stopped containers again (same container, new process), resetting their restart count."""
+        loaded = self.project(project)
+        if loaded is None:
+            raise EngineError(f"project {project!r} is not up")
+        started, errors = [], []
+        with self._lock(project):
+            for c in self._selected(project, services):
+                if c.status != "exited":
+                    continue
+                self.store.set_container_flags(c.id, project, False, 0.0)
+                action = RestartContainer(c.id, c.name, c.labels.get(LABEL_SERVICE, ""), 0.0, 0, 0.0)
+                error = self.executor.run(loaded[0], loaded[1], Plan([[action]]))
+                errors += error
+                if not error:
+                    started.append(c.name)
+            self._publish_ports(loaded[0])
+        return {"started": started, "errors": errors}
+
     # --- queries ----------------------------------------------------------------------------------------
     def ps(self, name: str, all_containers: bool = True) -> list[dict[str, Any]]:
         rows = []
