@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--force-recreate", action="store_true")
     up.add_argument("--no-recreate", action="store_true")
     up.add_argument("--remove-orphans", action="store_true")
+    up.add_argument("--wait", action="store_true", help="Wait for services to be running|healthy (implies -d)")
+    up.add_argument("--wait-timeout", type=float, default=None, help="Seconds to wait for --wait")
     up.set_defaults(run=cmd_up)
 
     down = sub.add_parser("down", help="Stop and remove containers and networks")
@@ -164,6 +167,8 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
     render.up_result(err, result)
     if result["errors"]:
         return 1
+    if args.wait:
+        return wait_ready(client, project.name, args.wait_timeout)
     if args.detach:
         return 0
     try:
@@ -173,6 +178,29 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
         err.print("Gracefully stopping... (press Ctrl+C again to force)")
         client.request("POST", f"/v1/projects/{project.name}/down", {})
     return 0
+
+
+def wait_ready(client: EngineClient, name: str, timeout: float | None) -> int:
+    """Compose's --wait: healthy, or running when there is no healthcheck; fail fast on unhealthy or exited."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with err.status("Waiting for services to be ready"):
+        while True:
+            rows = client.request("GET", f"/v1/projects/{name}/ps?all=1")
+            failed = [r for r in rows if r["status"] == "exited"
+                      or (r.get("health") or {}).get("status") == "unhealthy"]
+            if failed:
+                for r in failed:
+                    err.print(f" [red]✘[/] Container {render.escape(r['name'])}  {render.status_text(r)}")
+                raise PyorchError(f"application not healthy: {', '.join(r['name'] for r in failed)}")
+            ready = all(r["status"] == "running" and (r.get("health") is None or r["health"]["status"] == "healthy")
+                        for r in rows)
+            if ready:
+                for r in rows:
+                    err.print(f" [green]✔[/] Container {render.escape(r['name'])}  Healthy")
+                return 0
+            if deadline is not None and time.monotonic() > deadline:
+                raise PyorchError(f"application not healthy after {timeout:g}s")
+            time.sleep(0.2)
 
 
 def cmd_down(args: argparse.Namespace, client: EngineClient) -> int:

@@ -29,7 +29,8 @@ def _ago(ts: float | None) -> str:
 
 def status_text(row: dict[str, Any]) -> str:
     if row["status"] == "running":
-        return f"Up {_ago(row['started_at'])}"
+        health = (row.get("health") or {}).get("status")
+        return f"Up {_ago(row['started_at'])}" + (f" ({health})" if health else "")
     if row["status"] == "exited":
         oom = " (OOMKilled)" if row.get("oom_killed") else ""
         return f"Exited ({row['exit_code']}){oom} {_ago(row['finished_at'])} ago"

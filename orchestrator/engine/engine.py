@@ -17,8 +17,10 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
+from orchestrator.engine.health import HealthCheck, HealthState
+from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.store import Store
-from orchestrator.engine.translate import LABEL_HASH, LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE
+from orchestrator.engine.translate import LABEL_HASH, LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE, health_check_for
 from orchestrator.errors import EngineError
 from orchestrator.planner.converge import ConvergeOptions, plan_project
 from orchestrator.planner.model import DesiredService, ObservedContainer, Plan, RestartContainer
@@ -51,6 +53,7 @@ class Engine:
         self._locks_guard = threading.Lock()
         self._projects: dict[tuple[str, int], Project] = {}
         self._stopping = threading.Event()
+        self.health = HealthMonitor(self.runtime, self.scheduler, self._on_health_change)
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -169,8 +172,44 @@ class Engine:
         plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays)
         plan = self._defer_future_restarts(plan, now)
         errors = self.executor.run(project, revision, plan) if plan else []
+        self._sync_health(project)
         self._publish_ports(project)
         return errors
+
+    # --- health ---------------------------------------------------------------------------------------
+    def _sync_health(self, project: Project) -> None:
+        running: dict[str, tuple[float, HealthCheck | None]] = {}
+        for c in self.runtime.containers():
+            if c.labels.get(LABEL_PROJECT) != project.name or c.status != "running":
+                continue
+            service = project.services.get(c.labels.get(LABEL_SERVICE, ""))
+            if service is None:
+                continue
+            try:
+                image_hc = self.runtime.images.resolve(c.record.image).config.healthcheck
+            except RuntimeFailure:
+                image_hc = None
+            running[c.id] = (c.record.started_at, health_check_for(service, image_hc))
+        self.health.sync(project.name, running)
+
+    def _on_health_change(self, cid: str, old: HealthState, new: HealthState) -> None:
+        """Record the transition; an unhealthy container with a restart policy is restarted (Swarm does,
+        Compose never does: moby/moby#28400)."""
+        try:
+            info = self.runtime.inspect(cid)
+        except RuntimeFailure:
+            return
+        project = info.labels.get(LABEL_PROJECT, "")
+        self.store.record_event(project, "health_status", info.name, id=cid, status=new.status,
+                                failing_streak=new.failing_streak)
+        loaded = self.project(project)
+        if new.status == "unhealthy" and loaded is not None:
+            service = loaded[0].services.get(info.labels.get(LABEL_SERVICE, ""))
+            if service is not None and _restart_policy(service) != "no":
+                self.store.record_event(project, "container-unhealthy-restart", info.name, id=cid)
+                self.runtime.stop(cid)
+                self.wake()
+        self.wake()
 
     def _defer_future_restarts(self, plan: Plan, now: float) -> Plan:
         """Restarts still in their backoff delay wait for a timer instead of a worker thread."""
@@ -340,6 +379,7 @@ class Engine:
                 "started_at": info.record.started_at, "finished_at": info.finished_at,
                 "restart_count": info.record.restart_count, "pid": info.record.pid,
                 "ports": ports, "networks": self.store.attachments(info.id),
+                "health": _health_view(self.health.state(info.id)),
             })
         return sorted(rows, key=lambda r: (r["service"], r["number"]))
 
@@ -375,6 +415,14 @@ class Engine:
     def list_projects(self) -> list[dict[str, Any]]:
         return [{"name": n, "revision": self.store.current_revision(n), "containers": len(self.ps(n))}
                 for n in self.store.projects()]
+
+
+def _health_view(state: HealthState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {"status": state.status, "failing_streak": state.failing_streak,
+            "log": [{"start": r.start, "end": r.end, "exit_code": r.exit_code, "output": r.output}
+                    for r in state.log]}
 
 
 def _port_key(project: str, service: str) -> str:

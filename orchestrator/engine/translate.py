@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from orchestrator.engine.health import HealthCheck
 from orchestrator.spec import Project, Service
 from runtime.container.runconfig import Resources, RunConfig
 
@@ -73,4 +76,28 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         dns=list(service.dns or []),
         dns_search=list(service.dns_search or []),
         oom_score_adj=service.oom_score_adj,
+    )
+
+
+def health_check_for(service: Service, image_healthcheck: dict[str, Any] | None) -> HealthCheck | None:
+    """The service's healthcheck; fields it leaves out come from the image's HEALTHCHECK (in ns there)."""
+    hc = service.healthcheck
+    if hc is not None and hc.disable:
+        return None
+    image = image_healthcheck or {}
+
+    def pick(ours: float | None, key: str) -> float | None:
+        if ours is not None:
+            return ours
+        value = image.get(key)
+        return float(value) / 1e9 if value else None
+
+    test = hc.test if hc is not None and hc.test is not None else image.get("Test")
+    return HealthCheck.from_test(
+        test,
+        pick(hc.interval if hc else None, "Interval"),
+        pick(hc.timeout if hc else None, "Timeout"),
+        pick(hc.start_period if hc else None, "StartPeriod"),
+        pick(hc.start_interval if hc else None, "StartInterval"),
+        hc.retries if hc is not None and hc.retries is not None else image.get("Retries"),
     )

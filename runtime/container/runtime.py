@@ -338,6 +338,10 @@ class ExecSession:
         self.pid = pid
         self._fds = {out_fd: "stdout", err_fd: "stderr"}
 
+    def raw_fds(self) -> list[tuple[int, str]]:
+        """The output pipes, for callers that multiplex with their own deadline (health probes)."""
+        return list(self._fds.items())
+
     def output(self) -> Iterator[tuple[str, bytes]]:
         while self._fds:
             ready, _, _ = select.select(list(self._fds), [], [])
