@@ -23,7 +23,7 @@ from orchestrator.engine.store import Store
 from orchestrator.engine.translate import LABEL_HASH, LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE, health_check_for
 from orchestrator.errors import EngineError
 from orchestrator.planner.converge import ConvergeOptions, plan_project
-from orchestrator.planner.model import DesiredService, ObservedContainer, Plan, RestartContainer
+from orchestrator.planner.model import Action, DesiredService, ObservedContainer, Plan, RestartContainer
 from orchestrator.spec import Project
 from runtime.container.runtime import ContainerInfo, ContainerRuntime, ExecSession
 from runtime.errors import RuntimeFailure
@@ -32,6 +32,7 @@ from runtime.network import NetworkManager, NetworkSpec, PortBinding
 
 log = logging.getLogger("pyorch.engine")
 PASS_INTERVAL_S = 2.0
+DEPENDENCY_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class Engine:
             errors = self._converge(project, revision, ConvergeOptions(
                 force_recreate=options.force_recreate, no_recreate=options.no_recreate,
                 remove_orphans=options.remove_orphans,
-            ))
+            ), wait_for_dependencies=True)
         return {"project": project.name, "revision": revision, "errors": errors,
                 "containers": self.ps(project.name)}
 
@@ -153,7 +154,8 @@ class Engine:
             finally:
                 lock.release()
 
-    def _converge(self, project: Project, revision: int, options: ConvergeOptions) -> list[str]:
+    def _converge(self, project: Project, revision: int, options: ConvergeOptions,
+                  wait_for_dependencies: bool = False) -> list[str]:
         self._ensure_networks(project)
         observed = self.observed(project.name)
         desired = {
@@ -171,10 +173,66 @@ class Engine:
         now = time.time()
         plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays)
         plan = self._defer_future_restarts(plan, now)
-        errors = self.executor.run(project, revision, plan) if plan else []
+        deadline = time.monotonic() + (DEPENDENCY_TIMEOUT_S if wait_for_dependencies else 0.0)
+        errors = self.executor.run(project, revision, plan,
+                                   lambda wave: self._wait_dependencies(project, wave, deadline)) if plan else []
         self._sync_health(project)
         self._publish_ports(project)
         return errors
+
+    # --- depends_on ------------------------------------------------------------------------------------
+    def _wait_dependencies(self, project: Project, wave: list[Action], deadline: float) -> str | None:
+        """Hold a wave until the conditions its services depend on hold (Compose's waitDependencies).
+
+        `up` waits (polling, like Compose, every 0.5 s) until ``deadline``; the background pass does
+        not wait at all and simply retries on the next pass.
+        """
+        services = {getattr(a, "service", "") for a in wave}
+        needed = any(project.services[n].depends_on for n in services if n in project.services)
+        while needed:
+            self._sync_health(project)  # dependencies created by an earlier wave get their monitors now
+            pending: list[str] = []
+            for name in sorted(services):
+                for dep, cond in (project.services[name].depends_on or {}).items():
+                    if dep not in project.services:
+                        continue
+                    state, detail = self._dependency_state(project.name, dep, cond.condition)
+                    if state == "failed" and cond.required:
+                        return f"dependency failed to start: service {dep!r} {detail} (needed by {name!r})"
+                    if state == "waiting":
+                        pending.append(f"{dep} ({detail})")
+            if not pending:
+                return None
+            if time.monotonic() >= deadline:
+                return "waiting for dependencies: " + ", ".join(pending)
+            time.sleep(0.5)
+        return None
+
+    def _dependency_state(self, project: str, service: str, condition: str) -> tuple[str, str]:
+        containers = [c for c in self.runtime.containers()
+                      if c.labels.get(LABEL_PROJECT) == project and c.labels.get(LABEL_SERVICE) == service]
+        if condition == "service_started":
+            return "ok", ""
+        if condition == "service_completed_successfully":
+            exited = [c for c in containers if c.status == "exited"]
+            if not exited:
+                return "waiting", "has not completed"
+            code = exited[0].exit_code
+            return ("ok", "") if code == 0 else ("failed", f"exited with code {code}")
+        # service_healthy: every replica healthy; an exit, unhealthy or no healthcheck fails
+        if not containers:
+            return "waiting", "has no container yet"
+        for c in containers:
+            if c.status == "exited":
+                return "failed", f"exited with code {c.exit_code}"
+            state = self.health.state(c.id)
+            if state is None and c.status == "running":
+                return "failed", "has no healthcheck"
+            if state is None or state.status == "starting":
+                return "waiting", "is starting"
+            if state.status == "unhealthy":
+                return "failed", "is unhealthy"
+        return "ok", ""
 
     # --- health ---------------------------------------------------------------------------------------
     def _sync_health(self, project: Project) -> None:

@@ -66,10 +66,19 @@ class Executor:
         self.network_lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL, thread_name_prefix="pyorch-exec")
 
-    def run(self, project: Project, revision: int, plan: Plan, on_done: Callable[[], None] | None = None) -> list[str]:
-        """Run the plan wave by wave; returns error messages (empty when all went well)."""
+    def run(self, project: Project, revision: int, plan: Plan,
+            before_wave: Callable[[list[Action]], str | None] | None = None) -> list[str]:
+        """Run the plan wave by wave; returns error messages (empty when all went well).
+
+        ``before_wave`` may hold a wave back (depends_on conditions): it returns an error to stop.
+        """
         errors: list[str] = []
         for wave in plan.waves:
+            if before_wave is not None:
+                error = before_wave(wave)
+                if error:
+                    errors.append(error)
+                    break
             futures = [self.pool.submit(self._run_action, project, revision, a) for a in wave]
             for f in futures:
                 error = f.result()
@@ -77,8 +86,6 @@ class Executor:
                     errors.append(error)
             if errors:
                 break
-        if on_done:
-            on_done()
         return errors
 
     def _run_action(self, project: Project, revision: int, action: Action) -> str | None:
