@@ -54,6 +54,7 @@ class Engine:
         self._locks_guard = threading.Lock()
         self._projects: dict[tuple[str, int], Project] = {}
         self._stopping = threading.Event()
+        self._booted: set[str] = set()  # projects that had their first pass since the engine started
         self.health = HealthMonitor(self.runtime, self.scheduler, self._on_health_change)
 
     # --- lifecycle ------------------------------------------------------------------------------------
@@ -148,7 +149,8 @@ class Engine:
             try:
                 loaded = self.project(name)
                 if loaded is not None:
-                    self._converge(loaded[0], loaded[1], ConvergeOptions())
+                    self._converge(loaded[0], loaded[1], ConvergeOptions(engine_boot=name not in self._booted))
+                    self._booted.add(name)
             except Exception:
                 log.exception("reconcile %s", name)
             finally:

@@ -35,6 +35,7 @@ class ConvergeOptions:
     no_recreate: bool = False
     remove_orphans: bool = False
     apply_restart_policies: bool = True
+    engine_boot: bool = False                # the first pass after the engine started
 
 
 def container_name(project: str, service: DesiredService, number: int) -> str:
@@ -90,7 +91,7 @@ def plan_service(
         elif c.status == "created":
             actions.append(StartContainer(c.id, c.name, service.name))
         elif c.status == "exited" and options.apply_restart_policies:
-            if should_restart(policy, c.exit_code or 0, c.restart_count, c.stopped_by_user):
+            if should_restart(policy, c.exit_code or 0, c.restart_count, c.stopped_by_user, options.engine_boot):
                 run_s = max(0.0, (c.finished_at or now) - c.started_at) if c.started_at else 0.0
                 delay = next_delay(restart_delays.get(c.id, 0.0), run_s)
                 not_before = (c.finished_at or now) + delay

@@ -36,9 +36,12 @@ class RestartPolicy:
         return cls(name, retries)
 
 
-def should_restart(policy: RestartPolicy, exit_code: int, restart_count: int, stopped_by_user: bool) -> bool:
+def should_restart(policy: RestartPolicy, exit_code: int, restart_count: int, stopped_by_user: bool,
+                   engine_boot: bool = False) -> bool:
+    """Docker's decision. At engine (daemon) start "always" brings back even manually stopped containers;
+    that is the one observable difference from "unless-stopped"."""
     if stopped_by_user:
-        return False  # a manual stop cancels the restart manager, even for "always"
+        return engine_boot and policy.name == "always"
     if policy.name == "always" or policy.name == "unless-stopped":
         return True
     if policy.name == "on-failure":

@@ -37,3 +37,9 @@ def test_manual_stop_cancels_restarts_for_always_and_unless_stopped() -> None:
     for name in ("always", "unless-stopped"):
         assert should_restart(RestartPolicy(name), 0, 0, stopped_by_user=False)
         assert not should_restart(RestartPolicy(name), 0, 0, stopped_by_user=True)
+
+
+def test_at_engine_boot_always_restarts_a_manually_stopped_container_but_unless_stopped_does_not() -> None:
+    assert should_restart(RestartPolicy("always"), 0, 0, stopped_by_user=True, engine_boot=True)
+    assert not should_restart(RestartPolicy("unless-stopped"), 0, 0, stopped_by_user=True, engine_boot=True)
+    assert not should_restart(RestartPolicy("on-failure"), 1, 0, stopped_by_user=True, engine_boot=True)
