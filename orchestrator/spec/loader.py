@@ -1,0 +1,288 @@
+"""`load_project`: Compose files → validated, merged, canonical `Project`.
+
+The pipeline, one phase per module (compose-go's order): yamlsource (YAML, anchors, positions) →
+interpolate (per file) → validate (model, long form) → paths (relative → absolute) → include →
+extends → merge (multi-file, `!reset`/`!override`) → finalize (env_file, defaults, references,
+profiles, warnings).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.spec import discovery, merge
+from orchestrator.spec.dotenv import read_env_file
+from orchestrator.spec.errors import ComposeError, ComposeFileNotFound, CycleError, Location
+from orchestrator.spec.finalize import finalize_project
+from orchestrator.spec.interpolate import interpolate_tree
+from orchestrator.spec.model import Project
+from orchestrator.spec.paths import resolve_paths
+from orchestrator.spec.template import MissingVariableError, Substitution, TemplateSyntaxError
+from orchestrator.spec.validate import validate_file
+from orchestrator.spec.yamlsource import Override, Path_, Reset, SourceMap, parse_documents
+
+SECTIONS = ("services", "networks", "volumes", "secrets", "configs", "models")
+
+
+@dataclass
+class LoadOptions:
+    """What the CLI knows: flags, working directory and the process environment."""
+
+    files: list[Path] = field(default_factory=list)
+    working_dir: Path = field(default_factory=lambda: Path("."))
+    project_name: str | None = None
+    project_directory: Path | None = None
+    env_files: list[Path] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
+    environ: dict[str, str] = field(default_factory=dict)
+    stdin_text: str | None = None
+    # Services named on the command line: enabled whatever their profiles (with their dependencies).
+    services: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    """One YAML document after validation: long-form data and what the merge needs to know."""
+
+    data: dict[str, Any]
+    directives: dict[Path_, str]
+    source: SourceMap
+    base_dir: Path   # relative paths resolve against this (the project directory)
+    file_dir: Path   # `extends.file` resolves against the file's own directory
+
+
+def load_project(options: LoadOptions) -> Project:
+    """Load, validate and normalise a Compose project; raise ComposeError on bad input."""
+    try:
+        return _ProjectLoader(options).load()
+    except RecursionError:
+        raise ComposeError("the input is nested too deeply") from None
+
+
+class _ProjectLoader:
+    def __init__(self, options: LoadOptions) -> None:
+        self.options = options
+        self.working_dir = Path(os.path.abspath(options.working_dir))
+        self.warnings: list[str] = []
+        self.file_cache: dict[Path, list[Document]] = {}
+
+    # --- environment and files ------------------------------------------------------------------------
+    def _dotenv(self, directory: Path, env_files: list[Path]) -> dict[str, str]:
+        environ = self.options.environ
+        if env_files:
+            paths = [p if p.is_absolute() else self.working_dir / p for p in env_files]
+        elif environ.get("COMPOSE_DISABLE_ENV_FILE", "").lower() in ("1", "true"):
+            paths = []
+        else:
+            default = directory / ".env"
+            paths = [default] if default.is_file() else []
+        values: dict[str, str] = {}
+        for path in paths:
+            parsed = read_env_file(path, {**environ, **values})
+            values.update({k: v for k, v in parsed.items() if v is not None})
+        return values
+
+    def _environment(self, directory: Path) -> dict[str, str]:
+        return {**self._dotenv(directory, self.options.env_files), **self.options.environ}
+
+    def load(self) -> Project:
+        opts = self.options
+        explicit_dir = Path(os.path.abspath(self.working_dir / opts.project_directory)) \
+            if opts.project_directory else None
+        files = [f if f == discovery.STDIN or f.is_absolute() else self.working_dir / f for f in opts.files]
+        first_dir = next((f.parent for f in files if f != discovery.STDIN), None)
+        environment = self._environment(explicit_dir or first_dir or self.working_dir)
+        if not files:
+            files = discovery.files_from_environment(environment, self.working_dir)
+        if not files:
+            files = discovery.discover_files(self.working_dir)
+        first_dir = next((Path(os.path.abspath(f.parent)) for f in files if f != discovery.STDIN), None)
+        project_dir = explicit_dir or first_dir or self.working_dir
+        if not opts.env_files and project_dir != (explicit_dir or self.working_dir):
+            environment = self._environment(project_dir)
+
+        raw_docs = [doc for f in files for doc in self._parse(f)]
+        name = discovery.choose_project_name(opts.project_name, environment,
+                                             self._name_from_files(raw_docs, environment), project_dir)
+        environment.setdefault("COMPOSE_PROJECT_NAME", name)
+        documents = [self._prepare(data, directives, source, project_dir, environment, [])
+                     for data, directives, source in raw_docs]
+        merged = merge_documents(documents)
+        return finalize_project(name, project_dir, merged, documents, environment, opts.profiles,
+                                opts.services, self.warnings)
+
+    def _parse(self, file: Path) -> list[tuple[Any, dict[Path_, str], SourceMap]]:
+        if file == discovery.STDIN:
+            text, label = self.options.stdin_text or "", "-"
+        else:
+            label = str(file)
+            try:
+                text = file.read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ComposeFileNotFound(f"cannot read Compose file {file}: {exc}") from None
+        out = []
+        for data, source in parse_documents(text, label):
+            directives: dict[Path_, str] = {}
+            out.append((strip_directives(data, (), directives), directives, source))
+        if not out:
+            out.append(({}, {}, SourceMap(label)))
+        return out
+
+    def _name_from_files(self, docs: list[tuple[Any, dict[Path_, str], SourceMap]],
+                         environment: dict[str, str]) -> str | None:
+        """Top-level `name:` of the last file that sets it, interpolated on its own."""
+        name = None
+        for data, _, source in docs:
+            if isinstance(data, dict) and isinstance(data.get("name"), str):
+                try:
+                    name = Substitution(environment).expand(data["name"])
+                except (MissingVariableError, TemplateSyntaxError) as exc:
+                    raise ComposeError(f"name: {exc}", source.locate(("name",))) from None
+        return name
+
+    # --- one document ---------------------------------------------------------------------------------
+    def _prepare(self, data: Any, directives: dict[Path_, str], source: SourceMap, base_dir: Path,
+                 environment: dict[str, str], include_stack: list[Path]) -> Document:
+        interpolated = interpolate_tree(data, environment, source, self.warnings)
+        canonical = validate_file(interpolated, source)
+        if "version" in canonical:
+            message = "the attribute `version` is obsolete, it will be ignored, please remove it"
+            if message not in self.warnings:
+                self.warnings.append(message)
+        file_dir = Path(os.path.abspath(source.file)).parent if source.file != "-" else base_dir
+        resolve_paths(canonical, base_dir, file_dir, environment)
+        document = Document(canonical, directives, source, base_dir, file_dir)
+        self._apply_includes(document, environment, include_stack)
+        self._apply_extends(document, environment)
+        return document
+
+    def _load_other_file(self, path: Path, environment: dict[str, str], at: Location) -> list[Document]:
+        key = Path(os.path.abspath(path))
+        if key not in self.file_cache:
+            if not key.is_file():
+                raise ComposeFileNotFound(f"cannot find extended file {path}", at)
+            self.file_cache[key] = []  # placeholder: cycles across files are caught by the extends chain
+            docs = [self._prepare(d, dirs, src, key.parent, environment, [])
+                    for d, dirs, src in self._parse(key)]
+            self.file_cache[key] = docs
+        return self.file_cache[key]
+
+    # --- extends --------------------------------------------------------------------------------------
+    def _apply_extends(self, document: Document, environment: dict[str, str]) -> None:
+        services = document.data.get("services") or {}
+        for name in list(services):
+            services[name] = self._extended(document, name, environment, [])
+
+    def _extended(self, document: Document, name: str, environment: dict[str, str],
+                  chain: list[tuple[str, str]]) -> dict[str, Any]:
+        services = document.data.get("services") or {}
+        service = services[name]
+        spec = service.get("extends")
+        if not spec:
+            return dict(service)
+        link = (document.source.file, name)
+        at = document.source.locate(("services", name, "extends"))
+        if link in chain:
+            cycle = " -> ".join(f"{s} ({f})" for f, s in [*chain, link])
+            raise CycleError(f"extends cycle: {cycle}", at)
+        base_name = spec["service"]
+        if spec.get("file"):
+            base_path = Path(spec["file"])
+            docs = self._load_other_file(base_path, environment, at)
+            base_doc = next((d for d in docs if base_name in (d.data.get("services") or {})), None)
+        else:
+            base_doc = document if base_name in services else None
+        if base_doc is None:
+            where = f" in {spec['file']}" if spec.get("file") else ""
+            raise ComposeError(f"service {name!r} extends undefined service {base_name!r}{where}", at)
+        base = self._extended(base_doc, base_name, environment, [*chain, link])
+        base.pop("extends", None)
+        local = {k: v for k, v in service.items() if k != "extends"}
+        relative = {p[2:]: d for p, d in document.directives.items() if p[:2] == ("services", name) and len(p) > 2}
+        return merge.merge_service(base, local, relative)
+
+    # --- include --------------------------------------------------------------------------------------
+    def _apply_includes(self, document: Document, environment: dict[str, str], stack: list[Path]) -> None:
+        includes = document.data.pop("include", None) or []
+        for index, entry in enumerate(includes):
+            at = document.source.locate(("include", index))
+            paths = [Path(p) if os.path.isabs(p) else document.file_dir / p for p in entry["path"]]
+            for p in paths:
+                if not p.is_file():
+                    raise ComposeFileNotFound(f"included file {p} not found", at)
+            key = Path(os.path.abspath(paths[0]))
+            if key in stack:
+                raise CycleError(f"include cycle: {' -> '.join(str(s) for s in [*stack, key])}", at)
+            project_dir = Path(os.path.abspath(document.file_dir / entry["project_directory"])) \
+                if entry.get("project_directory") else key.parent
+            env_files = [project_dir / f for f in entry.get("env_file") or []]
+            if env_files:
+                own: dict[str, str] = {}
+                for f in env_files:
+                    parsed = read_env_file(f, {**environment, **own})
+                    own.update({k: v for k, v in parsed.items() if v is not None})
+            else:
+                own = self._dotenv(project_dir, []) if (project_dir / ".env").is_file() else {}
+            sub_environment = {**own, **environment}
+            docs = [self._prepare(d, dirs, src, project_dir, sub_environment, [*stack, key])
+                    for f in paths for d, dirs, src in self._parse(f)]
+            included = merge_documents(docs)
+            _import_resources(document, included, at)
+
+
+def _import_resources(document: Document, included: dict[str, Any], at: Location) -> None:
+    """Copy an included project's resources in; a name defined on both sides differently is an error."""
+    for section in SECTIONS:
+        theirs = included.get(section) or {}
+        if not theirs:
+            continue
+        ours = document.data.setdefault(section, {})
+        for name, body in theirs.items():
+            if name in ours and ours[name] != body:
+                raise ComposeError(f"{section[:-1]} {name!r} is defined both here and in an included file", at)
+            ours[name] = body
+
+
+def strip_directives(value: Any, path: Path_, directives: dict[Path_, str]) -> Any:
+    """Remove `!reset` entries and unwrap `!override`, remembering both by path."""
+    if isinstance(value, Reset):
+        directives[path] = "reset"
+        return None
+    if isinstance(value, Override):
+        directives[path] = "override"
+        return strip_directives(value.value, path, directives)
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            stripped = strip_directives(v, (*path, k), directives)
+            if not isinstance(v, Reset):
+                out[k] = stripped
+        return out
+    if isinstance(value, list):
+        return [strip_directives(v, (*path, i), directives) for i, v in enumerate(value) if not isinstance(v, Reset)]
+    return value
+
+
+def merge_documents(documents: list[Document]) -> dict[str, Any]:
+    """Multi-file merge: later documents override earlier ones, section by section."""
+    result: dict[str, Any] = {}
+    for document in documents:
+        for key, value in document.data.items():
+            if key in SECTIONS:
+                section = result.setdefault(key, {})
+                for name, body in (value or {}).items():
+                    relative = {p[2:]: d for p, d in document.directives.items()
+                                if p[:2] == (key, name) and len(p) > 2}
+                    if name in section and document.directives.get((key, name)) != "override":
+                        section[name] = merge.merge_service(section[name], body, relative)
+                    else:
+                        section[name] = merge.merge_service({}, body, relative)
+            else:
+                result[key] = value
+        for path, directive in document.directives.items():
+            if directive == "reset":
+                merge.remove_path(result, path)
+    return result
