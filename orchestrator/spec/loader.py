@@ -111,7 +111,8 @@ class _ProjectLoader:
         documents = [self._prepare(data, directives, source, project_dir, environment, [])
                      for data, directives, source in raw_docs]
         merged = merge_documents(documents)
-        return finalize_project(name, project_dir, merged, documents, environment, opts.profiles,
+        profiles = opts.profiles or [p.strip() for p in environment.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+        return finalize_project(name, project_dir, merged, documents, environment, profiles,
                                 opts.services, self.warnings)
 
     def _parse(self, file: Path) -> list[tuple[Any, dict[Path_, str], SourceMap]]:
@@ -145,7 +146,7 @@ class _ProjectLoader:
 
     # --- one document ---------------------------------------------------------------------------------
     def _prepare(self, data: Any, directives: dict[Path_, str], source: SourceMap, base_dir: Path,
-                 environment: dict[str, str], include_stack: list[Path]) -> Document:
+                 environment: dict[str, str], include_stack: list[Path], apply_extends: bool = True) -> Document:
         interpolated = interpolate_tree(data, environment, source, self.warnings)
         canonical = validate_file(interpolated, source)
         if "version" in canonical:
@@ -156,7 +157,8 @@ class _ProjectLoader:
         resolve_paths(canonical, base_dir, file_dir, environment)
         document = Document(canonical, directives, source, base_dir, file_dir)
         self._apply_includes(document, environment, include_stack)
-        self._apply_extends(document, environment)
+        if apply_extends:
+            self._apply_extends(document, environment)
         return document
 
     def _load_other_file(self, path: Path, environment: dict[str, str], at: Location) -> list[Document]:
@@ -164,10 +166,9 @@ class _ProjectLoader:
         if key not in self.file_cache:
             if not key.is_file():
                 raise ComposeFileNotFound(f"cannot find extended file {path}", at)
-            self.file_cache[key] = []  # placeholder: cycles across files are caught by the extends chain
-            docs = [self._prepare(d, dirs, src, key.parent, environment, [])
-                    for d, dirs, src in self._parse(key)]
-            self.file_cache[key] = docs
+            # Extends inside that file are resolved lazily by `_extended`, which sees cycles across files.
+            self.file_cache[key] = [self._prepare(d, dirs, src, key.parent, environment, [], apply_extends=False)
+                                    for d, dirs, src in self._parse(key)]
         return self.file_cache[key]
 
     # --- extends --------------------------------------------------------------------------------------

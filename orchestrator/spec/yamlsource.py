@@ -154,20 +154,21 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, path: Path_) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        merged: dict[str, Any] = {}
+        merge_values: list[Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                for source in self._merge_sources(value_node, path):
-                    for k, v in source.items():
-                        merged.setdefault(k, v)
+                merge_values.append(value_node)
                 continue
             key = self._key(key_node)
             if key in result:
                 raise YamlSyntaxError(f"duplicate key {key!r}", self._where(key_node))
-            self.source.keys[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            self.source.keys.setdefault((*path, key), (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
             result[key] = self.build(value_node, (*path, key))
-        for k, v in merged.items():
-            result.setdefault(k, v)
+        # Merged-in entries come last so that positions of keys written here win over the anchor's.
+        for value_node in merge_values:
+            for source in self._merge_sources(value_node, path):
+                for k, v in source.items():
+                    result.setdefault(k, v)
         return result
 
     def _merge_sources(self, node: Node, path: Path_) -> list[dict[str, Any]]:
