@@ -700,8 +700,24 @@ class Project(ComposeModel):
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def __eq__(self, other: object) -> bool:
+        """Same project when the same resources are described (warnings are diagnostics, not state)."""
+        if not isinstance(other, Project):
+            return NotImplemented
+        diagnostics = {"warnings", "disabled_services"}
+        return bool(self.model_dump(exclude=diagnostics) == other.model_dump(exclude=diagnostics))
+
+    __hash__ = None  # type: ignore[assignment]
+
     def to_canonical_dict(self) -> dict[str, Any]:
-        """The project as a Compose document (long form): what `pyorch config` prints."""
+        """The project as a Compose document (long form): what `pyorch config` prints.
+
+        Every `$` in a value is written as `$$`, so that loading the output again yields the
+        same values instead of interpolating them a second time.
+        """
+        return _escape_dollars(self._canonical())
+
+    def _canonical(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
         out["services"] = {
             name: service.model_dump(mode="json", exclude_none=True, exclude={"name"})
@@ -714,3 +730,13 @@ class Project(ComposeModel):
         for key, value in (self.model_extra or {}).items():
             out[key] = value
         return out
+
+
+def _escape_dollars(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, dict):
+        return {k: _escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_dollars(v) for v in value]
+    return value

@@ -8,14 +8,23 @@ from typing import Any
 import yaml
 
 from orchestrator.spec.model import Project
+from orchestrator.spec.yamlsource import YamlResolver
 
 
 class _Dumper(yaml.SafeDumper):
     """Block style; strings that YAML 1.1 readers would misread (`no`, `on`, `8080:80`) get quoted."""
 
 
+_PLAIN_RESOLVER = YamlResolver()
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    """Quote a string whenever a YAML 1.2 (ours) or 1.1 reader would take it for another type."""
+    style: str | None = "|" if "\n" in value else None
+    plain = (True, False)
+    if _PLAIN_RESOLVER.resolve(yaml.ScalarNode, value, plain) != "tag:yaml.org,2002:str" or \
+            dumper.resolve(yaml.ScalarNode, value, plain) != "tag:yaml.org,2002:str":
+        style = "'"  # also quoted for YAML 1.1 readers, where `no` and `8080:80` are not strings
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

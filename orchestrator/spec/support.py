@@ -46,7 +46,7 @@ def used_keys(service: Service) -> list[str]:
     """The spec keys written for this service (deploy sub-keys spelled out)."""
     keys: list[str] = []
     for name in service.model_fields_set:
-        if name in Service.internal_fields or getattr(service, name) is None:
+        if name in Service.internal_fields or name.startswith("x-") or getattr(service, name) is None:
             continue
         if name == "deploy" and service.deploy is not None:
             for sub in service.deploy.model_fields_set:

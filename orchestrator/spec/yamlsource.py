@@ -55,40 +55,41 @@ class SourceMap:
         return Location(self.file)
 
 
-class _Resolver(yaml.resolver.BaseResolver):
+class YamlResolver(yaml.resolver.BaseResolver):
     """YAML 1.2 core schema."""
 
 
-_Resolver.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+YamlResolver.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
                                 list("tTfF"))
-_Resolver.add_implicit_resolver(
+YamlResolver.add_implicit_resolver(
     "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789"))
-_Resolver.add_implicit_resolver(
+YamlResolver.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
     list("-+0123456789."))
-_Resolver.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
-_Resolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+YamlResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+YamlResolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 
 _BaseParser: Any = getattr(yaml, "CParser", None)
 if _BaseParser is not None:
-    class _Loader(_BaseParser, _Resolver):  # type: ignore[misc]
+    class _Loader(_BaseParser, YamlResolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
             _BaseParser.__init__(self, stream)
-            _Resolver.__init__(self)
+            YamlResolver.__init__(self)
 else:  # pragma: no cover - libyaml is normally present
     from yaml.composer import Composer
     from yaml.parser import Parser
     from yaml.reader import Reader
     from yaml.scanner import Scanner
 
-    class _Loader(Reader, Scanner, Parser, Composer, _Resolver):  # type: ignore[no-redef]
+    class _Loader(Reader, Scanner, Parser, Composer, YamlResolver):  # type: ignore[no-redef]
         def __init__(self, stream: str) -> None:
             Reader.__init__(self, stream)
             Scanner.__init__(self)
             Parser.__init__(self)
             Composer.__init__(self)
-            _Resolver.__init__(self)
+            YamlResolver.__init__(self)
 
 
 def parse_documents(text: str, file: str) -> list[tuple[Any, SourceMap]]:
@@ -202,6 +203,8 @@ class _Builder:
             if tag == "tag:yaml.org,2002:int":
                 if text.startswith("0o"):
                     return int(text[2:], 8)
+                if re.fullmatch(r"[-+]?0[0-7]+", text):  # YAML 1.1 octal, as yaml.v3 (and file modes) read it
+                    return int(text, 8)
                 return int(text, 0) if text.startswith("0x") else int(text, 10)
             if tag == "tag:yaml.org,2002:float":
                 return float(text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")

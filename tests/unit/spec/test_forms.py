@@ -105,7 +105,8 @@ def test_invalid_byte_sizes(value: object) -> None:
 
 @pytest.mark.parametrize(("text", "value"), [
     ("no", "no"), ("yes", "yes"), ("on", "on"), ("off", "off"), ("true", True), ("False", False),
-    ("8080:80", "8080:80"), ("12", 12), ("0x1f", 31), ("0o17", 15), ("1.5", 1.5), ("~", None), ("", None),
+    ("8080:80", "8080:80"), ("12", 12), ("0x1f", 31), ("0o17", 15), ("0440", 288), ("089", 89),
+    ("1.5", 1.5), ("~", None), ("", None),
     ("2001-01-01", "2001-01-01"), ("'quoted'", "quoted"), ("1e3", 1000.0),
 ])
 def test_yaml_1_2_scalars(text: str, value: object) -> None:
