@@ -715,7 +715,8 @@ class Project(ComposeModel):
         Every `$` in a value is written as `$$`, so that loading the output again yields the
         same values instead of interpolating them a second time.
         """
-        return _escape_dollars(self._canonical())
+        escaped: dict[str, Any] = _escape_dollars(self._canonical())
+        return escaped
 
     def _canonical(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}

@@ -16,14 +16,19 @@ class _Dumper(yaml.SafeDumper):
 
 
 _PLAIN_RESOLVER = YamlResolver()
+_STR = "tag:yaml.org,2002:str"
+
+
+def _implicit_tag(resolver: Any, value: str) -> str:
+    """The tag a reader with this resolver gives the plain (unquoted) scalar `value`."""
+    tag: str = resolver.resolve(yaml.ScalarNode, value, (True, False))
+    return tag
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     """Quote a string whenever a YAML 1.2 (ours) or 1.1 reader would take it for another type."""
     style: str | None = "|" if "\n" in value else None
-    plain = (True, False)
-    if _PLAIN_RESOLVER.resolve(yaml.ScalarNode, value, plain) != "tag:yaml.org,2002:str" or \
-            dumper.resolve(yaml.ScalarNode, value, plain) != "tag:yaml.org,2002:str":
+    if _implicit_tag(_PLAIN_RESOLVER, value) != _STR or _implicit_tag(dumper, value) != _STR:
         style = "'"  # also quoted for YAML 1.1 readers, where `no` and `8080:80` are not strings
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
