@@ -131,7 +131,8 @@ class Executor:
         self.runtime.start(info.id)
         self.store.set_container_flags(action.id, project.name, False, action.delay)
         self.store.record_event(project.name, "container-restart", action.name, id=action.id,
-                                restart_count=action.restart_count)
+                                restart_count=action.restart_count, delay=action.delay,
+                                not_before=action.not_before)
 
     def remove_container(self, project: str, cid: str, service: str) -> None:
         info = self.runtime.inspect(cid)
