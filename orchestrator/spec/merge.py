@@ -114,6 +114,9 @@ def _unique(items: list[Any], key: Callable[[Any], Any]) -> list[Any]:
 
 
 def remove_path(data: dict[str, Any], path: tuple[str | int, ...]) -> None:
+    """Delete the entry at `path` if it exists (the root itself is never removed)."""
+    if not path:
+        return
     node: Any = data
     for part in path[:-1]:
         if isinstance(node, dict) and part in node:

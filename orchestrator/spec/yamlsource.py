@@ -71,7 +71,11 @@ YamlResolver.add_implicit_resolver(
     "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 YamlResolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
 
-_BaseParser: Any = getattr(yaml, "CParser", None)
+try:
+    from yaml._yaml import CParser as _CParser
+    _BaseParser: Any = _CParser
+except ImportError:  # pragma: no cover - libyaml is normally present
+    _BaseParser = None
 if _BaseParser is not None:
     class _Loader(_BaseParser, YamlResolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
@@ -94,8 +98,9 @@ else:  # pragma: no cover - libyaml is normally present
 
 def parse_documents(text: str, file: str) -> list[tuple[Any, SourceMap]]:
     """Every YAML document of `text` as (data, positions); empty documents are skipped."""
-    loader = _Loader(text)
+    loader: Any = None
     try:
+        loader = _Loader(text)
         nodes: list[Node] = []
         while loader.check_node():
             node = loader.get_node()
@@ -108,7 +113,8 @@ def parse_documents(text: str, file: str) -> list[tuple[Any, SourceMap]]:
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"invalid YAML: {exc}", Location(file)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     documents = []
     for node in nodes:
         source = SourceMap(file)
