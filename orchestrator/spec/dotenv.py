@@ -68,7 +68,7 @@ def parse_env(text: str, source: str, environment: Mapping[str, str],
             if quote == "'":
                 result[key] = content
                 continue
-            value = _unescape_double(content)
+            value = _unescape_double(content, keep_dollar_escape=interpolate)
         else:
             value = re.split(r"\s#", raw, maxsplit=1)[0].rstrip()
         if interpolate:
@@ -93,13 +93,15 @@ def _closing_index(body: str, quote: str) -> int:
     return -1
 
 
-def _unescape_double(content: str) -> str:
+def _unescape_double(content: str, keep_dollar_escape: bool) -> str:
+    """Double-quote escapes; `\\$` becomes `$$` when the value is interpolated next (so it stays a `$`)."""
     out: list[str] = []
     i = 0
     while i < len(content):
         ch = content[i]
         if ch == "\\" and i + 1 < len(content) and content[i + 1] in _DOUBLE_ESCAPES:
-            out.append(_DOUBLE_ESCAPES[content[i + 1]])
+            escaped = content[i + 1]
+            out.append("$" if escaped == "$" and not keep_dollar_escape else _DOUBLE_ESCAPES[escaped])
             i += 2
             continue
         out.append(ch)

@@ -182,6 +182,10 @@ def _check_references(project: Project, locate: _Locator) -> None:
 
 def _check_service_shape(project: Project, locate: _Locator) -> None:
     for name, service in project.services.items():
+        if service.container_name and service.replicas > 1:
+            raise SchemaError(f"service {name!r}: container_name {service.container_name!r} cannot be used with "
+                              f"{service.replicas} replicas (names must be unique)",
+                              locate(("services", name, "container_name")))
         if service.network_mode == "host" and service.ports:
             raise SchemaError(f"service {name!r}: ports cannot be published with network_mode: host",
                               locate(("services", name, "ports")))

@@ -15,7 +15,14 @@ from typing import Any
 
 from orchestrator.spec import discovery, merge
 from orchestrator.spec.dotenv import read_env_file
-from orchestrator.spec.errors import ComposeError, ComposeFileNotFound, CycleError, Location
+from orchestrator.spec.errors import (
+    ComposeError,
+    ComposeFileNotFound,
+    CycleError,
+    InterpolationError,
+    Location,
+    ProjectNameError,
+)
 from orchestrator.spec.finalize import finalize_project
 from orchestrator.spec.interpolate import interpolate_tree
 from orchestrator.spec.model import Project
@@ -105,8 +112,12 @@ class _ProjectLoader:
             environment = self._environment(project_dir)
 
         raw_docs = [doc for f in files for doc in self._parse(f)]
-        name = discovery.choose_project_name(opts.project_name, environment,
-                                             self._name_from_files(raw_docs, environment), project_dir)
+        file_name, name_at = self._name_from_files(raw_docs, environment)
+        try:
+            name = discovery.choose_project_name(opts.project_name, environment, file_name, project_dir)
+        except ProjectNameError as exc:
+            from_file = file_name is not None and not opts.project_name and not environment.get("COMPOSE_PROJECT_NAME")
+            raise ProjectNameError(exc.message, name_at if from_file else None) from None
         environment.setdefault("COMPOSE_PROJECT_NAME", name)
         documents = [self._prepare(data, directives, source, project_dir, environment, [])
                      for data, directives, source in raw_docs]
@@ -133,16 +144,17 @@ class _ProjectLoader:
         return out
 
     def _name_from_files(self, docs: list[tuple[Any, dict[Path_, str], SourceMap]],
-                         environment: dict[str, str]) -> str | None:
-        """Top-level `name:` of the last file that sets it, interpolated on its own."""
-        name = None
+                         environment: dict[str, str]) -> tuple[str | None, Location | None]:
+        """Top-level `name:` of the last file that sets it, interpolated on its own, and where it is."""
+        name, where = None, None
         for data, _, source in docs:
             if isinstance(data, dict) and isinstance(data.get("name"), str):
+                where = source.locate(("name",))
                 try:
                     name = Substitution(environment).expand(data["name"])
                 except (MissingVariableError, TemplateSyntaxError) as exc:
-                    raise ComposeError(f"name: {exc}", source.locate(("name",))) from None
-        return name
+                    raise InterpolationError(f"name: {exc}", where) from None
+        return name, where
 
     # --- one document ---------------------------------------------------------------------------------
     def _prepare(self, data: Any, directives: dict[Path_, str], source: SourceMap, base_dir: Path,

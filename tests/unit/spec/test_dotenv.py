@@ -61,3 +61,7 @@ def test_invalid_lines_name_their_line(text: str, line: int) -> None:
 def test_required_variable_in_env_file() -> None:
     with pytest.raises(InterpolationError, match="required variable X"):
         parse_env("\nA=${X?}", "x.env", {})
+
+
+def test_raw_format_double_quoted_dollar() -> None:
+    assert parse_env('A="\\$X"', ".env", {}, interpolate=False) == {"A": "$X"}

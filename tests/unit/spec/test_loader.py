@@ -329,3 +329,31 @@ def test_warnings_name_unapplied_keys_once(write: Write, load: Load) -> None:
     assert not any("deploy.replicas" in w for w in warnings)
     assert any("version" in w and "obsolete" in w for w in warnings)
     assert any('"UNSET_VAR" variable is not set' in w for w in warnings)
+
+
+def test_invalid_name_from_file_has_a_location(write: Write, load: Load) -> None:
+    write("compose.yaml", "services: {web: {image: x}}\nname: '---'\n")
+    with pytest.raises(ProjectNameError) as info:
+        load()
+    assert _location(info.value) == ("compose.yaml", 2, 7)
+
+
+def test_container_name_with_replicas(write: Write, load: Load) -> None:
+    write("compose.yaml", "services:\n  web:\n    image: x\n    container_name: one\n    scale: 2\n")
+    with pytest.raises(SchemaError, match="container_name") as info:
+        load()
+    assert _location(info.value)[1] == 4
+
+
+def test_dotenv_can_be_disabled(write: Write, load: Load) -> None:
+    write(".env", "TAG=dotenv")
+    write("compose.yaml", "services: {web: {image: 'x:${TAG:-none}'}}")
+    assert load(environ={"COMPOSE_DISABLE_ENV_FILE": "1"}).services["web"].image == "x:none"
+
+
+def test_invalid_dotenv_line_is_located(write: Write, load: Load) -> None:
+    write(".env", "OK=1\nnot a valid line\n")
+    write("compose.yaml", SIMPLE)
+    with pytest.raises(ComposeError) as info:
+        load()
+    assert _location(info.value) == (".env", 2, 1)
