@@ -35,6 +35,17 @@ def discover_files(start: Path) -> list[Path]:
         directory = directory.parent
 
 
+def ambiguous_default_warning(files: list[Path]) -> str | None:
+    """Compose warns when one directory holds several default file names; the first one is used."""
+    if not files:
+        return None
+    directory = files[0].parent
+    present = [name for name in DEFAULT_FILE_NAMES if (directory / name).is_file()]
+    if len(present) < 2:
+        return None
+    return f"Found multiple config files with supported names: {', '.join(present)}; using {present[0]}"
+
+
 def files_from_environment(environment: Mapping[str, str], working_dir: Path) -> list[Path]:
     """`COMPOSE_FILE`, split on `COMPOSE_PATH_SEPARATOR` (default ':'), relative to the working dir."""
     value = environment.get("COMPOSE_FILE", "")

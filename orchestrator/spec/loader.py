@@ -106,6 +106,9 @@ class _ProjectLoader:
             files = discovery.files_from_environment(environment, self.working_dir)
         if not files:
             files = discovery.discover_files(self.working_dir)
+            ambiguity = discovery.ambiguous_default_warning(files)
+            if ambiguity:
+                self.warnings.append(ambiguity)
         first_dir = next((Path(os.path.abspath(f.parent)) for f in files if f != discovery.STDIN), None)
         project_dir = explicit_dir or first_dir or self.working_dir
         if not opts.env_files and project_dir != (explicit_dir or self.working_dir):

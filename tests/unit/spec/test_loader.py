@@ -70,7 +70,9 @@ def test_default_file_names(write: Write, load: Load, name: str) -> None:
 def test_discovery_prefers_compose_yaml(write: Write, load: Load) -> None:
     write("docker-compose.yml", "services: {old: {image: a}}")
     write("compose.yaml", "services: {new: {image: a}}")
-    assert list(load().services) == ["new"]
+    project = load()
+    assert list(project.services) == ["new"]
+    assert any("multiple config files" in w and "using compose.yaml" in w for w in project.warnings)
 
 
 def test_discovery_walks_up_and_reads_override(write: Write, load: Load, tmp_path: Path) -> None:
@@ -357,3 +359,13 @@ def test_invalid_dotenv_line_is_located(write: Write, load: Load) -> None:
     with pytest.raises(ComposeError) as info:
         load()
     assert _location(info.value) == (".env", 2, 1)
+
+
+def test_the_process_environment_is_never_read(write: Write, load: Load, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEAK", "from-os-environ")
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "leaked")
+    write("compose.yaml", "name: mine\nservices: {web: {image: 'x:${LEAK:-clean}', environment: [LEAK]}}")
+    project = load(environ={})
+    assert project.name == "mine"
+    assert project.services["web"].image == "x:clean"
+    assert project.services["web"].environment == {"LEAK": None}
