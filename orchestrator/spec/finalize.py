@@ -63,7 +63,7 @@ def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], docum
         raise schema_error(exc, data, source, ()) from None
 
     _check_images(project, locate)
-    _apply_profiles(project, profiles, named, locate)
+    _apply_profiles(project, profiles, named, locate, warnings)
     _apply_defaults(project)
     _check_references(project, locate)
     _check_dependency_cycles(project, locate)
@@ -98,7 +98,8 @@ def _check_images(project: Project, locate: _Locator) -> None:
                               locate(("services", name)))
 
 
-def _apply_profiles(project: Project, profiles: Sequence[str], named: Sequence[str], locate: _Locator) -> None:
+def _apply_profiles(project: Project, profiles: Sequence[str], named: Sequence[str], locate: _Locator,
+                    warnings: list[str]) -> None:
     """Keep services without profiles, with an enabled profile, or named explicitly (plus their deps)."""
     enabled = set(profiles)
     for name in named:
@@ -126,6 +127,8 @@ def _apply_profiles(project: Project, profiles: Sequence[str], named: Sequence[s
             if not spec.required:
                 assert service.depends_on is not None
                 del service.depends_on[dep]
+                state = "disabled by profiles" if dep in project.services else "not defined"
+                warnings.append(f"service {name}: optional dependency {dep!r} is {state}; ignored")
                 continue
             reason = "is not enabled by the active profiles" if dep in project.services else "is not defined"
             raise UndefinedReferenceError(f"service {name!r} depends on service {dep!r}, which {reason}",

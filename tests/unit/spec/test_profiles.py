@@ -50,7 +50,9 @@ def test_optional_dependency_on_a_disabled_service_is_dropped(write: Write, load
           web: {image: x, depends_on: {db: {condition: service_started, required: false}}}
           db: {image: x, profiles: [db]}
     """)
-    assert load().services["web"].depends_on == {}
+    project = load()
+    assert project.services["web"].depends_on == {}
+    assert "service web: optional dependency 'db' is disabled by profiles; ignored" in project.warnings
 
 
 def test_profiles_from_dotenv(write: Write, load: Load) -> None:
