@@ -161,3 +161,12 @@ def test_include_missing_file(write: Write, load: Load) -> None:
     with pytest.raises(ComposeFileNotFound) as info:
         load()
     assert info.value.location is not None and info.value.location.line == 1
+
+
+def test_errors_in_an_included_file_point_into_it(write: Write, load: Load) -> None:
+    write("lib/compose.yaml", "services:\n  db:\n    image: x\n    mem_limit: huge\n")
+    write("compose.yaml", "include: [lib/compose.yaml]\nservices: {}\n")
+    with pytest.raises(ComposeError) as info:
+        load()
+    assert info.value.location is not None
+    assert info.value.location.file.endswith("lib/compose.yaml") and info.value.location.line == 4

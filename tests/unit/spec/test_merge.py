@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orchestrator.spec import Project
+from orchestrator.spec import ComposeError, Project
 from tests.unit.spec.conftest import Load, Write
 
 
@@ -134,3 +135,19 @@ def test_multi_document_yaml_merges_like_several_files(write: Write, load: Load)
 def test_last_name_wins(write: Write, load: Load) -> None:
     project = _merged(write, load, "name: first\nservices: {web: {image: a}}\n", "name: second\n")
     assert project.name == "second"
+
+
+def test_override_a_whole_service(write: Write, load: Load) -> None:
+    a = write("a.yaml", "services:\n  web: {image: a, ports: ['80:80'], environment: {A: '1'}}\n")
+    b = write("b.yaml", "services:\n  web: !override {image: b}\n")
+    web = load(files=[a, b]).services["web"]
+    assert web.image == "b" and web.ports is None and web.environment == {}
+
+
+def test_errors_in_an_override_file_point_into_it(write: Write, load: Load) -> None:
+    a = write("a.yaml", "services:\n  web: {image: a}\n")
+    b = write("b.yaml", "services:\n  web:\n    restart: sometimes\n")
+    with pytest.raises(ComposeError) as info:
+        load(files=[a, b])
+    assert info.value.location is not None
+    assert (Path(info.value.location.file).name, info.value.location.line) == ("b.yaml", 3)
