@@ -56,8 +56,7 @@ class _Parser:
         self.unset = unset
 
     def parse_all(self) -> str:
-        out = self._until(closing=False)
-        return out
+        return self._until(closing=False)
 
     def _until(self, closing: bool) -> str:
         """Expand text up to the end, or up to the `}` that closes the current braces."""
