@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="Stop and remove containers and networks")
     down.add_argument("-t", "--timeout", type=float, default=None, help="Shutdown timeout in seconds")
     down.add_argument("--remove-orphans", action="store_true")
+    down.add_argument("-v", "--volumes", action="store_true", help="Remove named and anonymous volumes")
     down.set_defaults(run=cmd_down)
 
     stop = sub.add_parser("stop", help="Stop services (containers are kept; restart policies do not apply)")
@@ -206,7 +207,7 @@ def wait_ready(client: EngineClient, name: str, timeout: float | None) -> int:
 def cmd_down(args: argparse.Namespace, client: EngineClient) -> int:
     name = project_name(args)
     with err.status(f"Removing project {name}"):
-        result = client.request("POST", f"/v1/projects/{name}/down", {"timeout": args.timeout})
+        result = client.request("POST", f"/v1/projects/{name}/down", {"timeout": args.timeout, "volumes": args.volumes})
     render.down_result(err, result)
     return 1 if result["errors"] else 0
 

@@ -69,6 +69,8 @@ def up_result(console: Console, result: dict[str, Any]) -> None:
 def down_result(console: Console, result: dict[str, Any]) -> None:
     for name in result["removed"]:
         console.print(f" [green]✔[/] Container {escape(name)}  Removed")
+    for name in result.get("volumes", []):
+        console.print(f" [green]✔[/] Volume {escape(name)}  Removed")
     for e in result["errors"]:
         console.print(f" [red]✘[/] {escape(e)}")
 

@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(200, engine.up(body["project"], options))
             case "POST", ["v1", "projects", name, "down"]:
                 body = self._body()
-                self._reply(200, engine.down(name, body.get("timeout")))
+                self._reply(200, engine.down(name, body.get("timeout"), bool(body.get("volumes"))))
             case "POST", ["v1", "projects", name, "stop"]:
                 body = self._body()
                 self._reply(200, engine.stop_services(name, list(body.get("services") or []), body.get("timeout")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +21,14 @@ from orchestrator.engine.executor import Executor, network_runtime_name, service
 from orchestrator.engine.health import HealthCheck, HealthState
 from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.store import Store
-from orchestrator.engine.translate import LABEL_HASH, LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE, health_check_for
+from orchestrator.engine.translate import (
+    LABEL_HASH,
+    LABEL_NUMBER,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    health_check_for,
+    volume_runtime_name,
+)
 from orchestrator.errors import EngineError
 from orchestrator.planner.converge import ConvergeOptions, plan_project
 from orchestrator.planner.model import Action, DesiredService, ObservedContainer, Plan, RestartContainer
@@ -350,7 +358,7 @@ class Engine:
                                      sorted(backends))
 
     # --- teardown ---------------------------------------------------------------------------------------
-    def down(self, name: str, timeout: float | None, remove_orphans: bool = True) -> dict[str, Any]:
+    def down(self, name: str, timeout: float | None, remove_volumes: bool = False) -> dict[str, Any]:
         with self._lock(name):
             loaded = self.project(name)
             self.store.forget_project(name)  # first: the loop must not bring anything back
@@ -367,8 +375,22 @@ class Engine:
                         continue
                     with self.executor.network_lock:
                         self.network.remove_network(network_runtime_name(project, key))
+            volumes = self._remove_volumes(name, loaded[0] if loaded else None) if remove_volumes else []
             self.store.record_event(name, "down", name, removed=len(containers))
-        return {"project": name, "removed": [c.name for c in containers], "errors": errors}
+        return {"project": name, "removed": [c.name for c in containers], "volumes": volumes, "errors": errors}
+
+    def _remove_volumes(self, name: str, project: Project | None) -> list[str]:
+        """`down -v`: the project's named volumes (not external ones) and its anonymous volumes."""
+        names = {f"{name}_{key}" for key in (project.volumes if project else {})}
+        if project is not None:
+            names = {volume_runtime_name(project, key) for key, v in project.volumes.items() if not v.external}
+        removed = []
+        if self.layout.volumes_dir.exists():
+            for path in self.layout.volumes_dir.iterdir():
+                if path.name in names or (path.name.startswith(f"{name}_") and "_anon_" in path.name):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path.name)
+        return sorted(removed)
 
     def _remove(self, project: str, info: ContainerInfo, timeout: float | None) -> str | None:
         try:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from orchestrator.engine.health import HealthCheck
 from orchestrator.spec import Project, Service
-from runtime.container.runconfig import Resources, RunConfig
+from runtime.container.runconfig import Mount, Resources, RunConfig
 
 LABEL_PROJECT = "com.docker.compose.project"
 LABEL_SERVICE = "com.docker.compose.service"
@@ -76,7 +77,46 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         dns=list(service.dns or []),
         dns_search=list(service.dns_search or []),
         oom_score_adj=service.oom_score_adj,
+        mounts=mounts_of(project, service, number),
     )
+
+
+def volume_runtime_name(project: Project, key: str) -> str:
+    volume = project.volumes.get(key)
+    return volume.name if volume is not None and volume.name else f"{project.name}_{key}"
+
+
+def mounts_of(project: Project, service: Service, number: int) -> list[Mount]:
+    """`volumes:` (long form after loading) and `tmpfs:` as runtime mounts."""
+    mounts: list[Mount] = []
+    for index, v in enumerate(service.volumes or []):
+        if v.type == "bind":
+            mounts.append(Mount("bind", v.target, v.source or "", bool(v.read_only),
+                                create_host_path=bool(v.bind and v.bind.create_host_path)))
+        elif v.type == "volume":
+            if v.source:
+                name = volume_runtime_name(project, v.source)
+            else:  # anonymous: one per replica and target, kept across recreation like Compose does
+                digest = hashlib.sha256(v.target.encode()).hexdigest()[:12]
+                name = f"{project.name}_{service.name}_{number}_anon_{digest}"
+            mounts.append(Mount("volume", v.target, name, bool(v.read_only)))
+        elif v.type == "tmpfs":
+            mounts.append(Mount("tmpfs", v.target, read_only=bool(v.read_only),
+                                tmpfs_size=v.tmpfs.size if v.tmpfs else None,
+                                tmpfs_mode=v.tmpfs.mode if v.tmpfs else None))
+        else:
+            raise ValueError(f"service {service.name}: volume #{index + 1} of type {v.type!r} is not supported")
+    for entry in service.tmpfs or []:
+        target, _, options = entry.partition(":")
+        size = next((_bytes(o.split("=", 1)[1]) for o in options.split(",") if o.startswith("size=")), None)
+        mounts.append(Mount("tmpfs", target, tmpfs_size=size))
+    return mounts
+
+
+def _bytes(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower().rstrip("b")
+    return int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
 
 
 def health_check_for(service: Service, image_healthcheck: dict[str, Any] | None) -> HealthCheck | None:

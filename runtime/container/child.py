@@ -64,6 +64,8 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int) -> None:
         _make_devices(rootfs)
         for bind in spec.binds:
             _bind(bind.source, rootfs, bind.target, bind.read_only)
+        for mount in spec.tmpfs:
+            _tmpfs(rootfs, mount.target, mount.size, mount.mode)
         if spec.init_path:
             _bind(spec.init_path, rootfs, INIT_TARGET, True)
         _pivot(rootfs)
@@ -206,6 +208,13 @@ def _bind(source: str, rootfs: str, target: str, read_only: bool) -> None:
     sc.mount(source, path, None, sc.MS_BIND | sc.MS_REC)
     if read_only:
         sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+
+
+def _tmpfs(rootfs: str, target: str, size: int | None, mode: int | None) -> None:
+    path = _safe_path(rootfs, target)
+    _ensure_dir(path)
+    options = ",".join(o for o in (f"size={size}" if size else "", f"mode={mode:o}" if mode is not None else "") if o)
+    sc.mount("tmpfs", path, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, options or None)
 
 
 def _pivot(rootfs: str) -> None:

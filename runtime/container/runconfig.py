@@ -19,6 +19,19 @@ class Resources:
 
 
 @dataclass
+class Mount:
+    """A mount into the container. ``source`` is a host path (bind) or a volume name (volume)."""
+
+    type: str                     # bind | volume | tmpfs
+    target: str
+    source: str = ""
+    read_only: bool = False
+    create_host_path: bool = True
+    tmpfs_size: int | None = None
+    tmpfs_mode: int | None = None
+
+
+@dataclass
 class RunConfig:
     """What the engine asks the runtime for; ``None`` means "take the image's value"."""
 
@@ -46,6 +59,7 @@ class RunConfig:
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     oom_score_adj: int | None = None
+    mounts: list[Mount] = field(default_factory=list)
 
 
 def command_line(

@@ -19,6 +19,7 @@ from typing import Any
 
 from runtime.cgroups import Cgroup, open_cgroups
 from runtime.cgroups import Resources as CgroupResources
+from runtime.container.mounts import resolve_mounts
 from runtime.container.runconfig import RunConfig, command_line, merge_env
 from runtime.container.shim_client import ShimClient
 from runtime.container.spec import CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, BindMount, ContainerSpec
@@ -76,7 +77,8 @@ class ContainerRuntime:
         hostname = config.hostname or cid[:12]
         args = command_line(config.entrypoint, config.command, image.config.entrypoint, image.config.cmd)
         env = merge_env(image.config.env, {"HOSTNAME": hostname, **config.environment})
-        binds = self._write_network_files(bundle, hostname, config)
+        user_binds, tmpfs = resolve_mounts(config.mounts, self.layout.volumes_dir)
+        binds = self._write_network_files(bundle, hostname, config) + user_binds
         resources = _cgroup_resources(config)
         (bundle / "resources.json").write_text(json.dumps(asdict(resources)))
         cgroup = self.cgroups.create(cid, resources)
@@ -97,6 +99,7 @@ class ContainerRuntime:
             read_only_rootfs=config.read_only,
             cgroup_procs_files=list(cgroup.procs_files),
             binds=binds,
+            tmpfs=tmpfs,
             init_path=find_init_binary() if use_init else "",
             shm_size=config.shm_size or 64 * 1024 * 1024,
             oom_score_adj=config.oom_score_adj,

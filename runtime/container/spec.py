@@ -48,6 +48,13 @@ class BindMount:
 
 
 @dataclass
+class TmpfsMount:
+    target: str
+    size: int | None = None
+    mode: int | None = None
+
+
+@dataclass
 class ContainerSpec:
     """Everything the shim needs to create one container."""
 
@@ -66,6 +73,7 @@ class ContainerSpec:
     read_only_rootfs: bool = False
     cgroup_procs_files: list[str] = field(default_factory=list)
     binds: list[BindMount] = field(default_factory=list)
+    tmpfs: list[TmpfsMount] = field(default_factory=list)
     init_path: str = ""              # host path of a static init to run as PID 1, "" for none
     shm_size: int = 64 * 1024 * 1024
     oom_score_adj: int | None = None
@@ -77,4 +85,5 @@ class ContainerSpec:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ContainerSpec:
         binds = [BindMount(**b) for b in raw.pop("binds", [])]
-        return cls(binds=binds, **raw)
+        tmpfs = [TmpfsMount(**t) for t in raw.pop("tmpfs", [])]
+        return cls(binds=binds, tmpfs=tmpfs, **raw)

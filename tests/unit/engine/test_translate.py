@@ -80,3 +80,30 @@ services:
     assert b is not None and (b.args, b.interval, b.retries) == (("true",), 3.0, 2)
     assert health_check_for(project.services["c"], image_hc) is None
     assert health_check_for(project.services["b"], None) is None
+
+
+def test_volumes_and_tmpfs_become_mounts(tmp_path: Path) -> None:
+    project = load(tmp_path, """
+name: vols
+services:
+  db:
+    image: busybox
+    volumes:
+      - data:/var/lib/db
+      - ./conf:/etc/db:ro
+      - /cache
+      - type: tmpfs
+        target: /scratch
+        tmpfs: {size: 1m}
+    tmpfs: ["/run:size=64k"]
+volumes:
+  data: {}
+""")
+    mounts = run_config(project, project.services["db"], "vols-db-1", 1, 1).mounts
+    kinds = [(m.type, m.target) for m in mounts]
+    assert kinds == [("volume", "/var/lib/db"), ("bind", "/etc/db"), ("volume", "/cache"),
+                     ("tmpfs", "/scratch"), ("tmpfs", "/run")]
+    assert mounts[0].source == "vols_data"
+    assert mounts[1].source == str(tmp_path / "conf") and mounts[1].read_only and mounts[1].create_host_path
+    assert mounts[2].source.startswith("vols_db_1_anon_")
+    assert (mounts[3].tmpfs_size, mounts[4].tmpfs_size) == (1 << 20, 64 << 10)
