@@ -381,9 +381,8 @@ class Engine:
 
     def _remove_volumes(self, name: str, project: Project | None) -> list[str]:
         """`down -v`: the project's named volumes (not external ones) and its anonymous volumes."""
-        names = {f"{name}_{key}" for key in (project.volumes if project else {})}
-        if project is not None:
-            names = {volume_runtime_name(project, key) for key, v in project.volumes.items() if not v.external}
+        names = set() if project is None else {
+            volume_runtime_name(project, key) for key, v in project.volumes.items() if not v.external}
         removed = []
         if self.layout.volumes_dir.exists():
             for path in self.layout.volumes_dir.iterdir():
