@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from runtime.container.runconfig import Resources, RunConfig
+from runtime.container.runconfig import Mount, Resources, RunConfig
 from runtime.container.runtime import ContainerRuntime
 from runtime.container.state import ContainerInfo
 from runtime.image.bootstrap import ensure_base_images
@@ -94,3 +95,49 @@ def test_bad_command_is_reported_at_start(rt: ContainerRuntime) -> None:
     info = rt.create(RunConfig(name="bad", image=BUSYBOX, command=["/no/such/binary"], init=False))
     with pytest.raises(Exception, match="no/such/binary"):
         rt.start(info.id)
+
+
+def test_cap_drop_and_add_change_the_effective_set(rt: ContainerRuntime) -> None:
+    config = RunConfig(name="caps2", image=BUSYBOX, cap_drop=["ALL"], cap_add=["NET_BIND_SERVICE"],
+                       command=["grep", "CapEff", "/proc/self/status"])
+    _, log = run_to_exit(rt, config)
+    assert "0000000000000400" in log  # bit 10 only
+
+
+def test_non_root_user_gets_no_effective_capabilities(rt: ContainerRuntime) -> None:
+    config = RunConfig(name="nobody", image=BUSYBOX, user="65534:65534",
+                       command=["sh", "-c", "id -u; grep CapEff /proc/self/status"])
+    _, log = run_to_exit(rt, config)
+    lines = texts(log)
+    assert "65534" in lines
+    assert any("0000000000000000" in line for line in lines)
+
+
+def test_mounts_read_only_root_and_tmpfs(rt: ContainerRuntime, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "in.txt").write_text("from host\n")
+    config = RunConfig(
+        name="mnt", image=BUSYBOX, read_only=True,
+        mounts=[Mount("bind", "/host", str(shared)), Mount("volume", "/vol", "t_data"),
+                Mount("tmpfs", "/scratch", tmpfs_size=1 << 20)],
+        command=["sh", "-c", "cat /host/in.txt; echo out > /host/out.txt; echo v > /vol/v; "
+                 "echo s > /scratch/s && echo tmpfs-ok; touch /rootfile || echo rootfs-ro"],
+    )
+    info, log = run_to_exit(rt, config)
+    lines = texts(log)
+    assert "from host" in lines and "tmpfs-ok" in lines and "rootfs-ro" in lines, lines
+    assert (shared / "out.txt").read_text() == "out\n"
+    assert (rt.layout.volumes_dir / "t_data" / "_data" / "v").read_text() == "v\n"
+
+
+def test_exec_joins_the_container(rt: ContainerRuntime) -> None:
+    info = rt.create(RunConfig(name="ex", image=BUSYBOX, hostname="exbox", command=["sleep", "1000"]))
+    rt.start(info.id)
+    session = rt.exec(info.id, ["sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; exit 5"])
+    output = b"".join(data for _, data in session.output()).decode()
+    assert session.wait() == 5
+    assert "exbox" in output and "sleep 1000" in output
+    rows = rt.processes(info.id)
+    assert any("sleep 1000" in r["cmd"] for r in rows)
+    rt.stop(info.id, timeout=5)
