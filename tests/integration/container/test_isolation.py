@@ -124,7 +124,7 @@ def test_mounts_read_only_root_and_tmpfs(rt: ContainerRuntime, tmp_path: Path) -
         command=["sh", "-c", "cat /host/in.txt; echo out > /host/out.txt; echo v > /vol/v; "
                  "echo s > /scratch/s && echo tmpfs-ok; touch /rootfile || echo rootfs-ro"],
     )
-    info, log = run_to_exit(rt, config)
+    _, log = run_to_exit(rt, config)
     lines = texts(log)
     assert "from host" in lines and "tmpfs-ok" in lines and "rootfs-ro" in lines, lines
     assert (shared / "out.txt").read_text() == "out\n"
