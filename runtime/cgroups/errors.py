@@ -1,0 +1,5 @@
+from runtime.errors import RuntimeFailure
+
+
+class CgroupError(RuntimeFailure):
+    """A cgroup could not be created, limited or removed."""
