@@ -1,0 +1,120 @@
+"""Base images made offline from host files, for a fresh machine with no registry.
+
+- ``pyorch.local/busybox:latest``: Debian's static busybox with a symlink per applet, the usual
+  /etc files, /tmp and a /www for httpd.
+- ``pyorch.local/python:3.11``: Debian's /usr/bin/python3.11, its standard library (without test
+  suites, tkinter, idlelib, ensurepip, lib2to3 and site/dist-packages), the shared libraries ldd
+  names for the interpreter and its extension modules, plus busybox for a shell.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from runtime.image.config import ImageConfig
+from runtime.image.errors import ImageError, ImageNotFound
+from runtime.image.store import ImageStore
+
+BUSYBOX_REF = "pyorch.local/busybox:latest"
+PYTHON_REF = "pyorch.local/python:3.11"
+BUSYBOX = Path("/bin/busybox")
+PYTHON = Path("/usr/bin/python3.11")
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_STDLIB_SKIP = {"test", "tkinter", "idlelib", "ensurepip", "lib2to3", "site-packages", "dist-packages",
+                "turtledemo", "__pycache__"}
+
+_PASSWD = """root:x:0:0:root:/root:/bin/sh
+daemon:x:1:1:daemon:/usr/sbin:/bin/false
+www-data:x:33:33:www-data:/var/www:/bin/false
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+"""
+_GROUP = """root:x:0:
+daemon:x:1:
+tty:x:5:
+www-data:x:33:
+users:x:100:
+nogroup:x:65534:
+"""
+
+
+def _busybox_binary() -> Path:
+    if not BUSYBOX.exists():
+        raise ImageError("/bin/busybox is missing: install Debian's busybox-static (scripts/setup.sh does)")
+    return BUSYBOX
+
+
+def build_busybox_rootfs(dest: Path) -> None:
+    busybox = _busybox_binary()
+    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "var/www", "www", "proc", "sys", "dev"):
+        (dest / d).mkdir(parents=True, exist_ok=True)
+    (dest / "tmp").mkdir(mode=0o1777, exist_ok=True)
+    (dest / "tmp").chmod(0o1777)
+    shutil.copy2(busybox, dest / "bin" / "busybox")
+    listing = subprocess.run([str(busybox), "--list-full"], capture_output=True, text=True, check=True).stdout
+    for applet in listing.split():
+        link = dest / applet
+        if applet == "bin/busybox" or link.exists() or link.is_symlink():
+            continue
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to("/bin/busybox")
+    (dest / "etc" / "passwd").write_text(_PASSWD)
+    (dest / "etc" / "group").write_text(_GROUP)
+    (dest / "etc" / "hosts").write_text("127.0.0.1\tlocalhost\n")
+    (dest / "www" / "index.html").write_text("<h1>pyorch busybox</h1>\n")
+
+
+def _needed_libraries(binaries: list[Path]) -> set[Path]:
+    libs: set[Path] = set()
+    for binary in binaries:
+        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            words = line.split()
+            if "=>" in words and len(words) > words.index("=>") + 1 and words[words.index("=>") + 1].startswith("/"):
+                libs.add(Path(words[words.index("=>") + 1]))
+            elif words and words[0].startswith("/"):
+                libs.add(Path(words[0]))
+    return libs
+
+
+def build_python_rootfs(dest: Path) -> None:
+    if not PYTHON.exists():
+        raise ImageError(f"{PYTHON} is missing: install Debian's python3-minimal (scripts/setup.sh does)")
+    build_busybox_rootfs(dest)
+    (dest / "usr/bin").mkdir(parents=True, exist_ok=True)
+    for name in ("python3", "python"):
+        (dest / "usr/bin" / name).unlink(missing_ok=True)
+    shutil.copy2(PYTHON, dest / "usr/bin/python3.11")
+    (dest / "usr/bin/python3").symlink_to("python3.11")
+    (dest / "usr/bin/python").symlink_to("python3.11")
+    stdlib = Path("/usr/lib/python3.11")
+    shutil.copytree(stdlib, dest / "usr/lib/python3.11", symlinks=True,
+                    ignore=lambda _d, names: [n for n in names if n in _STDLIB_SKIP])
+    extensions = list((stdlib / "lib-dynload").glob("*.so"))
+    for lib in _needed_libraries([PYTHON, *extensions]):
+        target = dest / lib.relative_to("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            shutil.copy2(lib, target)  # follows the soname symlink: the file lands under the name asked for
+
+
+def ensure_base_images(store: ImageStore) -> list[str]:
+    """Import the base images that are missing; cheap when both exist."""
+    made = []
+    for reference, builder, cmd in ((BUSYBOX_REF, build_busybox_rootfs, ["sh"]),
+                                    (PYTHON_REF, build_python_rootfs, ["python3"])):
+        try:
+            store.resolve(reference)
+            made.append(reference)
+            continue
+        except ImageNotFound:
+            pass
+        with tempfile.TemporaryDirectory(dir=store.root, prefix=".build-") as tmp:
+            rootfs = Path(tmp) / "rootfs"
+            rootfs.mkdir()
+            builder(rootfs)
+            store.import_rootfs(rootfs, reference, ImageConfig(env=[PATH_ENV], cmd=cmd))
+        made.append(reference)
+    return made

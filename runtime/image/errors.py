@@ -1,0 +1,13 @@
+from runtime.errors import RuntimeFailure
+
+
+class ImageError(RuntimeFailure):
+    """An image could not be stored, unpacked or used."""
+
+
+class ImageNotFound(ImageError):
+    """No image matches the reference."""
+
+
+class HostileLayer(ImageError):
+    """A layer tries to write outside its directory (.., absolute links out, symlink tricks)."""
