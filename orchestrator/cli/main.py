@@ -23,8 +23,9 @@ from orchestrator.spec import ComposeError, LoadOptions, Project, load_project
 from runtime.errors import RuntimeFailure
 from runtime.layout import HostLayout
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Not a terminal (a pipe, a test): wide enough that tables are never cut.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
 
 
 def build_parser() -> argparse.ArgumentParser:

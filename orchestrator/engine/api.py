@@ -38,6 +38,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (Ctrl-C on `logs -f`, a probe connection): nothing to answer
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
 

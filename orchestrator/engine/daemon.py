@@ -24,6 +24,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     (layout.run_root / "engine.pid").write_text(str(os.getpid()))
     engine = Engine(layout)
     engine.start()

@@ -42,7 +42,7 @@ def parse_mountinfo(text: str) -> CgroupLayout:
         if len(fields) < 5:
             continue
         mountpoint = Path(fields[4].replace("\\040", " "))
-        fstype, _source, options = (right.split() + ["", "", ""])[:3]
+        fstype, _source, options = [*right.split(), "", "", ""][:3]
         if fstype == "cgroup2":
             if unified is None or mountpoint == Path("/sys/fs/cgroup"):
                 unified = mountpoint

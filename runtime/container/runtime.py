@@ -246,6 +246,14 @@ class ContainerRuntime:
                 result.append(self._observe(bundle, record))
         return result
 
+    def cgroups_cleanup(self) -> None:
+        """Remove this instance's (empty) parent cgroups; busy ones stay for the next time."""
+        if not self.cgroups.list():
+            try:
+                self.cgroups.remove_parent()
+            except RuntimeFailure:
+                pass
+
     def log_path(self, cid: str) -> Path:
         return self.layout.containers_dir / cid / "ctr.log"
 

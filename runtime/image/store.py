@@ -13,6 +13,7 @@ the new state, and two processes importing the same layer do not corrupt each ot
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import hashlib
@@ -202,7 +203,7 @@ class ImageStore:
         raise ImageNotFound(f"no such image: {reference} (pyorch pulls from registries in a later version; "
                             "make images with `pyorch image bootstrap` or `pyorch import`)")
 
-    def list(self) -> list[Image]:
+    def list(self) -> builtins.list[Image]:
         return [self.resolve(i) for i in sorted(self._index()["images"])]
 
     def tag(self, source: str, reference: str) -> None:
@@ -212,7 +213,7 @@ class ImageStore:
             index["references"][normalize(reference)] = image.id
             self._write_index(index)
 
-    def remove(self, reference: str, in_use: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    def remove(self, reference: str, in_use: set[str] | frozenset[str] = frozenset()) -> builtins.list[str]:
         """Untag; the image goes when its last reference does, unless a container uses it."""
         image = self.resolve(reference)
         with self._locked():
@@ -229,7 +230,7 @@ class ImageStore:
             self._write_index(index)
         return [str(r) for r in dropping if r]
 
-    def prune(self, keep_ids: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    def prune(self, keep_ids: set[str] | frozenset[str] = frozenset()) -> builtins.list[str]:
         """Remove untagged images not in use, then blobs and layers nothing refers to."""
         with self._locked():
             index = self._index()

@@ -1,0 +1,58 @@
+"""Address management: subnets that avoid the host's routes, addresses never handed out twice.
+
+State lives in one JSON file per instance, changed under an exclusive flock (pure functions here,
+the file handling in `state.py`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from runtime.network.errors import NetworkError
+
+DEFAULT_POOL = ipaddress.IPv4Network("10.89.0.0/16")
+RESERVED = [ipaddress.IPv4Network("10.255.0.0/16"), ipaddress.IPv4Network("192.0.2.0/24")]
+
+
+def pick_subnet(taken: list[ipaddress.IPv4Network], pool: ipaddress.IPv4Network = DEFAULT_POOL) -> str:
+    """The first /24 of the pool that overlaps nothing taken (host routes, addresses, other networks)."""
+    for candidate in pool.subnets(new_prefix=24):
+        if not any(candidate.overlaps(t) for t in [*taken, *RESERVED]):
+            return str(candidate)
+    raise NetworkError(f"no free /24 left in {pool}")
+
+
+def check_subnet(subnet: str, taken: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.ip_network(subnet, strict=True)
+    except ValueError as exc:
+        raise NetworkError(f"invalid subnet {subnet!r}: {exc}") from exc
+    if not isinstance(net, ipaddress.IPv4Network):
+        raise NetworkError(f"subnet {subnet}: only IPv4 is supported")
+    clash = next((t for t in [*taken, *RESERVED] if net.overlaps(t)), None)
+    if clash is not None:
+        raise NetworkError(f"subnet {subnet} overlaps {clash}, which is in use on this host")
+    return net
+
+
+def default_gateway(subnet: str) -> str:
+    return str(next(ipaddress.ip_network(subnet).hosts()))
+
+
+def allocate(subnet: str, gateway: str, allocations: dict[str, str], last: str | None,
+             wanted: str | None = None) -> str:
+    """An address not allocated yet; after ``last`` first, so freed addresses rest a while."""
+    net = ipaddress.ip_network(subnet)
+    if wanted is not None:
+        address = ipaddress.ip_address(wanted)
+        if address not in net or address in (net.network_address, net.broadcast_address):
+            raise NetworkError(f"address {wanted} is not usable in {subnet}")
+        if wanted == gateway or wanted in allocations:
+            raise NetworkError(f"address {wanted} is already in use on {subnet}")
+        return wanted
+    hosts = [str(h) for h in net.hosts() if str(h) != gateway]
+    start = hosts.index(last) + 1 if last in hosts else 0
+    for candidate in hosts[start:] + hosts[:start]:
+        if candidate not in allocations:
+            return candidate
+    raise NetworkError(f"no free address left in {subnet}")

@@ -1,0 +1,41 @@
+"""Plain data the network manager takes and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    name: str
+    subnet: str | None = None
+    gateway: str | None = None
+    internal: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    name: str
+    bridge: str
+    subnet: str
+    gateway: str
+    internal: bool
+
+
+@dataclass(frozen=True)
+class Attachment:
+    network: str
+    ip: str
+    mac: str
+    ifname: str
+    host_ifname: str
+    gateway: str
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    host_ip: str | None
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
