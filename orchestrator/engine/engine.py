@@ -376,8 +376,6 @@ class Engine:
                     with self.executor.network_lock:
                         self.network.remove_network(network_runtime_name(project, key))
             volumes = self._remove_volumes(name, loaded[0] if loaded else None) if remove_volumes else []
-            if not self.runtime.containers():
-                self.runtime.cgroups_cleanup()  # the instance's parent cgroups, once nothing uses them
             self.store.record_event(name, "down", name, removed=len(containers))
         return {"project": name, "removed": [c.name for c in containers], "volumes": volumes, "errors": errors}
 

@@ -200,6 +200,7 @@ class ContainerRuntime:
         if cgroup is not None:
             cgroup.kill()
             cgroup.remove()
+        self.cgroups_cleanup()
         shutil.rmtree(bundle, ignore_errors=True)
 
     def exec(self, cid: str, args: list[str], env: list[str] | None = None, user: str | None = None,

@@ -236,6 +236,8 @@ class Shim:
             init_pid = next((int(m[1:]) for m in messages if m.startswith(b"P")), 0)
             error = next((m[1:].decode(errors="replace") for m in messages if m.startswith(b"E")), None)
             if error is not None or not init_pid or not any(m == b"R" for m in messages):
+                if init_pid and error is None:
+                    error = "container setup ended without a report: " + _death_of(init_pid)
                 if init_pid:
                     _kill_quietly(init_pid)
                 raise RuntimeError(error or "container setup ended without a report")
@@ -379,6 +381,17 @@ class Shim:
             if not ready:
                 return
             self._pump_log(fd)
+
+
+def _death_of(pid: int) -> str:
+    """How a child died (it is ours to reap: we are its subreaper)."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return "its process is gone"
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
 
 
 def _kill_quietly(pid: int) -> None:
