@@ -38,6 +38,10 @@ def main() -> None:
     finally:
         engine.shutdown()
         (layout.run_root / "engine.pid").unlink(missing_ok=True)
+        logging.shutdown()
+        # Probe and reconcile jobs may be mid-flight in worker threads; every write they make is a
+        # committed SQLite transaction or an atomic file, so nothing is lost by not joining them.
+        os._exit(0)
 
 
 if __name__ == "__main__":
