@@ -10,6 +10,9 @@ APPLIED_KEYS: frozenset[str] = frozenset({
     "restart", "working_dir", "user", "hostname", "networks", "labels", "mem_limit", "cpus",
     "pids_limit", "deploy.resources.limits", "container_name", "stop_signal", "stop_grace_period",
     "profiles", "depends_on", "init", "deploy.restart_policy",
+    "healthcheck", "volumes", "tmpfs", "cap_add", "cap_drop", "privileged", "read_only", "extra_hosts", "dns",
+    "dns_search", "domainname", "mem_reservation", "memswap_limit", "cpu_shares", "cpuset", "shm_size",
+    "oom_score_adj",
 })
 
 # Keys the loader consumes itself: they shape the project, not a container.
@@ -17,11 +20,9 @@ LOADER_KEYS: frozenset[str] = frozenset({"extends"})
 
 # Accepted and warned about today, with work scheduled (docs status "planned").
 PLANNED_KEYS: frozenset[str] = frozenset({
-    "healthcheck", "volumes", "tmpfs", "deploy.update_config", "deploy.rollback_config", "cap_add", "cap_drop",
-    "privileged", "read_only", "extra_hosts", "dns", "dns_search", "domainname", "mem_reservation",
-    "memswap_limit", "cpu_shares", "cpuset", "shm_size", "oom_score_adj", "security_opt", "sysctls",
-    "ulimits", "network_mode", "expose", "build", "pull_policy", "deploy.resources.reservations",
-    "secrets", "configs", "logging", "tty", "stdin_open", "group_add",
+    "deploy.update_config", "deploy.rollback_config", "security_opt", "sysctls", "ulimits", "network_mode",
+    "expose", "build", "pull_policy", "deploy.resources.reservations", "secrets", "configs", "logging", "tty",
+    "stdin_open", "group_add",
 })
 
 
