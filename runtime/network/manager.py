@@ -163,25 +163,29 @@ class NetworkManager:
         bridge = ipr.link_lookup(ifname=info.bridge)
         if not bridge:
             raise NetworkError(f"bridge {info.bridge} of network {info.name} is missing")
-        self._delete_link(host_ifname)  # a stale end from a crashed attempt
-        try:  # one request: host end on the bridge, peer created inside the container's netns
-            ipr.link("add", ifname=host_ifname, kind="veth", master=bridge[0],
-                     peer={"ifname": ifname, "net_ns_fd": f"/proc/{pid}/ns/net"})
+        request = {"ifname": host_ifname, "kind": "veth", "master": bridge[0], "state": "up",
+                   "peer": {"ifname": ifname, "net_ns_fd": f"/proc/{pid}/ns/net"}}
+        try:  # one request: host end up on the bridge, peer created inside the container's netns
+            try:
+                ipr.link("add", **request)
+            except NetlinkError as exc:
+                if exc.code != EEXIST:
+                    raise
+                self._delete_link(host_ifname)  # a stale end left by a crashed attempt
+                ipr.link("add", **request)
         except NetlinkError as exc:
             raise NetworkError(f"cannot create the veth for {info.name}: {exc}") from exc
-        host_index = ipr.link_lookup(ifname=host_ifname)[0]
-        ipr.link("set", index=host_index, state="up")
         prefix = ipaddress.ip_network(info.subnet).prefixlen
         inside = IPRoute(fileno=netlink_socket_in(pid))
         try:
-            lo = inside.link_lookup(ifname="lo")[0]
-            inside.link("set", index=lo, state="up")
-            index = inside.link_lookup(ifname=ifname)[0]
+            inside.link("set", index=1, state="up")  # lo is ifindex 1 in every network namespace
+            link = inside.link("get", ifname=ifname)[0]
+            index = link["index"]
             inside.addr("add", index=index, address=ip, prefixlen=prefix)
             inside.link("set", index=index, state="up")
             if default_route:
                 inside.route("add", dst="0.0.0.0/0", gateway=info.gateway, oif=index)
-            mac = str(inside.get_links(index)[0].get_attr("IFLA_ADDRESS"))
+            mac = str(link.get_attr("IFLA_ADDRESS"))
         except NetlinkError as exc:
             raise NetworkError(f"cannot configure {ifname} in the container: {exc}") from exc
         finally:
