@@ -23,8 +23,13 @@ PYTHON_REF = "pyorch.local/python:3.11"
 BUSYBOX = Path("/bin/busybox")
 PYTHON = Path("/usr/bin/python3.11")
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_STDLIB_SKIP = {"test", "tkinter", "idlelib", "ensurepip", "lib2to3", "site-packages", "dist-packages",
-                "turtledemo", "__pycache__"}
+# Test suites, GUI and packaging tools are dead weight in a container; config-3.11-* holds the
+# static libpython for building extensions (25 MB). __pycache__ stays: without it every container
+# start would compile the stdlib again into its throwaway upper layer.
+_STDLIB_SKIP = {"test", "tests", "tkinter", "idlelib", "ensurepip", "lib2to3", "site-packages", "dist-packages",
+                "turtledemo", "turtle.py"}
+_STDLIB_SKIP_PREFIX = "config-3.11"
+DEBIAN_PYTHON_PACKAGES = ("python3.11", "libpython3.11-stdlib")
 
 _PASSWD = """root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/bin/false
@@ -36,17 +41,23 @@ daemon:x:1:
 tty:x:5:
 www-data:x:33:
 users:x:100:
+nobody:x:65534:
 nogroup:x:65534:
 """
+_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 
 def _busybox_binary() -> Path:
+    """The image has no libc: only a statically linked busybox (Debian's busybox-static) runs there."""
     if not BUSYBOX.exists():
-        raise ImageError("/bin/busybox is missing: install Debian's busybox-static (scripts/setup.sh does)")
+        raise ImageError("/bin/busybox is missing: install Debian's busybox-static (apt-get install busybox-static)")
+    if _needed_libraries([BUSYBOX]):
+        raise ImageError("/bin/busybox is dynamically linked (Debian's busybox): install busybox-static instead")
     return BUSYBOX
 
 
 def build_busybox_rootfs(dest: Path) -> None:
+    """A busybox root filesystem in the existing directory ``dest``."""
     busybox = _busybox_binary()
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "var/www", "www", "proc", "sys", "dev"):
         (dest / d).mkdir(parents=True, exist_ok=True)
@@ -62,7 +73,7 @@ def build_busybox_rootfs(dest: Path) -> None:
         link.symlink_to("/bin/busybox")
     (dest / "etc" / "passwd").write_text(_PASSWD)
     (dest / "etc" / "group").write_text(_GROUP)
-    (dest / "etc" / "hosts").write_text("127.0.0.1\tlocalhost\n")
+    (dest / "etc" / "hosts").write_text(_HOSTS)
     (dest / "www" / "index.html").write_text("<h1>pyorch busybox</h1>\n")
 
 
@@ -79,21 +90,39 @@ def _needed_libraries(binaries: list[Path]) -> set[Path]:
     return libs
 
 
+def _debian_python() -> Path:
+    """Debian's interpreter (not a pyenv or venv one: those live elsewhere and link differently)."""
+    if PYTHON.exists() and Path("/usr/lib/python3.11/os.py").exists():
+        return PYTHON
+    if shutil.which("apt-get") is None:
+        raise ImageError(f"{PYTHON} is missing and apt-get is not available: install Debian's python3.11")
+    done = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *DEBIAN_PYTHON_PACKAGES],
+                          capture_output=True, text=True, check=False,
+                          env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    if done.returncode != 0 or not PYTHON.exists():
+        raise ImageError(f"{PYTHON} is missing and `apt-get install {' '.join(DEBIAN_PYTHON_PACKAGES)}` failed:\n"
+                         f"{done.stderr.strip()[-2000:]}")
+    return PYTHON
+
+
+def _skip_in_stdlib(_directory: str, names: list[str]) -> list[str]:
+    return [n for n in names if n in _STDLIB_SKIP or n.startswith(_STDLIB_SKIP_PREFIX)]
+
+
 def build_python_rootfs(dest: Path) -> None:
-    if not PYTHON.exists():
-        raise ImageError(f"{PYTHON} is missing: install Debian's python3-minimal (scripts/setup.sh does)")
+    """Debian's Python 3.11 with its stdlib and shared libraries, plus busybox, in ``dest``."""
+    python = _debian_python()
     build_busybox_rootfs(dest)
     (dest / "usr/bin").mkdir(parents=True, exist_ok=True)
     for name in ("python3", "python"):
         (dest / "usr/bin" / name).unlink(missing_ok=True)
-    shutil.copy2(PYTHON, dest / "usr/bin/python3.11")
+    shutil.copy2(python, dest / "usr/bin/python3.11")
     (dest / "usr/bin/python3").symlink_to("python3.11")
     (dest / "usr/bin/python").symlink_to("python3.11")
     stdlib = Path("/usr/lib/python3.11")
-    shutil.copytree(stdlib, dest / "usr/lib/python3.11", symlinks=True,
-                    ignore=lambda _d, names: [n for n in names if n in _STDLIB_SKIP])
-    extensions = list((stdlib / "lib-dynload").glob("*.so"))
-    for lib in _needed_libraries([PYTHON, *extensions]):
+    shutil.copytree(stdlib, dest / "usr/lib/python3.11", symlinks=True, ignore=_skip_in_stdlib)
+    extensions = sorted((stdlib / "lib-dynload").glob("*.so"))
+    for lib in _needed_libraries([python, *extensions]):
         target = dest / lib.relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.exists():

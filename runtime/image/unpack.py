@@ -11,16 +11,32 @@ OCI whiteouts become overlayfs whiteouts: `.wh.name` → a 0:0 character device 
 from __future__ import annotations
 
 import errno
+import importlib
+import io
 import os
 import shutil
 import stat
 import tarfile
-from typing import IO
+from typing import IO, Any, cast
 
 from runtime.image.errors import HostileLayer, ImageError
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def _decompressed(fileobj: IO[bytes]) -> IO[bytes]:
+    """Wrap a zstd stream in a decompressor; tarfile itself handles plain, gzip, bzip2 and xz."""
+    buffered: Any = fileobj if isinstance(fileobj, io.BufferedReader) else io.BufferedReader(fileobj)  # type: ignore[type-var]
+    if buffered.peek(4)[:4] != _ZSTD_MAGIC:
+        return cast(IO[bytes], buffered)  # peek consumed from the raw file: read on through the buffer
+    try:
+        zstandard: Any = importlib.import_module("zstandard")
+    except ImportError:
+        raise ImageError("layer is zstd-compressed and the Python module 'zstandard' is not installed") from None
+    reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(buffered)
+    return reader
 
 
 def _parts(name: str, what: str) -> list[str]:
@@ -92,16 +108,28 @@ def unpack_layer(fileobj: IO[bytes], root: str) -> None:
     tree = _Tree(root)
     directories: list[tuple[list[str], tarfile.TarInfo]] = []
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|*") as archive:
+        with tarfile.open(fileobj=_decompressed(fileobj), mode="r|*") as archive:
             for member in archive:
-                _extract(archive, member, tree, directories)
+                try:
+                    _extract(archive, member, tree, directories)
+                except OSError as exc:
+                    raise ImageError(f"cannot unpack layer entry {member.name!r}: {exc.strerror or exc}") from exc
         for parts, member in reversed(directories):  # directory times last: children change them
-            parent = tree.directory(parts[:-1], False, member.name)
-            os.utime(parts[-1], (member.mtime, member.mtime), dir_fd=parent, follow_symlinks=False)
+            _set_directory_time(tree, parts, member)
     except tarfile.TarError as exc:
         raise ImageError(f"layer is not a valid tar archive: {exc}") from exc
     finally:
         tree.close()
+
+
+def _set_directory_time(tree: _Tree, parts: list[str], member: tarfile.TarInfo) -> None:
+    """Restore a directory's mtime unless a later entry replaced the directory."""
+    try:
+        parent = tree.directory(parts[:-1], False, member.name)
+        if stat.S_ISDIR(os.lstat(parts[-1], dir_fd=parent).st_mode):
+            os.utime(parts[-1], (member.mtime, member.mtime), dir_fd=parent, follow_symlinks=False)
+    except (FileNotFoundError, HostileLayer):
+        pass
 
 
 def _extract(archive: tarfile.TarFile, m: tarfile.TarInfo, tree: _Tree,
@@ -116,7 +144,8 @@ def _extract(archive: tarfile.TarFile, m: tarfile.TarInfo, tree: _Tree,
         return
     if name.startswith(WHITEOUT_PREFIX):
         hidden = name[len(WHITEOUT_PREFIX):]
-        _parts(hidden, m.name)
+        if _parts(hidden, m.name) != [hidden]:
+            raise ImageError(f"layer entry {m.name!r} is a whiteout without a name")
         _remove(hidden, parent, keep_dir=False)
         tree.forget([*parts[:-1], hidden])
         os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=parent)
@@ -147,6 +176,8 @@ def _extract(archive: tarfile.TarFile, m: tarfile.TarInfo, tree: _Tree,
             os.link(target[-1], name, src_dir_fd=target_parent, dst_dir_fd=parent, follow_symlinks=False)
         except FileNotFoundError as exc:
             raise HostileLayer(f"hard link {m.name!r} → {m.linkname!r}: target is not in the layer") from exc
+        except PermissionError as exc:  # EPERM: the target is a directory
+            raise HostileLayer(f"hard link {m.name!r} → {m.linkname!r}: target is a directory") from exc
         return  # a hard link shares the target's metadata
     elif m.ischr() or m.isblk():
         kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
