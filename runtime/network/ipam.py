@@ -56,3 +56,15 @@ def allocate(subnet: str, gateway: str, allocations: dict[str, str], last: str |
         if candidate not in allocations:
             return candidate
     raise NetworkError(f"no free address left in {subnet}")
+
+
+def check_gateway(subnet: str, gateway: str) -> str:
+    """An explicit gateway must be a host address of its subnet."""
+    net = ipaddress.ip_network(subnet)
+    try:
+        address = ipaddress.ip_address(gateway)
+    except ValueError as exc:
+        raise NetworkError(f"gateway {gateway!r} is not an IP address") from exc
+    if address not in net or address in (net.network_address, net.broadcast_address):
+        raise NetworkError(f"gateway {gateway} is not a host address of {subnet}")
+    return str(address)

@@ -1,14 +1,19 @@
 """Bridges, veths and published ports for one pyorch instance (the engine's network API).
 
 pyroute2 is imported here, in the long-lived engine, never per container. Rules go through
-libnftables in process. Calls are serialised by the caller (the engine holds one lock).
+libnftables in process, one transaction per change. One lock serialises the calls of the
+engine's threads; the state file's flock serialises processes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import ipaddress
 import random
 import shutil
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,43 +22,53 @@ import nftables
 from pyroute2 import IPRoute, NetlinkError
 
 from runtime.layout import HostLayout
-from runtime.network import ipam
+from runtime.network import ipam, sysctl
+from runtime.network.conntrack import forget_udp_flows
 from runtime.network.errors import NetworkError, PortConflict
+from runtime.network.hostports import ephemeral_range, listening_ports
 from runtime.network.model import Attachment, NetworkInfo, NetworkSpec, PortBinding
 from runtime.network.netns import netlink_socket_in
-from runtime.network.ruleset import Publication, render
+from runtime.network.ruleset import Publication, removal, render
 from runtime.network.state import StateFile
 
 EEXIST = 17
 ENODEV = 19
-
-
-def _sysctl(path: str, value: str) -> None:
-    try:
-        current = Path(path).read_text().strip()
-        if current != value:
-            Path(path).write_text(value)
-    except OSError:
-        pass  # absent on this kernel (e.g. IPv6 disabled): nothing to tune
+LOOPBACK_INDEX = 1  # lo is ifindex 1 in every network namespace
+PROTOCOLS = ("tcp", "udp")
+# Instances side by side pick default subnets under one host-wide lock, so two never take the same.
+SUBNET_LOCK = Path("/run/lock/pyorch-subnets.lock")
 
 
 def _info(name: str, raw: dict[str, Any]) -> NetworkInfo:
     return NetworkInfo(name, raw["bridge"], raw["subnet"], raw["gateway"], bool(raw.get("internal")))
 
 
-def _listening(protocol: str) -> set[int]:
-    """Ports host processes listen on (TCP LISTEN, or bound UDP sockets), from /proc/net."""
-    ports: set[int] = set()
-    for name in (protocol, protocol + "6"):
-        try:
-            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 3 and (protocol == "udp" or fields[3] == "0A"):
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
+@contextlib.contextmanager
+def _host_subnet_lock() -> Iterator[None]:
+    SUBNET_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(SUBNET_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _check_bindings(bindings: list[PortBinding]) -> None:
+    for b in bindings:
+        if b.protocol not in PROTOCOLS:
+            raise NetworkError(f"port {b.host_port}: protocol {b.protocol!r} is not one of {PROTOCOLS}")
+        for port in (b.host_port, b.container_port):
+            if not 1 <= port <= 65535:
+                raise NetworkError(f"port {port}/{b.protocol} is outside 1-65535")
+        if b.host_ip not in (None, ""):
+            try:
+                ipaddress.IPv4Address(b.host_ip)
+            except ValueError as exc:
+                raise NetworkError(f"port {b.host_port}/{b.protocol}: host address {b.host_ip!r} is not "
+                                   "an IPv4 address") from exc
+
+
+def _ips_overlap(a: str | None, b: str | None) -> bool:
+    wildcard = (None, "", "0.0.0.0", "::")
+    return a in wildcard or b in wildcard or a == b
 
 
 class NetworkManager:
@@ -61,6 +76,7 @@ class NetworkManager:
         self.layout = layout
         self.state = StateFile(layout.networks_dir)
         self.outbound_nat = outbound_nat
+        self._lock = threading.RLock()
         self._nft = nftables.Nftables()
         self._ipr: IPRoute | None = None
 
@@ -70,13 +86,19 @@ class NetworkManager:
             self._ipr = IPRoute()
         return self._ipr
 
+    @property
+    def alias(self) -> str:
+        """Set on every bridge, so that this instance's links can be found without the state file."""
+        return f"pyorch:{self.layout.instance}"
+
     def close(self) -> None:
-        if self._ipr is not None:
-            self._ipr.close()
-            self._ipr = None
+        with self._lock:
+            if self._ipr is not None:
+                self._ipr.close()
+                self._ipr = None
 
     # --- networks ------------------------------------------------------------------------------------
-    def _taken_subnets(self, state: dict[str, Any], except_name: str | None = None) -> list[ipaddress.IPv4Network]:
+    def _host_subnets(self) -> list[ipaddress.IPv4Network]:
         taken: list[ipaddress.IPv4Network] = []
         for route in self.ipr.get_routes(family=2):
             dst = route.get_attr("RTA_DST")
@@ -84,25 +106,42 @@ class NetworkManager:
                 taken.append(ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False))
         for addr in self.ipr.get_addr(family=2):
             taken.append(ipaddress.IPv4Network(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False))
-        for name, raw in state["networks"].items():
-            if name != except_name:
-                taken.append(ipaddress.IPv4Network(raw["subnet"]))
         return [t for t in taken if not t.is_loopback]
 
+    def _new_network(self, spec: NetworkSpec, state: dict[str, Any]) -> dict[str, Any]:
+        taken = self._host_subnets() + [ipaddress.IPv4Network(raw["subnet"]) for raw in state["networks"].values()]
+        subnet = str(ipam.check_subnet(spec.subnet, taken)) if spec.subnet else ipam.pick_subnet(taken)
+        gateway = ipam.check_gateway(subnet, spec.gateway) if spec.gateway else ipam.default_gateway(subnet)
+        return {"bridge": self.layout.bridge_name(spec.name), "subnet": subnet, "gateway": gateway,
+                "internal": spec.internal, "labels": dict(spec.labels), "allocations": {}, "last": None}
+
     def ensure_network(self, spec: NetworkSpec) -> NetworkInfo:
-        with self.state.locked() as state:
+        """Create the network, or check and repair it (bridge, address, sysctls, rules); idempotent."""
+        with self._lock, self.state.locked() as state:
             raw = state["networks"].get(spec.name)
             if raw is None:
-                taken = self._taken_subnets(state)
-                subnet = str(ipam.check_subnet(spec.subnet, taken)) if spec.subnet else ipam.pick_subnet(taken)
-                raw = {"bridge": self.layout.bridge_name(spec.name), "subnet": subnet,
-                       "gateway": spec.gateway or ipam.default_gateway(subnet), "internal": spec.internal,
-                       "labels": dict(spec.labels), "allocations": {}, "last": None}
+                with _host_subnet_lock():
+                    raw = self._new_network(spec, state)
+                    self._ensure_bridge(_info(spec.name, raw))
                 state["networks"][spec.name] = raw
-            info = _info(spec.name, raw)
-            self._ensure_bridge(info)
+            else:
+                self._check_unchanged(spec, raw)
+                self._ensure_bridge(_info(spec.name, raw))
             self._apply(state)
-        return info
+            return _info(spec.name, raw)
+
+    @staticmethod
+    def _check_unchanged(spec: NetworkSpec, raw: dict[str, Any]) -> None:
+        """An existing network is never silently reshaped: containers hold addresses in it."""
+        wanted: dict[str, object] = {"internal": spec.internal}
+        if spec.subnet:
+            wanted["subnet"] = str(ipaddress.ip_network(spec.subnet, strict=False))
+        if spec.gateway:
+            wanted["gateway"] = spec.gateway
+        for key, value in wanted.items():
+            if value != raw[key]:
+                raise NetworkError(f"network {spec.name} exists with {key} {raw[key]}, the spec asks for "
+                                   f"{value}: remove the network to change it")
 
     def _ensure_bridge(self, info: NetworkInfo) -> None:
         ipr = self.ipr
@@ -121,41 +160,53 @@ class NetworkManager:
                 raise NetworkError(f"cannot address bridge {info.bridge}: {exc}") from exc
         # Pin the MAC: otherwise the bridge takes its lowest port's and changes as veths come and go.
         mac = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
-        ipr.link("set", index=index, address=mac, state="up")
-        _sysctl("/proc/sys/net/ipv4/ip_forward", "1")
-        _sysctl(f"/proc/sys/net/ipv4/conf/{info.bridge}/route_localnet", "1")
-        _sysctl(f"/proc/sys/net/ipv4/conf/{info.bridge}/rp_filter", "2")
-        _sysctl(f"/proc/sys/net/ipv6/conf/{info.bridge}/accept_ra", "0")
+        ipr.link("set", index=index, address=mac, ifalias=self.alias, state="up")
+        sysctl.tune_bridge(info.bridge)
 
     def remove_network(self, name: str) -> None:
-        with self.state.locked() as state:
+        """Delete the bridge, any veth still on it, the allocations and the network's rules."""
+        with self._lock, self.state.locked() as state:
             raw = state["networks"].pop(name, None)
             if raw is not None:
+                for cid in set(raw["allocations"].values()):
+                    self._delete_link(self.layout.veth_name(cid, name))
                 self._delete_link(raw["bridge"])
             self._apply(state)
 
     def list_networks(self) -> list[NetworkInfo]:
-        return [_info(n, raw) for n, raw in sorted(self.state.read()["networks"].items())]
+        with self._lock:
+            return [_info(n, raw) for n, raw in sorted(self.state.read()["networks"].items())]
 
     # --- containers ----------------------------------------------------------------------------------
     def connect(self, container_id: str, pid: int, network_name: str, ipv4_address: str | None = None,
                 aliases: tuple[str, ...] = (), ifname: str = "eth0", default_route: bool = True) -> Attachment:
-        with self.state.locked() as state:
-            raw = state["networks"].get(network_name)
-            if raw is None:
-                raise NetworkError(f"network {network_name} does not exist")
-            ip = ipam.allocate(raw["subnet"], raw["gateway"], raw["allocations"], raw.get("last"), ipv4_address)
-            raw["allocations"][ip] = container_id
-            raw["last"] = ip
-        info = _info(network_name, raw)
-        host_ifname = self.layout.veth_name(container_id, network_name)
-        try:
-            mac = self._plumb(pid, info, ip, host_ifname, ifname, default_route and not info.internal)
-        except BaseException:
-            self._release(network_name, container_id)
-            self._delete_link(host_ifname)
-            raise
-        return Attachment(network_name, ip, mac, ifname, host_ifname, info.gateway)
+        """Give the container ``pid`` an interface on the network, with an address of its own.
+
+        ``aliases`` are names for service discovery; the DNS side keeps them (not the kernel).
+        """
+        with self._lock:
+            with self.state.locked() as state:
+                raw = state["networks"].get(network_name)
+                if raw is None:
+                    raise NetworkError(f"network {network_name} does not exist")
+                mine = [ip for ip, cid in raw["allocations"].items() if cid == container_id]
+                if mine and ipv4_address in (None, mine[0]):
+                    ip = mine[0]  # the same container again (e.g. a retried connect): keep its address
+                else:
+                    ip = ipam.allocate(raw["subnet"], raw["gateway"], raw["allocations"], raw.get("last"),
+                                       ipv4_address)
+                    raw["allocations"][ip] = container_id
+                    raw["last"] = ip
+            info = _info(network_name, raw)
+            host_ifname = self.layout.veth_name(container_id, network_name)
+            try:
+                mac = self._plumb(pid, info, ip, host_ifname, ifname, default_route and not info.internal)
+            except BaseException:
+                self._release(network_name, container_id)
+                self._delete_link(host_ifname)
+                raise
+            return Attachment(ip=ip, mac=mac, ifname=ifname, host_ifname=host_ifname, gateway=info.gateway,
+                              network=network_name)
 
     def _plumb(self, pid: int, info: NetworkInfo, ip: str, host_ifname: str, ifname: str,
                default_route: bool) -> str:
@@ -173,29 +224,30 @@ class NetworkManager:
                     raise
                 self._delete_link(host_ifname)  # a stale end left by a crashed attempt
                 ipr.link("add", **request)
-        except NetlinkError as exc:
-            raise NetworkError(f"cannot create the veth for {info.name}: {exc}") from exc
+        except (NetlinkError, OSError) as exc:
+            raise NetworkError(f"cannot create the veth of process {pid} on {info.name}: {exc}") from exc
+        sysctl.tune_bridge_port(host_ifname)
         prefix = ipaddress.ip_network(info.subnet).prefixlen
-        inside = IPRoute(fileno=netlink_socket_in(pid))
+        inside = IPRoute(fileno=netlink_socket_in(pid, also=lambda: sysctl.tune_container_interface(ifname)))
         try:
-            inside.link("set", index=1, state="up")  # lo is ifindex 1 in every network namespace
+            inside.link("set", index=LOOPBACK_INDEX, state="up")
             link = inside.link("get", ifname=ifname)[0]
             index = link["index"]
             inside.addr("add", index=index, address=ip, prefixlen=prefix)
             inside.link("set", index=index, state="up")
             if default_route:
                 inside.route("add", dst="0.0.0.0/0", gateway=info.gateway, oif=index)
-            mac = str(link.get_attr("IFLA_ADDRESS"))
+            return str(link.get_attr("IFLA_ADDRESS"))
         except NetlinkError as exc:
             raise NetworkError(f"cannot configure {ifname} in the container: {exc}") from exc
         finally:
             inside.close()
-        return mac
 
     def disconnect(self, container_id: str, network_name: str) -> None:
         """Release the address; the veth goes with the container's netns, or now if it is still there."""
-        self._release(network_name, container_id)
-        self._delete_link(self.layout.veth_name(container_id, network_name))
+        with self._lock:
+            self._release(network_name, container_id)
+            self._delete_link(self.layout.veth_name(container_id, network_name))
 
     def _release(self, network_name: str, container_id: str) -> None:
         with self.state.locked() as state:
@@ -213,45 +265,60 @@ class NetworkManager:
 
     # --- published ports ------------------------------------------------------------------------------
     def check_ports(self, key: str, bindings: list[PortBinding]) -> None:
-        """Refuse ports given twice, held by another service, or listened on by a host process."""
+        """Refuse ports given twice, held by another key, or listened on by a host process."""
+        _check_bindings(bindings)
+        with self._lock:
+            state = self.state.read()
+        mine = {(ob["protocol"], ob["host_port"]) for ob in state["ports"].get(key, {}).get("bindings", [])}
         seen: set[tuple[str, int]] = set()
-        state = self.state.read()
         for b in bindings:
             ident = (b.protocol, b.host_port)
             if ident in seen:
-                raise PortConflict(f"port {b.host_port}/{b.protocol} is published twice")
+                raise PortConflict(f"port {b.host_port}/{b.protocol} is published twice by {key}")
             seen.add(ident)
-            for other, entry in state["ports"].items():
-                if other == key:
-                    continue
-                for ob in entry["bindings"]:
-                    if (ob["protocol"], ob["host_port"]) == ident and _ips_overlap(ob["host_ip"], b.host_ip):
-                        raise PortConflict(f"port {b.host_port}/{b.protocol} is already published by {other}")
-            mine = state["ports"].get(key, {}).get("bindings", [])
-            if ident not in {(ob["protocol"], ob["host_port"]) for ob in mine} and \
-                    b.host_port in _listening(b.protocol):
+            for other, entry in sorted(state["ports"].items()):
+                if other != key and any((ob["protocol"], ob["host_port"]) == ident
+                                        and _ips_overlap(ob["host_ip"], b.host_ip) for ob in entry["bindings"]):
+                    raise PortConflict(f"port {b.host_port}/{b.protocol} is already published by {other}")
+            if ident not in mine and b.host_port in listening_ports(b.protocol):
                 raise PortConflict(f"port {b.host_port}/{b.protocol} is already in use by a host process")
 
     def allocate_host_port(self, protocol: str = "tcp") -> int:
-        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-        used = _listening(protocol) | {
-            b["host_port"] for entry in self.state.read()["ports"].values() for b in entry["bindings"]}
+        """A random port of the ephemeral range that no host process and no key uses."""
+        if protocol not in PROTOCOLS:
+            raise NetworkError(f"protocol {protocol!r} is not one of {PROTOCOLS}")
+        low, high = ephemeral_range()
+        with self._lock:
+            held = {b["host_port"] for e in self.state.read()["ports"].values() for b in e["bindings"]
+                    if b["protocol"] == protocol}
+        used = listening_ports(protocol) | held
         for _ in range(1000):
             port = random.randint(low, high)
             if port not in used:
                 return port
-        raise PortConflict("no free host port in the ephemeral range")
+        raise PortConflict(f"no free {protocol} host port in {low}-{high}")
 
     def publish(self, key: str, bindings: list[PortBinding], backends: list[str]) -> None:
-        with self.state.locked() as state:
+        """Replace the key's rules with DNAT to ``backends``, in one transaction; [] keeps the port."""
+        _check_bindings(bindings)
+        for ip in backends:
+            try:
+                ipaddress.IPv4Address(ip)
+            except ValueError as exc:
+                raise NetworkError(f"{key}: backend {ip!r} is not an IPv4 address") from exc
+        with self._lock, self.state.locked() as state:
             entry = {"bindings": [asdict(b) for b in bindings], "backends": list(backends)}
-            if state["ports"].get(key) == entry:
+            old = state["ports"].get(key)
+            if old == entry:
                 return
             state["ports"][key] = entry
             self._apply(state)
+            udp = [b.host_port for b in bindings if b.protocol == "udp"]
+            if udp and (old is None or old["backends"] != entry["backends"]):
+                forget_udp_flows(udp, backends)
 
     def unpublish(self, key: str) -> None:
-        with self.state.locked() as state:
+        with self._lock, self.state.locked() as state:
             if state["ports"].pop(key, None) is not None:
                 self._apply(state)
 
@@ -263,7 +330,7 @@ class NetworkManager:
             for key, entry in state["ports"].items()
         ]
         if not networks and not publications:
-            self._nft_cmd(f"table ip {self.layout.nft_table}\ndelete table ip {self.layout.nft_table}\n")
+            self._nft_cmd(removal(self.layout.nft_table))
             return
         self._nft_cmd(render(self.layout.nft_table, networks, publications, self.outbound_nat))
 
@@ -274,16 +341,17 @@ class NetworkManager:
 
     def cleanup_all(self) -> None:
         """Remove every bridge, veth, nft table and state file of this instance."""
-        state = self.state.read()
-        for name, raw in state["networks"].items():
-            for cid in set(raw["allocations"].values()):
-                self._delete_link(self.layout.veth_name(cid, name))
-            self._delete_link(raw["bridge"])
-        self._nft_cmd(f"table ip {self.layout.nft_table}\ndelete table ip {self.layout.nft_table}\n")
-        shutil.rmtree(self.layout.networks_dir, ignore_errors=True)
-        self.close()
-
-
-def _ips_overlap(a: str | None, b: str | None) -> bool:
-    wildcard = (None, "", "0.0.0.0", "::")
-    return a in wildcard or b in wildcard or a == b
+        with self._lock:
+            state = self.state.read()
+            bridges = {raw["bridge"] for raw in state["networks"].values()}
+            for name, raw in state["networks"].items():
+                for cid in set(raw["allocations"].values()):
+                    self._delete_link(self.layout.veth_name(cid, name))
+            for link in self.ipr.get_links():  # bridges whose state was lost still carry the alias
+                if link.get_attr("IFLA_IFALIAS") == self.alias:
+                    bridges.add(str(link.get_attr("IFLA_IFNAME")))
+            for bridge in sorted(bridges):
+                self._delete_link(bridge)
+            self._nft_cmd(removal(self.layout.nft_table))
+            shutil.rmtree(self.layout.networks_dir, ignore_errors=True)
+            self.close()

@@ -20,17 +20,17 @@ class NetworkInfo:
     bridge: str
     subnet: str
     gateway: str
-    internal: bool
+    internal: bool = False
 
 
 @dataclass(frozen=True)
 class Attachment:
-    network: str
     ip: str
     mac: str
     ifname: str
     host_ifname: str
     gateway: str
+    network: str
 
 
 @dataclass(frozen=True)

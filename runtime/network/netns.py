@@ -1,9 +1,10 @@
 """A netlink socket inside another process's network namespace, without forking.
 
 `setns(CLONE_NEWNET)` changes only the calling thread, and a socket keeps the namespace it was
-created in. So a short-lived thread enters the container's netns, opens the socket, goes back, and
-exits; the fd is shared with the rest of the process. pyroute2's own `IPRoute(netns=…)` forks a
-child for the same job, about 9 ms slower (reference/runtime.md §6.3).
+created in. So a short-lived thread enters the container's netns, opens the socket, does any
+sysctl writes (/proc/sys/net follows the thread's netns), goes back, and exits; the fd is shared
+with the rest of the process. pyroute2's own `IPRoute(netns=…)` forks a child for the same job,
+about 9 ms slower (reference/runtime.md §6.3).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
 
 from runtime.linux.syscalls import CLONE_NEWNET, setns
 from runtime.network.errors import NetworkError
@@ -18,7 +20,8 @@ from runtime.network.errors import NetworkError
 NETLINK_ROUTE = 0
 
 
-def netlink_socket_in(pid: int) -> int:
+def netlink_socket_in(pid: int, also: Callable[[], None] | None = None) -> int:
+    """A NETLINK_ROUTE socket fd in the netns of ``pid``; ``also`` runs inside that netns too."""
     result: dict[str, int | BaseException] = {}
 
     def work() -> None:
@@ -34,6 +37,8 @@ def netlink_socket_in(pid: int) -> int:
             try:
                 sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
                 result["fd"] = sock.detach()
+                if also is not None:
+                    also()
             finally:
                 setns(own, CLONE_NEWNET)
         except BaseException as exc:
@@ -45,9 +50,11 @@ def netlink_socket_in(pid: int) -> int:
     thread = threading.Thread(target=work, name=f"netns-{pid}")
     thread.start()
     thread.join()
+    fd = result.get("fd")
     error = result.get("error")
     if isinstance(error, BaseException):
+        if isinstance(fd, int):
+            os.close(fd)
         raise NetworkError(f"cannot enter the network namespace of process {pid}: {error}")
-    fd = result["fd"]
     assert isinstance(fd, int)
     return fd

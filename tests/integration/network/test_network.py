@@ -1,0 +1,162 @@
+"""Bridges, IPAM and veths against the real kernel, with processes in their own netns as containers."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import socket
+
+import pytest
+from pyroute2 import IPRoute
+
+from runtime.network import NetworkError, NetworkManager, NetworkSpec
+from tests.integration.network.conftest import TCP_PORT, Harness, netns_run
+
+pytestmark = pytest.mark.root
+
+
+def greeting(host: str, port: int) -> str:
+    with socket.create_connection((host, port), timeout=5) as s:
+        return s.makefile("r").readline().strip()
+
+
+def test_bridge_gets_a_free_subnet_its_gateway_and_a_pinned_mac(harness: Harness) -> None:
+    info = harness.nm.ensure_network(NetworkSpec(name="proj_default"))
+    harness.networks.add("proj_default")
+    assert info.bridge == harness.layout.bridge_name("proj_default")
+    subnet = ipaddress.IPv4Network(info.subnet)
+    assert subnet.prefixlen == 24 and subnet.subnet_of(ipaddress.IPv4Network("10.89.0.0/16"))
+    assert info.gateway == str(next(subnet.hosts()))
+    with IPRoute() as ipr:
+        index = ipr.link_lookup(ifname=info.bridge)[0]
+        link = ipr.get_links(index)[0]
+        addresses = [a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index)]
+    assert link.get_attr("IFLA_OPERSTATE") in ("UP", "UNKNOWN", "DOWN")  # no ports yet: carrier may be down
+    assert link["flags"] & 1  # IFF_UP
+    assert info.gateway in addresses
+    # the MAC is set explicitly (addr_assign_type 3 = NET_ADDR_SET), so veths coming and going keep it
+    assert open(f"/sys/class/net/{info.bridge}/addr_assign_type").read().strip() == "3"
+    assert open(f"/proc/sys/net/ipv4/conf/{info.bridge}/route_localnet").read().strip() == "1"
+    assert open("/proc/sys/net/ipv4/ip_forward").read().strip() == "1"
+    assert harness.nm.ensure_network(NetworkSpec(name="proj_default")) == info  # idempotent
+
+
+def test_subnets_persist_and_never_overlap(harness: Harness) -> None:
+    first = harness.nm.ensure_network(NetworkSpec(name="a"))
+    second = harness.nm.ensure_network(NetworkSpec(name="b"))
+    harness.networks |= {"a", "b"}
+    assert not ipaddress.ip_network(first.subnet).overlaps(ipaddress.ip_network(second.subnet))
+    again = NetworkManager(harness.layout)
+    try:
+        assert again.ensure_network(NetworkSpec(name="a")) == first
+        assert [n.name for n in again.list_networks()] == ["a", "b"]
+    finally:
+        again.close()
+
+
+def test_explicit_subnet_is_honoured_and_a_clash_refused(harness: Harness) -> None:
+    info = harness.nm.ensure_network(NetworkSpec(name="fixed", subnet="10.213.7.0/24", gateway="10.213.7.254"))
+    harness.networks.add("fixed")
+    assert (info.subnet, info.gateway) == ("10.213.7.0/24", "10.213.7.254")
+    with pytest.raises(NetworkError, match=re.escape("10.213.7.0/24")):
+        harness.nm.ensure_network(NetworkSpec(name="other", subnet="10.213.7.128/25"))
+    with pytest.raises(NetworkError, match="overlaps"):
+        harness.nm.ensure_network(NetworkSpec(name="resolver", subnet="10.255.3.0/24"))
+    with pytest.raises(NetworkError, match="gateway"):
+        harness.nm.ensure_network(NetworkSpec(name="badgw", subnet="10.213.9.0/24", gateway="10.1.1.1"))
+
+
+def test_connect_gives_a_working_address_and_a_configured_netns(harness: Harness) -> None:
+    info = harness.nm.ensure_network(NetworkSpec(name="web"))
+    c = harness.container("c1")
+    att = harness.connect(c, "web")
+    assert ipaddress.ip_address(att.ip) in ipaddress.ip_network(info.subnet)
+    assert att.ip != info.gateway and att.gateway == info.gateway and att.ifname == "eth0"
+    assert att.host_ifname == harness.layout.veth_name("c1", "web")
+    assert greeting(att.ip, TCP_PORT) == "c1"
+    links = json.loads(netns_run(c.pid, "ip", "-j", "link", "show"))
+    state = {link["ifname"]: link for link in links}
+    assert "UP" in state["lo"]["flags"] and "UP" in state["eth0"]["flags"]
+    assert state["eth0"]["address"] == att.mac
+    routes = json.loads(netns_run(c.pid, "ip", "-j", "-4", "route", "show", "default"))
+    assert routes and routes[0]["gateway"] == info.gateway
+    assert netns_run(c.pid, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify").strip() == "1"
+    with IPRoute() as ipr:
+        host_end = ipr.get_links(ipr.link_lookup(ifname=att.host_ifname)[0])[0]
+        assert host_end.get_attr("IFLA_MASTER") == ipr.link_lookup(ifname=info.bridge)[0]
+
+
+def test_addresses_are_never_handed_out_twice(harness: Harness) -> None:
+    info = harness.nm.ensure_network(NetworkSpec(name="ipam"))
+    a, b = harness.container("a"), harness.container("b")
+    first = harness.connect(a, "ipam")
+    other = NetworkManager(harness.layout)  # a second manager reads the persisted allocations
+    try:
+        harness.networks.add("ipam")
+        harness.endpoints.add(("b", "ipam"))
+        second = other.connect("b", b.pid, "ipam")
+        assert second.ip not in (first.ip, info.gateway)
+        with pytest.raises(NetworkError, match="already in use"):
+            other.connect("x", b.pid, "ipam", ipv4_address=first.ip, ifname="eth1")
+        with pytest.raises(NetworkError, match="already in use"):
+            other.connect("x", b.pid, "ipam", ipv4_address=info.gateway, ifname="eth1")
+    finally:
+        other.close()
+    assert greeting(first.ip, TCP_PORT) == "a" and greeting(second.ip, TCP_PORT) == "b"
+
+
+def test_explicit_address_and_a_second_network(harness: Harness) -> None:
+    harness.nm.ensure_network(NetworkSpec(name="front", subnet="10.213.20.0/24"))
+    harness.nm.ensure_network(NetworkSpec(name="back", subnet="10.213.21.0/24", internal=True))
+    c = harness.container("multi")
+    front = harness.connect(c, "front", ipv4_address="10.213.20.77")
+    back = harness.connect(c, "back", ifname="eth1", default_route=False)
+    assert front.ip == "10.213.20.77" and back.ifname == "eth1"
+    assert greeting("10.213.20.77", TCP_PORT) == "multi"
+    assert greeting(back.ip, TCP_PORT) == "multi"
+    routes = json.loads(netns_run(c.pid, "ip", "-j", "-4", "route", "show", "default"))
+    assert [r["dev"] for r in routes] == ["eth0"]
+
+
+def test_internal_network_has_no_default_route(harness: Harness) -> None:
+    harness.nm.ensure_network(NetworkSpec(name="sealed", internal=True))
+    c = harness.container("sealed")
+    harness.connect(c, "sealed")
+    assert json.loads(netns_run(c.pid, "ip", "-j", "-4", "route", "show", "default")) == []
+
+
+def test_disconnect_releases_the_address_and_the_veth(harness: Harness) -> None:
+    harness.nm.ensure_network(NetworkSpec(name="churn"))
+    c = harness.container("c")
+    att = harness.connect(c, "churn")
+    harness.nm.disconnect("c", "churn")
+    harness.nm.disconnect("c", "churn")  # idempotent
+    with IPRoute() as ipr:
+        assert ipr.link_lookup(ifname=att.host_ifname) == []
+    state = json.loads((harness.layout.networks_dir / "state.json").read_text())
+    assert att.ip not in state["networks"]["churn"]["allocations"]
+
+
+def test_connecting_a_missing_process_fails_cleanly(harness: Harness) -> None:
+    harness.nm.ensure_network(NetworkSpec(name="gone"))
+    c = harness.container("ghost")
+    c.stop()
+    with pytest.raises(NetworkError):
+        harness.connect(c, "gone")
+    state = json.loads((harness.layout.networks_dir / "state.json").read_text())
+    assert state["networks"]["gone"]["allocations"] == {}
+
+
+def test_remove_network_and_cleanup_all_leave_nothing(harness: Harness) -> None:
+    harness.nm.ensure_network(NetworkSpec(name="x"))
+    info = harness.nm.ensure_network(NetworkSpec(name="y"))
+    c = harness.container("c")
+    harness.connect(c, "y")
+    harness.nm.remove_network("x")
+    harness.nm.remove_network("x")  # idempotent
+    assert [n.name for n in harness.nm.list_networks()] == ["y"]
+    harness.nm.cleanup_all()
+    assert harness.leftovers() == []
+    with IPRoute() as ipr:
+        assert ipr.link_lookup(ifname=info.bridge) == []
