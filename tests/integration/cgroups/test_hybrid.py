@@ -113,11 +113,14 @@ def test_attach_from_the_parent_and_stats_move(mgr: CgroupManager, spawn: Spawn)
     before = cg.stats()
     assert before.pids == 0
     busy = (
-        "import sys, time\nx = bytearray(16 << 20)\nend = time.process_time() + 0.3\n"
+        "import sys, time\nsys.stdin.readline()\nx = bytearray(16 << 20)\nend = time.process_time() + 0.3\n"
         "while time.process_time() < end: pass\nprint('ok', flush=True)\nsys.stdin.read()"
     )
     proc = spawn([sys.executable, "-c", busy], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     cg.attach(proc.pid)
+    assert proc.stdin is not None
+    proc.stdin.write(b"go\n")  # start working only once inside
+    proc.stdin.flush()
     assert proc.stdout is not None and proc.stdout.readline() == b"ok\n"
     after = cg.stats()
     assert after.pids == 1
