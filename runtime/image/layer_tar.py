@@ -32,21 +32,23 @@ def write_layer(source: Path, out: IO[bytes]) -> None:
         raise ImageError(f"cannot import {source}: {exc}") from exc
 
 
-def _add_tree(layer: tarfile.TarFile, root: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()  # os.walk descends in this order: the tarball is deterministic
-        for name in sorted([*dirnames, *filenames]):
-            path = Path(dirpath) / name
-            info = layer.gettarinfo(str(path), arcname=str(path.relative_to(root)))
-            if info is None:  # a socket
-                continue
-            info.uname = info.gname = ""  # the host's user names mean nothing inside an image
-            info.pax_headers = _xattrs(path)
-            if info.isreg():
-                with open(path, "rb") as content:
-                    layer.addfile(info, content)
-            else:
-                layer.addfile(info)
+def _add_tree(layer: tarfile.TarFile, root: Path, relative: str = "") -> None:
+    """Depth first in name order, as Docker walks a tree: the same tree always gives the same bytes."""
+    for name in sorted(os.listdir(root / relative) if relative else os.listdir(root)):
+        arcname = f"{relative}/{name}" if relative else name
+        path = root / arcname
+        info = layer.gettarinfo(str(path), arcname=arcname)
+        if info is None:  # a socket
+            continue
+        info.uname = info.gname = ""  # the host's user names mean nothing inside an image
+        info.pax_headers = _xattrs(path)
+        if info.isreg():
+            with open(path, "rb") as content:
+                layer.addfile(info, content)
+        else:
+            layer.addfile(info)
+        if info.isdir():
+            _add_tree(layer, root, arcname)
 
 
 def _xattrs(path: Path) -> dict[str, str]:
