@@ -6,6 +6,7 @@ import ipaddress
 import json
 import re
 import socket
+import sys
 
 import pytest
 from pyroute2 import IPRoute
@@ -160,3 +161,17 @@ def test_remove_network_and_cleanup_all_leave_nothing(harness: Harness) -> None:
     assert harness.leftovers() == []
     with IPRoute() as ipr:
         assert ipr.link_lookup(ifname=info.bridge) == []
+
+
+def test_networks_are_isolated_from_each_other_but_not_from_the_host(harness: Harness) -> None:
+    harness.nm.ensure_network(NetworkSpec(name="left"))
+    harness.nm.ensure_network(NetworkSpec(name="right"))
+    a, b = harness.container("a"), harness.container("b")
+    harness.connect(a, "left")
+    right = harness.connect(b, "right")
+    assert greeting(right.ip, TCP_PORT) == "b"  # the host reaches every container
+    probe = ("import socket,sys\n"
+             "try:\n    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)\n"
+             "    print('reached')\nexcept OSError:\n    print('blocked')\n")
+    out = netns_run(a.pid, sys.executable, "-c", probe, right.ip, str(TCP_PORT))
+    assert out.strip() == "blocked"
