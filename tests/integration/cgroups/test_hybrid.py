@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cgroups import CgroupError, CgroupManager, InvalidResources, Resources
+from runtime.cgroups import Cgroup, CgroupError, CgroupManager, InvalidResources, Resources
 from runtime.layout import HostLayout
 
 from .conftest import Spawn
@@ -189,3 +189,18 @@ def test_remove_takes_nested_cgroups_and_remove_parent_cleans_up(mgr: CgroupMana
     cg.remove()
     mgr.remove_parent()
     assert all(not (root / host.cgroup_parent).exists() for root in mgr.layout.roots)
+
+
+def test_v1_kill_without_cgroup_kill_freezes_kills_and_thaws(mgr: CgroupManager, spawn: Spawn) -> None:
+    made = mgr.create("v1kill", Resources())
+    if "freezer" not in made.v1_dirs:
+        pytest.skip("no v1 freezer on this host")
+    # The same cgroup seen as on a pure v1 host: no cgroup2 leaf, so no cgroup.kill.
+    cg = Cgroup("v1kill", "v1", made.v1_dirs, None)
+    proc = spawn(["sh", "-c", "sleep 300 & echo started; wait"], cg.procs_files, stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"started\n"
+    assert len(cg.pids()) == 2 and cg.populated()
+    cg.kill()
+    assert cg.pids() == [] and not cg.frozen()
+    assert proc.wait() == -9
+    made.remove()
