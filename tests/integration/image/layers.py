@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import subprocess
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +29,13 @@ class Entry:
     xattrs: dict[str, str] = field(default_factory=dict)
 
 
-def directory(name: str, mode: int = 0o755, **kw: int) -> Entry:
-    return Entry(name, tarfile.DIRTYPE, mode=mode, **kw)
+def directory(name: str, mode: int = 0o755, uid: int = 0, gid: int = 0, mtime: int = 1_600_000_000) -> Entry:
+    return Entry(name, tarfile.DIRTYPE, mode=mode, uid=uid, gid=gid, mtime=mtime)
 
 
-def file(name: str, data: bytes = b"", mode: int = 0o644, **kw: int) -> Entry:
-    return Entry(name, data=data, mode=mode, **kw)
+def file(name: str, data: bytes = b"", mode: int = 0o644, uid: int = 0, gid: int = 0,
+         mtime: int = 1_600_000_000) -> Entry:
+    return Entry(name, data=data, mode=mode, uid=uid, gid=gid, mtime=mtime)
 
 
 def symlink(name: str, target: str) -> Entry:
@@ -42,9 +46,15 @@ def hardlink(name: str, target: str) -> Entry:
     return Entry(name, tarfile.LNKTYPE, link=target)
 
 
+_COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    "": lambda data: data, "gz": gzip.compress, "xz": lzma.compress, "bz2": bz2.compress,
+}
+
+
 def layer_bytes(entries: list[Entry], compression: str = "") -> bytes:
+    """A PAX tar of ``entries`` in order, compressed with ``compression`` ("", "gz", "xz" or "bz2")."""
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode=f"w:{compression}", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for e in entries:
             info = tarfile.TarInfo(e.name)
             info.type = e.kind
@@ -54,7 +64,7 @@ def layer_bytes(entries: list[Entry], compression: str = "") -> bytes:
             info.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in e.xattrs.items()}
             info.size = len(e.data) if e.kind == tarfile.REGTYPE else 0
             tar.addfile(info, io.BytesIO(e.data) if e.kind == tarfile.REGTYPE else None)
-    return out.getvalue()
+    return _COMPRESSORS[compression](out.getvalue())
 
 
 @contextmanager
