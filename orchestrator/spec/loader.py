@@ -234,7 +234,8 @@ class _ProjectLoader:
                 raise CycleError(f"include cycle: {' -> '.join(str(s) for s in [*stack, key])}", at)
             project_dir = Path(os.path.abspath(document.file_dir / entry["project_directory"])) \
                 if entry.get("project_directory") else key.parent
-            env_files = [project_dir / f for f in entry.get("env_file") or []]
+            # Like compose-go: an include's env_file is relative to the including project's directory.
+            env_files = [document.base_dir / f for f in entry.get("env_file") or []]
             if env_files:
                 own: dict[str, str] = {}
                 for f in env_files:

@@ -134,7 +134,7 @@ def test_include_long_form(write: Write, load: Load, tmp_path: Path) -> None:
     write("compose.yaml", """
         include:
           - path: [lib/a.yaml, lib/b.yaml]
-            env_file: vars.env
+            env_file: lib/vars.env  # relative to the including project, as compose-go resolves it
             project_directory: lib
         services: {}
     """)
