@@ -245,6 +245,33 @@ class ImageStore:
                 self._write_index(index)
         return self.resolve(config_digest)
 
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).exists()
+
+    def record_image(self, manifest_digest: str, reference: str | None) -> Image:
+        """Record an image whose manifest, config and layer blobs are stored exactly as they came.
+
+        Pull and load use this instead of `add_image`, so the image id and manifest digest stay the
+        ones the registry or archive gave. Layers not unpacked yet are unpacked here.
+        """
+        ref_key = normalize(reference) if reference else None
+        with self.writing():
+            manifest = self.read_json(manifest_digest)
+            config_digest = str(manifest.get("config", {}).get("digest", ""))
+            diff_ids = self.read_json(config_digest).get("rootfs", {}).get("diff_ids", [])
+            layers = manifest.get("layers", [])
+            if len(diff_ids) != len(layers):
+                raise ImageError(f"image {config_digest}: {len(layers)} layers but {len(diff_ids)} diff_ids")
+            for layer, diff_id in zip(layers, diff_ids, strict=True):
+                self.unpack(str(layer["digest"]), str(diff_id))
+            with self._locked():
+                index = self._index()
+                index["images"][config_digest] = manifest_digest
+                if ref_key:
+                    index["references"][ref_key] = config_digest
+                self._write_index(index)
+        return self.resolve(config_digest)
+
     def import_rootfs(self, source: Path, reference: str, config: ImageConfig) -> Image:
         """`pyorch import`: a directory or a tarball (plain, gzip, bzip2, xz) becomes a one-layer image."""
         normalize(reference)

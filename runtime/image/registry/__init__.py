@@ -1,0 +1,25 @@
+"""An OCI Distribution v2 client: pull into and push from the image store, with auth and progress."""
+
+from runtime.image.registry.credentials import Credentials, CredentialStore
+from runtime.image.registry.errors import (
+    AuthenticationFailed,
+    DigestMismatch,
+    InsecureRegistry,
+    ManifestUnknown,
+    PlatformNotFound,
+    RegistryError,
+    RegistryUnreachable,
+    UnsupportedManifest,
+)
+from runtime.image.registry.events import Listener, TransferEvent
+from runtime.image.registry.platform import InvalidPlatform, Platform, host_platform, parse_platform
+from runtime.image.registry.pull import last_pulls, pull_image
+from runtime.image.registry.push import push_image
+from runtime.image.registry.session import Registries
+
+__all__ = [
+    "AuthenticationFailed", "CredentialStore", "Credentials", "DigestMismatch", "InsecureRegistry",
+    "InvalidPlatform", "Listener", "ManifestUnknown", "Platform", "PlatformNotFound", "Registries",
+    "RegistryError", "RegistryUnreachable", "TransferEvent", "UnsupportedManifest", "host_platform",
+    "last_pulls", "parse_platform", "pull_image", "push_image",
+]
