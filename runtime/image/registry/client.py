@@ -35,12 +35,14 @@ _ATTEMPTS = 3
 
 class RegistryClient:
     def __init__(self, endpoint: Endpoint, credentials: Credentials | None = None,
-                 timeout: float = 60.0, user_agent: str = "pyorch/0.1") -> None:
+                 timeout: float = 60.0, user_agent: str = "pyorch/0.1",
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.endpoint = endpoint
         self.registry = endpoint.registry
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True,
                                   headers={"User-Agent": user_agent},
-                                  limits=httpx.Limits(max_connections=16, max_keepalive_connections=8))
+                                  limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+                                  transport=transport)
         self._auth = Authenticator(self._http, self.registry, credentials)
         self._base: str | None = None
         self._challenges: list[Challenge] = []   # from the ping; answered before each new scope
