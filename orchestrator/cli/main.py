@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from orchestrator.cli import cmd_images as cmd_images_verbs
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
 from orchestrator.errors import PyorchError
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--remove-orphans", action="store_true")
     up.add_argument("--wait", action="store_true", help="Wait for services to be running|healthy (implies -d)")
     up.add_argument("--wait-timeout", type=float, default=None, help="Seconds to wait for --wait")
+    up.add_argument("--pull", choices=["always", "missing", "never"], help="Pull images before starting")
     up.set_defaults(run=cmd_up)
 
     down = sub.add_parser("down", help="Stop and remove containers and networks")
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     boot.set_defaults(run=cmd_image_bootstrap)
     ls = image_sub.add_parser("ls", help="List images")
     ls.set_defaults(run=cmd_images)
+    cmd_images_verbs.register(sub, image_sub)
 
     engine = sub.add_parser("engine", help="Control the pyorch engine")
     engine.add_argument("action", choices=["start", "stop", "status"])
@@ -162,7 +165,7 @@ def project_name(args: argparse.Namespace) -> str:
 def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
     project = load(args)
     options = {"force_recreate": args.force_recreate, "no_recreate": args.no_recreate,
-               "remove_orphans": args.remove_orphans}
+               "remove_orphans": args.remove_orphans, "pull": args.pull}
     with err.status(f"Starting project {project.name}"):
         result = client.request("POST", "/v1/projects/up",
                                 {"project": project.model_dump(mode="json"), "options": options})

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from orchestrator.engine import images_api
 from orchestrator.engine.engine import Engine, UpOptions
 from orchestrator.engine.logs import LogSource, stream_logs
 from orchestrator.engine.translate import LABEL_PROJECT, LABEL_SERVICE
@@ -136,6 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
             case "POST", ["v1", "engine", "shutdown"]:
                 self._reply(200, {"ok": True})
                 self.server.shutdown_requested.set()
+            case _ if images_api.handle(self, engine, method, parts, query):
+                pass
             case _:
                 self._reply(404, {"error": f"no route {method} /{'/'.join(parts)}"})
 

@@ -20,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
 from orchestrator.engine.health import HealthCheck, HealthState
 from orchestrator.engine.probes import HealthMonitor
+from orchestrator.engine.pull_policy import ensure_image
 from orchestrator.engine.store import Store
 from orchestrator.engine.translate import (
     LABEL_HASH,
@@ -35,6 +36,7 @@ from orchestrator.planner.model import Action, DesiredService, ObservedContainer
 from orchestrator.spec import Project
 from runtime.container.runtime import ContainerInfo, ContainerRuntime, ExecSession
 from runtime.errors import RuntimeFailure
+from runtime.image.registry import Registries
 from runtime.layout import HostLayout
 from runtime.network import NetworkManager, NetworkSpec, PortBinding
 
@@ -48,6 +50,7 @@ class UpOptions:
     force_recreate: bool = False
     no_recreate: bool = False
     remove_orphans: bool = False
+    pull: str | None = None  # `up --pull always|missing|never`; None: each service's pull_policy
 
 
 class Engine:
@@ -120,7 +123,7 @@ class Engine:
             project = Project.model_validate(spec)
         except ValueError as exc:
             raise EngineError(f"invalid project: {exc}") from exc
-        self._preflight(project)
+        self._preflight(project, options.pull)
         with self._lock(project.name):
             revision = self.store.save_revision(project.name, str(project.working_dir), spec)
             self._projects[(project.name, revision)] = project
@@ -132,15 +135,13 @@ class Engine:
         return {"project": project.name, "revision": revision, "errors": errors,
                 "containers": self.ps(project.name)}
 
-    def _preflight(self, project: Project) -> None:
+    def _preflight(self, project: Project, pull: str | None = None) -> None:
         """Refuse what would fail half-way: missing images, taken ports. Nothing has changed yet."""
         for service in project.services.values():
             if not service.image:
                 raise EngineError(f"service {service.name!r} has no image (build: is not supported yet)")
-            try:
-                self.runtime.images.resolve(service.image)
-            except RuntimeFailure as exc:
-                raise EngineError(f"service {service.name!r}: {exc}") from exc
+            ensure_image(self.runtime.images, Registries.for_state(self.layout.state_root), service.name,
+                         service.image, service.pull_policy, pull, service.platform)
             bindings = self._bindings(project, service.name, allocate=False)
             if bindings:
                 try:

@@ -326,8 +326,8 @@ class ImageStore:
                 raise ImageError(f"image id prefix {reference!r} is ambiguous: {len(matches)} images match")
         if parsed is None and not _ID_PREFIX.fullmatch(ref):
             parse(ref)  # re-raise the parse error: the user typed something that is no reference
-        raise ImageNotFound(f"no such image: {reference} (pyorch does not pull from registries yet; "
-                            "make base images with `pyorch image bootstrap` or import one with `pyorch import`)")
+        raise ImageNotFound(f"no such image: {reference} (pull it with `pyorch pull`, load it with `pyorch load`, "
+                            "or make base images with `pyorch image bootstrap`)")
 
     @staticmethod
     def _find_by_digest(index: dict[str, Any], repository: str, digest: str) -> str | None:

@@ -1,0 +1,151 @@
+"""The engine's image and registry routes: pull, push, remove, inspect, prune, save, load, login.
+
+Pulls and pushes stream their progress as JSON lines (one `TransferEvent` each, then a final
+``{"image": …}`` or ``{"error": …}``), as Docker's API does, so the CLI can draw progress bars.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from orchestrator.engine.engine import Engine
+from orchestrator.errors import PyorchError
+from runtime.errors import RuntimeFailure
+from runtime.image import Image, ImageStore
+from runtime.image.archive import load_images, save_images
+from runtime.image.reference import parse
+from runtime.image.registry import Credentials, Registries, TransferEvent, parse_platform, pull_image, push_image
+from runtime.image.registry.client import RegistryClient
+from runtime.image.registry.credentials import CredentialStore
+from runtime.image.registry.endpoint import endpoint_for
+
+
+class Handler(Protocol):
+    """What this module needs of the API's request handler."""
+
+    wfile: Any
+
+    def _body(self) -> dict[str, Any]: ...
+    def _reply(self, status: int, payload: Any) -> None: ...
+    def _stream_start(self) -> None: ...
+
+
+def handle(handler: Handler, engine: Engine, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
+    """Serve the request if it is one of ours; False lets the caller answer 404."""
+    store = engine.runtime.images
+    match method, parts:
+        case "POST", ["v1", "images", "pull"]:
+            body = handler._body()
+            platform = parse_platform(body["platform"]) if body.get("platform") else None
+            parse(body["reference"])  # a malformed name fails before the stream starts
+            _stream(handler, lambda listener: {"image": image_row(pull_image(
+                store, _registries(engine), body["reference"], platform, listener))})
+        case "POST", ["v1", "images", "push"]:
+            body = handler._body()
+            store.resolve(body["reference"])
+            _stream(handler, lambda listener: {"digest": push_image(
+                store, _registries(engine), body["reference"], body.get("target") or None, listener)})
+        case "POST", ["v1", "images", "remove"]:
+            body = handler._body()
+            in_use = set() if body.get("force") else _in_use(engine)
+            handler._reply(200, {"untagged": store.remove(body["reference"], in_use)})
+        case "GET", ["v1", "images", "inspect"]:
+            handler._reply(200, [inspect(store, r) for r in query.get("ref", [])])
+        case "POST", ["v1", "images", "prune"]:
+            body = handler._body()
+            handler._reply(200, prune(store, _in_use(engine), bool(body.get("all"))))
+        case "POST", ["v1", "images", "save"]:
+            body = handler._body()
+            ids = save_images(store, list(body["references"]), Path(body["output"]), body.get("format") or "tar")
+            handler._reply(200, {"ids": ids})
+        case "POST", ["v1", "images", "load"]:
+            body = handler._body()
+            loaded = load_images(store, Path(body["source"]), body.get("repository") or None)
+            handler._reply(200, {"loaded": [{"id": i, "reference": r} for i, r in loaded]})
+        case "POST", ["v1", "registry", "login"]:
+            body = handler._body()
+            handler._reply(200, login(engine, body["registry"], body["username"], body["password"]))
+        case "POST", ["v1", "registry", "logout"]:
+            body = handler._body()
+            removed = _credentials(engine).remove(body["registry"])
+            handler._reply(200, {"removed": removed, "registry": body["registry"]})
+        case _:
+            return False
+    return True
+
+
+def image_row(image: Image) -> dict[str, Any]:
+    return {"id": image.id, "references": list(image.references), "size": image.size,
+            "manifest_digest": image.manifest_digest}
+
+
+def _credentials(engine: Engine) -> CredentialStore:
+    return Registries.for_state(engine.layout.state_root).credentials
+
+
+def _registries(engine: Engine) -> Registries:
+    return Registries.for_state(engine.layout.state_root)
+
+
+def _in_use(engine: Engine) -> set[str]:
+    """Image ids of every container pyorch has, running or not: their layers are never removed."""
+    return {c.record.image_id for c in engine.runtime.containers()}
+
+
+def inspect(store: ImageStore, reference: str) -> dict[str, Any]:
+    image = store.resolve(reference)
+    config = store.read_json(image.id)
+    return {"Id": image.id, "RepoTags": [r for r in image.references if "@" not in r],
+            "RepoDigests": [r for r in image.references if "@" in r], "ManifestDigest": image.manifest_digest,
+            "Size": image.size, "Architecture": config.get("architecture"), "Os": config.get("os"),
+            "Variant": config.get("variant"), "Created": config.get("created"), "Config": config.get("config") or {},
+            "RootFS": config.get("rootfs") or {}, "Manifest": store.read_json(image.manifest_digest)}
+
+
+def prune(store: ImageStore, in_use: set[str], all_unused: bool) -> dict[str, Any]:
+    """Docker's `image prune`: untagged images; with ``all_unused`` every image no container uses."""
+    untagged: list[str] = []
+    if all_unused:
+        for image in store.list():
+            if image.id not in in_use:
+                untagged += store.remove(image.id, in_use)
+    removed = store.prune(keep_ids=in_use)
+    return {"untagged": untagged, "deleted_blobs": removed}
+
+
+def login(engine: Engine, registry: str, username: str, password: str) -> dict[str, Any]:
+    """Check the credentials against the registry first, as `docker login` does, then store them."""
+    if not username or not password:
+        raise PyorchError("login needs a user name and a password")
+    credentials = Credentials(username, password)
+    registries = _registries(engine)
+    with RegistryClient(endpoint_for(registry, registries.insecure), credentials) as client:
+        client.ping()
+    registries.credentials.save(registry, credentials)
+    return {"registry": registry, "stored_in": str(registries.credentials.own_file)}
+
+
+def _stream(handler: Handler, work: Callable[[Callable[[TransferEvent], None]], dict[str, Any]]) -> None:
+    """Run ``work`` in a thread; write its events as JSON lines, then its result or its error."""
+    events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def run() -> None:
+        try:
+            events.put(work(lambda e: events.put(e.to_json())))
+        except (PyorchError, RuntimeFailure, ValueError) as exc:
+            events.put({"error": str(exc), "kind": type(exc).__name__})
+        except Exception as exc:  # reported to the client, not swallowed
+            events.put({"error": f"internal error: {type(exc).__name__}: {exc}"})
+        finally:
+            events.put(None)
+
+    threading.Thread(target=run, name="image-transfer", daemon=True).start()
+    handler._stream_start()
+    while (item := events.get()) is not None:
+        handler.wfile.write(json.dumps(item).encode() + b"\n")
+        handler.wfile.flush()
