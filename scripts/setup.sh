@@ -11,6 +11,8 @@ APT_PACKAGES=(
   nftables python3-nftables  # libnftables and its ctypes binding (port publishing)
   iproute2 procps curl
   crun             # the peer runtime the start benchmark compares with
+  docker-registry apache2-utils openssl  # registry tests: a local registry, htpasswd, token certs
+  skopeo           # interop tests and the pull benchmark's peer
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
