@@ -48,12 +48,14 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
         case "POST", ["v1", "images", "push"]:
             body = handler._body()
             store.resolve(body["reference"])
+            if body.get("target"):
+                parse(body["target"])
             _stream(handler, lambda listener: {"digest": push_image(
                 store, _registries(engine), body["reference"], body.get("target") or None, listener)})
         case "POST", ["v1", "images", "remove"]:
             body = handler._body()
-            in_use = set() if body.get("force") else _in_use(engine)
-            handler._reply(200, {"untagged": store.remove(body["reference"], in_use)})
+            handler._reply(200, {"untagged": remove(store, body["reference"], _in_use(engine),
+                                                    bool(body.get("force")))})
         case "GET", ["v1", "images", "inspect"]:
             handler._reply(200, [inspect(store, r) for r in query.get("ref", [])])
         case "POST", ["v1", "images", "prune"]:
@@ -105,6 +107,14 @@ def inspect(store: ImageStore, reference: str) -> dict[str, Any]:
             "Size": image.size, "Architecture": config.get("architecture"), "Os": config.get("os"),
             "Variant": config.get("variant"), "Created": config.get("created"), "Config": config.get("config") or {},
             "RootFS": config.get("rootfs") or {}, "Manifest": store.read_json(image.manifest_digest)}
+
+
+def remove(store: ImageStore, reference: str, in_use: set[str], force: bool) -> list[str]:
+    """`rmi`: refused for an image a container uses; with ``force`` its name goes and it stays dangling
+    (so `prune` still keeps its layers while the container exists), as Docker does."""
+    if force and store.resolve(reference).id in in_use:
+        return store.untag(reference)
+    return store.remove(reference, in_use)
 
 
 def prune(store: ImageStore, in_use: set[str], all_unused: bool) -> dict[str, Any]:

@@ -379,6 +379,26 @@ class ImageStore:
             self._write_index(index)
         return [r for r in dropping if r]
 
+    def untag(self, reference: str) -> builtins.list[str]:
+        """Drop ``reference`` (all references when named by id) but keep the image record, dangling.
+
+        What `docker rmi -f` does to an image a container uses: the name goes, the layers stay, and
+        `prune` keeps the image while its id is in ``keep_ids``.
+        """
+        with self._locked():
+            index = self._index()
+            image_id = self._find(index, reference)
+            refs = sorted(r for r, i in index["references"].items() if i == image_id)
+            try:
+                key: str | None = normalize(reference)
+            except InvalidReference:
+                key = None
+            dropping = [key] if key in refs else refs
+            for r in dropping:
+                del index["references"][r]
+            self._write_index(index)
+        return [r for r in dropping if r]
+
     def prune(self, keep_ids: set[str] | frozenset[str] = frozenset()) -> builtins.list[str]:
         """Remove untagged images not in ``keep_ids``, then blobs and layers no image refers to.
 

@@ -59,6 +59,10 @@ def test_login_push_up_pulls_rmi_prune_save_load(layout: HostLayout, tmp_path: P
         assert [r["status"] for r in rows] == ["running"]
         [inspected] = json.loads(pyorch(layout, "image", "inspect", remote).stdout)
         assert inspected["Id"] == local_id and inspected["RepoTags"] == [remote]
+        # `pull` with no names pulls the project's service images (all layers already here).
+        assert pyorch(layout, "-f", str(compose), "pull", "-q").stdout.strip() == local_id
+        by_service = pyorch(layout, "-f", str(compose), "pull", "app").stdout
+        assert by_service.strip() == f"{remote}: {local_id}"
 
         in_use = pyorch(layout, "rmi", remote, check=False)
         assert in_use.returncode == 1 and "used by a container" in in_use.stderr
@@ -69,10 +73,15 @@ def test_login_push_up_pulls_rmi_prune_save_load(layout: HostLayout, tmp_path: P
         saved = subprocess.run([sys.executable, "-m", "orchestrator.cli", "save", remote], capture_output=True,
                                cwd=REPO, env=env_for(layout), timeout=60)
         assert saved.returncode == 0, saved.stderr
+        # rmi -f of a used image: the name goes, the image stays (dangling) until its container does.
+        assert pyorch(layout, "rmi", "-f", remote).stdout.strip() == f"Untagged: {remote}"
+        pyorch(layout, "image", "prune")
+        assert json.loads(pyorch(layout, "image", "inspect", local_id).stdout)[0]["RepoTags"] == []
         pyorch(layout, "-f", str(compose), "down")
+        assert "deleted: sha256:" in pyorch(layout, "image", "prune").stdout
+        assert pyorch(layout, "image", "inspect", local_id, check=False).returncode == 1
         pyorch(layout, "logout", registry.host)
         assert registry.host not in json.loads((layout.state_root / "auth.json").read_text())["auths"]
-        pyorch(layout, "rmi", remote)
         loaded = subprocess.run([sys.executable, "-m", "orchestrator.cli", "load"], input=saved.stdout,
                                 capture_output=True, cwd=REPO, env=env_for(layout), timeout=60)
         assert loaded.returncode == 0, loaded.stderr
