@@ -28,9 +28,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from runtime.image.config import ImageConfig
+from runtime.image.diffid import DiffIdReader
 from runtime.image.errors import ImageError, ImageNotFound
 from runtime.image.layer_tar import write_layer
 from runtime.image.reference import InvalidReference, normalize, parse
@@ -183,24 +184,34 @@ class ImageStore:
             raise ImageError(f"unsupported layer diff_id {diff_id!r}")
         return self.layers / diff_id.removeprefix("sha256:")
 
-    def unpack(self, blob_digest: str, diff_id: str) -> Path:
+    def unpack(self, blob_digest: str, diff_id: str, verify: bool = False) -> Path:
         """Unpack a stored layer blob once; concurrent callers end up with the same directory.
 
         Each caller extracts into its own temporary directory inside the store and renames it into
-        place under the lock; the loser of a race throws its copy away.
+        place under the lock; the loser of a race throws its copy away. With ``verify`` (blobs from
+        a registry or an archive) the uncompressed stream must hash to ``diff_id`` before the
+        directory is renamed into place.
         """
         target = self.layer_dir(diff_id)
         if target.exists():
             return target
         with self.writing():
-            return self._unpack_new(blob_digest, target)
+            return self._unpack_new(blob_digest, target, diff_id if verify else None)
 
-    def _unpack_new(self, blob_digest: str, target: Path) -> Path:
+    def _unpack_new(self, blob_digest: str, target: Path, expected_diff_id: str | None = None) -> Path:
         staging = Path(tempfile.mkdtemp(dir=self.layers, prefix=".tmp-"))
         try:
             os.chmod(staging, 0o755)
             with open(self.blob_path(blob_digest), "rb") as f:
-                unpack_layer(f, str(staging))
+                if expected_diff_id is None:
+                    unpack_layer(f, str(staging))
+                else:
+                    reader = DiffIdReader(f)
+                    unpack_layer(cast(IO[bytes], reader), str(staging))
+                    reader.drain()
+                    if reader.digest() != expected_diff_id:
+                        raise ImageError(f"layer {blob_digest} unpacks to {reader.digest()}, but the image config "
+                                         f"says {expected_diff_id}: refused")
             with self._locked():
                 if target.exists():
                     shutil.rmtree(staging)
@@ -263,7 +274,7 @@ class ImageStore:
             if len(diff_ids) != len(layers):
                 raise ImageError(f"image {config_digest}: {len(layers)} layers but {len(diff_ids)} diff_ids")
             for layer, diff_id in zip(layers, diff_ids, strict=True):
-                self.unpack(str(layer["digest"]), str(diff_id))
+                self.unpack(str(layer["digest"]), str(diff_id), verify=True)
             with self._locked():
                 index = self._index()
                 index["images"][config_digest] = manifest_digest

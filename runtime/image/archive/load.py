@@ -9,13 +9,13 @@ to the config's diff_ids. Nested indexes are followed to the entry for this host
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import IO, Any
 
 from runtime.image.archive.errors import ArchiveError
 from runtime.image.archive.save import NAME_ANNOTATION, REF_ANNOTATION
 from runtime.image.archive.sources import ArchiveSource, open_source
+from runtime.image.diffid import diff_id_of
 from runtime.image.reference import InvalidReference, normalize, parse
 from runtime.image.registry.errors import RegistryError
 from runtime.image.registry.media import (
@@ -180,16 +180,5 @@ def _load_docker(store: ImageStore, source: ArchiveSource) -> list[tuple[str, st
 def _uncompressed_digest(path: Any, media_type: str, digest: str) -> str:
     if media_type.endswith("v1.tar"):
         return digest
-    hasher = hashlib.sha256()
     with open(path, "rb") as raw:
-        if media_type.endswith("gzip"):
-            import gzip
-
-            stream: Any = gzip.GzipFile(fileobj=raw)
-        else:
-            import zstandard
-
-            stream = zstandard.ZstdDecompressor().stream_reader(raw)
-        while chunk := stream.read(_CHUNK):
-            hasher.update(chunk)
-    return "sha256:" + hasher.hexdigest()
+        return diff_id_of(raw)

@@ -92,7 +92,7 @@ def _fetch_layer(store: ImageStore, client: RegistryClient, ref: Reference, laye
             client.download_blob(ref.path, layer.digest, layer.size, partial, progress)
             os.replace(partial, target)
         listener(TransferEvent("unpacking", layer.digest, layer.size, layer.size))
-        store.unpack(layer.digest, diff_id)
+        store.unpack(layer.digest, diff_id, verify=True)
         listener(TransferEvent("done", layer.digest, layer.size, layer.size))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from runtime.image import ImageConfig, ImageStore, Layer
+from runtime.image import ImageConfig, ImageError, ImageStore, Layer
 from runtime.image.archive import load_images, save_images
 from runtime.image.registry import CredentialStore, Registries, pull_image, push_image
 from runtime.image.registry.media import OCI_LAYER_GZIP, OCI_LAYER_ZSTD
@@ -46,6 +46,23 @@ def _compressed_image(store: ImageStore, reference: str) -> str:
         layers.append(Layer(digest, "sha256:" + hashlib.sha256(raw).hexdigest(), len(blob), media_type))
     with store.writing():
         return store.add_image(layers, ImageConfig(cmd=["true"]), reference).id
+
+
+def test_a_layer_that_does_not_match_its_diff_id_is_refused(tmp_path: Path) -> None:
+    source = ImageStore(tmp_path / "source")
+    raw = _layer_tar({"etc/motd": b"hello\n"})
+    blob = gzip.compress(raw)
+    digest = source.put_blob(blob)
+    lie = "sha256:" + hashlib.sha256(raw + b"x").hexdigest()  # the config claims other content
+    with source.writing():
+        source.add_image([Layer(digest, lie, len(blob), OCI_LAYER_GZIP)], ImageConfig(), "pyorch.local/lie:1")
+    registries = Registries(CredentialStore(tmp_path / "auth.json", fallbacks=[]))
+    target = ImageStore(tmp_path / "target")
+    with run_registry(tmp_path / "registry") as registry:
+        push_image(source, registries, "pyorch.local/lie:1", f"{registry.host}/z/lie:1")
+        with pytest.raises(ImageError, match="the image config says"):
+            pull_image(target, registries, f"{registry.host}/z/lie:1")
+    assert list(target.layers.iterdir()) == [] and target.list() == []
 
 
 def test_gzip_and_zstd_layers_round_trip_through_a_registry(tmp_path: Path) -> None:
