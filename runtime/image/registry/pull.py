@@ -14,10 +14,11 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from runtime.image.reference import Reference, parse
 from runtime.image.registry.client import RegistryClient
-from runtime.image.registry.errors import DigestMismatch, RegistryError
+from runtime.image.registry.errors import DigestMismatch, PlatformNotFound, RegistryError
 from runtime.image.registry.events import Listener, TransferEvent, ignore
 from runtime.image.registry.media import Descriptor, ImageIndex, ImageManifest, parse_manifest
 from runtime.image.registry.platform import Platform, host_platform, select_manifest
@@ -29,15 +30,16 @@ DEFAULT_CONCURRENCY = 3  # Docker's max-concurrent-downloads
 
 def pull_image(store: ImageStore, registries: Registries, reference: str, platform: Platform | None = None,
                listener: Listener = ignore, concurrency: int = DEFAULT_CONCURRENCY) -> Image:
+    """Pull ``reference``; an explicit ``platform`` must match a single-platform image's config too."""
     ref = parse(reference)
     with registries.client(ref.registry) as client:
-        return _pull(store, client, ref, platform or host_platform(), listener, concurrency)
+        return _pull(store, client, ref, platform or host_platform(), listener, concurrency, platform is not None)
 
 
 def _pull(store: ImageStore, client: RegistryClient, ref: Reference, platform: Platform,
-          listener: Listener, concurrency: int) -> Image:
+          listener: Listener, concurrency: int, strict_platform: bool) -> Image:
     body, media_type, digest = client.get_manifest(ref.path, ref.digest or str(ref.tag))
-    parsed = parse_manifest(body, media_type)
+    parsed = parsed_top = parse_manifest(body, media_type)
     if isinstance(parsed, ImageIndex):
         chosen = select_manifest(parsed, platform)
         body, media_type, digest = client.get_manifest(ref.path, chosen.digest)
@@ -51,7 +53,10 @@ def _pull(store: ImageStore, client: RegistryClient, ref: Reference, platform: P
         if not store.has_blob(config_digest):
             config_bytes = client.get_blob_bytes(ref.path, config_digest)
             store.put_blob(config_bytes)
-        diff_ids = store.read_json(config_digest).get("rootfs", {}).get("diff_ids", [])
+        config = store.read_json(config_digest)
+        if strict_platform and isinstance(parsed_top, ImageManifest):
+            _check_platform(ref, config, platform)
+        diff_ids = config.get("rootfs", {}).get("diff_ids", [])
         if not isinstance(diff_ids, list) or len(diff_ids) != len(manifest.layers):
             raise RegistryError(f"{ref}: the config lists {len(diff_ids) if isinstance(diff_ids, list) else 0} "
                                 f"diff_ids for {len(manifest.layers)} layers")
@@ -71,6 +76,14 @@ def _pull(store: ImageStore, client: RegistryClient, ref: Reference, platform: P
     record_pull(store, str(ref))
     listener(TransferEvent("done", digest, detail=image.id))
     return image
+
+
+def _check_platform(ref: Reference, config: dict[str, Any], want: Platform) -> None:
+    """A single-platform image asked for with another platform is refused, not silently pulled."""
+    have = Platform(str(config.get("os", "")), str(config.get("architecture", "")), str(config.get("variant") or ""))
+    if (have.os, have.architecture) != (want.os, want.architecture) or (want.variant and have.variant
+                                                                         and have.variant != want.variant):
+        raise PlatformNotFound(f"{ref} is a single-platform image for {have}, not {want}")
 
 
 def _fetch_layer(store: ImageStore, client: RegistryClient, ref: Reference, layer: Descriptor, diff_id: str,

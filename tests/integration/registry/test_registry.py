@@ -17,6 +17,7 @@ from runtime.image.registry import (
     Credentials,
     CredentialStore,
     DigestMismatch,
+    PlatformNotFound,
     Registries,
     TransferEvent,
     parse_platform,
@@ -139,6 +140,9 @@ def test_cached_blobs_resumed_downloads_and_platform_index(source: ImageStore, t
         multi = pull_image(ImageStore(tmp_path / "multi"), registries, f"{registry.host}/lib/box:multi",
                            platform=parse_platform("linux/arm64"))
         assert multi.id == original.id
-        with pytest.raises(Exception, match="no manifest for platform linux/riscv64"):
+        with pytest.raises(PlatformNotFound, match="single-platform image for linux/"):
+            pull_image(ImageStore(tmp_path / "single"), registries, f"{registry.host}/lib/box:1",
+                       platform=parse_platform("linux/s390x"))
+        with pytest.raises(PlatformNotFound, match="no manifest for platform linux/riscv64"):
             pull_image(ImageStore(tmp_path / "multi2"), registries, f"{registry.host}/lib/box:multi",
                        platform=parse_platform("linux/riscv64"))
