@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -90,12 +89,19 @@ def save_images(store: ImageStore, references: list[str], output: Path | Any, fm
     if not references:
         raise ArchiveError("save needs at least one image")
     chosen: list[tuple[str, Image]] = [(r, store.resolve(r)) for r in references]
+    try:
+        _save(store, chosen, output, fmt)
+    except OSError as exc:
+        raise ArchiveError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    return [image.id for _, image in chosen]
+
+
+def _save(store: ImageStore, chosen: list[tuple[str, Image]], output: Path | Any, fmt: str) -> None:
     if fmt == "oci-dir":
         if not isinstance(output, Path):
             raise ArchiveError("the oci-dir format needs a directory path (-o DIR)")
-        dir_sink = _DirSink(output)
-        _write(store, chosen, dir_sink, docker_manifest=False)
-        return [image.id for _, image in chosen]
+        _write(store, chosen, _DirSink(output), docker_manifest=False)
+        return
     own = isinstance(output, Path)
     stream = open(output, "wb") if isinstance(output, Path) else output
     try:
@@ -105,11 +111,10 @@ def save_images(store: ImageStore, references: list[str], output: Path | Any, fm
     except BaseException:
         if own:
             stream.close()
-            os.unlink(output)
+            Path(output).unlink(missing_ok=True)
         raise
     if own:
         stream.close()
-    return [image.id for _, image in chosen]
 
 
 def _write(store: ImageStore, chosen: list[tuple[str, Image]], sink: _DirSink | _TarSink,

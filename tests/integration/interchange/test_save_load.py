@@ -69,6 +69,12 @@ def test_saved_tar_is_both_docker_archive_and_oci_layout(source: ImageStore, tmp
     with pytest.raises(Exception, match="no such image"):
         save_images(source, [REF, "nothing/here:1"], tmp_path / "never.tar")
     assert not (tmp_path / "never.tar").exists()
+    with pytest.raises(ArchiveError, match="cannot write"):
+        save_images(source, [REF], tmp_path / "no" / "such" / "dir.tar")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    with pytest.raises(ArchiveError, match="not an empty directory"):
+        save_images(source, [REF], tmp_path / "full", "oci-dir")
 
 
 def _rewrite_tar(src: Path, dst: Path, change: dict[str, bytes | None]) -> None:
