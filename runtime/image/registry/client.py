@@ -143,7 +143,7 @@ class RegistryClient:
     def get_blob_bytes(self, repository: str, digest: str, limit: int = 64 << 20) -> bytes:
         """A small blob (an image config) in memory, verified."""
         url = f"{self.base_url()}/v2/{repository}/blobs/{digest}"
-        response = self._send("GET", url, _scope(repository, "pull"), stream=True)
+        response = self._send("GET", url, _scope(repository, "pull"), {"Accept-Encoding": "identity"}, stream=True)
         try:
             _check(response, f"blob {digest} of {repository}")
             body = _read_limited(response, limit, f"blob {digest}")
@@ -189,7 +189,8 @@ class RegistryClient:
             have = 0
         if have == size and size > 0:
             return
-        headers = {"Range": f"bytes={have}-"} if have else {}
+        # identity: the bytes hashed (and the offsets of a Range) must be the blob's, never a re-encoding
+        headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={have}-"} if have else {})}
         url = f"{self.base_url()}/v2/{repository}/blobs/{digest}"
         response = self._send("GET", url, _scope(repository, "pull"), headers, stream=True)
         try:

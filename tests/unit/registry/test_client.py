@@ -113,6 +113,7 @@ def test_partial_downloads_resume_or_restart(tmp_path: Path, ranges: bool) -> No
         client.download_blob("lib/x", DIGEST, len(BLOB), partial, seen.append)
     assert partial.read_bytes() == BLOB
     assert fake.requests[-1].headers["Range"] == "bytes=1000-"
+    assert fake.requests[-1].headers["Accept-Encoding"] == "identity"
     # With Range honoured only the rest travels; otherwise the whole blob is fetched again.
     assert sum(seen) == len(BLOB)
     assert seen[0] == (1000 if ranges else min(len(BLOB), 1 << 20))
