@@ -3,7 +3,7 @@
 Compose's rules: ``always`` pulls every time; ``missing`` (and ``if_not_present``, the default)
 only when the image is not in the store; ``never`` never does and fails if the image is missing;
 ``build`` leaves the image to the build step; ``daily``, ``weekly`` and ``every_<duration>``
-(``every_12h``, ``every_30m``, ``every_2d``) pull when the last pull of that reference is older
+(``every_12h``, ``every_1h30m``, ``every_2d``) pull when the last pull of that reference is older
 than the period or unknown. ``refresh`` is treated as ``always``. ``up --pull always|missing|never``
 overrides every service's policy.
 """
@@ -15,13 +15,15 @@ import time
 from dataclasses import dataclass
 
 from orchestrator.errors import EngineError
-from orchestrator.spec.units import parse_duration
 from runtime.errors import RuntimeFailure
 from runtime.image import ImageNotFound, ImageStore, normalize
 from runtime.image.registry import Registries, last_pulls, parse_platform, pull_image
 
 _DAY = 86400.0
-_EVERY = re.compile(r"every_(\d+(?:\.\d+)?)([a-z]+)$")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": _DAY,
+                 "w": 7 * _DAY}
+_PERIOD_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
+_PERIOD = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d|w))+")
 CLI_OVERRIDES = ("always", "missing", "never")
 
 
@@ -44,18 +46,19 @@ def parse_policy(text: str | None) -> PullPolicy:
         return PullPolicy("periodic", _DAY)
     if value == "weekly":
         return PullPolicy("periodic", 7 * _DAY)
-    match = _EVERY.match(value)
-    if match:
-        number, unit = match.groups()
-        try:
-            seconds = float(number) * {"d": _DAY, "w": 7 * _DAY}[unit] if unit in ("d", "w") \
-                else parse_duration(number + unit)
-        except ValueError:
-            seconds = 0.0
+    if value.startswith("every_"):
+        seconds = _period(value.removeprefix("every_"))
         if seconds > 0:
             return PullPolicy("periodic", seconds)
     raise EngineError(f"invalid pull_policy {value!r} (always, never, missing, build, daily, weekly, "
                       "every_<duration> such as every_12h)")
+
+
+def _period(text: str) -> float:
+    """Go durations (``12h``, ``1h30m``) plus days and weeks (``2d``, ``1w``, ``1d12h``); 0 if invalid."""
+    if not _PERIOD.fullmatch(text):
+        return 0.0
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _PERIOD_PART.findall(text))
 
 
 def should_pull(policy: PullPolicy, present: bool, last_pulled: float | None, now: float) -> bool:

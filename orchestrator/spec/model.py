@@ -418,7 +418,8 @@ class ServiceModelRef(ComposeModel):
 
 
 RESTART_PATTERN = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
-PULL_POLICY_PATTERN = re.compile(r"^(always|never|missing|if_not_present|build|daily|weekly|refresh|every_.+)$")
+PULL_POLICY_PATTERN = re.compile(
+    r"^(always|never|missing|if_not_present|build|daily|weekly|refresh|every_(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d|w))+)$")
 
 
 def _restart(value: Any) -> Any:
