@@ -9,6 +9,7 @@ APT_PACKAGES=(
   python3-minimal  # the Debian interpreter copied into pyorch.local/python
   tini             # tini-static: the default PID 1 of containers
   nftables python3-nftables  # libnftables and its ctypes binding (port publishing)
+  python3-seccomp  # libseccomp's binding: compiles seccomp profiles to BPF
   iproute2 procps curl
   crun             # the peer runtime the start benchmark compares with
   docker-registry apache2-utils openssl  # registry tests: a local registry, htpasswd, token certs
@@ -33,4 +34,5 @@ fi
 # Debian's libnftables binding lives in the system dist-packages; expose only that package.
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 ln -sfn /usr/lib/python3/dist-packages/nftables "$site/nftables"
-.venv/bin/python -c 'import nftables, pyroute2' >/dev/null
+for so in /usr/lib/python3/dist-packages/seccomp.cpython-*.so; do ln -sfn "$so" "$site/"; done
+.venv/bin/python -c 'import nftables, pyroute2, seccomp' >/dev/null

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.health import HealthCheck
@@ -72,6 +73,10 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         privileged=bool(service.privileged),
         read_only=bool(service.read_only),
         no_new_privileges=any(o.replace("=", ":") in ("no-new-privileges", "no-new-privileges:true") for o in security),
+        seccomp=seccomp_of(project, security),
+        sysctls={str(k): str(v) for k, v in (service.sysctls or {}).items()},
+        ulimits={name: (u.soft, u.hard) for name, u in (service.ulimits or {}).items()},
+        group_add=[str(g) for g in service.group_add or []],
         shm_size=int(service.shm_size) if service.shm_size else None,
         extra_hosts=dict(service.extra_hosts or {}),
         dns=list(service.dns or []),
@@ -79,6 +84,19 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         oom_score_adj=service.oom_score_adj,
         mounts=mounts_of(project, service, number),
     )
+
+
+def seccomp_of(project: Project, security_opt: list[str]) -> str | None:
+    """`security_opt: [seccomp=unconfined | seccomp=FILE]` (Docker's spellings, `:` or `=`)."""
+    for option in security_opt:
+        key, sep, value = option.replace(":", "=", 1).partition("=")
+        if key != "seccomp" or not sep:
+            continue
+        if value == "unconfined":
+            return "unconfined"
+        path = Path(value)
+        return str(path if path.is_absolute() else Path(project.working_dir) / path)
+    return None
 
 
 def volume_runtime_name(project: Project, key: str) -> str:

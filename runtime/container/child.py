@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 
-from runtime.container.spec import MASKED_PATHS, READONLY_PATHS, ContainerSpec, capability_mask
+from runtime.container.spec import ContainerSpec, capability_mask
 from runtime.linux import syscalls as sc
 
 NAMESPACE_FLAGS = (
@@ -58,6 +58,7 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int) -> None:
     """PID 1 of the container until execve. Never returns."""
     try:
         rootfs = os.path.join(spec.bundle_dir, "rootfs")
+        seccomp_program = _read_program(spec.seccomp_path)
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
         _mount_rootfs(spec, rootfs)
         _mount_kernel_filesystems(spec, rootfs)
@@ -69,9 +70,10 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int) -> None:
         if spec.init_path:
             _bind(spec.init_path, rootfs, INIT_TARGET, True)
         _pivot(rootfs)
-        for path in READONLY_PATHS:
+        _apply_sysctls(spec.sysctls)
+        for path in spec.readonly_paths:
             _readonly(path)
-        for path in MASKED_PATHS:
+        for path in spec.masked_paths:
             _mask(path)
         if spec.read_only_rootfs:
             sc.mount(None, "/", None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_REC)
@@ -80,12 +82,12 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int) -> None:
         if spec.domainname:
             sc.setdomainname(spec.domainname)
         uid, gid, groups = resolve_user(spec.user)
-        _drop_privileges(spec, uid, gid, groups)
+        groups = _with_extra_groups(groups, spec.group_add)
+        _apply_rlimits(spec.rlimits)
+        _make_workdir(spec.cwd or "/")
+        _drop_privileges(spec, uid, gid, groups, seccomp_program)
         env = _environment(spec.env, uid)
-        try:
-            os.chdir(spec.cwd or "/")
-        except OSError as exc:
-            raise SetupError(f"working directory {spec.cwd!r}: {exc.strerror}") from exc
+        _enter_workdir(spec.cwd or "/")
         args = list(spec.args)
         if not args:
             raise SetupError("no command: the image has no Cmd/Entrypoint and none was given")
@@ -293,7 +295,15 @@ def _read_db(path: str) -> list[list[str]]:
         return []
 
 
-def _drop_privileges(spec: ContainerSpec, uid: int, gid: int, groups: list[int]) -> None:
+def _drop_privileges(spec: ContainerSpec, uid: int, gid: int, groups: list[int], seccomp_program: bytes) -> None:
+    """Capabilities, ids, no_new_privs and the seccomp filter, in runc's order.
+
+    Without no_new_privs the kernel only accepts a filter from a process holding CAP_SYS_ADMIN,
+    so it goes in first (the default profile allows every call made after it); with
+    no_new_privs it goes in last, right before exec, as late as possible.
+    """
+    if seccomp_program and not spec.no_new_privileges:
+        sc.seccomp_set_filter(seccomp_program)
     keep = capability_mask(spec.capabilities)
     for cap in range(sc.last_cap() + 1):
         if not keep & (1 << cap):
@@ -308,6 +318,71 @@ def _drop_privileges(spec: ContainerSpec, uid: int, gid: int, groups: list[int])
     sc.capset(granted, granted, 0)
     if spec.no_new_privileges:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+        if seccomp_program:
+            sc.seccomp_set_filter(seccomp_program)
+
+
+def _read_program(path: str) -> bytes:
+    if not path:
+        return b""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _apply_sysctls(sysctls: dict[str, str]) -> None:
+    """Write namespaced sysctls through the container's own /proc (before it turns read-only)."""
+    for key, value in sysctls.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            _write(path, value)
+        except OSError as exc:
+            raise SetupError(f"sysctl {key}={value}: {exc.strerror}") from exc
+
+
+def _apply_rlimits(rlimits: list[tuple[str, int, int]]) -> None:
+    for name, soft, hard in rlimits:
+        try:
+            sc.setrlimit(name, soft, hard)
+        except (OSError, KeyError) as exc:
+            raise SetupError(f"ulimit {name}={soft}:{hard}: {exc}") from exc
+
+
+def _with_extra_groups(groups: list[int], extra: list[str]) -> list[int]:
+    """`group_add`: numbers as given, names from the container's /etc/group."""
+    if not extra:
+        return groups
+    result = list(groups)
+    db = _read_db("/etc/group")
+    for group in extra:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            match = [int(g[2]) for g in db if len(g) > 2 and g[0] == group]
+            if not match:
+                raise SetupError(f"group_add: unable to find group {group}: no matching entries in group file")
+            gid = match[0]
+        if gid not in result:
+            result.append(gid)
+    return result
+
+
+def _make_workdir(cwd: str) -> None:
+    """Like runc: a missing working directory is created, as root, before ids are dropped.
+
+    This runs after pivot_root, so symlinks in the path resolve inside the container's root and
+    cannot lead out of it.
+    """
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+    except OSError as exc:
+        raise SetupError(f"working directory {cwd!r}: {exc.strerror}") from exc
+
+
+def _enter_workdir(cwd: str) -> None:
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        raise SetupError(f"working directory {cwd!r}: {exc.strerror}") from exc
 
 
 def _environment(env: list[str], uid: int) -> dict[str, str]:
@@ -335,6 +410,7 @@ def run_exec(
         os.setsid()
         _redirect_stdio(out_w, err_w)
         _close_all_but((0, 1, 2, sync_w))
+        seccomp_program = _read_program(spec.seccomp_path)  # a host path: read before joining the mount ns
         ns_fds = [os.open(f"/proc/{target_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in _EXEC_NAMESPACES]
         for procs in spec.cgroup_procs_files:
             _write(procs, str(os.getpid()))
@@ -343,19 +419,20 @@ def run_exec(
             os.close(fd)
         pid = os.fork()
         if pid == 0:
-            _exec_stage2(spec, request, sync_w)
+            _exec_stage2(spec, request, sync_w, seccomp_program)
         os.write(sync_w, f"P{pid}\n".encode())
         os._exit(0)
     except BaseException as exc:
         _fail(sync_w, f"exec: {exc}")
 
 
-def _exec_stage2(spec: ContainerSpec, request: dict[str, object], sync_w: int) -> None:
+def _exec_stage2(spec: ContainerSpec, request: dict[str, object], sync_w: int, seccomp_program: bytes) -> None:
     try:
         os.chdir("/")
         user = str(request.get("user") or spec.user)
         uid, gid, groups = resolve_user(user)
-        _drop_privileges(spec, uid, gid, groups)
+        groups = _with_extra_groups(groups, spec.group_add)
+        _drop_privileges(spec, uid, gid, groups, seccomp_program)
         extra = [str(e) for e in request.get("env") or []]  # type: ignore[attr-defined]
         env = _environment([*spec.env, *extra], uid)
         cwd = str(request.get("workdir") or spec.cwd or "/")

@@ -60,6 +60,11 @@ class RunConfig:
     dns_search: list[str] = field(default_factory=list)
     oom_score_adj: int | None = None
     mounts: list[Mount] = field(default_factory=list)
+    # Security: None = the default seccomp profile; "unconfined"; or a path to a Docker JSON profile.
+    seccomp: str | None = None
+    sysctls: dict[str, str] = field(default_factory=dict)
+    ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)   # name -> (soft, hard), -1 = unlimited
+    group_add: list[str] = field(default_factory=list)
 
 
 def command_line(

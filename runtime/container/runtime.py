@@ -22,7 +22,14 @@ from runtime.cgroups import Resources as CgroupResources
 from runtime.container.mounts import resolve_mounts
 from runtime.container.runconfig import RunConfig, command_line, merge_env
 from runtime.container.shim_client import ShimClient
-from runtime.container.spec import CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, BindMount, ContainerSpec
+from runtime.container.spec import (
+    CAPABILITY_NUMBERS,
+    DEFAULT_CAPABILITIES,
+    MASKED_PATHS,
+    READONLY_PATHS,
+    BindMount,
+    ContainerSpec,
+)
 from runtime.container.state import (
     ContainerInfo,
     ContainerRecord,
@@ -35,6 +42,7 @@ from runtime.container.state import (
 from runtime.errors import ContainerNotFound, ContainerStateError, RuntimeFailure
 from runtime.image import ImageStore
 from runtime.layout import HostLayout
+from runtime.security.policy import plan_security, restrict_devices
 
 INIT_BINARY_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/catatonit")
 
@@ -43,9 +51,20 @@ def find_init_binary() -> str:
     return next((p for p in INIT_BINARY_CANDIDATES if os.access(p, os.X_OK)), "")
 
 
+def host_capabilities() -> set[str]:
+    """The capabilities this host lets us hand out: our bounding set (this host lacks SYS_RESOURCE)."""
+    try:
+        with open("/proc/self/status") as f:
+            bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    except (OSError, StopIteration, ValueError):
+        return set(CAPABILITY_NUMBERS)
+    return {name for name, bit in CAPABILITY_NUMBERS.items() if bounding & (1 << bit)}
+
+
 def capabilities_for(config: RunConfig) -> list[str]:
+    available = host_capabilities()
     if config.privileged:
-        return sorted(CAPABILITY_NUMBERS)
+        return sorted(available)
     caps = set(DEFAULT_CAPABILITIES)
     adds = {c.upper().removeprefix("CAP_") for c in config.cap_add}
     drops = {c.upper().removeprefix("CAP_") for c in config.cap_drop}
@@ -55,8 +74,14 @@ def capabilities_for(config: RunConfig) -> list[str]:
     if "ALL" in drops:
         caps = set()
     caps -= drops
-    caps |= set(CAPABILITY_NUMBERS) if "ALL" in adds else adds
-    return sorted(caps)
+    if "ALL" in adds:
+        caps |= available
+    missing = sorted(adds - available - {"ALL"})
+    if missing:
+        raise RuntimeFailure(f"cap_add: {', '.join(missing)} not available on this host (not in the engine's "
+                             "bounding set)")
+    caps |= adds - {"ALL"}
+    return sorted(caps & available)
 
 
 class ContainerRuntime:
@@ -70,6 +95,11 @@ class ContainerRuntime:
     # --- lifecycle -------------------------------------------------------------------------------
     def create(self, config: RunConfig) -> ContainerInfo:
         image = self.images.resolve(config.image)
+        capabilities = capabilities_for(config)
+        security = plan_security(
+            seccomp=config.seccomp, privileged=config.privileged, capabilities=capabilities,
+            sysctls=config.sysctls, ulimits=config.ulimits, cache_dir=self.layout.run_root / "seccomp",
+        )
         cid = os.urandom(32).hex()
         bundle = self.layout.containers_dir / cid
         for sub in ("upper", "work", "rootfs"):
@@ -82,6 +112,12 @@ class ContainerRuntime:
         resources = _cgroup_resources(config)
         (bundle / "resources.json").write_text(json.dumps(asdict(resources)))
         cgroup = self.cgroups.create(cid, resources)
+        try:
+            restrict_devices(cgroup, config.privileged)
+        except RuntimeFailure:
+            cgroup.remove()
+            shutil.rmtree(bundle, ignore_errors=True)
+            raise
         use_init = config.init if config.init is not None else True
         spec = ContainerSpec(
             id=cid,
@@ -94,7 +130,7 @@ class ContainerRuntime:
             user=config.user if config.user is not None else image.config.user,
             hostname=hostname,
             domainname=config.domainname,
-            capabilities=capabilities_for(config),
+            capabilities=capabilities,
             no_new_privileges=config.no_new_privileges,
             read_only_rootfs=config.read_only,
             cgroup_procs_files=list(cgroup.procs_files),
@@ -104,6 +140,13 @@ class ContainerRuntime:
             shm_size=config.shm_size or 64 * 1024 * 1024,
             oom_score_adj=config.oom_score_adj,
             log_path=str(bundle / "ctr.log"),
+            privileged=config.privileged,
+            seccomp_path=security.seccomp_path,
+            sysctls=security.sysctls,
+            rlimits=security.rlimits,
+            group_add=list(config.group_add),
+            masked_paths=[] if config.privileged else list(MASKED_PATHS),
+            readonly_paths=[] if config.privileged else list(READONLY_PATHS),
         )
         record = ContainerRecord(
             id=cid,
@@ -137,6 +180,7 @@ class ContainerRuntime:
         (bundle / "exit.json").unlink(missing_ok=True)
         spec = ContainerSpec.from_dict(json.loads((bundle / "spec.json").read_text()))
         cgroup = self.cgroups.create(cid, _cgroup_resources_from_spec_file(bundle))
+        restrict_devices(cgroup, spec.privileged)
         spec.cgroup_procs_files = list(cgroup.procs_files)
         record.restart_count = restart_count
         record.started_at = 0.0

@@ -78,6 +78,13 @@ class ContainerSpec:
     shm_size: int = 64 * 1024 * 1024
     oom_score_adj: int | None = None
     log_path: str = ""
+    privileged: bool = False         # all devices allowed, no masked or read-only paths
+    seccomp_path: str = ""           # compiled BPF program to install before exec; "" = unconfined
+    sysctls: dict[str, str] = field(default_factory=dict)   # namespaced only, checked by the runtime
+    rlimits: list[tuple[str, int, int]] = field(default_factory=list)  # (RLIMIT_ name, soft, hard)
+    group_add: list[str] = field(default_factory=list)     # extra groups, numeric or names
+    masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))
+    readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -86,4 +93,5 @@ class ContainerSpec:
     def from_dict(cls, raw: dict[str, Any]) -> ContainerSpec:
         binds = [BindMount(**b) for b in raw.pop("binds", [])]
         tmpfs = [TmpfsMount(**t) for t in raw.pop("tmpfs", [])]
-        return cls(binds=binds, tmpfs=tmpfs, **raw)
+        rlimits = [(str(n), int(s), int(h)) for n, s, h in raw.pop("rlimits", [])]
+        return cls(binds=binds, tmpfs=tmpfs, rlimits=rlimits, **raw)

@@ -140,3 +140,40 @@ def set_child_subreaper() -> None:
 def set_process_name(name: str) -> None:
     buf = ctypes.create_string_buffer(name.encode()[:15])
     _libc.prctl(PR_SET_NAME, ctypes.cast(buf, ctypes.c_void_p).value or 0, 0, 0, 0)
+
+
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def seccomp_set_filter(program: bytes) -> None:
+    """Install a classic-BPF seccomp program (an array of 8-byte `struct sock_filter`).
+
+    Needs no_new_privs or CAP_SYS_ADMIN in the caller, like the kernel says.
+    """
+    if not program or len(program) % 8:
+        raise OSError(22, "seccomp program must be a non-empty array of 8-byte instructions")
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p).value)
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0), "seccomp")
+
+
+# Resource numbers of <sys/resource.h> (the same on every architecture pyorch runs on).
+RLIMITS = {"cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7,
+           "memlock": 8, "as": 9, "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13, "rtprio": 14,
+           "rttime": 15}
+RLIM_INFINITY = (1 << 64) - 1
+
+
+class _Rlimit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
+
+
+def setrlimit(name: str, soft: int, hard: int) -> None:
+    """setrlimit without the `resource` module (the shim's interpreter may lack it); -1 = unlimited."""
+    limit = _Rlimit(RLIM_INFINITY if soft < 0 else soft, RLIM_INFINITY if hard < 0 else hard)
+    _check(_libc.setrlimit(RLIMITS[name], ctypes.byref(limit)), f"setrlimit({name})")

@@ -1,0 +1,1 @@
+"""Security profiles applied to containers: seccomp filters and the device allowlist."""

@@ -1,0 +1,102 @@
+"""Security defaults against the real kernel: seccomp, devices, sysctls, ulimits, groups, privileged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime.container.runconfig import RunConfig
+from runtime.container.runtime import ContainerRuntime
+from runtime.image.bootstrap import ensure_base_images
+from runtime.layout import HostLayout
+from runtime.security.sysctls import SysctlNotAllowed
+from tests.integration.container.test_isolation import run_to_exit, texts
+
+pytestmark = pytest.mark.root
+BUSYBOX = "pyorch.local/busybox:latest"
+PYTHON = "pyorch.local/python:3.11"
+# keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING) and clone3(NULL, 0) on x86_64.
+SYSCALLS = ("import ctypes, os; libc = ctypes.CDLL(None, use_errno=True)\n"
+            "for name, nr, args in (('keyctl', 250, (0, -3, 0)), ('clone3', 435, (0, 0))):\n"
+            "    rc = libc.syscall(nr, *args); print(name, rc, os.strerror(ctypes.get_errno()) if rc < 0 else 'ok')")
+
+
+@pytest.fixture
+def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
+    runtime = ContainerRuntime(layout)
+    ensure_base_images(runtime.images)
+    yield runtime
+    for info in runtime.containers():
+        runtime.remove(info.id, force=True)
+    runtime.shim.close()
+
+
+def test_default_seccomp_blocks_what_docker_blocks(rt: ContainerRuntime) -> None:
+    _, log = run_to_exit(rt, RunConfig(name="sc", image=PYTHON, command=["python3", "-c", SYSCALLS]))
+    lines = texts(log)
+    assert "keyctl -1 Operation not permitted" in lines
+    assert "clone3 -1 Function not implemented" in lines  # ENOSYS, so libcs fall back to clone
+    info, log = run_to_exit(rt, RunConfig(name="userns", image=BUSYBOX, command=["unshare", "-U", "true"]))
+    assert info.exit_code != 0 and "Operation not permitted" in log
+
+
+def test_unconfined_seccomp_lets_the_same_calls_through(rt: ContainerRuntime) -> None:
+    _, log = run_to_exit(rt, RunConfig(name="sc", image=PYTHON, seccomp="unconfined",
+                                       command=["python3", "-c", SYSCALLS]))
+    lines = texts(log)
+    assert not any(line.startswith("keyctl -1 Operation not permitted") for line in lines), lines
+    assert not any("Function not implemented" in line for line in lines), lines
+
+
+def test_a_profile_file_replaces_the_default(rt: ContainerRuntime, tmp_path: Path) -> None:
+    profile = {"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(profile))
+    info, log = run_to_exit(rt, RunConfig(name="prof", image=BUSYBOX, seccomp=str(path), no_new_privileges=True,
+                                          command=["mkdir", "/tmp/x"]))
+    assert info.exit_code != 0 and "Permission denied" in log
+
+
+def test_devices_outside_the_allowlist_cannot_be_opened(rt: ContainerRuntime) -> None:
+    script = "mknod /tmp/lc c 10 237 && (: < /tmp/lc) && echo opened; (: < /dev/null) && echo null-ok"
+    _, log = run_to_exit(rt, RunConfig(name="dev", image=BUSYBOX, command=["sh", "-c", script]))
+    assert "Operation not permitted" in log and "opened" not in texts(log) and "null-ok" in texts(log)
+    _, log = run_to_exit(rt, RunConfig(name="devp", image=BUSYBOX, privileged=True, command=["sh", "-c", script]))
+    assert "opened" in texts(log)
+
+
+def test_privileged_has_every_host_capability_and_no_masks(rt: ContainerRuntime) -> None:
+    with open("/proc/self/status") as f:
+        bounding = next(line.split()[1] for line in f if line.startswith("CapBnd:"))
+    _, log = run_to_exit(rt, RunConfig(name="priv", image=BUSYBOX, privileged=True,
+                                       command=["sh", "-c", "grep CapEff /proc/self/status; mount | grep -c kcore"]))
+    lines = texts(log)
+    assert f"CapEff:\t{bounding}" in lines
+    assert "0" in lines  # /proc/kcore is not masked
+
+
+def test_sysctls_ulimits_group_add_and_a_created_workdir(rt: ContainerRuntime) -> None:
+    host_value = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text().strip()
+    script = ("cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmni; "
+              "ulimit -n; ulimit -Hn; id -G; pwd")
+    info, log = run_to_exit(rt, RunConfig(
+        name="knobs", image=BUSYBOX, command=["sh", "-c", script], working_dir="/srv/app",
+        sysctls={"net.ipv4.ip_unprivileged_port_start": "0", "kernel.shmmni": "1000"},
+        ulimits={"nofile": (512, 1024)}, group_add=["1234", "daemon"]))
+    assert info.exit_code == 0, log
+    lines = texts(log)
+    assert lines[:4] == ["0", "1000", "512", "1024"]
+    assert {"1234", "1"} <= set(lines[4].split()), lines
+    assert lines[5] == "/srv/app"
+    assert Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text().strip() == host_value
+
+
+def test_a_host_wide_sysctl_is_refused_before_anything_exists(rt: ContainerRuntime) -> None:
+    before = sorted(p.name for p in rt.layout.containers_dir.iterdir())
+    with pytest.raises(SysctlNotAllowed, match=r"vm\.swappiness"):
+        rt.create(RunConfig(name="bad", image=BUSYBOX, command=["true"], sysctls={"vm.swappiness": "10"}))
+    assert sorted(p.name for p in rt.layout.containers_dir.iterdir()) == before
