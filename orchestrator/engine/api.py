@@ -10,6 +10,7 @@ import base64
 import json
 import logging
 import os
+import signal
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler
@@ -112,6 +113,13 @@ class _Handler(BaseHTTPRequestHandler):
             case "POST", ["v1", "projects", name, "start"]:
                 body = self._body()
                 self._reply(200, engine.start_services(name, list(body.get("services") or [])))
+            case "POST", ["v1", "projects", name, ("pause" | "unpause") as verb]:
+                body = self._body()
+                self._reply(200, engine.pause_services(name, list(body.get("services") or []), verb == "pause"))
+            case "POST", ["v1", "projects", name, "kill"]:
+                body = self._body()
+                self._reply(200, engine.kill_services(name, list(body.get("services") or []),
+                                                      int(body.get("signal", signal.SIGKILL))))
             case "GET", ["v1", "projects", name, "ps"]:
                 self._reply(200, engine.ps(name, all_containers=query.get("all", ["1"])[0] == "1"))
             case "GET", ["v1", "projects", name, "logs"]:

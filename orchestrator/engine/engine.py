@@ -420,6 +420,40 @@ class Engine:
                 self.store.record_event(project, "container-stop", c.name, id=c.id)
         return {"stopped": [c.name for c in chosen]}
 
+    def pause_services(self, project: str, services: list[str], pause: bool) -> dict[str, Any]:
+        """Freeze (or thaw) running containers; paused ones leave the published-port set meanwhile."""
+        wanted = "running" if pause else "paused"
+        done, errors = [], []
+        with self._lock(project):
+            for c in self._selected(project, services):
+                if c.status != wanted:
+                    continue
+                try:
+                    self.runtime.pause(c.id) if pause else self.runtime.unpause(c.id)
+                    done.append(c.name)
+                    kind = "container-pause" if pause else "container-unpause"
+                    self.store.record_event(project, kind, c.name, id=c.id)
+                except RuntimeFailure as exc:
+                    errors.append(f"{c.name}: {exc}")
+            loaded = self.project(project)
+            if loaded is not None:
+                self._publish_ports(loaded[0])
+        return {"containers": done, "errors": errors}
+
+    def kill_services(self, project: str, services: list[str], sig: int) -> dict[str, Any]:
+        """`kill`: a signal to each running container; like Docker, no restart policy brings it back."""
+        killed = []
+        with self._lock(project):
+            for c in self._selected(project, services):
+                if c.status in ("running", "paused"):
+                    # Like moby's killWithSignal: a killed container counts as stopped by hand.
+                    self.store.set_container_flags(c.id, project, True, 0.0)
+                    self.runtime.kill(c.id, sig)
+                    killed.append(c.name)
+                    self.store.record_event(project, "container-kill", c.name, id=c.id, signal=sig)
+        self.wake()
+        return {"killed": killed}
+
     def start_services(self, project: str, services: list[str]) -> dict[str, Any]:
         """Start stopped containers again (same container, new process), resetting their restart count."""
         loaded = self.project(project)

@@ -207,16 +207,45 @@ class ContainerRuntime:
         return self.inspect(cid)
 
     def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
-        _, record = self._load(cid)
+        bundle, record = self._load(cid)
         if is_alive(record):
             try:
                 os.kill(record.pid, sig)
             except ProcessLookupError:
                 pass
+            if sig == signal.SIGKILL and (bundle / "paused").exists():
+                self._thaw(bundle, cid)  # like Docker: a killed container does not stay frozen
+
+    def pause(self, cid: str) -> ContainerInfo:
+        """Freeze every process of the container (cgroup freezer); `docker pause`."""
+        bundle, record = self._load(cid)
+        if not is_alive(record) or not record.started_at:
+            raise ContainerStateError(f"container {record.name} is not running")
+        cgroup = self.cgroups.open(cid)
+        if cgroup is None:
+            raise ContainerStateError(f"container {record.name} has no cgroup to freeze")
+        cgroup.freeze()
+        (bundle / "paused").touch()
+        return self.inspect(cid)
+
+    def unpause(self, cid: str) -> ContainerInfo:
+        bundle, record = self._load(cid)
+        if not (bundle / "paused").exists():
+            raise ContainerStateError(f"container {record.name} is not paused")
+        self._thaw(bundle, cid)
+        return self.inspect(cid)
+
+    def _thaw(self, bundle: Path, cid: str) -> None:
+        cgroup = self.cgroups.open(cid)
+        if cgroup is not None:
+            cgroup.thaw()
+        (bundle / "paused").unlink(missing_ok=True)
 
     def stop(self, cid: str, timeout: float | None = None) -> ContainerInfo:
         """Stop signal, then SIGKILL to the whole cgroup after the grace period."""
         bundle, record = self._load(cid)
+        if (bundle / "paused").exists():
+            self._thaw(bundle, cid)  # a frozen process cannot act on its stop signal
         grace = record.stop_grace_period if timeout is None else timeout
         if is_alive(record):
             sig = _signal_number(record.stop_signal)
@@ -326,7 +355,9 @@ class ContainerRuntime:
             oom = bool(cgroup is not None and cgroup.oom_kill_count() > 0)
             return ContainerInfo(record, "exited", int(exit_info["exit_code"]), exit_info.get("finished_at"), oom)
         if is_alive(record):
-            return ContainerInfo(record, "running" if record.started_at else "created", None, None)
+            if not record.started_at:
+                return ContainerInfo(record, "created", None, None)
+            return ContainerInfo(record, "paused" if (bundle / "paused").exists() else "running", None, None)
         if record.pid:
             # Gone without an exit record: the shim was not there to reap it.
             return ContainerInfo(record, "exited", -1, None)

@@ -34,7 +34,7 @@ class ContainerInfo:
     """A snapshot of one container as observed now."""
 
     record: ContainerRecord
-    status: str  # created | running | exited
+    status: str  # created | running | paused | exited
     exit_code: int | None
     finished_at: float | None
     oom_killed: bool = False

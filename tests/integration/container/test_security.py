@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from runtime.container.runconfig import RunConfig
+from runtime.container.runconfig import Resources, RunConfig
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.bootstrap import ensure_base_images
 from runtime.layout import HostLayout
@@ -100,3 +101,53 @@ def test_a_host_wide_sysctl_is_refused_before_anything_exists(rt: ContainerRunti
     with pytest.raises(SysctlNotAllowed, match=r"vm\.swappiness"):
         rt.create(RunConfig(name="bad", image=BUSYBOX, command=["true"], sysctls={"vm.swappiness": "10"}))
     assert sorted(p.name for p in rt.layout.containers_dir.iterdir()) == before
+
+
+def test_pause_freezes_and_unpause_resumes(rt: ContainerRuntime) -> None:
+    info = rt.create(RunConfig(name="pz", image=BUSYBOX, command=["sh", "-c", "while :; do sleep 0.05; done"]))
+    rt.start(info.id)
+    cgroup = rt.cgroup(info.id)
+    assert cgroup is not None
+    assert rt.pause(info.id).status == "paused"
+    assert cgroup.frozen()
+    before = cgroup.stats().cpu_usage_ns
+    time.sleep(0.3)
+    assert cgroup.stats().cpu_usage_ns == before  # nothing ran while frozen
+    assert rt.unpause(info.id).status == "running"
+    assert not cgroup.frozen()
+    rt.pause(info.id)
+    assert rt.stop(info.id, timeout=2).status == "exited"  # a paused container still stops
+
+
+def test_fork_bomb_stops_at_pids_limit(rt: ContainerRuntime) -> None:
+    script = ("import os, time\nn = 0\ntry:\n    for _ in range(200):\n"
+              "        if os.fork() == 0:\n            time.sleep(30); os._exit(0)\n        n += 1\n"
+              "except OSError as e:\n    print('fork failed', e.errno)\nprint('loop-done', n, flush=True)\n"
+              "time.sleep(30)")
+    info = rt.create(RunConfig(name="bomb", image=PYTHON, command=["python3", "-c", script],
+                               resources=Resources(pids_limit=20)))
+    rt.start(info.id)
+    cgroup = rt.cgroup(info.id)
+    assert cgroup is not None
+    deadline = time.monotonic() + 30
+    while "loop-done" not in rt.log_path(info.id).read_text():
+        assert time.monotonic() < deadline, "the shell never got past its loop"
+        time.sleep(0.05)
+    stats = cgroup.stats()
+    assert stats.pids_limit == 20 and 10 < stats.pids <= 20, stats  # 200 asked for, capped at the limit
+    assert "fork failed 11" in rt.log_path(info.id).read_text()  # EAGAIN, as the kernel reports it
+    assert rt.stop(info.id, timeout=1).status == "exited"
+
+
+def test_half_a_cpu_holds_a_busy_loop_near_half(rt: ContainerRuntime) -> None:
+    info = rt.create(RunConfig(name="busy", image=BUSYBOX, command=["sh", "-c", "while :; do :; done"],
+                               resources=Resources(nano_cpus=500_000_000)))
+    rt.start(info.id)
+    cgroup = rt.cgroup(info.id)
+    assert cgroup is not None
+    time.sleep(0.3)
+    start_usage, start = cgroup.stats().cpu_usage_ns, time.monotonic()
+    time.sleep(2.0)
+    share = (cgroup.stats().cpu_usage_ns - start_usage) / 1e9 / (time.monotonic() - start)
+    rt.stop(info.id, timeout=1)
+    assert 0.2 < share < 0.8, share  # loose: CFS quota is 50 ms per 100 ms period

@@ -1,0 +1,74 @@
+"""`pause`, `unpause`, `kill` and `version`: container lifecycle verbs beyond up/stop/start."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from rich.console import Console
+
+from orchestrator.cli import render
+from orchestrator.cli.client import EngineClient
+from orchestrator.errors import PyorchError
+
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
+ProjectName = Callable[[argparse.Namespace], str]
+
+
+def register(sub: Any, project_name: ProjectName) -> None:
+    for verb, text in (("pause", "Pause services (freeze their processes)"), ("unpause", "Unpause services")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("services", nargs="*")
+        p.set_defaults(run=lambda a, c, v=verb: _pause(a, c, v, project_name))
+    kill = sub.add_parser("kill", help="Force stop service containers (a signal, SIGKILL by default)")
+    kill.add_argument("-s", "--signal", default="SIGKILL", help="Signal to send (name or number)")
+    kill.add_argument("services", nargs="*")
+    kill.set_defaults(run=lambda a, c: _kill(a, c, project_name))
+    ver = sub.add_parser("version", help="Show the pyorch version")
+    ver.add_argument("--short", action="store_true")
+    ver.set_defaults(run=_version)
+
+
+def _pause(args: argparse.Namespace, client: EngineClient, verb: str, project_name: ProjectName) -> int:
+    name = project_name(args)
+    result = client.request("POST", f"/v1/projects/{name}/{verb}", {"services": args.services})
+    shown = "Paused" if verb == "pause" else "Unpaused"
+    for c in result["containers"]:
+        err.print(f" [green]✔[/] Container {render.escape(c)}  {shown}")
+    for e in result["errors"]:
+        err.print(f" [red]✘[/] {render.escape(e)}")
+    return 1 if result["errors"] else 0
+
+
+def signal_number(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    key = text.upper()
+    key = key if key.startswith("SIG") else "SIG" + key
+    try:
+        return int(signal.Signals[key])
+    except KeyError:
+        raise PyorchError(f"unknown signal {text!r}") from None
+
+
+def _kill(args: argparse.Namespace, client: EngineClient, project_name: ProjectName) -> int:
+    sig = signal_number(args.signal)
+    name = project_name(args)
+    result = client.request("POST", f"/v1/projects/{name}/kill", {"services": args.services, "signal": sig})
+    for c in result["killed"]:
+        err.print(f" [green]✔[/] Container {render.escape(c)}  Killed")
+    return 0
+
+
+def _version(args: argparse.Namespace, client: EngineClient) -> int:
+    try:
+        number = version("pyorch")
+    except PackageNotFoundError:
+        number = "unknown"
+    out.print(number if args.short else f"pyorch version {number}")
+    return 0
