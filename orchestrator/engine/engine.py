@@ -17,6 +17,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from orchestrator.engine.discovery import dns_tables, dns_views
 from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
 from orchestrator.engine.health import HealthCheck, HealthState
 from orchestrator.engine.probes import HealthMonitor
@@ -39,6 +40,7 @@ from runtime.errors import RuntimeFailure
 from runtime.image.registry import Registries
 from runtime.layout import HostLayout
 from runtime.network import NetworkManager, NetworkSpec, PortBinding
+from runtime.network.dns import DnsServer
 
 log = logging.getLogger("pyorch.engine")
 PASS_INTERVAL_S = 2.0
@@ -67,10 +69,12 @@ class Engine:
         self._stopping = threading.Event()
         self._booted: set[str] = set()  # projects that had their first pass since the engine started
         self.health = HealthMonitor(self.runtime, self.scheduler, self._on_health_change)
+        self.dns: DnsServer | None = None  # started with the engine (binds port 53 on gateways)
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
         self.runtime.shim.ensure_running()
+        self.dns = DnsServer()
         self.scheduler.add_job(self.reconcile_all, "interval", seconds=PASS_INTERVAL_S, id="reconcile",
                                next_run_time=dt.datetime.now())
         self.scheduler.start()
@@ -79,6 +83,8 @@ class Engine:
     def shutdown(self) -> None:
         self._stopping.set()
         self.scheduler.shutdown(wait=False)
+        if self.dns is not None:
+            self.dns.close()
         self.runtime.shim.close()
 
     def wake(self, at: float | None = None) -> None:
@@ -357,6 +363,25 @@ class Engine:
             with self.executor.network_lock:
                 self.network.publish(_port_key(project.name, name), self._bindings(project, name, True),
                                      sorted(backends))
+        self._sync_dns()
+
+    def _sync_dns(self) -> None:
+        """Rebuild every network's name table from the running containers (all projects)."""
+        if self.dns is None:
+            return
+        containers = self.runtime.containers()
+        tables = dns_tables(containers, self.project, self.store.attachments)
+        networks = {n.name: n for n in self.network.list_networks()}
+        for name in set(self.dns.networks()) - set(networks):
+            self.dns.remove_network(name)
+        for name, info in networks.items():
+            try:
+                self.dns.set_network(name, info.gateway, forward=not info.internal)
+            except OSError as exc:
+                log.warning("DNS on %s (%s): %s", name, info.gateway, exc)
+                continue
+            self.dns.set_records(name, tables.get(name, {}))
+        self.dns.set_views(dns_views(containers, self.project, self.store.attachments))
 
     # --- teardown ---------------------------------------------------------------------------------------
     def down(self, name: str, timeout: float | None, remove_volumes: bool = False) -> dict[str, Any]:
@@ -377,6 +402,7 @@ class Engine:
                     with self.executor.network_lock:
                         self.network.remove_network(network_runtime_name(project, key))
             volumes = self._remove_volumes(name, loaded[0] if loaded else None) if remove_volumes else []
+            self._sync_dns()
             self.store.record_event(name, "down", name, removed=len(containers))
         return {"project": name, "removed": [c.name for c in containers], "volumes": volumes, "errors": errors}
 

@@ -23,6 +23,7 @@ from orchestrator.planner.model import (
     StartContainer,
 )
 from orchestrator.spec import Project, Service
+from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
 from runtime.errors import RuntimeFailure
 from runtime.network import NetworkManager
@@ -111,7 +112,9 @@ class Executor:
     # --- the actions --------------------------------------------------------------------------------
     def create_container(self, project: Project, revision: int, service_name: str, number: int, name: str) -> str:
         service = project.services[service_name]
-        info = self.runtime.create(run_config(project, service, name, number, revision))
+        config = run_config(project, service, name, number, revision)
+        self._use_embedded_dns(project, service, config)
+        info = self.runtime.create(config)
         try:
             self._attach(project, service, info.id, info.record.pid, name)
             self.runtime.start(info.id)
@@ -143,6 +146,21 @@ class Executor:
         self.store.record_event(project, "container-remove", info.name, id=cid, service=service)
 
     # --- networking -----------------------------------------------------------------------------------
+    def _use_embedded_dns(self, project: Project, service: Service, config: RunConfig) -> None:
+        """Point resolv.conf at the first network's gateway, where the engine's DNS server answers.
+
+        Like Docker's 127.0.0.11: `ndots:0` so single names are asked as they are. A service with
+        its own `dns:` keeps those servers (and so has no service discovery).
+        """
+        nets = service_networks(project, service)
+        if service.dns or not nets:
+            return
+        gateways = {n.name: n.gateway for n in self.network.list_networks()}
+        gateway = gateways.get(nets[0].runtime_name)
+        if gateway:
+            config.dns = [gateway]
+            config.dns_options = ["ndots:0", *config.dns_options]
+
     def _attach(self, project: Project, service: Service, cid: str, pid: int, name: str) -> None:
         entries: list[tuple[str, str]] = []
         for index, net in enumerate(service_networks(project, service)):

@@ -81,6 +81,7 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         extra_hosts=dict(service.extra_hosts or {}),
         dns=list(service.dns or []),
         dns_search=list(service.dns_search or []),
+        dns_options=list(service.dns_opt or []),
         oom_score_adj=service.oom_score_adj,
         mounts=mounts_of(project, service, number),
     )

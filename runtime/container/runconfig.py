@@ -58,6 +58,7 @@ class RunConfig:
     extra_hosts: dict[str, str] = field(default_factory=dict)
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
     oom_score_adj: int | None = None
     mounts: list[Mount] = field(default_factory=list)
     # Security: None = the default seccomp profile; "unconfined"; or a path to a Docker JSON profile.

@@ -40,6 +40,7 @@ from runtime.container.state import (
     save_record,
 )
 from runtime.errors import ContainerNotFound, ContainerStateError, RuntimeFailure
+from runtime.features import host_features
 from runtime.image import ImageStore
 from runtime.layout import HostLayout
 from runtime.security.policy import plan_security, restrict_devices
@@ -89,6 +90,7 @@ class ContainerRuntime:
         self.layout = layout
         self.images = images or ImageStore(layout.images_dir)
         self.cgroups = open_cgroups(layout)
+        self.features = host_features()  # probed once per process, at start-up
         self.shim = ShimClient(layout.run_root)
         layout.containers_dir.mkdir(parents=True, exist_ok=True)
 
@@ -113,7 +115,7 @@ class ContainerRuntime:
         (bundle / "resources.json").write_text(json.dumps(asdict(resources)))
         cgroup = self.cgroups.create(cid, resources)
         try:
-            restrict_devices(cgroup, config.privileged)
+            restrict_devices(cgroup, config.privileged, self.features.devices)
         except RuntimeFailure:
             cgroup.remove()
             shutil.rmtree(bundle, ignore_errors=True)
@@ -180,7 +182,7 @@ class ContainerRuntime:
         (bundle / "exit.json").unlink(missing_ok=True)
         spec = ContainerSpec.from_dict(json.loads((bundle / "spec.json").read_text()))
         cgroup = self.cgroups.create(cid, _cgroup_resources_from_spec_file(bundle))
-        restrict_devices(cgroup, spec.privileged)
+        restrict_devices(cgroup, spec.privileged, self.features.devices)
         spec.cgroup_procs_files = list(cgroup.procs_files)
         record.restart_count = restart_count
         record.started_at = 0.0
@@ -381,7 +383,7 @@ class ContainerRuntime:
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         lines += [f"{ip}\t{host}" for ip, host in extra]
         (bundle / "hosts").write_text("\n".join(lines) + "\n")
-        (bundle / "resolv.conf").write_text(_resolv_conf(config.dns, config.dns_search))
+        (bundle / "resolv.conf").write_text(_resolv_conf(config.dns, config.dns_search, config.dns_options))
         ro = config.read_only
         return [
             BindMount(str(bundle / "hostname"), "/etc/hostname", ro),
@@ -390,7 +392,7 @@ class ContainerRuntime:
         ]
 
 
-def _resolv_conf(dns: list[str], search: list[str]) -> str:
+def _resolv_conf(dns: list[str], search: list[str], options: list[str] | None = None) -> str:
     if not dns:
         try:
             host = Path("/etc/resolv.conf").read_text().splitlines()
@@ -401,6 +403,8 @@ def _resolv_conf(dns: list[str], search: list[str]) -> str:
     out = [f"nameserver {d}" for d in dns]
     if search:
         out.append("search " + " ".join(search))
+    if options:
+        out.append("options " + " ".join(options))
     return "\n".join(out) + "\n"
 
 
