@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.cgroups import Cgroup
-from runtime.security import devices
+from runtime.security import devices, devices_bpf
 from runtime.security.seccomp import compile_profile, load_profile_file
 from runtime.security.seccomp_default import default_profile
 from runtime.security.sysctls import check_sysctls
@@ -42,11 +42,15 @@ def plan_security(
     return SecurityPlan(path, rlimits, dict(sysctls))
 
 
-def restrict_devices(cgroup: Cgroup, privileged: bool) -> str:
-    """Install the device allowlist on the container's cgroup; returns how it is enforced."""
+def restrict_devices(cgroup: Cgroup, privileged: bool, enforcement: str) -> None:
+    """Install the device allowlist on the container's cgroup, the way the start-up probe chose.
+
+    `enforcement` is `runtime.features.KernelFeatures.devices`: the v1 controller where the host
+    has one (runc's choice on hybrid hosts too), else an eBPF program on the cgroup2 leaf.
+    """
     rules = devices.ALLOW_ALL if privileged else devices.DEFAULT_RULES
-    directory = cgroup.v1_dirs.get("devices")
-    if directory is not None:
-        devices.apply_v1(directory, rules)
-        return "cgroup-v1"
-    return "none"
+    v1_dir = cgroup.v1_dirs.get("devices")
+    if enforcement == "cgroup-v1" and v1_dir is not None:
+        devices.apply_v1(v1_dir, rules)
+    elif enforcement == "ebpf" and cgroup.unified is not None:
+        devices_bpf.apply_v2(cgroup.unified, rules)

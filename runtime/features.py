@@ -1,0 +1,195 @@
+"""What this kernel offers the runtime, probed once at start-up (reference/runtime.md, Appendix A).
+
+Each probe asks the kernel itself (a syscall or the file it would use), not its version number,
+except where the only observable is an exited process (`PIDFD_INFO_EXIT`, checked on a child we
+fork for the purpose). The result says which mechanism the runtime uses and which fallback is in
+effect; `pyorch info` shows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import platform
+import struct
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from runtime.cgroups import CgroupLayout, detect
+from runtime.cgroups.detect import V1_CONTROLLERS, V2_CONTROLLERS
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_NR_CLOSE_RANGE = 436                                   # the same on every architecture
+_PIDFD_GET_INFO = 0xC040FF0B                            # _IOWR(0xFF, 11, struct pidfd_info v0: 64 bytes)
+_PIDFD_INFO_EXIT = 1 << 3
+
+
+@dataclass(frozen=True)
+class KernelFeatures:
+    kernel: str
+    cgroup_mode: str                                    # v1 | hybrid | v2
+    controllers: dict[str, str]                         # controller → "v1" | "v2" (absent: unavailable)
+    cgroup_kill: bool                                   # cgroup.kill (else freeze + kill each + thaw)
+    freezer: str                                        # v1 | v2 | none
+    devices: str                                        # cgroup-v1 | ebpf | none
+    pidfd_open: bool
+    pidfd_exit_info: bool                               # PIDFD_INFO_EXIT (else: the shim's waitpid)
+    close_range: bool                                   # else: close() each fd
+    overlay: bool
+    overlay_options: dict[str, str]
+    seccomp: bool                                       # kernel filter mode available
+    seccomp_actions: list[str]
+    seccomp_binding: str                                # libseccomp API level, "" if not importable
+    notes: list[str] = field(default_factory=list)      # fallbacks in effect, in words
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def controller_placement(layout: CgroupLayout) -> dict[str, str]:
+    """Which hierarchy serves each controller pyorch uses (runc prefers v1 on hybrid hosts)."""
+    placement = {c: "v1" for c in V1_CONTROLLERS if c in layout.v1}
+    for controller in layout.v2_controllers:
+        if controller in V2_CONTROLLERS and controller not in placement:
+            placement[controller] = "v2"
+    if layout.unified is not None:
+        placement.setdefault("freezer", "v2")        # cgroup2 has a core freezer
+        placement.setdefault("devices", "v2")        # via an eBPF program
+    return placement
+
+
+def _cgroup_kill(layout: CgroupLayout) -> bool:
+    """cgroup.kill exists in every non-root cgroup2 directory of kernels that have it."""
+    if layout.unified is None:
+        return False
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(layout.unified):
+            if entry.is_dir(follow_symlinks=False):
+                return os.path.exists(os.path.join(entry.path, "cgroup.kill"))
+    # No child cgroup to look at yet: cgroup.kill arrived in 5.14.
+    release = tuple(int(p) for p in platform.release().split("-")[0].split(".")[:2] if p.isdigit())
+    return release >= (5, 14)
+
+
+def _device_enforcement(layout: CgroupLayout) -> str:
+    if "devices" in layout.v1:
+        return "cgroup-v1"
+    if layout.unified is None:
+        return "none"
+    from runtime.security import devices, devices_bpf  # imports bpf only where it may be used
+    try:
+        devices_bpf.preload(devices.DEFAULT_RULES)
+    except devices.DeviceRuleError:
+        return "none"
+    return "ebpf"
+
+
+def _pidfd() -> tuple[bool, bool]:
+    """(pidfd_open works, PIDFD_GET_INFO reports the exit status of a reaped child)."""
+    try:
+        own = os.pidfd_open(os.getpid())
+    except (OSError, AttributeError):
+        return False, False
+    os.close(own)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # wait for the parent to hold a pidfd, then exit with a recognisable status
+        os.close(write_end)
+        os.read(read_end, 1)
+        os._exit(7)
+    os.close(read_end)
+    pidfd = os.pidfd_open(pid)
+    try:
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        info = bytearray(64)
+        struct.pack_into("<Q", info, 0, _PIDFD_INFO_EXIT)
+        try:
+            fcntl.ioctl(pidfd, _PIDFD_GET_INFO, info)
+        except OSError:
+            return True, False
+        mask, = struct.unpack_from("<Q", info, 0)
+        exit_code, = struct.unpack_from("<i", info, 60)
+        return True, bool(mask & _PIDFD_INFO_EXIT) and os.waitstatus_to_exitcode(exit_code) == 7
+    finally:
+        os.close(pidfd)
+
+
+def _close_range() -> bool:
+    top = 0xFFFFFFFF  # an empty range: closes nothing, tells whether the call exists
+    return int(_libc.syscall(_NR_CLOSE_RANGE, top, top, 0)) == 0
+
+
+def _seccomp_binding() -> str:
+    try:
+        import seccomp
+    except ImportError:
+        return ""
+    return str(seccomp.get_api())
+
+
+def probe(layout: CgroupLayout | None = None) -> KernelFeatures:
+    """Probe now (a few milliseconds: one fork, one BPF load where eBPF is used)."""
+    layout = layout or detect()
+    placement = controller_placement(layout)
+    seccomp_kernel = any(line.startswith("Seccomp:") for line in _read("/proc/self/status").splitlines())
+    overlay_params = Path("/sys/module/overlay/parameters")
+    options = {p.name: _read(str(p)) for p in sorted(overlay_params.iterdir())} if overlay_params.is_dir() else {}
+    pidfd_open, pidfd_exit = _pidfd()
+    features = KernelFeatures(
+        kernel=f"{platform.release()} {platform.machine()}",
+        cgroup_mode=layout.mode,
+        controllers=placement,
+        cgroup_kill=_cgroup_kill(layout),
+        freezer=placement.get("freezer", "none"),
+        devices=_device_enforcement(layout),
+        pidfd_open=pidfd_open,
+        pidfd_exit_info=pidfd_exit,
+        close_range=_close_range(),
+        overlay=any(line.split()[-1] == "overlay" for line in _read("/proc/filesystems").splitlines() if line),
+        overlay_options=options,
+        seccomp=seccomp_kernel,
+        seccomp_actions=_read("/proc/sys/kernel/seccomp/actions_avail").split(),
+        seccomp_binding=_seccomp_binding(),
+    )
+    return _with_notes(features)
+
+
+def _with_notes(f: KernelFeatures) -> KernelFeatures:
+    notes: list[str] = []
+    missing = [c for c in ("cpu", "memory", "pids") if c not in f.controllers]
+    if missing:
+        notes.append(f"no {', '.join(missing)} controller: limits that need it are refused")
+    if not f.cgroup_kill:
+        notes.append("no cgroup.kill: stop freezes the cgroup, kills each process, thaws")
+    if f.devices == "none":
+        notes.append("no device cgroup: only the minimal /dev protects host devices")
+    if not f.pidfd_exit_info:
+        notes.append("no PIDFD_INFO_EXIT: exit statuses come only from the shim (its waitpid)")
+    if not f.close_range:
+        notes.append("no close_range: inherited fds are closed one by one")
+    if not f.seccomp or not f.seccomp_binding:
+        notes.append("no seccomp filtering (kernel or libseccomp binding missing): containers need "
+                     "security_opt seccomp=unconfined")
+    if not f.overlay:
+        notes.append("no overlay filesystem: containers cannot start")
+    return KernelFeatures(**{**asdict(f), "notes": notes})
+
+
+@cache
+def host_features() -> KernelFeatures:
+    """The probe, once per process."""
+    return probe()
