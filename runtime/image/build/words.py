@@ -149,6 +149,8 @@ class _Lexer:
         name = match.group()
         self.pos = match.end()
         ch = self._next()
+        if not ch:
+            raise WordError(f"unterminated ${{…}} in {self.text!r}")
         if ch == "}":
             return self.env.get(name, "")
         colon = ch == ":"
