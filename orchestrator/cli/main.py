@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from orchestrator.cli import cmd_images as cmd_images_verbs
-from orchestrator.cli import cmd_lifecycle, render
+from orchestrator.cli import cmd_info, cmd_lifecycle, cmd_pause, cmd_project, render
 from orchestrator.cli.client import EngineClient
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError, LoadOptions, Project, load_project
@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls.set_defaults(run=cmd_images)
     cmd_images_verbs.register(sub, image_sub)
     cmd_lifecycle.register(sub, project_name)
+    cmd_pause.register(sub, project_name)
+    cmd_info.register(sub)
+    cmd_project.register(sub, project_name)
 
     engine = sub.add_parser("engine", help="Control the pyorch engine")
     engine.add_argument("action", choices=["start", "stop", "status"])

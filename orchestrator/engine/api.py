@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from orchestrator.engine import images_api
+from orchestrator.engine import images_api, rollout_api
 from orchestrator.engine.engine import Engine, UpOptions
 from orchestrator.engine.logs import LogSource, stream_logs
 from orchestrator.engine.translate import LABEL_PROJECT, LABEL_SERVICE
@@ -98,6 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
         match method, parts:
             case "GET", ["v1", "ping"]:
                 self._reply(200, {"ok": True, "pid": os.getpid()})
+            case "GET", ["v1", "info"]:
+                self._reply(200, engine.runtime.features.to_dict())
             case "GET", ["v1", "projects"]:
                 self._reply(200, engine.list_projects())
             case "POST", ["v1", "projects", "up"]:
@@ -120,6 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body = self._body()
                 self._reply(200, engine.kill_services(name, list(body.get("services") or []),
                                                       int(body.get("signal", signal.SIGKILL))))
+            case "GET", ["v1", "projects", name, "stats"]:
+                self._reply(200, engine.stats(name))
             case "GET", ["v1", "projects", name, "ps"]:
                 self._reply(200, engine.ps(name, all_containers=query.get("all", ["1"])[0] == "1"))
             case "GET", ["v1", "projects", name, "logs"]:
@@ -146,6 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(200, {"ok": True})
                 self.server.shutdown_requested.set()
             case _ if images_api.handle(self, engine, method, parts, query):
+                pass
+            case _ if rollout_api.handle(self, engine, method, parts, query):
                 pass
             case _:
                 self._reply(404, {"error": f"no route {method} /{'/'.join(parts)}"})

@@ -22,6 +22,7 @@ from orchestrator.engine.executor import Executor, network_runtime_name, service
 from orchestrator.engine.health import HealthCheck, HealthState
 from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.pull_policy import ensure_image
+from orchestrator.engine.rollouts import RolloutController
 from orchestrator.engine.store import Store
 from orchestrator.engine.translate import (
     LABEL_HASH,
@@ -70,6 +71,7 @@ class Engine:
         self._booted: set[str] = set()  # projects that had their first pass since the engine started
         self.health = HealthMonitor(self.runtime, self.scheduler, self._on_health_change)
         self.dns: DnsServer | None = None  # started with the engine (binds port 53 on gateways)
+        self.rollouts = RolloutController(self)  # rolling updates (docs/rollouts.md)
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -188,12 +190,14 @@ class Engine:
         }
         delays = {c.id: self.store.container_flags(c.id)[1] for c in observed}
         now = time.time()
+        desired, observed = self.rollouts.adjust(project, desired, observed)
         plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays)
         plan = self._defer_future_restarts(plan, now)
         deadline = time.monotonic() + (DEPENDENCY_TIMEOUT_S if wait_for_dependencies else 0.0)
         errors = self.executor.run(project, revision, plan,
                                    lambda wave: self._wait_dependencies(project, wave, deadline)) if plan else []
         self._sync_health(project)
+        self.rollouts.reconcile(project, revision)
         self._publish_ports(project)
         return errors
 
@@ -346,8 +350,9 @@ class Engine:
         return bindings
 
     def _publish_ports(self, project: Project) -> None:
+        excluded = self.rollouts.excluded(project.name)  # replicas not admitted yet, or draining
         running = [c for c in self.runtime.containers()
-                   if c.labels.get(LABEL_PROJECT) == project.name and c.status == "running"]
+                   if c.labels.get(LABEL_PROJECT) == project.name and c.status == "running" and c.id not in excluded]
         for name, service in project.services.items():
             if not service.ports:
                 continue
@@ -388,6 +393,7 @@ class Engine:
         with self._lock(name):
             loaded = self.project(name)
             self.store.forget_project(name)  # first: the loop must not bring anything back
+            self.rollouts.forget(name)
             containers = [c for c in self.runtime.containers() if c.labels.get(LABEL_PROJECT) == name]
             futures = [self.executor.pool.submit(self._remove, name, c, timeout) for c in containers]
             errors = [e for e in (f.result() for f in futures) if e]
@@ -553,6 +559,25 @@ class Engine:
                 continue
             result.append({"name": c.name, "processes": self.runtime.processes(c.id)})
         return sorted(result, key=lambda r: str(r["name"]))
+
+    def stats(self, name: str) -> list[dict[str, Any]]:
+        """Raw cgroup counters of running containers, with the time they were read (for rates)."""
+        rows = []
+        for info in self.runtime.containers():
+            if info.labels.get(LABEL_PROJECT) != name or info.status not in ("running", "paused"):
+                continue
+            cgroup = self.runtime.cgroup(info.id)
+            if cgroup is None:
+                continue
+            try:
+                st = cgroup.stats()
+            except RuntimeFailure:
+                continue
+            rows.append({"id": info.id, "name": info.name, "service": info.labels.get(LABEL_SERVICE, ""),
+                         "read_at": time.monotonic(), "cpu_usage_ns": st.cpu_usage_ns,
+                         "memory_bytes": st.memory_bytes, "memory_limit": st.memory_limit,
+                         "pids": st.pids, "pids_limit": st.pids_limit})
+        return sorted(rows, key=lambda r: str(r["name"]))
 
     def list_projects(self) -> list[dict[str, Any]]:
         return [{"name": n, "revision": self.store.current_revision(n), "containers": len(self.ps(n))}

@@ -1,4 +1,4 @@
-"""pause, unpause, kill, exec, top and version through the CLI, as a user types them."""
+"""pause, unpause, kill, exec, top, stats, ls, events and version through the CLI, as a user types them."""
 
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ def test_pause_unpause_kill_exec_top(layout: HostLayout, tmp_path: Path) -> None
         assert "uid=0(root)" in result.stdout and "apphost" in result.stdout
         assert "sleep" in pyorch(layout, "-f", file, "top", "app").stdout
 
+        stats = [json.loads(line) for line in
+                 pyorch(layout, "-f", file, "stats", "--no-stream", "--format", "json").stdout.splitlines()]
+        assert [s["name"] for s in stats] == ["lifecycle-app-1"] and stats[0]["pids"] >= 2
+        assert stats[0]["cpu_percent"] is not None
+        assert "lifecycle" in pyorch(layout, "ls", "-q").stdout.split()
+
         pyorch(layout, "-f", file, "pause", "app")
         assert statuses(layout, file) == ["paused"]
         pyorch(layout, "-f", file, "unpause")
@@ -52,5 +58,8 @@ def test_pause_unpause_kill_exec_top(layout: HostLayout, tmp_path: Path) -> None
         bad = pyorch(layout, "-f", file, "kill", "-s", "SIGNOPE", check=False)
         assert bad.returncode == 1 and "unknown signal" in bad.stderr
         assert "pyorch version" in pyorch(layout, "version").stdout
+        kinds = [json.loads(line)["kind"] for line in
+                 pyorch(layout, "-f", file, "events", "--json", "--no-follow").stdout.splitlines()]
+        assert {"container-start", "container-pause", "container-unpause", "container-kill"} <= set(kinds)
     finally:
         pyorch(layout, "-f", file, "down", "-t", "1")
