@@ -5,7 +5,8 @@ Rules (docker/compose pkg/compose, see shared/reference/semantics.md §5):
 - scale down removes obsolete containers first, then the highest numbers;
 - new containers take max(existing number) + 1; numbers are never reused for gaps;
 - created-but-not-started containers are started; exited ones follow the restart policy;
-- services run in depends_on order: a wave per level of the dependency graph.
+- services run in depends_on order: a wave per level of the dependency graph;
+- a rolling service (deploy.update_config) keeps its outdated replicas: the rollout replaces them.
 """
 
 from __future__ import annotations
@@ -85,8 +86,11 @@ def plan_service(
     for c in extra:
         actions.append(RemoveContainer(c.id, c.name, service.name, "scale down"))
     policy = RestartPolicy.parse(service.restart)
+    # A rolling service's outdated replicas are replaced by the rollout runner, paced by
+    # update_config; here they are kept running (and restarted) like current ones.
+    recreate = set() if service.rolling and not options.force_recreate else obsolete
     for c in keep:
-        if c.id in obsolete:
+        if c.id in recreate:
             actions.append(CreateContainer(service.name, c.number, container_name(project, service, c.number), c.id))
         elif c.status == "created":
             actions.append(StartContainer(c.id, c.name, service.name))

@@ -13,6 +13,7 @@ class DesiredService:
     restart: str = "no"                       # no | always | on-failure[:N] | unless-stopped
     depends_on: tuple[str, ...] = ()
     container_name: str | None = None
+    rolling: bool = False                    # outdated replicas are left to the rollout runner
 
 
 @dataclass(frozen=True)

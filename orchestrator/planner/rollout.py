@@ -1,0 +1,236 @@
+"""Rolling updates as Swarm does them, as pure functions (see shared/reference/semantics.md §1).
+
+The engine's rollout runner (`orchestrator/engine/rollouts.py`) does the side effects; every
+decision it takes comes from here: the configuration with Swarm's defaults, which containers are
+dirty and in which order, how many workers, the steps of one slot for each `order`, how a new
+replica is judged, and what a failure leads to.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from orchestrator.planner.model import ObservedContainer
+
+DEFAULT_MONITOR_S = 5.0
+NO_HEALTHCHECK_READY_S = 30.0     # a replica without a healthcheck must be running within this
+READY_MARGIN_S = 5.0
+
+FailureAction = Literal["pause", "continue", "rollback"]
+Order = Literal["stop-first", "start-first"]
+Kind = Literal["update", "rollback"]
+
+# Swarm's UpdateStatus states, spelled in lower case.
+UPDATING = "updating"
+PAUSED = "paused"
+COMPLETED = "completed"
+ROLLBACK_STARTED = "rollback_started"
+ROLLBACK_PAUSED = "rollback_paused"
+ROLLBACK_COMPLETED = "rollback_completed"
+ACTIVE_STATES = (UPDATING, ROLLBACK_STARTED)
+PAUSED_STATES = (PAUSED, ROLLBACK_PAUSED)
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """`update_config` / `rollback_config` resolved: every field has a value."""
+
+    parallelism: int = 1
+    delay: float = 0.0
+    monitor: float = DEFAULT_MONITOR_S
+    failure_action: FailureAction = "pause"
+    max_failure_ratio: float = 0.0
+    order: Order = "stop-first"
+
+    @classmethod
+    def from_compose(cls, config: Any | None) -> RolloutConfig:
+        """Swarm's defaults for what the file leaves out (swarmkit api/defaults/service.go).
+
+        A monitor of 0 becomes 5 s, as through the Docker API (moby converts 0 to "unset").
+        """
+        if config is None:
+            return cls()
+        monitor = getattr(config, "monitor", None)
+        parallelism = getattr(config, "parallelism", None)
+        return cls(
+            parallelism=1 if parallelism is None else int(parallelism),
+            delay=float(getattr(config, "delay", None) or 0.0),
+            monitor=float(monitor) if monitor else DEFAULT_MONITOR_S,
+            failure_action=getattr(config, "failure_action", None) or "pause",
+            max_failure_ratio=float(getattr(config, "max_failure_ratio", None) or 0.0),
+            order=getattr(config, "order", None) or "stop-first",
+        )
+
+
+def check_config(config: RolloutConfig) -> list[str]:
+    """Problems a person must fix; the loader's types already bound the enums."""
+    problems = []
+    if config.parallelism < 0:
+        problems.append(f"parallelism must be 0 (all at once) or more, not {config.parallelism}")
+    if config.delay < 0:
+        problems.append(f"delay must not be negative ({config.delay:g}s)")
+    if config.monitor < 0:
+        problems.append(f"monitor must not be negative ({config.monitor:g}s)")
+    if not 0.0 <= config.max_failure_ratio <= 1.0:
+        problems.append(f"max_failure_ratio must be between 0 and 1, not {config.max_failure_ratio:g}")
+    return problems
+
+
+def is_rolling(deploy: Any | None) -> bool:
+    """pyorch rolls a service when its file asks for Swarm's behaviour (`update_config` or
+    `rollback_config`); otherwise it recreates like Compose. See docs/rollouts.md."""
+    if deploy is None:
+        return False
+    return getattr(deploy, "update_config", None) is not None or getattr(deploy, "rollback_config", None) is not None
+
+
+def dirty_containers(containers: Sequence[ObservedContainer], target_hash: str) -> list[ObservedContainer]:
+    """Containers to replace, in the order they are taken: dead ones first (replacing them costs
+    no capacity), then by replica number."""
+    dirty = [c for c in containers if c.config_hash != target_hash]
+    return sorted(dirty, key=lambda c: (c.status == "running", c.number, c.created_at))
+
+
+def worker_count(parallelism: int, dirty: int) -> int:
+    """Swarm: parallelism 0 means all dirty slots at once."""
+    if dirty <= 0:
+        return 0
+    return dirty if parallelism == 0 else min(parallelism, dirty)
+
+
+def batches(items: Sequence[str], parallelism: int) -> list[list[str]]:
+    """The slots the workers take together when every slot takes as long (for status and tests).
+
+    The runner is a worker pool like swarmkit's, so with uneven slots a worker may start its next
+    slot before the others finish; the set of slots in flight never exceeds ``parallelism``.
+    """
+    size = worker_count(parallelism, len(items))
+    return [list(items[i:i + size]) for i in range(0, len(items), size)] if size else []
+
+
+def failure_triggers(failures: int, dirty_total: int, config: RolloutConfig) -> bool:
+    """`failures / dirty > max_failure_ratio`, never for `continue` (Swarm does not even watch)."""
+    if config.failure_action == "continue" or dirty_total <= 0:
+        return False
+    return failures / dirty_total > config.max_failure_ratio
+
+
+def failure_outcome(kind: Kind, config: RolloutConfig) -> tuple[str, bool]:
+    """(status to record, whether to roll back) once failures trigger: never roll back a rollback."""
+    if kind == "rollback":
+        return ROLLBACK_PAUSED, False
+    if config.failure_action == "rollback":
+        return ROLLBACK_STARTED, True
+    return PAUSED, False
+
+
+def completed_status(kind: Kind) -> str:
+    return ROLLBACK_COMPLETED if kind == "rollback" else COMPLETED
+
+
+def active_status(kind: Kind) -> str:
+    return ROLLBACK_STARTED if kind == "rollback" else UPDATING
+
+
+Step = Literal["drain_old", "remove_old", "create_new", "wait_ready", "monitor", "admit_new"]
+
+
+def slot_steps(order: Order) -> tuple[Step, ...]:
+    """What replacing one replica means for each order.
+
+    start-first: the new replica runs, becomes ready, survives `monitor`, joins the published
+    port; only then the old one leaves the balancer, its connections drain and it stops. A new
+    replica that fails never receives a request and the old one keeps serving.
+    stop-first: capacity drops by one during the slot, as in Swarm's default.
+    """
+    if order == "start-first":
+        return ("create_new", "wait_ready", "monitor", "admit_new", "drain_old", "remove_old")
+    return ("drain_old", "remove_old", "create_new", "wait_ready", "monitor", "admit_new")
+
+
+@dataclass(frozen=True)
+class ReplicaView:
+    """What the runner sees of a new replica at one instant."""
+
+    status: str                       # created | running | paused | exited | missing
+    has_healthcheck: bool
+    health: str | None                # starting | healthy | unhealthy | None (no probe yet)
+    restarted: bool                   # it exited and was restarted since it was created
+    seen_unhealthy: bool              # an unhealthy result was recorded since it was created
+
+
+def judge_new_replica(view: ReplicaView) -> Literal["pending", "ready", "failed"]:
+    """Swarm's rule (moby's container controller): with a healthcheck, running means healthy."""
+    if view.status in ("exited", "missing") or view.restarted or view.seen_unhealthy:
+        return "failed"
+    if view.health == "unhealthy":
+        return "failed"
+    if view.status != "running":
+        return "pending"
+    if view.has_healthcheck and view.health != "healthy":
+        return "pending"
+    return "ready"
+
+
+def ready_deadline(has_healthcheck: bool, interval: float = 0.0, timeout: float = 0.0, retries: int = 0,
+                   start_period: float = 0.0) -> float:
+    """How long a new replica may take to become ready before the slot counts as failed.
+
+    Swarm waits forever (a TODO in updater.go); pyorch bounds it by what the healthcheck itself
+    allows: the start period plus every retry's interval and timeout.
+    """
+    if not has_healthcheck:
+        return NO_HEALTHCHECK_READY_S
+    return start_period + (retries + 1) * (interval + timeout) + READY_MARGIN_S
+
+
+def source_hash(dirty: Sequence[ObservedContainer]) -> str:
+    """The version being replaced: the hash most dirty containers run."""
+    counts = Counter(c.config_hash for c in dirty)
+    return counts.most_common(1)[0][0] if counts else ""
+
+
+def previous_service_spec(
+    history: Sequence[tuple[int, dict[str, Any]]], service: str, current_hash: str,
+    hash_of: Callable[[dict[str, Any], str], str | None], wanted_hash: str | None = None,
+) -> tuple[int, dict[str, Any]] | None:
+    """The service's config to roll back to, from the stored revisions (newest first).
+
+    ``wanted_hash`` given (automatic rollback): the newest revision whose service hashes to it.
+    Otherwise (manual rollback): the newest revision whose service differs from the current one,
+    so a second rollback undoes the first, as Swarm's Spec/PreviousSpec swap does.
+    """
+    for revision, spec in sorted(history, key=lambda item: -item[0]):
+        services = spec.get("services") or {}
+        if service not in services:
+            continue
+        digest = hash_of(spec, service)
+        if digest is None:
+            continue
+        if (wanted_hash is not None and digest == wanted_hash) or (wanted_hash is None and digest != current_hash):
+            return revision, dict(services[service])
+    return None
+
+
+def spec_with_service(current: dict[str, Any], service: str, service_spec: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the project spec whose ``service`` is replaced (replicas stay as they are now)."""
+    result = dict(current)
+    services = dict(result.get("services") or {})
+    restored = dict(service_spec)
+    now = services.get(service) or {}
+    deploy_now = now.get("deploy") or {}
+    if "replicas" in deploy_now or "deploy" in restored:
+        deploy = dict(restored.get("deploy") or {})
+        if "replicas" in deploy_now:
+            deploy["replicas"] = deploy_now["replicas"]
+        else:
+            deploy.pop("replicas", None)
+        restored["deploy"] = deploy
+    if "scale" in now:
+        restored["scale"] = now["scale"]
+    services[service] = restored
+    result["services"] = services
+    return result
