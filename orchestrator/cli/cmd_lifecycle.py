@@ -1,4 +1,4 @@
-"""`pause`, `unpause`, `kill` and `version`: container lifecycle verbs beyond up/stop/start."""
+"""`kill` and `version`: container lifecycle verbs beyond up/stop/start (pause: cmd_pause.py)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,6 @@ ProjectName = Callable[[argparse.Namespace], str]
 
 
 def register(sub: Any, project_name: ProjectName) -> None:
-    for verb, text in (("pause", "Pause services (freeze their processes)"), ("unpause", "Unpause services")):
-        p = sub.add_parser(verb, help=text)
-        p.add_argument("services", nargs="*")
-        p.set_defaults(run=lambda a, c, v=verb: _pause(a, c, v, project_name))
     kill = sub.add_parser("kill", help="Force stop service containers (a signal, SIGKILL by default)")
     kill.add_argument("-s", "--signal", default="SIGKILL", help="Signal to send (name or number)")
     kill.add_argument("services", nargs="*")
@@ -32,17 +28,6 @@ def register(sub: Any, project_name: ProjectName) -> None:
     ver = sub.add_parser("version", help="Show the pyorch version")
     ver.add_argument("--short", action="store_true")
     ver.set_defaults(run=_version)
-
-
-def _pause(args: argparse.Namespace, client: EngineClient, verb: str, project_name: ProjectName) -> int:
-    name = project_name(args)
-    result = client.request("POST", f"/v1/projects/{name}/{verb}", {"services": args.services})
-    shown = "Paused" if verb == "pause" else "Unpaused"
-    for c in result["containers"]:
-        err.print(f" [green]✔[/] Container {render.escape(c)}  {shown}")
-    for e in result["errors"]:
-        err.print(f" [red]✘[/] {render.escape(e)}")
-    return 1 if result["errors"] else 0
 
 
 def signal_number(text: str) -> int:

@@ -1,0 +1,58 @@
+"""The kernel feature probe: placement of controllers, the notes on fallbacks, how `info` shows them."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from orchestrator.cli.cmd_info import rows
+from runtime.cgroups import CgroupLayout
+from runtime.features import KernelFeatures, _with_notes, controller_placement, probe
+
+HYBRID = CgroupLayout("hybrid", {c: Path(f"/sys/fs/cgroup/{c}") for c in ("cpu", "memory", "devices", "freezer")},
+                      Path("/sys/fs/cgroup/unified"), ())
+V2 = CgroupLayout("v2", {}, Path("/sys/fs/cgroup"), ("cpu", "memory", "pids", "io"))
+
+
+def test_hybrid_keeps_v1_controllers_and_v2_gives_the_rest() -> None:
+    placement = controller_placement(HYBRID)
+    assert placement["memory"] == "v1" and placement["devices"] == "v1" and placement["freezer"] == "v1"
+    assert "pids" not in placement  # neither a v1 hierarchy nor enabled in cgroup2
+    placement = controller_placement(V2)
+    assert placement == {"cpu": "v2", "memory": "v2", "pids": "v2", "io": "v2", "freezer": "v2", "devices": "v2"}
+
+
+def _features(**changes: object) -> KernelFeatures:
+    base = KernelFeatures(
+        kernel="6.18 x86_64", cgroup_mode="v2", controllers=controller_placement(V2), cgroup_kill=True,
+        freezer="v2", devices="ebpf", pidfd_open=True, pidfd_exit_info=True, close_range=True, overlay=True,
+        overlay_options={"index": "N"}, seccomp=True, seccomp_actions=["errno", "allow"], seccomp_binding="6")
+    return _with_notes(dataclasses.replace(base, **changes))  # type: ignore[arg-type]
+
+
+def test_notes_name_each_fallback_in_effect() -> None:
+    assert _features().notes == []
+    notes = _features(cgroup_kill=False, devices="none", seccomp_binding="", pidfd_exit_info=False).notes
+    assert len(notes) == 4
+    assert any("cgroup.kill" in n for n in notes) and any("device" in n for n in notes)
+    assert any("seccomp=unconfined" in n for n in notes) and any("PIDFD_INFO_EXIT" in n for n in notes)
+
+
+def test_info_rows_show_the_mechanisms() -> None:
+    shown = dict(rows(_features(devices="ebpf", cgroup_kill=False).to_dict()))
+    assert shown["device allowlist"] == "ebpf"
+    assert shown["cgroup.kill"] == "[red]no[/]"
+    assert shown["libseccomp binding"] == "API level 6"
+    assert "memory:v2" in shown["controllers"]
+
+
+def test_probe_agrees_with_what_the_host_shows() -> None:
+    features = probe()
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert (features.devices == "cgroup-v1") == any(
+        line.split(" - ")[1].startswith("cgroup ") and "devices" in line.split()[-1].split(",")
+        for line in mounts.splitlines() if " - " in line)
+    assert features.overlay == ("overlay" in Path("/proc/filesystems").read_text())
+    assert features.seccomp == ("Seccomp:" in Path("/proc/self/status").read_text())
+    assert features.pidfd_open == hasattr(os, "pidfd_open")
