@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -133,6 +134,7 @@ class Executor:
         self._attach(project, service, info.id, info.record.pid, action.name)
         self.runtime.start(info.id)
         self.store.set_container_flags(action.id, project.name, False, action.delay)
+        self.store.record_restart(action.id, project.name, time.time())
         self.store.record_event(project.name, "container-restart", action.name, id=action.id,
                                 restart_count=action.restart_count, delay=action.delay,
                                 not_before=action.not_before)
@@ -143,6 +145,7 @@ class Executor:
         self._detach(cid)
         self.runtime.remove(cid, force=True)
         self.store.forget_container(cid)
+        self.store.forget_restart_history(cid)
         self.store.record_event(project, "container-remove", info.name, id=cid, service=service)
 
     # --- networking -----------------------------------------------------------------------------------

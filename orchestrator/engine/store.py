@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS host_ports (
     host_port INTEGER NOT NULL,
     PRIMARY KEY (project, service, port_index)
 );
+CREATE TABLE IF NOT EXISTS restart_history (
+    container_id TEXT NOT NULL,
+    project TEXT NOT NULL,
+    ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS restart_history_by_container ON restart_history (container_id);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,
@@ -144,6 +150,23 @@ class Store:
         with self._lock:
             self._db.execute("DELETE FROM containers WHERE id=?", (container_id,))
             self._db.execute("DELETE FROM attachments WHERE container_id=?", (container_id,))
+
+    # --- restart history (Swarm's restart_policy counts restarts inside a window) -----------------------
+    def record_restart(self, container_id: str, project: str, ts: float) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO restart_history VALUES (?,?,?)", (container_id, project, ts))
+
+    def restart_history(self, container_id: str) -> list[float]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT ts FROM restart_history WHERE container_id=? ORDER BY ts", (container_id,)
+            ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def forget_restart_history(self, container_id: str) -> None:
+        """A removed container's history goes with it (a replacement starts a new one, like Swarm)."""
+        with self._lock:
+            self._db.execute("DELETE FROM restart_history WHERE container_id=?", (container_id,))
 
     def set_attachment(self, container_id: str, network: str, ip: str) -> None:
         with self._lock:

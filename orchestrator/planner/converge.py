@@ -11,6 +11,7 @@ Rules (docker/compose pkg/compose, see shared/reference/semantics.md §5):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from orchestrator.planner.model import (
@@ -24,6 +25,7 @@ from orchestrator.planner.model import (
     StartContainer,
 )
 from orchestrator.planner.restart import RestartPolicy, next_delay, should_restart
+from orchestrator.planner.swarm_restart import swarm_should_restart
 
 
 class DependencyCycle(ValueError):
@@ -73,7 +75,10 @@ def plan_service(
     options: ConvergeOptions,
     now: float,
     restart_delays: dict[str, float],
+    history: Mapping[str, Sequence[float]] | None = None,
 ) -> list[Action]:
+    """``history``: per container id, when it was restarted under a Swarm restart policy."""
+    history = history or {}
     actions: list[Action] = []
     if options.no_recreate:
         obsolete: set[str] = set()
@@ -94,6 +99,12 @@ def plan_service(
             actions.append(CreateContainer(service.name, c.number, container_name(project, service, c.number), c.id))
         elif c.status == "created":
             actions.append(StartContainer(c.id, c.name, service.name))
+        elif c.status == "exited" and options.apply_restart_policies and service.swarm_restart is not None:
+            swarm = service.swarm_restart
+            failed_at = c.finished_at or now
+            if swarm_should_restart(swarm, c.exit_code or 0, history.get(c.id, ()), failed_at, c.stopped_by_user):
+                actions.append(RestartContainer(c.id, c.name, service.name, failed_at + swarm.delay,
+                                                c.restart_count + 1, swarm.delay))
         elif c.status == "exited" and options.apply_restart_policies:
             if should_restart(policy, c.exit_code or 0, c.restart_count, c.stopped_by_user, options.engine_boot):
                 run_s = max(0.0, (c.finished_at or now) - c.started_at) if c.started_at else 0.0
@@ -116,6 +127,7 @@ def plan_project(
     options: ConvergeOptions = ConvergeOptions(),
     now: float = 0.0,
     restart_delays: dict[str, float] | None = None,
+    restart_history: Mapping[str, Sequence[float]] | None = None,
 ) -> Plan:
     delays = restart_delays or {}
     by_service: dict[str, list[ObservedContainer]] = {}
@@ -128,7 +140,8 @@ def plan_project(
     for level in dependency_levels(services):
         wave: list[Action] = []
         for name in level:
-            wave += plan_service(project, services[name], by_service.get(name, []), options, now, delays)
+            wave += plan_service(project, services[name], by_service.get(name, []), options, now, delays,
+                                 restart_history)
         if wave:
             plan.waves.append(wave)
     return plan

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from orchestrator.planner.swarm_restart import SwarmRestartPolicy
+
 
 @dataclass(frozen=True)
 class DesiredService:
@@ -14,6 +16,7 @@ class DesiredService:
     depends_on: tuple[str, ...] = ()
     container_name: str | None = None
     rolling: bool = False                    # outdated replicas are left to the rollout runner
+    swarm_restart: SwarmRestartPolicy | None = None  # deploy.restart_policy: replaces `restart`
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,14 @@ def test_container_flags_and_attachments(tmp_path: Path) -> None:
     assert store.attachments("c1") == {"p_default": "10.89.0.2"}
     store.forget_container("c1")
     assert store.attachments("c1") == {}
+
+
+def test_restart_history_is_persisted_per_container(tmp_path: Path) -> None:
+    store = Store(tmp_path / "e.db")
+    store.record_restart("c1", "p", 20.0)
+    store.record_restart("c1", "p", 10.0)
+    store.record_restart("c2", "p", 5.0)
+    reopened = Store(tmp_path / "e.db")
+    assert reopened.restart_history("c1") == [10.0, 20.0]
+    reopened.forget_restart_history("c1")
+    assert reopened.restart_history("c1") == [] and reopened.restart_history("c2") == [5.0]
