@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from orchestrator.engine import images_api, rollout_api
+from orchestrator.engine import build_api, images_api, rollout_api
 from orchestrator.engine.engine import Engine, UpOptions
 from orchestrator.engine.logs import LogSource, stream_logs
 from orchestrator.engine.translate import LABEL_PROJECT, LABEL_SERVICE
@@ -150,6 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(200, {"ok": True})
                 self.server.shutdown_requested.set()
             case _ if images_api.handle(self, engine, method, parts, query):
+                pass
+            case _ if build_api.handle(self, engine, method, parts, query):
                 pass
             case _ if rollout_api.handle(self, engine, method, parts, query):
                 pass

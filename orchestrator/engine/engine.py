@@ -17,6 +17,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from orchestrator.engine.compose_build import ensure_built, with_build_images
 from orchestrator.engine.discovery import dns_tables, dns_views
 from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
 from orchestrator.engine.health import HealthCheck, HealthState
@@ -38,6 +39,7 @@ from orchestrator.planner.model import Action, DesiredService, ObservedContainer
 from orchestrator.spec import Project
 from runtime.container.runtime import ContainerInfo, ContainerRuntime, ExecSession
 from runtime.errors import RuntimeFailure
+from runtime.image.build import Builder
 from runtime.image.registry import Registries
 from runtime.layout import HostLayout
 from runtime.network import NetworkManager, NetworkSpec, PortBinding
@@ -128,6 +130,7 @@ class Engine:
 
     def up(self, spec: dict[str, Any], options: UpOptions) -> dict[str, Any]:
         try:
+            spec = with_build_images(spec)  # build-only services get <project>-<service>
             project = Project.model_validate(spec)
         except ValueError as exc:
             raise EngineError(f"invalid project: {exc}") from exc
@@ -146,8 +149,9 @@ class Engine:
     def _preflight(self, project: Project, pull: str | None = None) -> None:
         """Refuse what would fail half-way: missing images, taken ports. Nothing has changed yet."""
         for service in project.services.values():
+            ensure_built(Builder(self.runtime), project, service)  # build: when the image is missing
             if not service.image:
-                raise EngineError(f"service {service.name!r} has no image (build: is not supported yet)")
+                raise EngineError(f"service {service.name!r} has no image")
             ensure_image(self.runtime.images, Registries.for_state(self.layout.state_root), service.name,
                          service.image, service.pull_policy, pull, service.platform)
             bindings = self._bindings(project, service.name, allocate=False)
