@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from orchestrator.cli import cmd_build as build_verbs
 from orchestrator.cli import cmd_images as cmd_images_verbs
 from orchestrator.cli import cmd_info, cmd_lifecycle, cmd_pause, cmd_project, render
 from orchestrator.cli.client import EngineClient
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--wait", action="store_true", help="Wait for services to be running|healthy (implies -d)")
     up.add_argument("--wait-timeout", type=float, default=None, help="Seconds to wait for --wait")
     up.add_argument("--pull", choices=["always", "missing", "never"], help="Pull images before starting")
+    up.add_argument("--build", action="store_true", help="Build images before starting")
     up.set_defaults(run=cmd_up)
 
     down = sub.add_parser("down", help="Stop and remove containers and networks")
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls = image_sub.add_parser("ls", help="List images")
     ls.set_defaults(run=cmd_images)
     cmd_images_verbs.register(sub, image_sub)
+    build_verbs.register(sub, image_sub)
     cmd_lifecycle.register(sub, project_name)
     cmd_pause.register(sub, project_name)
     cmd_info.register(sub)
@@ -168,6 +171,8 @@ def project_name(args: argparse.Namespace) -> str:
 
 def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
     project = load(args)
+    if args.build:
+        build_verbs.build_project(client, project, [n for n, s in project.services.items() if s.build])
     options = {"force_recreate": args.force_recreate, "no_recreate": args.no_recreate,
                "remove_orphans": args.remove_orphans, "pull": args.pull}
     with err.status(f"Starting project {project.name}"):

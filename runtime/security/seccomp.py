@@ -106,6 +106,13 @@ def _applies(rule: dict[str, Any], capabilities: frozenset[str], arch: str) -> b
     return True
 
 
+def applicable_rules(profile: dict[str, Any], capabilities: list[str]) -> list[dict[str, Any]]:
+    """The profile's rules that apply on this machine for these capabilities (includes/excludes resolved)."""
+    caps = frozenset(f"CAP_{c.upper().removeprefix('CAP_')}" for c in capabilities)
+    arch = machine_arch()
+    return [rule for rule in profile.get("syscalls") or [] if _applies(rule, caps, arch)]
+
+
 def _action(seccomp: Any, name: str, errno_ret: int | None, default_errno: int) -> Any:
     if name == "SCMP_ACT_ALLOW":
         return seccomp.ALLOW
@@ -142,10 +149,8 @@ def compile_profile(profile: dict[str, Any], capabilities: list[str], cache_dir:
             syscall_filter.add_arch(seccomp.Arch(getattr(seccomp.Arch, sub.upper())))
         except (ValueError, RuntimeError, AttributeError):
             pass  # the kernel or libseccomp lacks this ABI: nothing to filter there
-    arch, added = machine_arch(), 0
-    for rule in profile.get("syscalls") or []:
-        if not _applies(rule, caps, arch):
-            continue
+    added = 0
+    for rule in applicable_rules(profile, sorted(caps)):
         action = _action(seccomp, rule["action"], rule.get("errnoRet"), default_errno)
         args = [seccomp.Arg(a["index"], getattr(seccomp, _OPS[a["op"]]), int(a.get("value", 0)),
                             int(a.get("valueTwo", 0))) for a in rule.get("args") or []]
