@@ -20,11 +20,11 @@ def _served() -> set[tuple[str, str]]:
             for part in (p.strip() for p in re.split(r",\s*(?![^()]*\))", raw)):
                 literal = re.findall(r'"([^"]+)"', part)
                 if part.startswith("("):      # ("pause" | "unpause") as verb
-                    variants = [v + [w] for v in variants for w in literal]
+                    variants = [[*v, w] for v in variants for w in literal]
                 elif literal:
                     variants = [v + literal for v in variants]
                 else:                           # a captured path segment
-                    variants = [v + ["{" + part + "}"] for v in variants]
+                    variants = [[*v, "{" + part + "}"] for v in variants]
             routes |= {(method.lower(), "/" + "/".join(v)) for v in variants}
     return routes
 
