@@ -23,6 +23,7 @@ from orchestrator.engine.executor import Executor, network_runtime_name, service
 from orchestrator.engine.health import HealthCheck, HealthState
 from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.pull_policy import ensure_image
+from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.rollouts import RolloutController
 from orchestrator.engine.store import Store
 from orchestrator.engine.translate import (
@@ -186,16 +187,19 @@ class Engine:
                 name=name,
                 replicas=svc.replicas,
                 config_hash=project.config_hash(name),
-                restart=_restart_policy(svc),
+                restart=restart_of(svc).docker,
+                swarm_restart=restart_of(svc).swarm,
                 depends_on=tuple(svc.depends_on or {}),
                 container_name=svc.container_name,
             )
             for name, svc in project.services.items()
         }
         delays = {c.id: self.store.container_flags(c.id)[1] for c in observed}
+        history = {c.id: self.store.restart_history(c.id) for c in observed if c.status == "exited"}
         now = time.time()
         desired, observed = self.rollouts.adjust(project, desired, observed)
-        plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays)
+        plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays,
+                            restart_history=history)
         plan = self._defer_future_restarts(plan, now)
         deadline = time.monotonic() + (DEPENDENCY_TIMEOUT_S if wait_for_dependencies else 0.0)
         errors = self.executor.run(project, revision, plan,
@@ -288,7 +292,7 @@ class Engine:
         loaded = self.project(project)
         if new.status == "unhealthy" and loaded is not None:
             service = loaded[0].services.get(info.labels.get(LABEL_SERVICE, ""))
-            if service is not None and _restart_policy(service) != "no":
+            if service is not None and restart_of(service).restarts:
                 self.store.record_event(project, "container-unhealthy-restart", info.name, id=cid)
                 self.runtime.stop(cid)
                 self.wake()
@@ -503,6 +507,7 @@ class Engine:
                 self.store.set_container_flags(c.id, project, False, 0.0)
                 action = RestartContainer(c.id, c.name, c.labels.get(LABEL_SERVICE, ""), 0.0, 0, 0.0)
                 error = self.executor.run(loaded[0], loaded[1], Plan([[action]]))
+                self.store.forget_restart_history(c.id)  # a manual start is a fresh start, as in Docker
                 errors += error
                 if not error:
                     started.append(c.name)
@@ -598,17 +603,6 @@ def _health_view(state: HealthState | None) -> dict[str, Any] | None:
 
 def _port_key(project: str, service: str) -> str:
     return f"{project}/{service}"
-
-
-def _restart_policy(service: Any) -> str:
-    policy = getattr(service.deploy, "restart_policy", None) if service.deploy else None
-    if service.restart:
-        return str(service.restart)
-    if policy is not None and getattr(policy, "condition", None):
-        condition = {"none": "no", "any": "always"}.get(policy.condition, policy.condition)
-        attempts = getattr(policy, "max_attempts", None)
-        return f"{condition}:{attempts}" if condition == "on-failure" and attempts else str(condition)
-    return "no"
 
 
 def _observed(info: ContainerInfo, stopped_by_user: bool) -> ObservedContainer:
