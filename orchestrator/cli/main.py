@@ -18,7 +18,7 @@ from rich.console import Console
 
 from orchestrator.cli import cmd_build as build_verbs
 from orchestrator.cli import cmd_images as cmd_images_verbs
-from orchestrator.cli import cmd_info, cmd_lifecycle, cmd_pause, cmd_project, render
+from orchestrator.cli import cmd_info, cmd_lifecycle, cmd_pause, cmd_project, cmd_rollout, render
 from orchestrator.cli.client import EngineClient
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError, LoadOptions, Project, load_project
@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_pause.register(sub, project_name)
     cmd_info.register(sub)
     cmd_project.register(sub, project_name)
+    cmd_rollout.register(sub, project_name)
 
     engine = sub.add_parser("engine", help="Control the pyorch engine")
     engine.add_argument("action", choices=["start", "stop", "status"])
@@ -182,6 +183,7 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
     if result["errors"]:
         return 1
     if args.wait:
+        cmd_rollout.wait_rollouts(client, project.name, int(result["revision"]), args.wait_timeout)
         return wait_ready(client, project.name, args.wait_timeout)
     if args.detach:
         return 0

@@ -13,6 +13,7 @@ APPLIED_KEYS: frozenset[str] = frozenset({
     "healthcheck", "volumes", "tmpfs", "cap_add", "cap_drop", "privileged", "read_only", "extra_hosts", "dns",
     "dns_search", "domainname", "mem_reservation", "memswap_limit", "cpu_shares", "cpuset", "shm_size",
     "oom_score_adj", "pull_policy", "platform", "security_opt", "sysctls", "ulimits", "group_add", "build",
+    "deploy.update_config", "deploy.rollback_config",
 })
 
 # Keys the loader consumes itself: they shape the project, not a container.
@@ -20,7 +21,7 @@ LOADER_KEYS: frozenset[str] = frozenset({"extends"})
 
 # Accepted and warned about today, with work scheduled (docs status "planned").
 PLANNED_KEYS: frozenset[str] = frozenset({
-    "deploy.update_config", "deploy.rollback_config", "network_mode",
+    "network_mode",
     "expose", "deploy.resources.reservations", "secrets", "configs", "logging", "tty",
     "stdin_open",
 })

@@ -8,7 +8,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-SOURCES = [REPO / "orchestrator/engine/api.py", REPO / "orchestrator/engine/images_api.py"]
+# api.py and every route module it delegates to (images_api.py, compose_api.py, ...).
+SOURCES = [REPO / "orchestrator/engine/api.py", *sorted((REPO / "orchestrator/engine").glob("*_api.py"))]
 CASE = re.compile(r'case "(GET|POST)", \[(.*?)\]')
 
 

@@ -1,0 +1,463 @@
+"""Rolling updates and rollbacks: the side effects of `orchestrator/planner/rollout.py`.
+
+A service rolls (instead of being recreated all at once, as Compose does) when its file has
+`deploy.update_config` or `deploy.rollback_config`. The reconcile pass leaves such a service's
+outdated containers alone and asks this controller to replace them; one runner thread per service
+works through them like swarmkit's updater: `parallelism` workers, `delay` after each slot,
+`order` stop-first or start-first, each new replica judged healthy (or running without a
+healthcheck) and watched for `monitor` before it joins the published port, failures counted
+against `max_failure_ratio`, then `failure_action` pause, continue or rollback.
+
+Coordination with the reconcile pass: replicas in flight are hidden from the planner (and the
+slot they stand for is subtracted from the desired count), and replicas not yet admitted or being
+drained are left out of the published port's backends. Every change of either happens under the
+project's lock, so a pass never sees half a step. The rollout record is stored after each slot,
+so an engine restart resumes an active rollout (the pass finds the outdated replicas again) and
+keeps a paused one paused until the next `up`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.engine.health import HealthCheck
+from orchestrator.engine.rollout_store import RolloutRecord, RolloutStore
+from orchestrator.engine.translate import LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE, health_check_for
+from orchestrator.errors import EngineError
+from orchestrator.planner import rollout as plan
+from orchestrator.planner.model import DesiredService, ObservedContainer
+from orchestrator.spec import Project
+from runtime.errors import RuntimeFailure
+from runtime.network.flows import wait_drained
+
+if TYPE_CHECKING:
+    from orchestrator.engine.engine import Engine
+
+log = logging.getLogger("pyorch.rollout")
+POLL_S = 0.1
+DEFAULT_DRAIN_S = 10.0
+
+
+class RolloutError(EngineError):
+    """A rollout or rollback request that cannot be carried out (nothing was changed)."""
+
+
+@dataclass
+class _Slot:
+    """One replica being replaced; what the planner and the balancer must not see of it."""
+
+    service: str
+    old: ObservedContainer
+    new_id: str | None = None
+    old_hidden: bool = False          # the old replica is being stopped: it stands for this slot
+    old_draining: bool = False        # the old replica left the published port
+    new_admitted: bool = False        # the new replica joined the published port
+    events_before: int = 0            # the last event id before the new replica was created
+
+
+@dataclass
+class _Run:
+    project: str
+    service: str
+    kind: plan.Kind
+    config: plan.RolloutConfig
+    record: RolloutRecord
+    dirty: list[ObservedContainer]
+    stop: threading.Event = field(default_factory=threading.Event)
+    roll_back: bool = False
+
+
+class RolloutController:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.records = RolloutStore(engine.layout.state_root / "engine.db")
+        self._guard = threading.Lock()
+        self._runs: dict[tuple[str, str], _Run] = {}
+        self._slots: dict[str, list[_Slot]] = {}
+
+    # --- what the reconcile pass asks ----------------------------------------------------------------
+    def adjust(self, project: Project, desired: dict[str, DesiredService],
+               observed: list[ObservedContainer]) -> tuple[dict[str, DesiredService], list[ObservedContainer]]:
+        """The planner's view: rolling services marked, replicas in flight hidden and not counted."""
+        with self._guard:
+            slots = list(self._slots.get(project.name, []))
+        hidden = {s.old.id for s in slots if s.old_hidden} | {s.new_id for s in slots if s.new_id}
+        held = Counter(s.service for s in slots if s.old_hidden)
+        adjusted = {
+            name: replace(d, rolling=self._rolling(project, name, d.config_hash),
+                          replicas=max(0, d.replicas - held[name]))
+            for name, d in desired.items()
+        }
+        return adjusted, [c for c in observed if c.id not in hidden]
+
+    def excluded(self, project: str) -> set[str]:
+        """Containers that must not receive new connections on published ports."""
+        with self._guard:
+            slots = list(self._slots.get(project, []))
+        return ({s.new_id for s in slots if s.new_id and not s.new_admitted}
+                | {s.old.id for s in slots if s.old_draining})
+
+    def _rolling(self, project: Project, service: str, config_hash: str) -> bool:
+        svc = project.services[service]
+        if plan.is_rolling(svc.deploy) or (project.name, service) in self._runs:
+            return True
+        record = self.records.get(project.name, service)
+        return record is not None and record.kind == "rollback" and record.to_hash == config_hash
+
+    def reconcile(self, project: Project, revision: int) -> None:
+        """Start a runner for every rolling service with outdated replicas (called under the lock)."""
+        with self._guard:
+            hidden = {s.old.id for ss in self._slots.values() for s in ss} | {
+                s.new_id for ss in self._slots.values() for s in ss if s.new_id}
+        observed = [c for c in self.engine.observed(project.name) if c.id not in hidden]
+        for name, svc in project.services.items():
+            if (project.name, name) in self._runs:
+                continue
+            target = project.config_hash(name)
+            if not self._rolling(project, name, target):
+                continue
+            dirty = plan.dirty_containers([c for c in observed if c.service == name], target)
+            record = self.records.get(project.name, name)
+            if not dirty:
+                if record is not None and record.status in plan.ACTIVE_STATES and record.to_hash == target:
+                    self._finish(record.with_(status=plan.completed_status(_kind(record.kind))))
+                continue
+            same_target = record is not None and record.to_hash == target
+            if same_target and record is not None and record.status in plan.PAUSED_STATES \
+                    and record.revision == revision:
+                continue  # paused until a new revision is written (Swarm: until the next update)
+            kind: plan.Kind = "rollback" if same_target and record is not None and record.kind == "rollback" \
+                else "update"
+            deploy = svc.deploy
+            raw = getattr(deploy, "rollback_config" if kind == "rollback" else "update_config", None) \
+                if deploy is not None else None
+            config = plan.RolloutConfig.from_compose(raw)
+            if svc.container_name and config.order == "start-first":
+                config = replace(config, order="stop-first")  # one fixed name: two containers cannot coexist
+            resumed = same_target and record is not None and record.status in plan.ACTIVE_STATES
+            now = time.time()
+            if resumed and record is not None:
+                new_record = record.with_(revision=revision, total=record.updated + record.failed + len(dirty),
+                                          message="resumed")
+            else:
+                new_record = RolloutRecord(
+                    project=project.name, service=name, kind=kind, status=plan.active_status(kind),
+                    revision=revision, from_hash=plan.source_hash(dirty), to_hash=target, total=len(dirty),
+                    started_at=now, updated_at=now,
+                    message=record.message if record is not None and kind == "rollback" and same_target else "",
+                )
+            self.records.save(new_record)
+            self.engine.store.record_event(project.name, f"{kind}-start", name, revision=revision,
+                                           replicas=len(dirty), order=config.order,
+                                           parallelism=config.parallelism, resumed=resumed)
+            run = _Run(project.name, name, kind, config, new_record, dirty)
+            self._runs[(project.name, name)] = run
+            threading.Thread(target=self._execute, args=(run,), name=f"pyorch-rollout-{name}",
+                             daemon=True).start()
+
+    # --- queries and requests ------------------------------------------------------------------------
+    def status(self, project: str) -> list[dict[str, Any]]:
+        rows = []
+        for record in self.records.for_project(project):
+            view = record.view()
+            run = self._runs.get((project, record.service))
+            view["running"] = run is not None and run.record.revision == record.revision
+            view["config"] = asdict(run.config) if run is not None else None
+            rows.append(view)
+        return rows
+
+    def rollback(self, project_name: str, service: str) -> dict[str, Any]:
+        """`pyorch rollback SERVICE`: restore the service's previous configuration (Swarm's swap)."""
+        with self.engine._lock(project_name):
+            loaded = self.engine.project(project_name)
+            if loaded is None:
+                raise RolloutError(f"project {project_name!r} is not up")
+            project, _ = loaded
+            if service not in project.services:
+                raise RolloutError(f"project {project_name!r} has no service {service!r} "
+                                   f"(services: {', '.join(sorted(project.services))})")
+            record = self._write_rollback(project, service, None, "manually requested rollback")
+        self.engine.wake()
+        return record.view()
+
+    def forget(self, project: str) -> None:
+        """`down`: stop the runners (they find the project gone) and drop the records."""
+        for (name, _service), run in list(self._runs.items()):
+            if name == project:
+                run.stop.set()
+        self.records.forget_project(project)
+
+    # --- the runner ------------------------------------------------------------------------------------
+    def _execute(self, run: _Run) -> None:
+        queue: deque[ObservedContainer] = deque(run.dirty)
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while not run.stop.is_set():
+                with lock:
+                    if not queue:
+                        return
+                    old = queue.popleft()
+                if not self._still_current(run):
+                    run.stop.set()
+                    return
+                error = self._replace(run, old)
+                with lock:
+                    self._count(run, old, error)
+                if run.config.delay and not run.stop.is_set():
+                    run.stop.wait(run.config.delay)
+
+        try:
+            workers = [threading.Thread(target=worker, name=f"pyorch-rollout-{run.service}-{i}", daemon=True)
+                       for i in range(plan.worker_count(run.config.parallelism, len(run.dirty)))]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            if run.roll_back:
+                self._automatic_rollback(run)
+            elif not run.stop.is_set() and self._still_current(run):
+                self._finish(run.record.with_(status=plan.completed_status(run.kind)))
+        except Exception as exc:
+            log.exception("rollout of %s/%s", run.project, run.service)
+            paused = plan.ROLLBACK_PAUSED if run.kind == "rollback" else plan.PAUSED
+            self._finish(run.record.with_(status=paused, message=f"internal error: {exc}"))
+        finally:
+            self._runs.pop((run.project, run.service), None)
+            self.engine.wake()
+
+    def _count(self, run: _Run, old: ObservedContainer, error: str | None) -> None:
+        if error is None:
+            run.record = run.record.with_(updated=run.record.updated + 1)
+            self.engine.store.record_event(run.project, f"{run.kind}-progress", run.service, replaced=old.name,
+                                           updated=run.record.updated, total=run.record.total)
+        else:
+            run.record = run.record.with_(failed=run.record.failed + 1, message=error)
+            self.engine.store.record_event(run.project, f"{run.kind}-failure", run.service, replaced=old.name,
+                                           error=error, failed=run.record.failed, total=run.record.total)
+            if plan.failure_triggers(run.record.failed, run.record.total, run.config) and not run.stop.is_set():
+                status, roll_back = plan.failure_outcome(run.kind, run.config)
+                verb = "rollback" if run.kind == "rollback" else "update"
+                message = f"{verb} paused due to failure: {error}" if not roll_back \
+                    else f"rolling back after failure: {error}"
+                run.record = run.record.with_(status=status, message=message)
+                run.roll_back = roll_back
+                run.stop.set()
+                self.engine.store.record_event(run.project, f"{run.kind}-{'rollback' if roll_back else 'pause'}",
+                                               run.service, message=message)
+        if self._still_current(run):
+            self.records.save(run.record)
+
+    def _still_current(self, run: _Run) -> bool:
+        """False once a newer revision changed the service (or the project went down)."""
+        loaded = self.engine.project(run.project)
+        if loaded is None or run.service not in loaded[0].services:
+            return False
+        return loaded[0].config_hash(run.service) == run.record.to_hash
+
+    def _finish(self, record: RolloutRecord) -> None:
+        self.records.save(record)
+        self.engine.store.record_event(record.project, f"{record.kind}-{record.status}", record.service,
+                                       updated=record.updated, failed=record.failed, message=record.message)
+
+    def _automatic_rollback(self, run: _Run) -> None:
+        with self.engine._lock(run.project):
+            loaded = self.engine.project(run.project)
+            if loaded is None or not self._still_current(run):
+                return
+            try:
+                self._write_rollback(loaded[0], run.service, run.record.from_hash, run.record.message)
+            except RolloutError as exc:
+                self._finish(run.record.with_(status=plan.PAUSED, message=f"{run.record.message}; {exc}"))
+
+    def _write_rollback(self, project: Project, service: str, wanted_hash: str | None,
+                        message: str) -> RolloutRecord:
+        """Store a revision whose ``service`` is its previous config; the next pass rolls it back."""
+        current_hash = project.config_hash(service)
+        current = self.engine.store.current_spec(project.name)
+        assert current is not None
+        found = plan.previous_service_spec(self.records.revisions(project.name), service, current_hash,
+                                           _hash_of, wanted_hash)
+        if found is None:
+            raise RolloutError(f"cannot roll back service {service!r}: no previous configuration is stored")
+        spec = plan.spec_with_service(current, service, found[1])
+        restored = Project.model_validate(spec)
+        revision = self.engine.store.save_revision(project.name, str(restored.working_dir), spec)
+        self.engine.store.record_event(project.name, "revision", project.name, revision=revision,
+                                       rollback_of=service, restored_from=found[0])
+        now = time.time()
+        record = RolloutRecord(project=project.name, service=service, kind="rollback",
+                               status=plan.ROLLBACK_STARTED, revision=revision, from_hash=current_hash,
+                               to_hash=restored.config_hash(service), total=0, started_at=now, updated_at=now,
+                               message=message)
+        self.records.save(record)
+        return record
+
+    # --- one slot ------------------------------------------------------------------------------------------
+    def _replace(self, run: _Run, old: ObservedContainer) -> str | None:
+        """Replace one replica; returns why it failed, or None."""
+        slot = _Slot(run.service, old)
+        with self._guard:
+            self._slots.setdefault(run.project, []).append(slot)
+        try:
+            for step in plan.slot_steps(run.config.order):
+                error = self._step(run, slot, step)
+                if error is not None:
+                    self._abandon(run, slot)
+                    return error
+            return None
+        except (RuntimeFailure, EngineError, OSError) as exc:
+            self._abandon(run, slot)
+            return f"{old.name}: {exc}"
+        finally:
+            with self._guard:
+                self._slots[run.project].remove(slot)
+            with self.engine._lock(run.project):
+                loaded = self.engine.project(run.project)
+                if loaded is not None:
+                    self.engine._publish_ports(loaded[0])
+
+    def _step(self, run: _Run, slot: _Slot, step: plan.Step) -> str | None:
+        if step == "drain_old":
+            self._drain_old(run, slot)
+        elif step == "remove_old":
+            self._remove(run.project, slot.old.id, run.service)
+        elif step == "create_new":
+            return self._create_new(run, slot)
+        elif step in ("wait_ready", "monitor"):
+            return self._watch(run, slot, until_ready=step == "wait_ready")
+        elif step == "admit_new":
+            with self.engine._lock(run.project):
+                slot.new_admitted = True
+                loaded = self.engine.project(run.project)
+                if loaded is not None:
+                    self.engine._publish_ports(loaded[0])
+            self.engine.store.record_event(run.project, "container-admitted", run.service, id=slot.new_id)
+        return None
+
+    def _drain_old(self, run: _Run, slot: _Slot) -> None:
+        with self.engine._lock(run.project):
+            slot.old_hidden = True
+            slot.old_draining = True
+            loaded = self.engine.project(run.project)
+            if loaded is not None:
+                self.engine._publish_ports(loaded[0])
+        if slot.old.status != "running":
+            return
+        timeout = DEFAULT_DRAIN_S
+        loaded = self.engine.project(run.project)
+        if loaded is not None:
+            timeout = min(DEFAULT_DRAIN_S, loaded[0].services[run.service].stop_grace_period or DEFAULT_DRAIN_S)
+        for ip in self.engine.store.attachments(slot.old.id).values():
+            left = wait_drained(ip, timeout)
+            if left:
+                log.info("%s: %d connection(s) still open after %.1fs of draining", slot.old.name, left, timeout)
+
+    def _create_new(self, run: _Run, slot: _Slot) -> str | None:
+        with self.engine._lock(run.project):
+            loaded = self.engine.project(run.project)
+            if loaded is None or not self._still_current(run):
+                return "superseded by a newer revision"
+            project, revision = loaded
+            service = project.services[run.service]
+            if run.config.order == "stop-first":
+                number = slot.old.number
+            else:
+                numbers = [int(c.labels.get(LABEL_NUMBER, "0") or 0) for c in self.engine.runtime.containers()
+                           if c.labels.get(LABEL_PROJECT) == run.project and c.labels.get(LABEL_SERVICE) == run.service]
+                number = max(numbers, default=0) + 1
+            name = service.container_name or f"{project.name}-{run.service}-{number}"
+            slot.events_before = self.records.last_event_id()
+            slot.new_id = self.engine.executor.create_container(project, revision, run.service, number, name)
+            self.engine._sync_health(project)
+        return None
+
+    def _watch(self, run: _Run, slot: _Slot, until_ready: bool) -> str | None:
+        """Wait for the new replica to be ready (or, ``until_ready`` False, to survive `monitor`)."""
+        assert slot.new_id is not None
+        loaded = self.engine.project(run.project)
+        if loaded is None:
+            return "project removed"
+        check = self._healthcheck(loaded[0], run.service, slot.new_id)
+        limit = plan.ready_deadline(check is not None, *(
+            (check.interval, check.timeout, check.retries, check.start_period) if check else ()))
+        if not until_ready:
+            limit = run.config.monitor
+        since = slot.events_before
+        deadline = time.monotonic() + limit
+        while True:
+            verdict = plan.judge_new_replica(self._view(run.project, slot.new_id, check is not None, since))
+            if verdict == "failed":
+                return f"new replica of {run.service} failed ({self._why(slot.new_id)})"
+            if until_ready and verdict == "ready":
+                return None
+            if time.monotonic() >= deadline:
+                if until_ready:
+                    return f"new replica of {run.service} not ready after {limit:g}s"
+                return None
+            if run.stop.is_set() and not self._still_current(run):
+                return "superseded by a newer revision"
+            time.sleep(POLL_S)
+
+    def _healthcheck(self, project: Project, service: str, cid: str) -> HealthCheck | None:
+        try:
+            image = self.engine.runtime.images.resolve(self.engine.runtime.inspect(cid).record.image)
+            image_hc = image.config.healthcheck
+        except RuntimeFailure:
+            image_hc = None
+        return health_check_for(project.services[service], image_hc)
+
+    def _view(self, project: str, cid: str, has_check: bool, since: int) -> plan.ReplicaView:
+        try:
+            info = self.engine.runtime.inspect(cid)
+        except RuntimeFailure:
+            return plan.ReplicaView("missing", has_check, None, False, False)
+        state = self.engine.health.state(cid)
+        unhealthy = any(
+            e.detail.get("id") == cid and (e.kind == "container-unhealthy-restart"
+                                          or (e.kind == "health_status" and e.detail.get("status") == "unhealthy"))
+            for e in self.engine.store.events_since(since, project))
+        return plan.ReplicaView(info.status, has_check, state.status if state is not None else None,
+                                info.record.restart_count > 0, unhealthy)
+
+    def _why(self, cid: str) -> str:
+        try:
+            info = self.engine.runtime.inspect(cid)
+        except RuntimeFailure:
+            return "removed"
+        state = self.engine.health.state(cid)
+        if info.status == "exited":
+            return f"exited with code {info.exit_code}"
+        if state is not None and state.log and state.status == "unhealthy":
+            return f"unhealthy: {state.log[-1].output.strip()[:200] or 'exit ' + str(state.log[-1].exit_code)}"
+        return "unhealthy" if state is None or state.status != "healthy" else info.status
+
+    def _abandon(self, run: _Run, slot: _Slot) -> None:
+        """A failed slot: start-first keeps the old replica serving and removes the new one; stop-first
+        leaves the new one to its restart policy (the old one is gone)."""
+        if slot.new_id is not None and run.config.order == "start-first":
+            self._remove(run.project, slot.new_id, run.service)
+        slot.old_hidden = slot.old_draining = False
+
+    def _remove(self, project: str, cid: str, service: str) -> None:
+        try:
+            self.engine.executor.remove_container(project, cid, service)
+        except RuntimeFailure as exc:
+            log.info("remove %s: %s", cid[:12], exc)
+
+
+def _kind(text: str) -> plan.Kind:
+    return "rollback" if text == "rollback" else "update"
+
+
+def _hash_of(spec: dict[str, Any], service: str) -> str | None:
+    """The service's config hash in a stored spec (None when the spec no longer validates)."""
+    try:
+        return Project.model_validate(spec).config_hash(service)
+    except (ValueError, KeyError):
+        return None
