@@ -1,12 +1,10 @@
-"""The engine's rollout and resource routes: rollout status, rollback, container stats."""
+"""The engine's rollout routes: rollout status and rollback."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
 from orchestrator.engine.engine import Engine
-from orchestrator.engine.stats import project_stats
-from orchestrator.engine.translate import LABEL_PROJECT
 from orchestrator.errors import EngineError
 
 
@@ -27,8 +25,6 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
             if not isinstance(service, str) or not service:
                 raise EngineError("rollback needs a service name")
             handler._reply(200, engine.rollouts.rollback(name, service))
-        case "GET", ["v1", "projects", name, "stats"]:
-            handler._reply(200, project_stats(engine.runtime, name, LABEL_PROJECT))
         case _:
             return False
     return True
