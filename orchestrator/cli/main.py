@@ -17,8 +17,8 @@ from pathlib import Path
 from rich.console import Console
 
 from orchestrator.cli import cmd_build as build_verbs
+from orchestrator.cli import cmd_dashboard, cmd_info, cmd_lifecycle, cmd_pause, cmd_project, cmd_rollout, render
 from orchestrator.cli import cmd_images as cmd_images_verbs
-from orchestrator.cli import cmd_info, cmd_lifecycle, cmd_pause, cmd_project, cmd_rollout, render
 from orchestrator.cli.client import EngineClient
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError, LoadOptions, Project, load_project
@@ -133,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_info.register(sub)
     cmd_project.register(sub, project_name)
     cmd_rollout.register(sub, project_name)
+    cmd_dashboard.register(sub, project_name, load)
 
     engine = sub.add_parser("engine", help="Control the pyorch engine")
     engine.add_argument("action", choices=["start", "stop", "status"])

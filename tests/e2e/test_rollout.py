@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -127,6 +128,12 @@ def test_start_first_update_serves_every_request(layout: HostLayout, tmp_path: P
         assert _replica_bodies(layout, compose, v2) == ["v2", "v2", "v2"]
         record = _rollouts(layout, compose, v2)["web"]
         assert (record["kind"], record["status"], record["updated"], record["failed"]) == ("update", "completed", 3, 0)
+        # the dashboard's frame against the real project: replicas, health, resources, the rollout
+        frame = pyorch(layout, "-f", compose, "dashboard", "--once", **v2).stdout
+        web = next(line for line in frame.splitlines() if "│ web " in line)
+        assert "3/3" in web and "3 healthy" in web and "update completed 3/3" in web and f":{port}->80/tcp" in web
+        assert re.search(r"│ web .*\d+\.\dMiB", web), web
+        assert sum("rolling-web-" in line and "running" in line for line in frame.splitlines()) == 3
     finally:
         pyorch(layout, "-f", compose, "down", "-t", "2", **v1)
 

@@ -1,0 +1,41 @@
+"""`pyorch dashboard` (alias `dash`): services, replicas, health, restarts, resources and rollouts, live."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+
+from orchestrator.cli.client import EngineClient
+from orchestrator.dashboard.live import Sampler, run
+from orchestrator.errors import PyorchError
+from orchestrator.spec import ComposeError, Project
+
+ProjectName = Callable[[argparse.Namespace], str]
+LoadProject = Callable[[argparse.Namespace], Project]
+
+
+def register(sub: Any, project_name: ProjectName, load: LoadProject) -> None:
+    dash = sub.add_parser("dashboard", aliases=["dash"], help="Live view of the project (Ctrl-C to quit)")
+    dash.add_argument("--once", action="store_true", help="Print one frame and exit (no full screen)")
+    dash.add_argument("--interval", type=float, default=1.0, help="Seconds between frames (default 1)")
+    dash.set_defaults(run=lambda a, c: _dashboard(a, c, project_name, load))
+
+
+def _dashboard(args: argparse.Namespace, client: EngineClient, project_name: ProjectName,
+               load: LoadProject) -> int:
+    if args.interval <= 0:
+        raise PyorchError(f"--interval must be a positive number of seconds, not {args.interval:g}")
+    try:  # desired replicas come from the Compose file; with only -p NAME they are unknown
+        project = load(args)
+        name, desired = project.name, {n: s.replicas for n, s in project.services.items()}
+    except ComposeError:
+        name, desired = project_name(args), {}
+    known = {p["name"] for p in client.request("GET", "/v1/projects")}
+    if name not in known:
+        raise PyorchError(f"project {name!r} is not up (pyorch ls shows the running projects)")
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    return run(console, Sampler(client, name, desired), args.interval, args.once)
