@@ -21,6 +21,8 @@ from orchestrator.engine.compose_build import ensure_built, with_build_images
 from orchestrator.engine.discovery import dns_tables, dns_views
 from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
 from orchestrator.engine.health import HealthCheck, HealthState
+from orchestrator.engine.netplan import check_networks, network_specs
+from orchestrator.engine.ports import service_bindings
 from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.pull_policy import ensure_image
 from orchestrator.engine.restart_policy import restart_of
@@ -43,7 +45,7 @@ from runtime.errors import RuntimeFailure
 from runtime.image.build import Builder
 from runtime.image.registry import Registries
 from runtime.layout import HostLayout
-from runtime.network import NetworkManager, NetworkSpec, PortBinding
+from runtime.network import NetworkManager, PortBinding
 from runtime.network.dns import DnsServer
 
 log = logging.getLogger("pyorch.engine")
@@ -149,6 +151,7 @@ class Engine:
 
     def _preflight(self, project: Project, pull: str | None = None) -> None:
         """Refuse what would fail half-way: missing images, taken ports. Nothing has changed yet."""
+        check_networks(project, self.network.list_networks())
         for service in project.services.values():
             ensure_built(Builder(self.runtime), project, service)  # build: when the image is missing
             if not service.image:
@@ -322,40 +325,14 @@ class Engine:
         return result
 
     def _ensure_networks(self, project: Project) -> None:
-        used = {n.runtime_name for svc in project.services.values() for n in service_networks(project, svc)}
-        for key, network in project.networks.items():
-            name = network_runtime_name(project, key)
-            if name not in used or getattr(network, "external", False):
-                continue
-            ipam = getattr(network, "ipam", None)
-            configs = getattr(ipam, "config", None) or [] if ipam is not None else []
-            subnet = getattr(configs[0], "subnet", None) if configs else None
-            gateway = getattr(configs[0], "gateway", None) if configs else None
+        for spec in network_specs(project):
             with self.executor.network_lock:
-                self.network.ensure_network(NetworkSpec(
-                    name=name, subnet=subnet, gateway=gateway,
-                    internal=bool(getattr(network, "internal", False)),
-                    labels=dict(getattr(network, "labels", None) or {}),
-                ))
+                self.network.ensure_network(spec)
 
     # --- published ports ------------------------------------------------------------------------------
     def _bindings(self, project: Project, service_name: str, allocate: bool) -> list[PortBinding]:
-        service = project.services[service_name]
-        bindings = []
-        for index, port in enumerate(service.ports or []):
-            if port.published:
-                host_port = int(str(port.published).split("-")[0])
-            else:
-                stored = self.store.host_port(project.name, service_name, index)
-                if stored is None and not allocate:
-                    continue
-                if stored is None:
-                    stored = self.network.allocate_host_port(port.protocol or "tcp")
-                    self.store.set_host_port(project.name, service_name, index, stored)
-                host_port = stored
-            bindings.append(PortBinding(host_ip=port.host_ip or None, host_port=host_port,
-                                        container_port=int(port.target), protocol=port.protocol or "tcp"))
-        return bindings
+        return service_bindings(self.store, self.network.allocate_host_port if allocate else None,
+                                project.name, project.services[service_name])
 
     def _publish_ports(self, project: Project) -> None:
         excluded = self.rollouts.excluded(project.name)  # replicas not admitted yet, or draining

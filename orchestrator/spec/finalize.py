@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from orchestrator.spec.dotenv import read_env_file
 from orchestrator.spec.errors import ComposeError, CycleError, Location, SchemaError, UndefinedReferenceError
 from orchestrator.spec.model import Network, Project
+from orchestrator.spec.network_checks import check_network_addresses
 from orchestrator.spec.support import unapplied_warnings
 from orchestrator.spec.validate import schema_error
 from orchestrator.spec.yamlsource import Path_, SourceMap
@@ -66,6 +67,7 @@ def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], docum
     _apply_profiles(project, profiles, named, locate, warnings)
     _apply_defaults(project)
     _check_references(project, locate)
+    check_network_addresses(project, locate)
     _check_dependency_cycles(project, locate)
     for warning in unapplied_warnings(project.services):
         if warning not in warnings:

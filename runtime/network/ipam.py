@@ -40,8 +40,12 @@ def default_gateway(subnet: str) -> str:
 
 
 def allocate(subnet: str, gateway: str, allocations: dict[str, str], last: str | None,
-             wanted: str | None = None) -> str:
-    """An address not allocated yet; after ``last`` first, so freed addresses rest a while."""
+             wanted: str | None = None, ip_range: str | None = None) -> str:
+    """An address not allocated yet; after ``last`` first, so freed addresses rest a while.
+
+    Dynamic addresses come from ``ip_range`` when given (Compose's `ipam.config.ip_range`);
+    an explicit ``wanted`` address may be anywhere in the subnet, as in Docker.
+    """
     net = ipaddress.ip_network(subnet)
     if wanted is not None:
         address = ipaddress.ip_address(wanted)
@@ -50,7 +54,8 @@ def allocate(subnet: str, gateway: str, allocations: dict[str, str], last: str |
         if wanted == gateway or wanted in allocations:
             raise NetworkError(f"address {wanted} is already in use on {subnet}")
         return wanted
-    hosts = [str(h) for h in net.hosts() if str(h) != gateway]
+    pool = ipaddress.ip_network(ip_range) if ip_range else net
+    hosts = [str(h) for h in net.hosts() if str(h) != gateway and h in pool]
     start = hosts.index(last) + 1 if last in hosts else 0
     for candidate in hosts[start:] + hosts[:start]:
         if candidate not in allocations:
@@ -68,3 +73,14 @@ def check_gateway(subnet: str, gateway: str) -> str:
     if address not in net or address in (net.network_address, net.broadcast_address):
         raise NetworkError(f"gateway {gateway} is not a host address of {subnet}")
     return str(address)
+
+
+def check_ip_range(subnet: str, ip_range: str) -> str:
+    """`ip_range` must be a network inside the subnet (dynamic addresses are taken from it)."""
+    try:
+        pool = ipaddress.ip_network(ip_range, strict=True)
+    except ValueError as exc:
+        raise NetworkError(f"invalid ip_range {ip_range!r}: {exc}") from exc
+    if not isinstance(pool, ipaddress.IPv4Network) or not pool.subnet_of(ipaddress.IPv4Network(subnet)):
+        raise NetworkError(f"ip_range {ip_range} is not inside the subnet {subnet}")
+    return str(pool)

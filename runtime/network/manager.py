@@ -22,7 +22,7 @@ import nftables
 from pyroute2 import IPRoute, NetlinkError
 
 from runtime.layout import HostLayout
-from runtime.network import ipam, sysctl
+from runtime.network import ipam, membership, sysctl
 from runtime.network.conntrack import forget_udp_flows
 from runtime.network.errors import NetworkError, PortConflict
 from runtime.network.hostports import ephemeral_range, listening_ports
@@ -40,7 +40,8 @@ SUBNET_LOCK = Path("/run/lock/pyorch-subnets.lock")
 
 
 def _info(name: str, raw: dict[str, Any]) -> NetworkInfo:
-    return NetworkInfo(name, raw["bridge"], raw["subnet"], raw["gateway"], bool(raw.get("internal")))
+    return NetworkInfo(name, raw["bridge"], raw["subnet"], raw["gateway"], bool(raw.get("internal")),
+                       raw.get("ip_range"), dict(raw.get("labels") or {}))
 
 
 @contextlib.contextmanager
@@ -112,8 +113,10 @@ class NetworkManager:
         taken = self._host_subnets() + [ipaddress.IPv4Network(raw["subnet"]) for raw in state["networks"].values()]
         subnet = str(ipam.check_subnet(spec.subnet, taken)) if spec.subnet else ipam.pick_subnet(taken)
         gateway = ipam.check_gateway(subnet, spec.gateway) if spec.gateway else ipam.default_gateway(subnet)
+        ip_range = ipam.check_ip_range(subnet, spec.ip_range) if spec.ip_range else None
         return {"bridge": self.layout.bridge_name(spec.name), "subnet": subnet, "gateway": gateway,
-                "internal": spec.internal, "labels": dict(spec.labels), "allocations": {}, "last": None}
+                "ip_range": ip_range, "internal": spec.internal, "labels": dict(spec.labels),
+                "allocations": {}, "last": None}
 
     def ensure_network(self, spec: NetworkSpec) -> NetworkInfo:
         """Create the network, or check and repair it (bridge, address, sysctls, rules); idempotent."""
@@ -138,8 +141,10 @@ class NetworkManager:
             wanted["subnet"] = str(ipaddress.ip_network(spec.subnet, strict=False))
         if spec.gateway:
             wanted["gateway"] = spec.gateway
+        if spec.ip_range:
+            wanted["ip_range"] = str(ipaddress.ip_network(spec.ip_range, strict=False))
         for key, value in wanted.items():
-            if value != raw[key]:
+            if value != raw.get(key):
                 raise NetworkError(f"network {spec.name} exists with {key} {raw[key]}, the spec asks for "
                                    f"{value}: remove the network to change it")
 
@@ -194,7 +199,7 @@ class NetworkManager:
                     ip = mine[0]  # the same container again (e.g. a retried connect): keep its address
                 else:
                     ip = ipam.allocate(raw["subnet"], raw["gateway"], raw["allocations"], raw.get("last"),
-                                       ipv4_address)
+                                       ipv4_address, raw.get("ip_range"))
                     raw["allocations"][ip] = container_id
                     raw["last"] = ip
             info = _info(network_name, raw)
@@ -283,15 +288,21 @@ class NetworkManager:
             if ident not in mine and b.host_port in listening_ports(b.protocol):
                 raise PortConflict(f"port {b.host_port}/{b.protocol} is already in use by a host process")
 
-    def allocate_host_port(self, protocol: str = "tcp") -> int:
-        """A random port of the ephemeral range that no host process and no key uses."""
+    def allocate_host_port(self, protocol: str = "tcp", within: tuple[int, int] | None = None) -> int:
+        """A free port: random in the ephemeral range, or the first free one of ``within``
+        (a published range like `8000-8010:80`, as Docker picks) — used by no host process, no key."""
         if protocol not in PROTOCOLS:
             raise NetworkError(f"protocol {protocol!r} is not one of {PROTOCOLS}")
-        low, high = ephemeral_range()
         with self._lock:
             held = {b["host_port"] for e in self.state.read()["ports"].values() for b in e["bindings"]
                     if b["protocol"] == protocol}
         used = listening_ports(protocol) | held
+        if within is not None:
+            free = next((p for p in range(within[0], within[1] + 1) if p not in used), None)
+            if free is None:
+                raise PortConflict(f"every {protocol} port of {within[0]}-{within[1]} is already in use")
+            return free
+        low, high = ephemeral_range()
         for _ in range(1000):
             port = random.randint(low, high)
             if port not in used:
@@ -307,15 +318,52 @@ class NetworkManager:
             except ValueError as exc:
                 raise NetworkError(f"{key}: backend {ip!r} is not an IPv4 address") from exc
         with self._lock, self.state.locked() as state:
-            entry = {"bindings": [asdict(b) for b in bindings], "backends": list(backends)}
             old = state["ports"].get(key)
-            if old == entry:
-                return
-            state["ports"][key] = entry
-            self._apply(state)
-            udp = [b.host_port for b in bindings if b.protocol == "udp"]
-            if udp and (old is None or old["backends"] != entry["backends"]):
-                forget_udp_flows(udp, backends)
+            self._change(state, key, membership.replaced(old, [asdict(b) for b in bindings], list(backends)))
+
+    # Membership operations for rollouts: each is one atomic nftables transaction.
+    def add_backend(self, key: str, ip: str) -> None:
+        """Put ``ip`` into the key's rotation (or back from draining)."""
+        self._member_change(key, ip, membership.with_added)
+
+    def drain_backend(self, key: str, ip: str) -> None:
+        """No new connection for ``ip``; established ones continue until they end (conntrack keeps
+        their NAT). Wait for them with `runtime.network.flows.wait_drained` before stopping it."""
+        self._member_change(key, ip, membership.with_drained)
+
+    def remove_backend(self, key: str, ip: str) -> None:
+        """Forget ``ip`` for the key (its established TCP connections still finish)."""
+        self._member_change(key, ip, membership.with_removed)
+
+    def membership(self, key: str) -> membership.Membership:
+        with self._lock:
+            entry = self.state.read()["ports"].get(key)
+        if entry is None:
+            raise NetworkError(f"{key}: no published port")
+        return membership.membership_of(entry)
+
+    def _member_change(self, key: str, ip: str, change: Any) -> None:
+        try:
+            ipaddress.IPv4Address(ip)
+        except ValueError as exc:
+            raise NetworkError(f"{key}: backend {ip!r} is not an IPv4 address") from exc
+        with self._lock, self.state.locked() as state:
+            old = state["ports"].get(key)
+            if old is None:
+                raise NetworkError(f"{key}: no published port")
+            self._change(state, key, change(old, ip))
+
+    def _change(self, state: dict[str, Any], key: str, entry: dict[str, Any]) -> None:
+        """Store the key's new entry and apply it; stale UDP flows are forgotten after a change."""
+        old = state["ports"].get(key)
+        if old == entry:
+            return
+        state["ports"][key] = entry
+        self._apply(state)
+        active = membership.active_backends(entry)
+        udp = [b["host_port"] for b in entry["bindings"] if b["protocol"] == "udp"]
+        if udp and (old is None or membership.active_backends(old) != active):
+            forget_udp_flows(udp, active)
 
     def unpublish(self, key: str) -> None:
         with self._lock, self.state.locked() as state:
@@ -326,7 +374,7 @@ class NetworkManager:
     def _apply(self, state: dict[str, Any]) -> None:
         networks = [_info(n, raw) for n, raw in state["networks"].items()]
         publications = [
-            Publication(key, tuple(PortBinding(**b) for b in entry["bindings"]), tuple(entry["backends"]))
+            Publication(key, tuple(PortBinding(**b) for b in entry["bindings"]), membership.active_backends(entry))
             for key, entry in state["ports"].items()
         ]
         if not networks and not publications:

@@ -10,6 +10,7 @@ class NetworkSpec:
     name: str
     subnet: str | None = None
     gateway: str | None = None
+    ip_range: str | None = None      # dynamic addresses only from here (inside the subnet)
     internal: bool = False
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -21,6 +22,8 @@ class NetworkInfo:
     subnet: str
     gateway: str
     internal: bool = False
+    ip_range: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -108,12 +108,16 @@ def test_addresses_are_never_handed_out_twice(harness: Harness) -> None:
 
 
 def test_explicit_address_and_a_second_network(harness: Harness) -> None:
-    harness.nm.ensure_network(NetworkSpec(name="front", subnet="10.213.20.0/24"))
+    harness.nm.ensure_network(NetworkSpec(name="front", subnet="10.213.20.0/24", ip_range="10.213.20.192/26"))
     harness.nm.ensure_network(NetworkSpec(name="back", subnet="10.213.21.0/24", internal=True))
     c = harness.container("multi")
     front = harness.connect(c, "front", ipv4_address="10.213.20.77")
     back = harness.connect(c, "back", ifname="eth1", default_route=False)
     assert front.ip == "10.213.20.77" and back.ifname == "eth1"
+    dynamic = harness.connect(harness.container("ranged"), "front")
+    assert dynamic.ip == "10.213.20.192"  # dynamic addresses come from ip_range, explicit ones need not
+    with pytest.raises(NetworkError, match="ip_range"):
+        harness.nm.ensure_network(NetworkSpec(name="front", subnet="10.213.20.0/24", ip_range="10.213.20.0/26"))
     assert greeting("10.213.20.77", TCP_PORT) == "multi"
     assert greeting(back.ip, TCP_PORT) == "multi"
     routes = json.loads(netns_run(c.pid, "ip", "-j", "-4", "route", "show", "default"))

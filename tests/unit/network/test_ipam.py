@@ -8,7 +8,7 @@ import re
 import pytest
 
 from runtime.network import NetworkError
-from runtime.network.ipam import allocate, check_gateway, check_subnet, default_gateway, pick_subnet
+from runtime.network.ipam import allocate, check_gateway, check_ip_range, check_subnet, default_gateway, pick_subnet
 
 
 def nets(*cidrs: str) -> list[ipaddress.IPv4Network]:
@@ -63,3 +63,28 @@ def test_a_full_subnet_and_bad_explicit_addresses_are_errors() -> None:
     with pytest.raises(NetworkError, match="not usable"):
         allocate("10.89.0.0/24", "10.89.0.1", {}, None, wanted="10.89.1.5")
     assert allocate("10.89.0.0/24", "10.89.0.1", {}, None, wanted="10.89.0.200") == "10.89.0.200"
+
+
+def test_ip_range_bounds_dynamic_addresses_but_not_explicit_ones() -> None:
+    taken: dict[str, str] = {}
+    first = allocate("10.7.0.0/24", "10.7.0.1", taken, None, ip_range="10.7.0.128/30")
+    assert first == "10.7.0.128"
+    taken[first] = "a"
+    got = [allocate("10.7.0.0/24", "10.7.0.1", {**taken}, first, ip_range="10.7.0.128/30")]
+    taken[got[0]] = "b"
+    got.append(allocate("10.7.0.0/24", "10.7.0.1", taken, got[0], ip_range="10.7.0.128/30"))
+    taken[got[1]] = "c"
+    assert got == ["10.7.0.129", "10.7.0.130"]
+    taken["10.7.0.131"] = "d"
+    with pytest.raises(NetworkError, match="no free address"):
+        allocate("10.7.0.0/24", "10.7.0.1", taken, None, ip_range="10.7.0.128/30")
+    # An explicit address outside the range but inside the subnet is still honoured (as in Docker).
+    assert allocate("10.7.0.0/24", "10.7.0.1", taken, None, "10.7.0.9", ip_range="10.7.0.128/30") == "10.7.0.9"
+
+
+def test_ip_range_must_be_a_network_inside_the_subnet() -> None:
+    assert check_ip_range("10.7.0.0/24", "10.7.0.64/26") == "10.7.0.64/26"
+    with pytest.raises(NetworkError, match="not inside the subnet"):
+        check_ip_range("10.7.0.0/24", "10.8.0.0/26")
+    with pytest.raises(NetworkError, match="invalid ip_range"):
+        check_ip_range("10.7.0.0/24", "10.7.0.65/26")

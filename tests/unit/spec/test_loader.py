@@ -369,3 +369,26 @@ def test_the_process_environment_is_never_read(write: Write, load: Load, monkeyp
     assert project.name == "mine"
     assert project.services["web"].image == "x:clean"
     assert project.services["web"].environment == {"LEAK": None}
+
+
+@pytest.mark.parametrize(("body", "message", "line"), [
+    ("networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.1.0.0/33\n", "invalid subnet", 5),
+    ("networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.1.0.0/24\n          gateway: 10.2.0.1\n",
+     "gateway 10.2.0.1 is not inside", 6),
+    ("networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.1.0.0/24\n          ip_range: 10.1.1.0/25\n",
+     "ip_range 10.1.1.0/25 is not inside", 6),
+])
+def test_bad_network_addresses_are_errors_with_their_line(write: Write, load: Load, body: str, message: str,
+                                                         line: int) -> None:
+    write("compose.yaml", "services:\n  web: {image: x, networks: [n]}\n" + body)
+    with pytest.raises(SchemaError, match=message) as info:
+        load()
+    assert _location(info.value)[1] == line + 2
+
+
+def test_ipv4_address_outside_its_subnet_is_an_error(write: Write, load: Load) -> None:
+    write("compose.yaml", "services:\n  web:\n    image: x\n    networks:\n      n:\n        ipv4_address: 10.9.0.5\n"
+          "networks:\n  n:\n    ipam: {config: [{subnet: 10.1.0.0/24}]}\n")
+    with pytest.raises(SchemaError, match="not inside the subnet 10.1.0.0/24") as info:
+        load()
+    assert _location(info.value)[1] == 6
