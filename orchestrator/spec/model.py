@@ -193,11 +193,11 @@ class RestartPolicy(ComposeModel):
 
 
 class UpdateConfig(ComposeModel):
-    parallelism: int | None = None
-    delay: Duration | None = None
+    parallelism: int | None = Field(default=None, ge=0)  # 0: all at once (Swarm)
+    delay: Duration | None = Field(default=None, ge=0)
     failure_action: Literal["continue", "pause", "rollback"] | None = None
-    monitor: Duration | None = None
-    max_failure_ratio: float | None = None
+    monitor: Duration | None = Field(default=None, ge=0)
+    max_failure_ratio: float | None = Field(default=None, ge=0, le=1)
     order: Literal["stop-first", "start-first"] | None = None
 
 

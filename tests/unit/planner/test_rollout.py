@@ -161,3 +161,16 @@ def test_converge_leaves_outdated_replicas_of_a_rolling_service() -> None:
     down = plan_service("p", DesiredService(name="web", replicas=1, config_hash="new", rolling=True), observed,
                         ConvergeOptions(), 0.0, {})
     assert sorted(a.id for a in down if isinstance(a, RemoveContainer)) == ["id1", "id2"]
+
+
+@pytest.mark.parametrize(("key", "value"), [("parallelism", "-1"), ("max_failure_ratio", "1.5"),
+                                            ("delay", "-2s"), ("order", "sideways")])
+def test_bad_update_config_is_refused_with_file_and_line(tmp_path: Any, key: str, value: str) -> None:
+    from orchestrator.spec import ComposeError, LoadOptions, load_project
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  web:\n    image: busybox\n    deploy:\n      update_config:\n"
+                    f"        {key}: {value}\n")
+    with pytest.raises(ComposeError) as caught:
+        load_project(LoadOptions(files=[path], working_dir=tmp_path, environ={}))
+    assert f"{path}:6:" in str(caught.value) and key in str(caught.value)
