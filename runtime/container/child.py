@@ -4,6 +4,13 @@ Stage 1 (forked from the shim) joins the cgroup, wires stdio, unshares the names
 stage 2, which becomes PID 1 of the new PID namespace. Stage 2 builds the root filesystem,
 drops privileges, reports "ready", waits for "start" and execs the command.
 
+Stage 1 places stage 2 in the container's cgroups while stage 2 builds the root filesystem: the
+first write to a `cgroup.procs` waits for an RCU grace period (the kernel's cgroup threadgroup
+lock), several milliseconds on a loaded host, so doing it beside the mount work instead of before
+it takes it off the start's critical path (runc's parent attaches the child the same way). Stage 2
+waits for the ``A`` byte before it unshares its cgroup namespace (whose root is the cgroup it is in
+then) and drops privileges; if stage 1 dies first, stage 2 sees end-of-file and gives up.
+
 Both stages talk to the shim over one pipe whose write end is close-on-exec: ``P<pid>`` (stage 2's
 pid), ``R`` (set up, waiting for start), ``E<message>`` (failed). End-of-file after ``R`` and the
 start byte means execve succeeded. Nothing here may raise out of the child: every path ends in
@@ -21,6 +28,8 @@ from runtime.linux import syscalls as sc
 NAMESPACE_FLAGS = (
     sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET | sc.CLONE_NEWPID | sc.CLONE_NEWCGROUP
 )
+# Stage 1 unshares these; stage 2 adds the cgroup namespace once it is in its cgroups.
+STAGE1_NAMESPACE_FLAGS = NAMESPACE_FLAGS & ~sc.CLONE_NEWCGROUP
 INIT_TARGET = "/dev/.pyorch-init"
 
 _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("tty", 5, 0), ("random", 1, 8), ("urandom", 1, 9))
@@ -40,21 +49,28 @@ def run_stage1(spec: ContainerSpec, sync_w: int, start_r: int, out_w: int, err_w
         os.setsid()
         _redirect_stdio(out_w, err_w)
         _close_all_but((0, 1, 2, sync_w, start_r))
-        for procs in spec.cgroup_procs_files:
-            _write(procs, str(os.getpid()))
         if spec.oom_score_adj is not None:
             _write("/proc/self/oom_score_adj", str(spec.oom_score_adj))
-        sc.unshare(NAMESPACE_FLAGS)
+        # Opened now: once stage 2 calls pivot_root, this shared mount namespace shows its root.
+        procs_fds = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in spec.cgroup_procs_files]
+        attached_r, attached_w = os.pipe()
+        sc.unshare(STAGE1_NAMESPACE_FLAGS)
         pid = os.fork()
         if pid == 0:
-            run_stage2(spec, sync_w, start_r)
-        os.write(sync_w, f"P{pid}\n".encode())
+            for fd in (*procs_fds, attached_w):
+                os.close(fd)
+            run_stage2(spec, sync_w, start_r, attached_r)
+        os.close(attached_r)
+        for fd in procs_fds:
+            os.write(fd, str(pid).encode())
+        os.write(sync_w, f"P{pid}\n".encode())  # before "A": the shim stops reading at stage 2's "R"
+        os.write(attached_w, b"A")
         os._exit(0)
     except BaseException as exc:
         _fail(sync_w, f"stage 1: {exc}")
 
 
-def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int) -> None:
+def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int, attached_r: int) -> None:
     """PID 1 of the container until execve. Never returns."""
     try:
         rootfs = os.path.join(spec.bundle_dir, "rootfs")
@@ -85,6 +101,8 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int) -> None:
         groups = _with_extra_groups(groups, spec.group_add)
         _apply_rlimits(spec.rlimits)
         _make_workdir(spec.cwd or "/")
+        _wait_attached(attached_r)
+        sc.unshare(sc.CLONE_NEWCGROUP)
         _drop_privileges(spec, uid, gid, groups, seccomp_program)
         env = _environment(spec.env, uid)
         _enter_workdir(spec.cwd or "/")
@@ -113,6 +131,16 @@ def _fail(sync_w: int, message: str) -> None:
         os.write(sync_w, ("E" + message.replace("\n", " ")[:3900] + "\n").encode(errors="replace"))
     finally:
         os._exit(127)
+
+
+def _wait_attached(attached_r: int) -> None:
+    """Block until stage 1 has put this process in every cgroup of the container."""
+    try:
+        done = os.read(attached_r, 1) == b"A"
+    finally:
+        os.close(attached_r)
+    if not done:
+        raise SetupError("stage 1 could not place the container in its cgroups")
 
 
 def _write(path: str, value: str) -> None:

@@ -85,3 +85,17 @@ def test_the_same_attempts_succeed_where_the_container_is_privileged(rt: Contain
     assert "init_module Operation not permitted" not in lines, lines
     assert "write /proc/sys/kernel/core_pattern Read-only file system" not in lines, lines
     assert any(line.startswith("read /proc/timer_list ") and not line.endswith(" 0") for line in lines), lines
+
+
+def test_the_cgroup_namespace_is_rooted_at_the_containers_cgroups(rt: ContainerRuntime) -> None:
+    # Stage 2 unshares it only once stage 1 has moved it into every cgroup of the container.
+    info = rt.create(RunConfig(name="cgns", image=PYTHON, command=["cat", "/proc/self/cgroup"]))
+    cgroup = rt.cgroup(info.id)
+    assert cgroup is not None
+    members = {d: (d / "cgroup.procs").read_text().split() for d in cgroup.directories}
+    assert all(pids == [str(info.record.pid)] for pids in members.values()), members
+    rt.start(info.id)
+    final, log = run_to_exit(rt, RunConfig(name="cgns2", image=PYTHON, command=["cat", "/proc/self/cgroup"]))
+    paths = [line.rsplit(":", 1)[1] for line in texts(log) if line.count(":") >= 2]
+    assert final.exit_code == 0 and len(paths) == len(Path("/proc/self/cgroup").read_text().splitlines())
+    assert set(paths) == {"/"}, paths
