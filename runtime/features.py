@@ -35,6 +35,7 @@ class KernelFeatures:
     cgroup_mode: str                                    # v1 | hybrid | v2
     controllers: dict[str, str]                         # controller → "v1" | "v2" (absent: unavailable)
     cgroup_kill: bool                                   # cgroup.kill (else freeze + kill each + thaw)
+    cgroup_favordynmods: bool                           # cgroup2 mounted with favordynmods
     freezer: str                                        # v1 | v2 | none
     devices: str                                        # cgroup-v1 | ebpf | none
     pidfd_open: bool
@@ -82,6 +83,19 @@ def _cgroup_kill(layout: CgroupLayout) -> bool:
     # No child cgroup to look at yet: cgroup.kill arrived in 5.14.
     release = tuple(int(p) for p in platform.release().split("-")[0].split(".")[:2] if p.isdigit())
     return release >= (5, 14)
+
+
+def _favordynmods(layout: CgroupLayout) -> bool:
+    """Whether cgroup2 is mounted `favordynmods`: then joining a cgroup does not wait for an RCU grace
+    period (the kernel's cgroup threadgroup lock stays in its writer-friendly mode; forks pay a little)."""
+    if layout.unified is None:
+        return False
+    for line in _read("/proc/self/mountinfo").splitlines():
+        fields, _, tail = line.partition(" - ")
+        parts = fields.split()
+        if len(parts) > 4 and parts[4] == str(layout.unified) and tail.startswith("cgroup2 "):
+            return "favordynmods" in tail.split()[-1].split(",")
+    return False
 
 
 def _device_enforcement(layout: CgroupLayout) -> str:
@@ -154,6 +168,7 @@ def probe(layout: CgroupLayout | None = None) -> KernelFeatures:
         cgroup_mode=layout.mode,
         controllers=placement,
         cgroup_kill=_cgroup_kill(layout),
+        cgroup_favordynmods=_favordynmods(layout),
         freezer=placement.get("freezer", "none"),
         devices=_device_enforcement(layout),
         pidfd_open=pidfd_open,
@@ -175,6 +190,9 @@ def _with_notes(f: KernelFeatures) -> KernelFeatures:
         notes.append(f"no {', '.join(missing)} controller: limits that need it are refused")
     if not f.cgroup_kill:
         notes.append("no cgroup.kill: stop freezes the cgroup, kills each process, thaws")
+    if f.controllers and not f.cgroup_favordynmods:
+        notes.append("cgroup2 is not mounted favordynmods: joining a container's cgroups waits for an RCU "
+                     "grace period (ms on a busy host; docs/security.md)")
     if f.devices == "none":
         notes.append("no device cgroup: only the minimal /dev protects host devices")
     if not f.pidfd_exit_info:

@@ -35,6 +35,7 @@ def rows(features: dict[str, Any]) -> list[tuple[str, str]]:
         ("cgroup mode", str(features.get("cgroup_mode", ""))),
         ("controllers", " ".join(f"{c}:{where}" for c, where in sorted(controllers.items())) or "[red]none[/]"),
         ("cgroup.kill", _yes(features.get("cgroup_kill"))),
+        ("cgroup2 favordynmods", _yes(features.get("cgroup_favordynmods"))),
         ("freezer", str(features.get("freezer", ""))),
         ("device allowlist", str(features.get("devices", ""))),
         ("pidfd_open", _yes(features.get("pidfd_open"))),

@@ -26,6 +26,7 @@ def test_hybrid_keeps_v1_controllers_and_v2_gives_the_rest() -> None:
 def _features(**changes: object) -> KernelFeatures:
     base = KernelFeatures(
         kernel="6.18 x86_64", cgroup_mode="v2", controllers=controller_placement(V2), cgroup_kill=True,
+        cgroup_favordynmods=True,
         freezer="v2", devices="ebpf", pidfd_open=True, pidfd_exit_info=True, close_range=True, overlay=True,
         overlay_options={"index": "N"}, seccomp=True, seccomp_actions=["errno", "allow"], seccomp_binding="6")
     return _with_notes(dataclasses.replace(base, **changes))  # type: ignore[arg-type]
@@ -35,6 +36,7 @@ def test_notes_name_each_fallback_in_effect() -> None:
     assert _features().notes == []
     notes = _features(cgroup_kill=False, devices="none", seccomp_binding="", pidfd_exit_info=False).notes
     assert len(notes) == 4
+    assert any("favordynmods" in n for n in _features(cgroup_favordynmods=False).notes)
     assert any("cgroup.kill" in n for n in notes) and any("device" in n for n in notes)
     assert any("seccomp=unconfined" in n for n in notes) and any("PIDFD_INFO_EXIT" in n for n in notes)
 
@@ -56,3 +58,5 @@ def test_probe_agrees_with_what_the_host_shows() -> None:
     assert features.overlay == ("overlay" in Path("/proc/filesystems").read_text())
     assert features.seccomp == ("Seccomp:" in Path("/proc/self/status").read_text())
     assert features.pidfd_open == hasattr(os, "pidfd_open")
+    unified = [line for line in mounts.splitlines() if " - cgroup2 " in line]
+    assert features.cgroup_favordynmods == any("favordynmods" in line.split()[-1] for line in unified)
