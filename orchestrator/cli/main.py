@@ -17,7 +17,18 @@ from pathlib import Path
 from rich.console import Console
 
 from orchestrator.cli import cmd_build as build_verbs
-from orchestrator.cli import cmd_dashboard, cmd_info, cmd_lifecycle, cmd_pause, cmd_project, cmd_rollout, render
+from orchestrator.cli import (
+    attached,
+    cmd_compose,
+    cmd_dashboard,
+    cmd_info,
+    cmd_lifecycle,
+    cmd_pause,
+    cmd_project,
+    cmd_rollout,
+    logtime,
+    render,
+)
 from orchestrator.cli import cmd_images as cmd_images_verbs
 from orchestrator.cli.client import EngineClient
 from orchestrator.errors import PyorchError
@@ -48,12 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--wait-timeout", type=float, default=None, help="Seconds to wait for --wait")
     up.add_argument("--pull", choices=["always", "missing", "never"], help="Pull images before starting")
     up.add_argument("--build", action="store_true", help="Build images before starting")
+    up.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM", help="Scale a service")
+    up.add_argument("--no-deps", action="store_true", help="Don't start linked services")
+    up.add_argument("-t", "--timeout", type=float, default=None, help="Shutdown timeout when recreating")
+    up.add_argument("--abort-on-container-exit", action="store_true", help="Stop all containers if any exits")
+    up.add_argument("--exit-code-from", metavar="SERVICE", help="Return this service's exit code (implies "
+                    "--abort-on-container-exit)")
+    up.add_argument("--no-color", action="store_true", help="Monochrome log prefixes")
+    up.add_argument("services", nargs="*")
     up.set_defaults(run=cmd_up)
 
     down = sub.add_parser("down", help="Stop and remove containers and networks")
     down.add_argument("-t", "--timeout", type=float, default=None, help="Shutdown timeout in seconds")
     down.add_argument("--remove-orphans", action="store_true")
     down.add_argument("-v", "--volumes", action="store_true", help="Remove named and anonymous volumes")
+    down.add_argument("--rmi", choices=["local", "all"], help="Remove images used by services")
     down.set_defaults(run=cmd_down)
 
     stop = sub.add_parser("stop", help="Stop services (containers are kept; restart policies do not apply)")
@@ -74,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("-a", "--all", action="store_true", help="Show stopped containers too")
     ps.add_argument("-q", "--quiet", action="store_true", help="Only display IDs")
     ps.add_argument("--format", choices=["table", "json"], default="table")
+    ps.add_argument("--services", dest="list_services", action="store_true", help="Display services")
     ps.add_argument("services", nargs="*")
     ps.set_defaults(run=cmd_ps)
 
@@ -82,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-t", "--timestamps", action="store_true")
     logs.add_argument("-n", "--tail", default="all")
     logs.add_argument("--no-log-prefix", action="store_true")
+    logs.add_argument("--no-color", action="store_true", help="Monochrome output")
+    logs.add_argument("--since", help="Since a timestamp (2026-01-02T13:23:37Z) or relative (42m)")
+    logs.add_argument("--until", help="Until a timestamp or relative time")
     logs.add_argument("services", nargs="*")
     logs.set_defaults(run=cmd_logs)
 
@@ -132,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_pause.register(sub, project_name)
     cmd_info.register(sub)
     cmd_project.register(sub, project_name)
+    cmd_compose.register(sub, project_name, load)
     cmd_rollout.register(sub, project_name)
     cmd_dashboard.register(sub, project_name, load)
 
@@ -176,7 +201,8 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
     if args.build:
         build_verbs.build_project(client, project, [n for n, s in project.services.items() if s.build])
     options = {"force_recreate": args.force_recreate, "no_recreate": args.no_recreate,
-               "remove_orphans": args.remove_orphans, "pull": args.pull}
+               "remove_orphans": args.remove_orphans, "pull": args.pull, "services": args.services,
+               "no_deps": args.no_deps, "timeout": args.timeout, "scale": cmd_compose.parse_scale(args.scale)}
     with err.status(f"Starting project {project.name}"):
         result = client.request("POST", "/v1/projects/up",
                                 {"project": project.model_dump(mode="json"), "options": options})
@@ -188,13 +214,8 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
         return wait_ready(client, project.name, args.wait_timeout)
     if args.detach:
         return 0
-    try:
-        for record in client.stream(f"/v1/projects/{project.name}/logs?follow=1&tail=0"):
-            render.log_line(out, record, timestamps=False, prefix=True)
-    except KeyboardInterrupt:
-        err.print("Gracefully stopping... (press Ctrl+C again to force)")
-        client.request("POST", f"/v1/projects/{project.name}/down", {})
-    return 0
+    return attached.follow_up(client, project, out, err, args.abort_on_container_exit, args.exit_code_from,
+                              color=not args.no_color)
 
 
 def wait_ready(client: EngineClient, name: str, timeout: float | None) -> int:
@@ -225,6 +246,8 @@ def cmd_down(args: argparse.Namespace, client: EngineClient) -> int:
     with err.status(f"Removing project {name}"):
         result = client.request("POST", f"/v1/projects/{name}/down", {"timeout": args.timeout, "volumes": args.volumes})
     render.down_result(err, result)
+    if args.rmi:
+        cmd_compose.remove_images(client, cmd_compose.project_images(load(args), args.rmi))
     return 1 if result["errors"] else 0
 
 
@@ -257,7 +280,10 @@ def cmd_ps(args: argparse.Namespace, client: EngineClient) -> int:
     rows = client.request("GET", f"/v1/projects/{name}/ps?all={'1' if args.all else '0'}")
     if args.services:
         rows = [r for r in rows if r["service"] in args.services]
-    if args.quiet:
+    if args.list_services:
+        for service in dict.fromkeys(r["service"] for r in rows):
+            out.print(service, markup=False)
+    elif args.quiet:
         for r in rows:
             out.print(r["id"])
     elif args.format == "json":
@@ -271,9 +297,16 @@ def cmd_logs(args: argparse.Namespace, client: EngineClient) -> int:
     name = project_name(args)
     tail = -1 if args.tail == "all" else int(args.tail)
     query = f"follow={'1' if args.follow else '0'}&tail={tail}" + "".join(f"&service={s}" for s in args.services)
+    since = logtime.parse_instant(args.since, time.time()) if args.since else None
+    until = logtime.parse_instant(args.until, time.time()) if args.until else None
     try:
         for record in client.stream(f"/v1/projects/{name}/logs?{query}"):
-            render.log_line(out, record, timestamps=args.timestamps, prefix=not args.no_log_prefix)
+            if (since or until) and record.get("time"):
+                at = logtime.record_time(record["time"])
+                if (since is not None and at < since) or (until is not None and at > until):
+                    continue
+            render.log_line(out, record, timestamps=args.timestamps, prefix=not args.no_log_prefix,
+                            color=not args.no_color)
     except KeyboardInterrupt:
         pass
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import zlib
 from typing import Any
 
 from rich.console import Console
@@ -75,11 +76,17 @@ def down_result(console: Console, result: dict[str, Any]) -> None:
         console.print(f" [red]✘[/] {escape(e)}")
 
 
-def log_line(console: Console, record: dict[str, str], timestamps: bool, prefix: bool) -> None:
+def prefix_color(container: str) -> str:
+    """One color per container, the same in every run (Python's hash() of a str is salted per process)."""
+    return _COLORS[zlib.crc32(container.encode()) % len(_COLORS)]
+
+
+def log_line(console: Console, record: dict[str, str], timestamps: bool, prefix: bool, color: bool = True) -> None:
     parts = []
-    if prefix:
-        color = _COLORS[hash(record["service"]) % len(_COLORS)]
-        parts.append(f"[{color}]{escape(record['container'])}  |[/] ")
+    if prefix and color:
+        parts.append(f"[{prefix_color(record['container'])}]{escape(record['container'])}  |[/] ")
+    elif prefix:
+        parts.append(f"{escape(record['container'])}  | ")
     if timestamps and record.get("time"):
         parts.append(escape(record["time"]) + " ")
     parts.append(escape(record["text"]))

@@ -25,8 +25,10 @@ from orchestrator.engine.netplan import check_networks, network_specs
 from orchestrator.engine.ports import service_bindings
 from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.pull_policy import ensure_image
+from orchestrator.engine.oneoff import oneoff_containers
 from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.rollouts import RolloutController
+from orchestrator.engine.selection import select_services, with_scale
 from orchestrator.engine.store import Store
 from orchestrator.engine.translate import (
     LABEL_HASH,
@@ -59,6 +61,10 @@ class UpOptions:
     no_recreate: bool = False
     remove_orphans: bool = False
     pull: str | None = None  # `up --pull always|missing|never`; None: each service's pull_policy
+    services: list[str] | None = None  # `up SERVICE...`: only these (and their dependencies)
+    no_deps: bool = False
+    timeout: float | None = None  # `up -t`: grace period when recreating
+    scale: dict[str, int] | None = None  # `up --scale SVC=N`
 
 
 class Engine:
@@ -134,6 +140,9 @@ class Engine:
     def up(self, spec: dict[str, Any], options: UpOptions) -> dict[str, Any]:
         try:
             spec = with_build_images(spec)  # build-only services get <project>-<service>
+            spec = with_scale(spec, options.scale or {})
+            spec = select_services(spec, self.store.current_spec(str(spec.get("name"))),
+                                   list(options.services or []), options.no_deps)
             project = Project.model_validate(spec)
         except ValueError as exc:
             raise EngineError(f"invalid project: {exc}") from exc
@@ -145,7 +154,7 @@ class Engine:
             errors = self._converge(project, revision, ConvergeOptions(
                 force_recreate=options.force_recreate, no_recreate=options.no_recreate,
                 remove_orphans=options.remove_orphans,
-            ), wait_for_dependencies=True)
+            ), wait_for_dependencies=True, stop_timeout=options.timeout)
         return {"project": project.name, "revision": revision, "errors": errors,
                 "containers": self.ps(project.name)}
 
@@ -182,7 +191,7 @@ class Engine:
                 lock.release()
 
     def _converge(self, project: Project, revision: int, options: ConvergeOptions,
-                  wait_for_dependencies: bool = False) -> list[str]:
+                  wait_for_dependencies: bool = False, stop_timeout: float | None = None) -> list[str]:
         self._ensure_networks(project)
         observed = self.observed(project.name)
         desired = {
@@ -206,7 +215,8 @@ class Engine:
         plan = self._defer_future_restarts(plan, now)
         deadline = time.monotonic() + (DEPENDENCY_TIMEOUT_S if wait_for_dependencies else 0.0)
         errors = self.executor.run(project, revision, plan,
-                                   lambda wave: self._wait_dependencies(project, wave, deadline)) if plan else []
+                                   lambda wave: self._wait_dependencies(project, wave, deadline),
+                                   stop_timeout) if plan else []
         self._sync_health(project)
         self.rollouts.reconcile(project, revision)
         self._publish_ports(project)
@@ -380,6 +390,7 @@ class Engine:
             self.store.forget_project(name)  # first: the loop must not bring anything back
             self.rollouts.forget(name)
             containers = [c for c in self.runtime.containers() if c.labels.get(LABEL_PROJECT) == name]
+            containers += oneoff_containers(self.runtime, name)  # `run` containers left behind
             futures = [self.executor.pool.submit(self._remove, name, c, timeout) for c in containers]
             errors = [e for e in (f.result() for f in futures) if e]
             if loaded is not None:

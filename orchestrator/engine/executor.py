@@ -69,7 +69,8 @@ class Executor:
         self.pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL, thread_name_prefix="pyorch-exec")
 
     def run(self, project: Project, revision: int, plan: Plan,
-            before_wave: Callable[[list[Action]], str | None] | None = None) -> list[str]:
+            before_wave: Callable[[list[Action]], str | None] | None = None,
+            stop_timeout: float | None = None) -> list[str]:
         """Run the plan wave by wave; returns error messages (empty when all went well).
 
         ``before_wave`` may hold a wave back (depends_on conditions): it returns an error to stop.
@@ -81,7 +82,7 @@ class Executor:
                 if error:
                     errors.append(error)
                     break
-            futures = [self.pool.submit(self._run_action, project, revision, a) for a in wave]
+            futures = [self.pool.submit(self._run_action, project, revision, a, stop_timeout) for a in wave]
             for f in futures:
                 error = f.result()
                 if error:
@@ -90,14 +91,15 @@ class Executor:
                 break
         return errors
 
-    def _run_action(self, project: Project, revision: int, action: Action) -> str | None:
+    def _run_action(self, project: Project, revision: int, action: Action,
+                    stop_timeout: float | None = None) -> str | None:
         try:
             if isinstance(action, CreateContainer):
                 if action.replaces:
-                    self.remove_container(project.name, action.replaces, action.service)
+                    self.remove_container(project.name, action.replaces, action.service, stop_timeout)
                 self.create_container(project, revision, action.service, action.number, action.name)
             elif isinstance(action, RemoveContainer):
-                self.remove_container(project.name, action.id, action.service)
+                self.remove_container(project.name, action.id, action.service, stop_timeout)
             elif isinstance(action, StartContainer):
                 self.runtime.start(action.id)
             elif isinstance(action, RestartContainer):
@@ -111,9 +113,13 @@ class Executor:
             return message
 
     # --- the actions --------------------------------------------------------------------------------
-    def create_container(self, project: Project, revision: int, service_name: str, number: int, name: str) -> str:
+    def create_container(self, project: Project, revision: int, service_name: str, number: int, name: str,
+                         adjust: Callable[[RunConfig], None] | None = None) -> str:
+        """Create, attach and start; ``adjust`` changes the config first (one-off `run` containers)."""
         service = project.services[service_name]
         config = run_config(project, service, name, number, revision)
+        if adjust is not None:
+            adjust(config)
         self._use_embedded_dns(project, service, config)
         info = self.runtime.create(config)
         try:
@@ -139,9 +145,9 @@ class Executor:
                                 restart_count=action.restart_count, delay=action.delay,
                                 not_before=action.not_before)
 
-    def remove_container(self, project: str, cid: str, service: str) -> None:
+    def remove_container(self, project: str, cid: str, service: str, timeout: float | None = None) -> None:
         info = self.runtime.inspect(cid)
-        self.runtime.stop(cid)
+        self.runtime.stop(cid, timeout)
         self._detach(cid)
         self.runtime.remove(cid, force=True)
         self.store.forget_container(cid)

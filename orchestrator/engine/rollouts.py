@@ -142,8 +142,7 @@ class RolloutController:
             resumed = same_target and record is not None and record.status in plan.ACTIVE_STATES
             now = time.time()
             if resumed and record is not None:
-                new_record = record.with_(revision=revision, total=record.updated + record.failed + len(dirty),
-                                          message="resumed")
+                new_record = record.with_(revision=revision, total=record.updated + record.failed + len(dirty))
             else:
                 new_record = RolloutRecord(
                     project=project.name, service=name, kind=kind, status=plan.active_status(kind),

@@ -65,20 +65,6 @@ class RolloutConfig:
         )
 
 
-def check_config(config: RolloutConfig) -> list[str]:
-    """Problems a person must fix; the loader's types already bound the enums."""
-    problems = []
-    if config.parallelism < 0:
-        problems.append(f"parallelism must be 0 (all at once) or more, not {config.parallelism}")
-    if config.delay < 0:
-        problems.append(f"delay must not be negative ({config.delay:g}s)")
-    if config.monitor < 0:
-        problems.append(f"monitor must not be negative ({config.monitor:g}s)")
-    if not 0.0 <= config.max_failure_ratio <= 1.0:
-        problems.append(f"max_failure_ratio must be between 0 and 1, not {config.max_failure_ratio:g}")
-    return problems
-
-
 def is_rolling(deploy: Any | None) -> bool:
     """pyorch rolls a service when its file asks for Swarm's behaviour (`update_config` or
     `rollback_config`); otherwise it recreates like Compose. See docs/rollouts.md."""

@@ -32,8 +32,8 @@ services:
     healthcheck:
       test: ["CMD-SHELL", "${CHECK:-test -s /www/index.html}"]
       interval: 500ms
-      timeout: 2s
-      retries: 2
+      timeout: 5s
+      retries: 4
     restart: always
     deploy:
       replicas: 3
@@ -134,6 +134,16 @@ def test_start_first_update_serves_every_request(layout: HostLayout, tmp_path: P
         assert "3/3" in web and "3 healthy" in web and "update completed 3/3" in web and f":{port}->80/tcp" in web
         assert re.search(r"│ web .*\d+\.\dMiB", web), web
         assert sum("rolling-web-" in line and "running" in line for line in frame.splitlines()) == 3
+
+        # `pyorch rollback web` restores v1, rolled out with rollback_config, again without a failed request
+        with Hammer(port).running() as hammer:
+            pyorch(layout, "-f", compose, "rollback", "web", **v2)
+            time.sleep(0.5)
+        assert hammer.failures == [], f"{len(hammer.failures)} failed requests: {hammer.failures[:5]}"
+        assert hammer.bodies["v1"] > 0, hammer.bodies
+        assert _replica_bodies(layout, compose, v1) == ["v1", "v1", "v1"]
+        record = _rollouts(layout, compose, v1)["web"]
+        assert (record["kind"], record["status"], record["updated"]) == ("rollback", "rollback_completed", 3)
     finally:
         pyorch(layout, "-f", compose, "down", "-t", "2", **v1)
 

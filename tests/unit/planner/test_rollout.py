@@ -33,12 +33,6 @@ def test_file_values_are_kept_and_a_zero_monitor_means_five_seconds() -> None:
             config.order) == (0, 2.0, 5.0, "rollback", 0.5, "start-first")
 
 
-def test_bad_values_are_reported() -> None:
-    problems = plan.check_config(RolloutConfig(parallelism=-1, delay=-1, max_failure_ratio=2))
-    assert len(problems) == 3 and "parallelism" in problems[0]
-    assert plan.check_config(RolloutConfig()) == []
-
-
 def test_only_services_that_ask_for_it_roll() -> None:
     assert not plan.is_rolling(None)
     assert not plan.is_rolling(Deploy(replicas=3))

@@ -1,0 +1,82 @@
+"""Attached `up` (no `-d`): stream every container's output until the project is done, like Compose.
+
+Ends when every container has exited and none will be restarted by its policy, when a container
+exits with `--abort-on-container-exit` (then the others are stopped), or on Ctrl-C, which stops
+the project's containers (a second Ctrl-C kills them) and leaves them in place, as Compose does.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rich.console import Console
+
+from orchestrator.cli import render
+from orchestrator.cli.client import EngineClient
+from orchestrator.engine.restart_policy import restart_of
+from orchestrator.spec import Project
+
+POLL_S = 0.3
+DRAIN_S = 0.3  # the log stream reads files every 0.1 s: let it print the last lines
+
+
+def will_restart(project: Project, row: dict[str, Any]) -> bool:
+    service = project.services.get(row["service"])
+    return service is not None and restart_of(service).restarts
+
+
+def finished(project: Project, rows: list[dict[str, Any]]) -> bool:
+    """Every container exited, and none is waiting for a restart."""
+    return bool(rows) and all(r["status"] == "exited" and not will_restart(project, r) for r in rows)
+
+
+def follow_up(client: EngineClient, project: Project, out: Console, err: Console, abort_on_exit: bool,
+              exit_code_from: str | None, color: bool) -> int:
+    name = project.name
+    rows = client.request("GET", f"/v1/projects/{name}/ps?all=1")
+    err.print("Attaching to " + ", ".join(render.escape(r["name"]) for r in rows))
+
+    def pump() -> None:
+        try:
+            for record in client.stream(f"/v1/projects/{name}/logs?follow=1&tail=-1"):
+                render.log_line(out, record, timestamps=False, prefix=True, color=color)
+        except Exception:  # the engine went away: the main loop notices and reports
+            return
+
+    threading.Thread(target=pump, name="pyorch-attach", daemon=True).start()
+    exited: dict[str, int] = {}
+    try:
+        while True:
+            time.sleep(POLL_S)
+            rows = client.request("GET", f"/v1/projects/{name}/ps?all=1")
+            for r in rows:
+                if r["status"] == "exited" and r["name"] not in exited:
+                    exited[r["name"]] = int(r["exit_code"] if r["exit_code"] is not None else -1)
+                    err.print(f"{render.escape(r['name'])} exited with code {exited[r['name']]}")
+                elif r["status"] == "running":
+                    exited.pop(r["name"], None)  # restarted: a later exit is reported again
+            stopper = [r for r in rows if r["status"] == "exited"
+                       and (exit_code_from is None or r["service"] == exit_code_from)]
+            if (abort_on_exit or exit_code_from) and stopper:
+                time.sleep(DRAIN_S)
+                err.print("Aborting on container exit...")
+                _stop(client, name, err)
+                return int(stopper[0]["exit_code"] if stopper[0]["exit_code"] is not None else -1)
+            if finished(project, rows):
+                time.sleep(DRAIN_S)
+                return 0
+    except KeyboardInterrupt:
+        err.print("Gracefully stopping... (press Ctrl+C again to force)")
+        try:
+            _stop(client, name, err)
+        except KeyboardInterrupt:
+            client.request("POST", f"/v1/projects/{name}/kill", {"services": [], "signal": 9})
+        return 130
+
+
+def _stop(client: EngineClient, name: str, err: Console) -> None:
+    result = client.request("POST", f"/v1/projects/{name}/stop", {"services": []})
+    for c in result["stopped"]:
+        err.print(f" [green]✔[/] Container {render.escape(c)}  Stopped")

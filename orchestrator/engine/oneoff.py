@@ -1,0 +1,127 @@
+"""One-off containers for `pyorch run`: `<project>-<service>-run-<12 hex>`, like Compose's.
+
+A one-off container is not a replica: it carries the project under its own label
+(`io.pyorch.oneoff-project`) instead of Compose's project label, so the reconcile loop, the
+published ports and the DNS tables never count it, and a restart policy never brings it back.
+It joins the service's networks, so it reaches the other services by address. `down` removes
+the ones left behind (`run` without `--rm`, or `run -d`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.engine.logs import LogSource, stream_logs
+from orchestrator.engine.translate import LABEL_NUMBER, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE
+from orchestrator.errors import EngineError
+from orchestrator.spec import Project
+from runtime.container.runconfig import RunConfig
+from runtime.container.runtime import ContainerRuntime
+from runtime.container.state import ContainerInfo
+
+if TYPE_CHECKING:
+    from orchestrator.engine.engine import Engine
+
+LABEL_ONEOFF_PROJECT = "io.pyorch.oneoff-project"
+LABEL_SLUG = "com.docker.compose.slug"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    service: str
+    command: list[str] = field(default_factory=list)     # empty: the service's command
+    entrypoint: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    workdir: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> RunRequest:
+        env: dict[str, str] = {}
+        for item in body.get("env") or []:
+            key, sep, value = str(item).partition("=")
+            if not key or not sep:
+                raise EngineError(f"invalid environment entry {item!r}: expected KEY=VALUE")
+            env[key] = value
+        entrypoint = body.get("entrypoint")
+        return cls(service=str(body["service"]), command=[str(a) for a in body.get("command") or []],
+                   entrypoint=None if entrypoint is None else [str(a) for a in entrypoint],
+                   env=env, user=body.get("user") or None, workdir=body.get("workdir") or None,
+                   name=body.get("name") or None)
+
+
+def oneoff_name(project: str, service: str, slug: str) -> str:
+    return f"{project}-{service}-run-{slug[:12]}"
+
+
+def adjust_config(config: RunConfig, project: str, request: RunRequest, slug: str) -> None:
+    """The service's config, with `run`'s overrides, labelled as a one-off (pure, tested)."""
+    labels = config.labels
+    labels.pop(LABEL_PROJECT, None)
+    labels.update({LABEL_ONEOFF_PROJECT: project, LABEL_ONEOFF: "True", LABEL_SLUG: slug, LABEL_NUMBER: "1"})
+    if request.entrypoint is not None:
+        # Like `docker run --entrypoint`: the image's and the service's command no longer apply.
+        config.entrypoint = request.entrypoint
+        config.command = request.command
+    elif request.command:
+        config.command = request.command
+    config.environment = {**config.environment, **request.env}
+    if request.user:
+        config.user = request.user
+    if request.workdir:
+        config.working_dir = request.workdir
+
+
+def start_oneoff(engine: Engine, project: Project, revision: int, request: RunRequest) -> ContainerInfo:
+    if request.service not in project.services:
+        raise EngineError(f"no such service: {request.service}")
+    slug = secrets.token_hex(32)
+    name = request.name or oneoff_name(project.name, request.service, slug)
+    if any(c.name == name for c in engine.runtime.containers()):
+        raise EngineError(f"a container named {name!r} already exists")
+    engine._ensure_networks(project)
+    cid = engine.executor.create_container(project, revision, request.service, 1, name,
+                                           adjust=lambda config: adjust_config(config, project.name, request, slug))
+    return engine.runtime.inspect(cid)
+
+
+def oneoff_containers(runtime: ContainerRuntime, project: str) -> list[ContainerInfo]:
+    return [c for c in runtime.containers() if c.labels.get(LABEL_ONEOFF_PROJECT) == project]
+
+
+def attach(runtime: ContainerRuntime, cid: str, stopped: Callable[[], bool]) -> Iterator[dict[str, Any]]:
+    """The container's output from its first line until it exits, then ``{"exit_code": N}``.
+
+    The shim writes the log before it reports the exit, so one more read after the exit is seen
+    gets every line.
+    """
+    info = runtime.inspect(cid)
+    source = LogSource(info.name, info.labels.get(LABEL_SERVICE, ""), runtime.log_path(cid))
+    exit_seen = False
+
+    def done() -> bool:
+        nonlocal exit_seen
+        if exit_seen or stopped():
+            return True
+        exit_seen = runtime.inspect(cid).status == "exited"
+        return False
+
+    yield from stream_logs(lambda: [source], True, -1, done, poll_s=0.05)
+    final = runtime.inspect(cid)
+    while final.status != "exited" and not stopped():  # the stream ended early only on engine shutdown
+        time.sleep(0.05)
+        final = runtime.inspect(cid)
+    yield {"exit_code": final.exit_code if final.exit_code is not None else -1}
+
+
+def remove_oneoff(engine: Engine, project: str, cid: str) -> str:
+    info = engine.runtime.inspect(cid)
+    if info.labels.get(LABEL_ONEOFF_PROJECT) != project:
+        raise EngineError(f"container {cid[:12]} is not a one-off container of project {project!r}")
+    engine.executor.remove_container(project, cid, info.labels.get(LABEL_SERVICE, ""), timeout=1.0)
+    return info.name
