@@ -398,10 +398,10 @@ def _make_workdir(cwd: str) -> None:
     """Like runc: a missing working directory is created, as root, before ids are dropped.
 
     This runs after pivot_root, so symlinks in the path resolve inside the container's root and
-    cannot lead out of it.
+    cannot lead out of it; a symlink to a missing directory gets its target created, as runc does.
     """
     try:
-        os.makedirs(cwd, 0o755, exist_ok=True)
+        os.makedirs(os.path.realpath(cwd), 0o755, exist_ok=True)
     except OSError as exc:
         raise SetupError(f"working directory {cwd!r}: {exc.strerror}") from exc
 

@@ -117,8 +117,7 @@ class ContainerRuntime:
         try:
             restrict_devices(cgroup, config.privileged, self.features.devices)
         except RuntimeFailure:
-            cgroup.remove()
-            shutil.rmtree(bundle, ignore_errors=True)
+            self._discard(cgroup, bundle)
             raise
         use_init = config.init if config.init is not None else True
         spec = ContainerSpec(
@@ -165,10 +164,20 @@ class ContainerRuntime:
         try:
             self._spawn(bundle, record, spec)
         except RuntimeFailure:
-            cgroup.remove()
-            shutil.rmtree(bundle, ignore_errors=True)
+            self._discard(cgroup, bundle)
             raise
         return self.inspect(cid)
+
+    def _discard(self, cgroup: Cgroup, bundle: Path) -> None:
+        """Undo a failed create; the setup error stays the one reported (a process of the failed
+        setup may still be exiting, so the cgroup is emptied before it is removed)."""
+        try:
+            cgroup.kill()
+            cgroup.remove()
+            self.cgroups_cleanup()
+        except RuntimeFailure:
+            pass  # the next remove or gc collects what is left
+        shutil.rmtree(bundle, ignore_errors=True)
 
     def respawn(self, cid: str, restart_count: int) -> ContainerInfo:
         """Run an exited container again: same id, same writable layer, new namespaces (Docker's restart)."""

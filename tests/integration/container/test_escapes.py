@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.container.runconfig import RunConfig
+from runtime.container.runconfig import Mount, RunConfig
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.bootstrap import ensure_base_images
 from runtime.layout import HostLayout
@@ -30,6 +30,7 @@ print("mount", answer(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)))
 print("init_module", answer(libc.syscall({INIT_MODULE}, b"\\0" * 64, 64, b"")))
 null = os.open("/dev/null", os.O_RDONLY)
 print("finit_module", answer(libc.syscall({FINIT_MODULE}, null, b"", 0)))
+os.close(null)
 for path in ("/proc/sys/kernel/core_pattern", "/proc/sys/vm/overcommit_memory"):
     try:
         with open(path) as f:
@@ -44,6 +45,7 @@ for path in ("/proc/timer_list", "/proc/interrupts", "/proc/keys"):
         print("read", path, len(f.read(4096)))
 for path in ("/sys/firmware",):
     print("list", path, len(os.listdir(path)))
+print("fds", sorted(int(fd) for fd in os.listdir("/proc/self/fd")))
 """
 
 
@@ -73,6 +75,7 @@ def test_mount_modules_proc_sys_writes_and_masked_paths_fail(rt: ContainerRuntim
     for path in ("/sys/firmware",):
         assert any(Path(path).iterdir()), f"{path} is empty on the host: nothing to compare"
         assert f"list {path} 0" in lines, lines
+    assert "fds [0, 1, 2, 3]" in lines, lines  # stdio and listdir's own: nothing inherited
 
 
 def test_the_same_attempts_succeed_where_the_container_is_privileged(rt: ContainerRuntime) -> None:
@@ -99,3 +102,18 @@ def test_the_cgroup_namespace_is_rooted_at_the_containers_cgroups(rt: ContainerR
     paths = [line.rsplit(":", 1)[1] for line in texts(log) if line.count(":") >= 2]
     assert final.exit_code == 0 and len(paths) == len(Path("/proc/self/cgroup").read_text().splitlines())
     assert set(paths) == {"/"}, paths
+
+
+def test_a_symlinked_working_dir_resolves_inside_the_container(rt: ContainerRuntime, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "host-only-marker").write_text("")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "link").symlink_to(outside)  # an absolute host path: must not be followed on the host
+    info, log = run_to_exit(rt, RunConfig(name="wd", image=PYTHON, working_dir="/data/link",
+                                          mounts=[Mount("bind", "/data", str(shared))],
+                                          command=["sh", "-c", "pwd; ls -A; echo listed"]))
+    lines = texts(log)
+    assert info.exit_code == 0 and "listed" in lines, log
+    assert "host-only-marker" not in lines, lines
