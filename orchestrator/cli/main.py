@@ -16,7 +16,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from orchestrator.cli import cmd_build as build_verbs
 from orchestrator.cli import (
     attached,
     cmd_compose,
@@ -29,6 +28,7 @@ from orchestrator.cli import (
     logtime,
     render,
 )
+from orchestrator.cli import cmd_build as build_verbs
 from orchestrator.cli import cmd_images as cmd_images_verbs
 from orchestrator.cli.client import EngineClient
 from orchestrator.errors import PyorchError

@@ -22,10 +22,10 @@ from orchestrator.engine.discovery import dns_tables, dns_views
 from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
 from orchestrator.engine.health import HealthCheck, HealthState
 from orchestrator.engine.netplan import check_networks, network_specs
+from orchestrator.engine.oneoff import oneoff_containers
 from orchestrator.engine.ports import service_bindings
 from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.pull_policy import ensure_image
-from orchestrator.engine.oneoff import oneoff_containers
 from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.rollouts import RolloutController
 from orchestrator.engine.selection import select_services, with_scale
