@@ -331,6 +331,9 @@ class Engine:
             if info.labels.get(LABEL_PROJECT) != project:
                 continue
             stopped_by_user, _ = self.store.container_flags(info.id)
+            if info.status == "exited" and info.finished_at:
+                self.store.record_exit_once(project, info.id, info.name, info.finished_at, info.exit_code,
+                                            info.oom_killed)
             result.append(_observed(info, stopped_by_user))
         return result
 

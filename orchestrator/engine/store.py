@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS restart_history (
     ts REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS restart_history_by_container ON restart_history (container_id);
+CREATE TABLE IF NOT EXISTS recorded_exits (
+    container_id TEXT NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (container_id, finished_at)
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,
@@ -167,6 +172,26 @@ class Store:
         """A removed container's history goes with it (a replacement starts a new one, like Swarm)."""
         with self._lock:
             self._db.execute("DELETE FROM restart_history WHERE container_id=?", (container_id,))
+            self._db.execute("DELETE FROM recorded_exits WHERE container_id=?", (container_id,))
+
+    def record_exit_once(self, project: str, container_id: str, name: str, finished_at: float,
+                         exit_code: int | None, oom_killed: bool) -> bool:
+        """A `container-die` event the first time an exit is seen, whenever that is (also exits that
+        happened while the engine was down); True when this call recorded it."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            inserted = self._db.execute("INSERT OR IGNORE INTO recorded_exits VALUES (?,?)",
+                                        (container_id, finished_at)).rowcount == 1
+            if inserted:
+                self._db.execute(
+                    "INSERT INTO events (ts, project, kind, subject, detail) VALUES (?,?,?,?,?)",
+                    (time.time(), project, "container-die", name,
+                     json.dumps({"id": container_id, "exit_code": exit_code, "oom_killed": oom_killed,
+                                 "finished_at": finished_at})))
+            self._db.execute("COMMIT")
+            if inserted:
+                self._new_event.notify_all()
+            return inserted
 
     def set_attachment(self, container_id: str, network: str, ip: str) -> None:
         with self._lock:

@@ -189,6 +189,8 @@ services:
         restarted = {r["name"]: r["restart_count"] for r in ps(layout, file)}
         assert restarted["live-w-7"] == 1
         assert sum(int(str(v)) for v in restarted.values()) == 1
+        # the exit that happened while the engine was down is an event, recorded exactly once
+        assert [(e["subject"], e["exit_code"]) for e in events(layout, "container-die")] == [("live-w-7", 137)]
         logs = pyorch(layout, "-f", file, "logs", "--no-log-prefix", "w").stdout
         numbers = [int(line.split()[1]) for line in logs.splitlines() if line.startswith("line ")]
         assert numbers, logs

@@ -55,3 +55,13 @@ def test_restart_history_is_persisted_per_container(tmp_path: Path) -> None:
     assert reopened.restart_history("c1") == [10.0, 20.0]
     reopened.forget_restart_history("c1")
     assert reopened.restart_history("c1") == [] and reopened.restart_history("c2") == [5.0]
+
+
+def test_an_exit_is_recorded_once_as_an_event(tmp_path: Path) -> None:
+    store = Store(tmp_path / "e.db")
+    assert store.record_exit_once("p", "c1", "p-a-1", 100.0, 3, False)
+    assert not Store(tmp_path / "e.db").record_exit_once("p", "c1", "p-a-1", 100.0, 3, False)  # after a restart
+    assert store.record_exit_once("p", "c1", "p-a-1", 200.0, 0, True)  # the next exit of the same container
+    dies = [e for e in store.events_since(0) if e.kind == "container-die"]
+    assert [(e.subject, e.detail["exit_code"], e.detail["oom_killed"]) for e in dies] == [
+        ("p-a-1", 3, False), ("p-a-1", 0, True)]
