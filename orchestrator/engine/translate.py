@@ -8,7 +8,7 @@ from typing import Any
 
 from orchestrator.engine.health import HealthCheck
 from orchestrator.spec import Project, Service
-from runtime.container.runconfig import Mount, Resources, RunConfig
+from runtime.container.runconfig import DeviceMapping, Mount, Resources, RunConfig
 
 LABEL_PROJECT = "com.docker.compose.project"
 LABEL_SERVICE = "com.docker.compose.service"
@@ -77,6 +77,8 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         sysctls={str(k): str(v) for k, v in (service.sysctls or {}).items()},
         ulimits={name: (u.soft, u.hard) for name, u in (service.ulimits or {}).items()},
         group_add=[str(g) for g in service.group_add or []],
+        devices=[DeviceMapping(d.source, d.target, d.permissions) for d in service.devices or []],
+        device_cgroup_rules=list(service.device_cgroup_rules or []),
         shm_size=int(service.shm_size) if service.shm_size else None,
         extra_hosts=dict(service.extra_hosts or {}),
         dns=list(service.dns or []),

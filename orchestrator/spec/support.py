@@ -13,7 +13,9 @@ APPLIED_KEYS: frozenset[str] = frozenset({
     "healthcheck", "volumes", "tmpfs", "cap_add", "cap_drop", "privileged", "read_only", "extra_hosts", "dns",
     "dns_search", "domainname", "mem_reservation", "memswap_limit", "cpu_shares", "cpuset", "shm_size",
     "oom_score_adj", "pull_policy", "platform", "security_opt", "sysctls", "ulimits", "group_add", "build",
+    "devices", "device_cgroup_rules",
     "deploy.update_config", "deploy.rollback_config",
+    "network_mode", "dns_opt",
 })
 
 # Keys the loader consumes itself: they shape the project, not a container.
@@ -21,7 +23,6 @@ LOADER_KEYS: frozenset[str] = frozenset({"extends"})
 
 # Accepted and warned about today, with work scheduled (docs status "planned").
 PLANNED_KEYS: frozenset[str] = frozenset({
-    "network_mode",
     "expose", "deploy.resources.reservations", "secrets", "configs", "logging", "tty",
     "stdin_open",
 })

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import stat
 
-from runtime.container.spec import ContainerSpec, capability_mask
+from runtime.container.spec import ContainerSpec, DeviceNode, capability_mask
 from runtime.linux import syscalls as sc
 
 NAMESPACE_FLAGS = (
@@ -79,6 +79,8 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int, attached_r: int) 
         _mount_rootfs(spec, rootfs)
         _mount_kernel_filesystems(spec, rootfs)
         _make_devices(rootfs)
+        for node in spec.device_nodes:
+            _make_device_node(rootfs, node)
         for bind in spec.binds:
             _bind(bind.source, rootfs, bind.target, bind.read_only)
         for mount in spec.tmpfs:
@@ -227,6 +229,21 @@ def _make_devices(rootfs: str) -> None:
         os.umask(old)
     for name, target in _DEV_LINKS:
         os.symlink(target, os.path.join(dev, name))
+
+
+def _make_device_node(rootfs: str, node: DeviceNode) -> None:
+    """`devices:` — a node with the host device's numbers, mode and owner (replacing a default one)."""
+    path = _safe_path(rootfs, node.path)
+    _ensure_dir(os.path.dirname(path))
+    if os.path.lexists(path):
+        os.unlink(path)
+    kind = stat.S_IFCHR if node.kind == "c" else stat.S_IFBLK
+    old = os.umask(0)
+    try:
+        os.mknod(path, kind | node.mode, os.makedev(node.major, node.minor))
+    finally:
+        os.umask(old)
+    os.chown(path, node.uid, node.gid)
 
 
 def _bind(source: str, rootfs: str, target: str, read_only: bool) -> None:

@@ -32,6 +32,15 @@ class Mount:
 
 
 @dataclass
+class DeviceMapping:
+    """`devices:` — a host device node made available in the container."""
+
+    source: str
+    target: str | None = None        # default: the same path
+    permissions: str | None = None   # from r, w, m; default rwm
+
+
+@dataclass
 class RunConfig:
     """What the engine asks the runtime for; ``None`` means "take the image's value"."""
 
@@ -66,6 +75,8 @@ class RunConfig:
     sysctls: dict[str, str] = field(default_factory=dict)
     ulimits: dict[str, tuple[int, int]] = field(default_factory=dict)   # name -> (soft, hard), -1 = unlimited
     group_add: list[str] = field(default_factory=list)
+    devices: list[DeviceMapping] = field(default_factory=list)
+    device_cgroup_rules: list[str] = field(default_factory=list)   # Docker syntax: "c 1:3 rwm"
 
 
 def command_line(

@@ -43,6 +43,7 @@ from runtime.errors import ContainerNotFound, ContainerStateError, RuntimeFailur
 from runtime.features import host_features
 from runtime.image import ImageStore
 from runtime.layout import HostLayout
+from runtime.security.device_requests import parse_cgroup_rule
 from runtime.security.policy import plan_security, restrict_devices
 
 INIT_BINARY_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/catatonit")
@@ -101,6 +102,8 @@ class ContainerRuntime:
         security = plan_security(
             seccomp=config.seccomp, privileged=config.privileged, capabilities=capabilities,
             sysctls=config.sysctls, ulimits=config.ulimits, cache_dir=self.layout.run_root / "seccomp",
+            device_mappings=[(d.source, d.target, d.permissions) for d in config.devices],
+            device_cgroup_rules=config.device_cgroup_rules,
         )
         cid = os.urandom(32).hex()
         bundle = self.layout.containers_dir / cid
@@ -115,7 +118,7 @@ class ContainerRuntime:
         (bundle / "resources.json").write_text(json.dumps(asdict(resources)))
         cgroup = self.cgroups.create(cid, resources)
         try:
-            restrict_devices(cgroup, config.privileged, self.features.devices)
+            restrict_devices(cgroup, config.privileged, self.features.devices, security.device_rules)
         except RuntimeFailure:
             self._discard(cgroup, bundle)
             raise
@@ -148,6 +151,8 @@ class ContainerRuntime:
             group_add=list(config.group_add),
             masked_paths=[] if config.privileged else list(MASKED_PATHS),
             readonly_paths=[] if config.privileged else list(READONLY_PATHS),
+            device_nodes=security.device_nodes,
+            device_rules=[rule.v1_line() for rule in security.device_rules],
         )
         record = ContainerRecord(
             id=cid,
@@ -191,7 +196,8 @@ class ContainerRuntime:
         (bundle / "exit.json").unlink(missing_ok=True)
         spec = ContainerSpec.from_dict(json.loads((bundle / "spec.json").read_text()))
         cgroup = self.cgroups.create(cid, _cgroup_resources_from_spec_file(bundle))
-        restrict_devices(cgroup, spec.privileged, self.features.devices)
+        extra = tuple(parse_cgroup_rule(line) for line in spec.device_rules)
+        restrict_devices(cgroup, spec.privileged, self.features.devices, extra)
         spec.cgroup_procs_files = list(cgroup.procs_files)
         record.restart_count = restart_count
         record.started_at = 0.0

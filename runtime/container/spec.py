@@ -55,6 +55,19 @@ class TmpfsMount:
 
 
 @dataclass
+class DeviceNode:
+    """A device node to create in the container (`devices:`), with the host node's numbers and owner."""
+
+    path: str
+    kind: str        # "c" or "b"
+    major: int
+    minor: int
+    mode: int        # permission bits of the host node
+    uid: int
+    gid: int
+
+
+@dataclass
 class ContainerSpec:
     """Everything the shim needs to create one container."""
 
@@ -85,6 +98,8 @@ class ContainerSpec:
     group_add: list[str] = field(default_factory=list)     # extra groups, numeric or names
     masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))
     readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))
+    device_nodes: list[DeviceNode] = field(default_factory=list)
+    device_rules: list[str] = field(default_factory=list)  # allowed beyond the default list ("c 1:3 rwm")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -94,4 +109,5 @@ class ContainerSpec:
         binds = [BindMount(**b) for b in raw.pop("binds", [])]
         tmpfs = [TmpfsMount(**t) for t in raw.pop("tmpfs", [])]
         rlimits = [(str(n), int(s), int(h)) for n, s, h in raw.pop("rlimits", [])]
-        return cls(binds=binds, tmpfs=tmpfs, rlimits=rlimits, **raw)
+        nodes = [DeviceNode(**d) for d in raw.pop("device_nodes", [])]
+        return cls(binds=binds, tmpfs=tmpfs, rlimits=rlimits, device_nodes=nodes, **raw)

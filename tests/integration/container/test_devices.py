@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from runtime.cgroups import detect
-from runtime.container.runconfig import RunConfig
+from runtime.container.runconfig import DeviceMapping, RunConfig
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.bootstrap import ensure_base_images
 from runtime.layout import HostLayout
@@ -58,6 +58,21 @@ def test_allowlist_refuses_host_devices_and_privileged_lifts_it(rt: ContainerRun
     assert "Operation not permitted" in log
     _, log = run_to_exit(rt, RunConfig(name="devp", image=BUSYBOX, privileged=True, command=["sh", "-c", PROBE]))
     assert "lc-opened" in texts(log)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/loop-control"), reason="no /dev/loop-control on this host")
+@pytest.mark.parametrize("enforcement", _enforcements())
+def test_devices_and_cgroup_rules_widen_the_list(rt: ContainerRuntime, enforcement: str) -> None:
+    rt.features = dataclasses.replace(rt.features, devices=enforcement)
+    mode = os.stat("/dev/loop-control").st_mode & 0o777
+    mapped = RunConfig(name="devmap", image=BUSYBOX, devices=[DeviceMapping("/dev/loop-control", "/dev/lc", "rw")],
+                       command=["sh", "-c", "stat -c '%t:%T %a' /dev/lc; (: < /dev/lc) && echo lc-opened"])
+    _, log = run_to_exit(rt, mapped)
+    assert f"a:ed {mode:o}" in texts(log) and "lc-opened" in texts(log), log  # 10:237 in hex
+    ruled = RunConfig(name="devrule", image=BUSYBOX, device_cgroup_rules=["c 10:237 rw"],
+                      command=["sh", "-c", PROBE])
+    _, log = run_to_exit(rt, ruled)
+    assert "lc-opened" in texts(log) and "blk-opened" not in texts(log), log
 
 
 @pytest.mark.skipif(UNIFIED is None, reason="no cgroup2 hierarchy on this host")
