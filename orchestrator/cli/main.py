@@ -30,6 +30,7 @@ from orchestrator.cli import (
 )
 from orchestrator.cli import cmd_build as build_verbs
 from orchestrator.cli import cmd_images as cmd_images_verbs
+from orchestrator.cli import cmd_port as port_verbs
 from orchestrator.cli.client import EngineClient
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError, LoadOptions, Project, load_project
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_project.register(sub, project_name)
     cmd_compose.register(sub, project_name, load)
     cmd_rollout.register(sub, project_name)
+    port_verbs.register(sub, project_name)
     cmd_dashboard.register(sub, project_name, load)
 
     engine = sub.add_parser("engine", help="Control the pyorch engine")

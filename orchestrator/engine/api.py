@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from orchestrator.engine import build_api, compose_api, images_api, rollout_api
+from orchestrator.engine import network_api as network_routes
 from orchestrator.engine.engine import Engine, UpOptions
 from orchestrator.engine.logs import LogSource, stream_logs
 from orchestrator.engine.translate import LABEL_PROJECT, LABEL_SERVICE
@@ -156,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
             case _ if rollout_api.handle(self, engine, method, parts, query):
                 pass
             case _ if compose_api.handle(self, engine, method, parts, query):
+                pass
+            case _ if network_routes.handle(self, engine, method, parts, query):
                 pass
             case _:
                 self._reply(404, {"error": f"no route {method} /{'/'.join(parts)}"})

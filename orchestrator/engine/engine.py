@@ -22,6 +22,7 @@ from orchestrator.engine.discovery import dns_tables, dns_views
 from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
 from orchestrator.engine.health import HealthCheck, HealthState
 from orchestrator.engine.netplan import check_networks, network_specs
+from orchestrator.engine.network_mode import dependencies
 from orchestrator.engine.oneoff import oneoff_containers
 from orchestrator.engine.ports import service_bindings
 from orchestrator.engine.probes import HealthMonitor
@@ -201,7 +202,7 @@ class Engine:
                 config_hash=project.config_hash(name),
                 restart=restart_of(svc).docker,
                 swarm_restart=restart_of(svc).swarm,
-                depends_on=tuple(svc.depends_on or {}),
+                depends_on=dependencies(svc),
                 container_name=svc.container_name,
             )
             for name, svc in project.services.items()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from orchestrator.engine.network_mode import runtime_network_mode
 from orchestrator.engine.store import Store
 from orchestrator.engine.translate import run_config
 from orchestrator.planner.model import (
@@ -159,8 +160,10 @@ class Executor:
         """Point resolv.conf at the first network's gateway, where the engine's DNS server answers.
 
         Like Docker's 127.0.0.11: `ndots:0` so single names are asked as they are. A service with
-        its own `dns:` keeps those servers (and so has no service discovery).
+        its own `dns:` keeps those servers (and so has no service discovery). The network mode is
+        resolved here too: `service:NAME` needs the id of a container running now.
         """
+        config.network_mode = runtime_network_mode(project, service, self.runtime.containers())
         nets = service_networks(project, service)
         if service.dns or not nets:
             return
@@ -171,18 +174,25 @@ class Executor:
             config.dns_options = ["ndots:0", *config.dns_options]
 
     def _attach(self, project: Project, service: Service, cid: str, pid: int, name: str) -> None:
-        entries: list[tuple[str, str]] = []
-        for index, net in enumerate(service_networks(project, service)):
+        if service.network_mode == "none":
+            self.network.loopback_only(pid)
+        entries = [(ip, host) for host, ip in (service.extra_hosts or {}).items()]
+        nets = service_networks(project, service)
+        # The default route goes through the first network that is not internal (as Docker picks).
+        internal = {n.name for n in self.network.list_networks() if n.internal}
+        gateway_net = next((n.runtime_name for n in nets if n.runtime_name not in internal), None)
+        for index, net in enumerate(nets):
             with self.network_lock:
                 attachment = self.network.connect(
                     cid, pid, net.runtime_name, ipv4_address=net.ipv4_address,
-                    aliases=(name, service.name, *net.aliases), ifname=f"eth{index}", default_route=index == 0,
+                    aliases=(name, service.name, *net.aliases), ifname=f"eth{index}",
+                    default_route=net.runtime_name == gateway_net,
                 )
             self.store.set_attachment(cid, net.runtime_name, attachment.ip)
             if index == 0:
                 host = service.hostname or cid[:12]
                 entries.append((attachment.ip, f"{host} {name}" if host != name else name))
-        if entries:
+        if nets:
             self.runtime.set_hosts(cid, entries)
 
     def _detach(self, cid: str) -> None:

@@ -73,6 +73,7 @@ def run_stage1(spec: ContainerSpec, sync_w: int, start_r: int, out_w: int, err_w
 def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int, attached_r: int) -> None:
     """PID 1 of the container until execve. Never returns."""
     try:
+        _join_network(spec.netns_path)
         rootfs = os.path.join(spec.bundle_dir, "rootfs")
         seccomp_program = _read_program(spec.seccomp_path)
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
@@ -143,6 +144,18 @@ def _wait_attached(attached_r: int) -> None:
         os.close(attached_r)
     if not done:
         raise SetupError("stage 1 could not place the container in its cgroups")
+
+
+def _join_network(path: str) -> None:
+    """network_mode host or container:<id>: leave the new network namespace for that one, first,
+    so that the sysfs mounted below shows the joined namespace's interfaces."""
+    if not path:
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        sc.setns(fd, sc.CLONE_NEWNET)
+    finally:
+        os.close(fd)
 
 
 def _write(path: str, value: str) -> None:

@@ -68,6 +68,7 @@ class RunConfig:
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)
+    network_mode: str = ""        # "" own netns (caller attaches), none, host, container:<id>
     oom_score_adj: int | None = None
     mounts: list[Mount] = field(default_factory=list)
     # Security: None = the default seccomp profile; "unconfined"; or a path to a Docker JSON profile.

@@ -20,6 +20,7 @@ from typing import Any
 from runtime.cgroups import Cgroup, open_cgroups
 from runtime.cgroups import Resources as CgroupResources
 from runtime.container.mounts import resolve_mounts
+from runtime.container.netmode import default_hostname, host_files, joined_bundle, netns_path
 from runtime.container.runconfig import RunConfig, command_line, merge_env
 from runtime.container.shim_client import ShimClient
 from runtime.container.spec import (
@@ -109,7 +110,8 @@ class ContainerRuntime:
         bundle = self.layout.containers_dir / cid
         for sub in ("upper", "work", "rootfs"):
             (bundle / sub).mkdir(parents=True)
-        hostname = config.hostname or cid[:12]
+        hostname = config.hostname or default_hostname(config.network_mode, cid, self.layout.containers_dir)
+        netns = netns_path(config.network_mode, self.layout.containers_dir)  # refuses a stopped target
         args = command_line(config.entrypoint, config.command, image.config.entrypoint, image.config.cmd)
         env = merge_env(image.config.env, {"HOSTNAME": hostname, **config.environment})
         user_binds, tmpfs = resolve_mounts(config.mounts, self.layout.volumes_dir)
@@ -153,6 +155,8 @@ class ContainerRuntime:
             readonly_paths=[] if config.privileged else list(READONLY_PATHS),
             device_nodes=security.device_nodes,
             device_rules=[rule.v1_line() for rule in security.device_rules],
+            network_mode=config.network_mode,
+            netns_path=netns,
         )
         record = ContainerRecord(
             id=cid,
@@ -199,6 +203,7 @@ class ContainerRuntime:
         extra = tuple(parse_cgroup_rule(line) for line in spec.device_rules)
         restrict_devices(cgroup, spec.privileged, self.features.devices, extra)
         spec.cgroup_procs_files = list(cgroup.procs_files)
+        spec.netns_path = netns_path(spec.network_mode, self.layout.containers_dir)
         record.restart_count = restart_count
         record.started_at = 0.0
         self._spawn(bundle, record, spec)
@@ -393,12 +398,21 @@ class ContainerRuntime:
             time.sleep(0.005)
 
     def _write_network_files(self, bundle: Path, hostname: str, config: RunConfig) -> list[BindMount]:
+        joined = joined_bundle(config.network_mode, self.layout.containers_dir)
+        if joined is not None:  # the joined container's files, as Docker shares them
+            return [BindMount(str(joined / name), f"/etc/{name}", config.read_only)
+                    for name in ("hostname", "hosts", "resolv.conf")]
         (bundle / "hostname").write_text(hostname + "\n")
         extra = [(ip, host) for host, ip in config.extra_hosts.items()]
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         lines += [f"{ip}\t{host}" for ip, host in extra]
         (bundle / "hosts").write_text("\n".join(lines) + "\n")
         (bundle / "resolv.conf").write_text(_resolv_conf(config.dns, config.dns_search, config.dns_options))
+        if config.network_mode == "host":
+            hosts, resolv = host_files(config.extra_hosts)
+            (bundle / "hosts").write_text(hosts)
+            if not config.dns and not config.dns_search and not config.dns_options:
+                (bundle / "resolv.conf").write_text(resolv)  # loopback resolvers work in the host's netns
         ro = config.read_only
         return [
             BindMount(str(bundle / "hostname"), "/etc/hostname", ro),

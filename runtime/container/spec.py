@@ -100,6 +100,8 @@ class ContainerSpec:
     readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))
     device_nodes: list[DeviceNode] = field(default_factory=list)
     device_rules: list[str] = field(default_factory=list)  # allowed beyond the default list ("c 1:3 rwm")
+    network_mode: str = ""           # "", none, host, container:<id> (runtime/container/netmode.py)
+    netns_path: str = ""             # the namespace stage 2 joins first; worked out at every spawn
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -248,6 +248,16 @@ class NetworkManager:
         finally:
             inside.close()
 
+    def loopback_only(self, pid: int) -> None:
+        """`network_mode: none`: the container's own namespace with only `lo`, up (as Docker)."""
+        inside = IPRoute(fileno=netlink_socket_in(pid))
+        try:
+            inside.link("set", index=LOOPBACK_INDEX, state="up")
+        except NetlinkError as exc:
+            raise NetworkError(f"cannot bring lo up in process {pid}: {exc}") from exc
+        finally:
+            inside.close()
+
     def disconnect(self, container_id: str, network_name: str) -> None:
         """Release the address; the veth goes with the container's netns, or now if it is still there."""
         with self._lock:

@@ -389,6 +389,6 @@ def test_bad_network_addresses_are_errors_with_their_line(write: Write, load: Lo
 def test_ipv4_address_outside_its_subnet_is_an_error(write: Write, load: Load) -> None:
     write("compose.yaml", "services:\n  web:\n    image: x\n    networks:\n      n:\n        ipv4_address: 10.9.0.5\n"
           "networks:\n  n:\n    ipam: {config: [{subnet: 10.1.0.0/24}]}\n")
-    with pytest.raises(SchemaError, match="not inside the subnet 10.1.0.0/24") as info:
+    with pytest.raises(SchemaError, match=r"not inside the subnet 10\.1\.0\.0/24") as info:
         load()
     assert _location(info.value)[1] == 6

@@ -1,0 +1,41 @@
+"""`network_mode` in engine terms: `service:NAME` and `container:NAME` become the runtime's
+`container:<id>` of a running container, and `service:NAME` orders NAME first (as Compose does)."""
+
+from __future__ import annotations
+
+from orchestrator.engine.translate import LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE
+from orchestrator.errors import EngineError
+from orchestrator.spec import Project, Service
+from runtime.container.state import ContainerInfo
+
+
+def runtime_network_mode(project: Project, service: Service, containers: list[ContainerInfo]) -> str:
+    """The runtime's mode for the service's next container; raises while a joined one is not running."""
+    mode = service.network_mode or ""
+    if mode in ("", "host", "none"):
+        return mode
+    kind, _, target = mode.partition(":")
+    running = [c for c in containers if c.status == "running"]
+    if kind == "service":
+        replicas = sorted((c for c in running if c.labels.get(LABEL_PROJECT) == project.name
+                           and c.labels.get(LABEL_SERVICE) == target),
+                          key=lambda c: int(c.labels.get(LABEL_NUMBER, "0") or 0))
+        if not replicas:
+            raise EngineError(f"service {service.name!r}: network_mode {mode}: service {target!r} has no "
+                              "running container")
+        return f"container:{replicas[0].id}"
+    if kind == "container":
+        match = [c for c in running if target in (c.name, c.id) or (len(target) >= 12 and c.id.startswith(target))]
+        if not match:
+            raise EngineError(f"service {service.name!r}: network_mode {mode}: no running container {target!r}")
+        return f"container:{match[0].id}"
+    raise EngineError(f"service {service.name!r}: network_mode {mode!r} is not supported")
+
+
+def dependencies(service: Service) -> tuple[str, ...]:
+    """depends_on, plus the service whose network namespace `service:NAME` joins."""
+    deps = list(service.depends_on or {})
+    mode = service.network_mode or ""
+    if mode.startswith("service:") and mode[len("service:"):] not in deps:
+        deps.append(mode[len("service:"):])
+    return tuple(deps)
