@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,10 +130,47 @@ def _action(seccomp: Any, name: str, errno_ret: int | None, default_errno: int) 
     return seccomp.TRACE(errno_ret or 0)
 
 
+def _highest_known_syscall(seccomp: Any, profile: dict[str, Any]) -> int | None:
+    """The largest native syscall number the profile names (in any rule, applicable or not)."""
+    numbers = [seccomp.resolve_syscall(seccomp.Arch.NATIVE, name)
+               for rule in profile.get("syscalls") or [] for name in rule.get("names") or [rule.get("name")]
+               if isinstance(name, str)]
+    known = [n for n in numbers if n >= 0]
+    return max(known) if known else None
+
+
+_FORMAT = 2  # bump when the compiled output changes for the same profile (cache key)
+
+# Classic BPF (struct sock_filter: u16 code, u8 jt, u8 jf, u32 k) for the ENOSYS prefix.
+_LD_W_ABS, _JEQ_K, _JGE_K, _JGT_K, _RET_K = 0x20, 0x15, 0x35, 0x25, 0x06
+_SECCOMP_RET_ERRNO = 0x00050000
+_X32_SYSCALL_BIT = 0x40000000
+
+
+def enosys_prefix(audit_arch: int, highest: int) -> bytes:
+    """Instructions put before the filter so that syscalls newer than the profile fail with ENOSYS.
+
+    A profile only names the syscalls its authors knew; a newer one would get the default EPERM,
+    which libcs take as a real refusal, where ENOSYS makes them fall back to the older call (glibc
+    does so for fchmodat2, clone3, ...). runc adds the same stub. Native numbers only: other ABIs
+    and x32 fall through to the profile. Offsets are relative to the next instruction.
+    """
+    insns = [
+        (_LD_W_ABS, 0, 0, 4),                       # A = seccomp_data.arch
+        (_JEQ_K, 0, 4, audit_arch),                 # another ABI: to the profile
+        (_LD_W_ABS, 0, 0, 0),                       # A = seccomp_data.nr
+        (_JGE_K, 2, 0, _X32_SYSCALL_BIT),           # x32: to the profile
+        (_JGT_K, 0, 1, highest),                    # newer than every syscall the profile names
+        (_RET_K, 0, 0, _SECCOMP_RET_ERRNO | errno.ENOSYS),
+    ]
+    return b"".join(struct.pack("<HBBI", *i) for i in insns)
+
+
 def compile_profile(profile: dict[str, Any], capabilities: list[str], cache_dir: Path) -> CompiledFilter:
     """The BPF program for `profile` given the container's capabilities (cached)."""
     caps = frozenset(f"CAP_{c.upper().removeprefix('CAP_')}" for c in capabilities)
-    key = hashlib.sha256(json.dumps([profile, sorted(caps), machine_arch()], sort_keys=True).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([_FORMAT, profile, sorted(caps), machine_arch()],
+                                    sort_keys=True).encode()).hexdigest()
     path = cache_dir / f"{key[:32]}.bpf"
     count_path = path.with_suffix(".rules")
     if path.exists():
@@ -168,7 +206,15 @@ def compile_profile(profile: dict[str, Any], capabilities: list[str], cache_dir:
     with tempfile.NamedTemporaryFile("w", dir=cache_dir, delete=False) as count_out:
         count_out.write(str(added))
     os.replace(count_out.name, count_path)
+    with tempfile.TemporaryFile() as exported:
+        syscall_filter.export_bpf(exported)
+        exported.seek(0)
+        program = exported.read()
+    if profile["defaultAction"] == "SCMP_ACT_ERRNO":
+        highest = _highest_known_syscall(seccomp, profile)
+        if highest is not None:
+            program = enosys_prefix(seccomp.system_arch(), highest) + program
     with tempfile.NamedTemporaryFile(dir=cache_dir, delete=False) as out:
-        syscall_filter.export_bpf(out)
+        out.write(program)
     os.replace(out.name, path)
     return CompiledFilter(path, added)
