@@ -147,3 +147,11 @@ def test_half_a_cpu_holds_a_busy_loop_near_half(rt: ContainerRuntime) -> None:
     share = (cgroup.stats().cpu_usage_ns - start_usage) / 1e9 / (time.monotonic() - start)
     rt.stop(info.id, timeout=1)
     assert 0.2 < share < 0.8, share  # loose: CFS quota is 50 ms per 100 ms period
+
+
+def test_init_is_pid_1_by_default_and_init_false_runs_the_command_as_pid_1(rt: ContainerRuntime) -> None:
+    command = ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo"]
+    _, log = run_to_exit(rt, RunConfig(name="with-init", image=BUSYBOX, command=command))
+    assert texts(log)[0].startswith("/dev/.pyorch-init -- sh -c"), log
+    _, log = run_to_exit(rt, RunConfig(name="no-init", image=BUSYBOX, init=False, command=command))
+    assert texts(log)[0].startswith("sh -c"), log
