@@ -54,11 +54,19 @@ def allocate(subnet: str, gateway: str, allocations: dict[str, str], last: str |
         if wanted == gateway or wanted in allocations:
             raise NetworkError(f"address {wanted} is already in use on {subnet}")
         return wanted
+    # Integers, and only as far as the first free address: this runs for every container.
     pool = ipaddress.ip_network(ip_range) if ip_range else net
-    hosts = [str(h) for h in net.hosts() if str(h) != gateway and h in pool]
-    start = hosts.index(last) + 1 if last in hosts else 0
-    for candidate in hosts[start:] + hosts[:start]:
-        if candidate not in allocations:
+    low = max(int(pool.network_address), int(net.network_address) + 1)
+    high = min(int(pool.broadcast_address), int(net.broadcast_address) - 1)
+    if net.prefixlen >= 31:  # /31 and /32 have no network or broadcast address to skip
+        low, high = int(pool.network_address), int(pool.broadcast_address)
+    size = high - low + 1
+    start = int(ipaddress.IPv4Address(last)) + 1 if last else low
+    if not low <= start <= high:
+        start = low
+    for step in range(max(size, 0)):
+        candidate = str(ipaddress.IPv4Address(low + (start - low + step) % size))
+        if candidate != gateway and candidate not in allocations:
             return candidate
     raise NetworkError(f"no free address left in {subnet}")
 

@@ -32,6 +32,7 @@ from runtime.network.ruleset import Publication, removal, render
 from runtime.network.state import StateFile
 
 EEXIST = 17
+EINVAL = 22
 ENODEV = 19
 LOOPBACK_INDEX = 1  # lo is ifindex 1 in every network namespace
 PROTOCOLS = ("tcp", "udp")
@@ -80,6 +81,7 @@ class NetworkManager:
         self._lock = threading.RLock()
         self._nft = nftables.Nftables()
         self._ipr: IPRoute | None = None
+        self._bridge_index: dict[str, int] = {}  # saves a netlink round trip per container
 
     @property
     def ipr(self) -> IPRoute:
@@ -164,6 +166,7 @@ class NetworkManager:
             if exc.code != EEXIST:
                 raise NetworkError(f"cannot address bridge {info.bridge}: {exc}") from exc
         # Pin the MAC: otherwise the bridge takes its lowest port's and changes as veths come and go.
+        self._bridge_index[info.bridge] = index  # ifindexes are not reused soon: safe to remember
         mac = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
         ipr.link("set", index=index, address=mac, ifalias=self.alias, state="up")
         sysctl.tune_bridge(info.bridge)
@@ -213,21 +216,30 @@ class NetworkManager:
             return Attachment(ip=ip, mac=mac, ifname=ifname, host_ifname=host_ifname, gateway=info.gateway,
                               network=network_name)
 
+    def _bridge(self, info: NetworkInfo, fresh: bool = False) -> int:
+        """The bridge's ifindex, remembered (looked up again when a request finds it stale)."""
+        if fresh or info.bridge not in self._bridge_index:
+            found = self.ipr.link_lookup(ifname=info.bridge)
+            if not found:
+                raise NetworkError(f"bridge {info.bridge} of network {info.name} is missing")
+            self._bridge_index[info.bridge] = found[0]
+        return self._bridge_index[info.bridge]
+
     def _plumb(self, pid: int, info: NetworkInfo, ip: str, host_ifname: str, ifname: str,
                default_route: bool) -> str:
         ipr = self.ipr
-        bridge = ipr.link_lookup(ifname=info.bridge)
-        if not bridge:
-            raise NetworkError(f"bridge {info.bridge} of network {info.name} is missing")
-        request = {"ifname": host_ifname, "kind": "veth", "master": bridge[0], "state": "up",
+        request = {"ifname": host_ifname, "kind": "veth", "master": self._bridge(info), "state": "up",
                    "peer": {"ifname": ifname, "net_ns_fd": f"/proc/{pid}/ns/net"}}
         try:  # one request: host end up on the bridge, peer created inside the container's netns
             try:
                 ipr.link("add", **request)
             except NetlinkError as exc:
-                if exc.code != EEXIST:
+                if exc.code == EEXIST:
+                    self._delete_link(host_ifname)  # a stale end left by a crashed attempt
+                elif exc.code in (ENODEV, EINVAL):
+                    request["master"] = self._bridge(info, fresh=True)  # the bridge was re-created
+                else:
                     raise
-                self._delete_link(host_ifname)  # a stale end left by a crashed attempt
                 ipr.link("add", **request)
         except (NetlinkError, OSError) as exc:
             raise NetworkError(f"cannot create the veth of process {pid} on {info.name}: {exc}") from exc
@@ -271,6 +283,7 @@ class NetworkManager:
                 raw["allocations"] = {ip: c for ip, c in raw["allocations"].items() if c != container_id}
 
     def _delete_link(self, ifname: str) -> None:
+        self._bridge_index.pop(ifname, None)
         for index in self.ipr.link_lookup(ifname=ifname):
             try:
                 self.ipr.link("del", index=index)

@@ -88,3 +88,10 @@ def test_ip_range_must_be_a_network_inside_the_subnet() -> None:
         check_ip_range("10.7.0.0/24", "10.8.0.0/26")
     with pytest.raises(NetworkError, match="invalid ip_range"):
         check_ip_range("10.7.0.0/24", "10.7.0.65/26")
+
+
+def test_allocation_wraps_around_and_never_hands_out_network_broadcast_or_gateway() -> None:
+    assert allocate("10.7.1.0/30", "10.7.1.1", {}, None) == "10.7.1.2"
+    with pytest.raises(NetworkError, match="no free address"):
+        allocate("10.7.1.0/30", "10.7.1.1", {"10.7.1.2": "a"}, "10.7.1.2")
+    assert allocate("10.7.2.0/24", "10.7.2.1", {"10.7.2.2": "a"}, "10.7.2.254") == "10.7.2.3"  # wrapped
