@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
-from orchestrator.engine.restart_policy import restart_of
-from orchestrator.spec import Project
+
+if TYPE_CHECKING:
+    from orchestrator.spec import Project
 
 POLL_S = 0.3
 DRAIN_S = 0.3  # the log stream reads files every 0.1 s: let it print the last lines
 
 
 def will_restart(project: Project, row: dict[str, Any]) -> bool:
+    from orchestrator.engine.restart_policy import restart_of  # loads the Compose model: only when needed
+
     service = project.services.get(row["service"])
     return service is not None and restart_of(service).restarts
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from orchestrator.cli.client import EngineClient
 from orchestrator.errors import PyorchError
-from orchestrator.spec import Project
+
+if TYPE_CHECKING:
+    from orchestrator.spec import Project
 
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)

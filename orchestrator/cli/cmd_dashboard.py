@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from orchestrator.cli.client import EngineClient
 from orchestrator.dashboard.live import Sampler, run
 from orchestrator.errors import PyorchError
-from orchestrator.spec import ComposeError, Project
+from orchestrator.spec import ComposeError
+
+if TYPE_CHECKING:
+    from orchestrator.spec import Project
 
 ProjectName = Callable[[argparse.Namespace], str]
-LoadProject = Callable[[argparse.Namespace], Project]
+LoadProject = Callable[[argparse.Namespace], "Project"]
 
 
 def register(sub: Any, project_name: ProjectName, load: LoadProject) -> None:

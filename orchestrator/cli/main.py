@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -26,6 +27,7 @@ from orchestrator.cli import (
     cmd_project,
     cmd_rollout,
     logtime,
+    quickname,
     render,
 )
 from orchestrator.cli import cmd_build as build_verbs
@@ -33,7 +35,10 @@ from orchestrator.cli import cmd_images as cmd_images_verbs
 from orchestrator.cli import cmd_port as port_verbs
 from orchestrator.cli.client import EngineClient
 from orchestrator.errors import PyorchError
-from orchestrator.spec import ComposeError, LoadOptions, Project, load_project
+from orchestrator.spec import ComposeError
+
+if TYPE_CHECKING:
+    from orchestrator.spec import Project
 from runtime.errors import RuntimeFailure
 from runtime.layout import HostLayout
 
@@ -171,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
 # --- project loading -------------------------------------------------------------------------------
 
 def load(args: argparse.Namespace) -> Project:
+    from orchestrator.spec import LoadOptions, load_project  # the model's import is the CLI's slowest part
+
     stdin_text = sys.stdin.read() if "-" in args.file else None
     project = load_project(LoadOptions(
         files=[Path(f) for f in args.file],
@@ -188,6 +195,9 @@ def load(args: argparse.Namespace) -> Project:
 
 
 def project_name(args: argparse.Namespace) -> str:
+    quick = quickname.quick_project_name(args, os.environ)
+    if quick is not None:
+        return quick
     if args.project_name and not args.file:
         try:
             return str(load(args).name)

@@ -75,3 +75,26 @@ def test_rmi_local_is_only_images_built_for_services_without_image(tmp_path: Pat
 def test_prefix_colors_are_stable_per_container() -> None:
     assert prefix_color("p-web-1") == prefix_color("p-web-1")
     assert len({prefix_color(f"p-web-{i}") for i in range(20)}) > 1
+
+
+def _args(tmp_path: Path, files: list[str], project_name: str | None = None) -> Any:
+    import argparse
+
+    return argparse.Namespace(project_name=project_name, file=[str(tmp_path / f) for f in files], env_file=[],
+                              project_directory=None)
+
+
+def test_quick_project_name_only_when_plain(tmp_path: Path) -> None:
+    from orchestrator.cli.quickname import quick_project_name
+
+    (tmp_path / "a.yaml").write_text("name: first  # comment\nservices: {}\n")
+    (tmp_path / "b.yaml").write_text("services: {}\nname: second\n")
+    (tmp_path / "c.yaml").write_text("name: ${NAME:-x}\n")
+    assert quick_project_name(_args(tmp_path, ["a.yaml"]), {}) == "first"
+    assert quick_project_name(_args(tmp_path, ["a.yaml", "b.yaml"]), {}) == "second"  # the last file wins
+    assert quick_project_name(_args(tmp_path, ["a.yaml"], "given"), {}) == "given"  # -p first
+    assert quick_project_name(_args(tmp_path, ["a.yaml"]), {"COMPOSE_PROJECT_NAME": "env"}) == "env"
+    assert quick_project_name(_args(tmp_path, ["c.yaml"]), {}) is None  # interpolation: load it
+    assert quick_project_name(_args(tmp_path, ["a.yaml"], "Bad Name"), {}) is None
+    (tmp_path / ".env").write_text("COMPOSE_PROJECT_NAME=fromdotenv\n")
+    assert quick_project_name(_args(tmp_path, ["a.yaml"]), {}) is None
