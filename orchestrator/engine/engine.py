@@ -84,6 +84,7 @@ class Engine:
         self.health = HealthMonitor(self.runtime, self.scheduler, self._on_health_change)
         self.dns: DnsServer | None = None  # started with the engine (binds port 53 on gateways)
         self.rollouts = RolloutController(self)  # rolling updates (docs/rollouts.md)
+        self._leaving: set[str] = set()  # unhealthy containers being restarted: off the published ports
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -308,7 +309,13 @@ class Engine:
             service = loaded[0].services.get(info.labels.get(LABEL_SERVICE, ""))
             if service is not None and restart_of(service).restarts:
                 self.store.record_event(project, "container-unhealthy-restart", info.name, id=cid)
-                self.runtime.stop(cid)
+                # New connections stop going to it before it is stopped, as in a rollout.
+                self._leaving.add(cid)
+                try:
+                    self._publish_ports(loaded[0])
+                    self.runtime.stop(cid)
+                finally:
+                    self._leaving.discard(cid)
                 self.wake()
         self.wake()
 
@@ -349,7 +356,8 @@ class Engine:
                                 project.name, project.services[service_name])
 
     def _publish_ports(self, project: Project) -> None:
-        excluded = self.rollouts.excluded(project.name)  # replicas not admitted yet, or draining
+        # Replicas not admitted yet or draining (rollouts), and unhealthy ones on their way out.
+        excluded = self.rollouts.excluded(project.name) | self._leaving
         running = [c for c in self.runtime.containers()
                    if c.labels.get(LABEL_PROJECT) == project.name and c.status == "running" and c.id not in excluded]
         for name, service in project.services.items():
