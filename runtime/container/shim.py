@@ -56,6 +56,7 @@ class Shim:
         self.clients: dict[int, tuple[socket.socket, bytearray]] = {}
         self.subscribers: dict[int, socket.socket] = {}
         self.execs: dict[int, dict[str, Any] | None] = {}  # exec pid → exit info once reaped
+        self.unclaimed: dict[int, dict[str, Any]] = {}  # reaped before anyone asked (fast exec processes)
         self.poller = select.epoll()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -195,7 +196,8 @@ class Shim:
             os.close(out_r)
             os.close(err_r)
             return {"ok": False, "error": error or "exec failed without a report"}
-        self.execs.setdefault(exec_pid, None)
+        # The exec'd process may have exited (and been reaped above) before we knew its pid.
+        self.execs.setdefault(exec_pid, self.unclaimed.pop(exec_pid, None))
         self._reap()
         conn = self.clients[fd][0]
         try:
@@ -352,9 +354,14 @@ class Shim:
             cid = self.by_pid.get(pid)
             if cid is not None:
                 self._record_exit(self.containers[cid], status)
-            elif pid in self.execs:
+            else:
                 code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-                self.execs[pid] = {"exit_code": code}
+                if pid in self.execs:
+                    self.execs[pid] = {"exit_code": code}
+                else:  # an exec process whose pid the shim has not read yet, or an orphan
+                    self.unclaimed[pid] = {"exit_code": code}
+                    while len(self.unclaimed) > 256:
+                        self.unclaimed.pop(next(iter(self.unclaimed)))
 
     def _record_exit(self, t: Tracked, status: int) -> None:
         for fd in list(t.pipes):  # the last output comes before the exit is announced

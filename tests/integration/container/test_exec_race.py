@@ -1,0 +1,34 @@
+"""An exec'd process that exits before the shim has read its pid still reports its exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from runtime.container.runconfig import RunConfig
+from runtime.container.runtime import ContainerRuntime
+from runtime.image.bootstrap import ensure_base_images
+from runtime.layout import HostLayout
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
+    runtime = ContainerRuntime(layout)
+    ensure_base_images(runtime.images)
+    yield runtime
+    for info in runtime.containers():
+        runtime.remove(info.id, force=True)
+    runtime.shim.close()
+
+
+def test_many_instant_execs_all_report_their_exit(rt: ContainerRuntime) -> None:
+    info = rt.create(RunConfig(name="ex", image="pyorch.local/busybox:latest", command=["sleep", "60"]))
+    rt.start(info.id)
+    codes = []
+    for i in range(40):
+        session = rt.exec(info.id, ["sh", "-c", f"exit {i % 3}"])
+        codes.append(session.wait(timeout=10))
+    assert codes == [i % 3 for i in range(40)]
