@@ -322,6 +322,43 @@ class PodmanCompose(Tool):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _nft_tables() -> set[str]:
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    return {line.removeprefix("table ").strip() for line in out.splitlines() if line.startswith("table ")}
+
+
+def _cni_chains() -> set[str]:
+    chains = set()
+    for tool in ("iptables-save", "ip6tables-save"):
+        out = subprocess.run([tool], capture_output=True, text=True).stdout
+        chains |= {f"{tool}:{line[1:].split()[0]}" for line in out.splitlines() if line.startswith(":CNI-")}
+    return chains
+
+
+def remove_cni_leftovers(tables_before: set[str], chains_before: set[str]) -> None:
+    """podman's CNI plugins (portmap, firewall) leave iptables chains and the jumps to them behind;
+    remove the ones this run created, and the iptables-nft tables that did not exist before it."""
+    for save, tool in (("iptables-save", "iptables"), ("ip6tables-save", "ip6tables")):
+        table = ""
+        out = subprocess.run([save], capture_output=True, text=True).stdout
+        new = {c.split(":", 1)[1] for c in _cni_chains() - chains_before if c.startswith(save + ":")}
+        rules: list[tuple[str, list[str]]] = []
+        for line in out.splitlines():
+            if line.startswith("*"):
+                table = line[1:]
+            elif line.startswith("-A ") and any(f"-j {c}" in line or line.split()[1] == c for c in new):
+                rules.append((table, line.split()[1:]))
+        for table, rule in rules:
+            subprocess.run([tool, "-t", table, "-D", *rule], capture_output=True)
+        for chain in new:
+            for table in ("nat", "filter"):
+                subprocess.run([tool, "-t", table, "-X", chain], capture_output=True)
+    for table in sorted(_nft_tables() - tables_before):
+        family, _, name = table.partition(" ")
+        if name in ("nat", "filter") and family in ("ip", "ip6"):
+            subprocess.run(["nft", "delete", "table", family, name], capture_output=True)
+
+
 def _hard_limit(flag: str) -> int:
     out = subprocess.run(["sh", "-c", f"ulimit {flag}"], capture_output=True, text=True).stdout.strip()
     return int(out) if out.isdigit() else 1024
@@ -423,6 +460,7 @@ def main() -> None:
     wanted = [p for p in args.peers.split(",") if p]
     if wanted and not args.no_install:
         install_peers()
+    tables_before, chains_before = _nft_tables(), _cni_chains()
     work = Path(tempfile.mkdtemp(prefix="pyorch-bench-compose-"))
     tools: list[Tool] = []
     skipped: dict[str, str] = {}
@@ -461,6 +499,7 @@ def main() -> None:
                 tool.close()
         _umount_under(work)
         shutil.rmtree(work, ignore_errors=True)
+        remove_cni_leftovers(tables_before, chains_before)
         leftovers = [line.split()[1].rstrip(":") for line in
                      subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines()
                      if line.split()[1].startswith(("br-", "docker0", "cni-podman"))]
