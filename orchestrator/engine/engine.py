@@ -21,7 +21,7 @@ from orchestrator.engine.compose_build import ensure_built, with_build_images
 from orchestrator.engine.discovery import dns_tables, dns_views
 from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
 from orchestrator.engine.health import HealthCheck, HealthState
-from orchestrator.engine.netplan import check_networks, network_specs
+from orchestrator.engine.netplan import PROJECT_LABEL, check_networks, network_specs
 from orchestrator.engine.network_mode import dependencies
 from orchestrator.engine.oneoff import oneoff_containers
 from orchestrator.engine.ports import service_bindings
@@ -415,6 +415,11 @@ class Engine:
                         continue
                     with self.executor.network_lock:
                         self.network.remove_network(network_runtime_name(project, key))
+            else:  # never `up`: only one-off containers made networks, found by their labels
+                for info in self.network.list_networks():
+                    if info.labels.get(PROJECT_LABEL) == name:
+                        with self.executor.network_lock:
+                            self.network.remove_network(info.name)
             volumes = self._remove_volumes(name, loaded[0] if loaded else None) if remove_volumes else []
             self._sync_dns()
             self.store.record_event(name, "down", name, removed=len(containers))

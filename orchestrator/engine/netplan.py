@@ -21,6 +21,9 @@ def first_pool(network: Network) -> IpamPool | None:
     return configs[0] if configs else None
 
 
+PROJECT_LABEL = "com.docker.compose.project"
+
+
 def network_specs(project: Project) -> list[NetworkSpec]:
     """The project's own networks that some service uses (external ones already exist)."""
     used = {n.runtime_name for svc in project.services.values() for n in service_networks(project, svc)}
@@ -36,7 +39,10 @@ def network_specs(project: Project) -> list[NetworkSpec]:
             gateway=pool.gateway if pool is not None else None,
             ip_range=pool.ip_range if pool is not None else None,
             internal=bool(network.internal),
-            labels={str(k): str(v) for k, v in (network.labels or {}).items()},
+            # Compose's labels: `down` finds the project's networks by them even when the project
+            # was never stored (only `run` used it).
+            labels={**{str(k): str(v) for k, v in (network.labels or {}).items()},
+                    PROJECT_LABEL: project.name, "com.docker.compose.network": key},
         ))
     return specs
 

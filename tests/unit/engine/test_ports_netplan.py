@@ -84,9 +84,11 @@ networks:
   shared: {external: true, name: other_net}
   unused: {}
 """)
+    compose = {"com.docker.compose.project": "p"}
     assert network_specs(project) == [
-        NetworkSpec("p_back", internal=True),
-        NetworkSpec("p_front", "10.201.0.0/24", "10.201.0.254", "10.201.0.128/25", False, {"tier": "front"}),
+        NetworkSpec("p_back", internal=True, labels={**compose, "com.docker.compose.network": "back"}),
+        NetworkSpec("p_front", "10.201.0.0/24", "10.201.0.254", "10.201.0.128/25", False,
+                    {"tier": "front", **compose, "com.docker.compose.network": "front"}),
     ]
     with pytest.raises(EngineError, match="network other_net declared as external, but could not be found"):
         check_networks(project, [])
