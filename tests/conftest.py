@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from runtime.container.runtime import ContainerRuntime
+from runtime.image.bootstrap import ensure_base_images
 from runtime.layout import HostLayout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,3 +115,15 @@ def layout(tmp_path: Path, shared_images: Path) -> Iterator[HostLayout]:
     purge_instance(lay)  # whatever leaked must not break the next test
     if leaks:
         pytest.fail("leaked: " + "; ".join(leaks))
+
+
+@pytest.fixture
+def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
+    """A container runtime on the test's private instance, with the offline base images; every
+    container it made is removed afterwards."""
+    runtime = ContainerRuntime(layout)
+    ensure_base_images(runtime.images)
+    yield runtime
+    for info in runtime.containers():
+        runtime.remove(info.id, force=True)
+    runtime.shim.close()

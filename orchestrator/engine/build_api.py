@@ -6,29 +6,19 @@
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from orchestrator.engine.compose_build import build_service, with_build_images
 from orchestrator.engine.engine import Engine
-from orchestrator.errors import EngineError, PyorchError
+from orchestrator.engine.images_api import Handler, stream_work
+from orchestrator.errors import EngineError
 from orchestrator.spec.model import Project
-from runtime.errors import RuntimeFailure
 from runtime.image.build import Builder, BuildEvent, BuildRequest
 from runtime.image.registry import Registries, pull_image
 
 Listener = Callable[[BuildEvent], None]
-
-
-class Handler(Protocol):
-    wfile: Any
-
-    def _body(self) -> dict[str, Any]: ...
-    def _stream_start(self) -> None: ...
 
 
 def builder_for(engine: Engine) -> Builder:
@@ -47,7 +37,7 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
                 build_args=dict(body.get("args") or {}), target=body.get("target") or None,
                 labels=dict(body.get("labels") or {}), tags=list(body.get("tags") or []),
                 no_cache=bool(body.get("no_cache")))
-            _stream(handler, lambda listen: _one(builder_for(engine), request, listen))
+            stream_work(handler, lambda listen: _one(builder_for(engine), request, listen), "image-build")
         case "POST", ["v1", "projects", "build"]:
             body = handler._body()
             try:
@@ -59,8 +49,9 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
             if unknown:
                 raise EngineError(f"no such service: {', '.join(unknown)}")
             args = dict(body.get("args") or {})
-            _stream(handler, lambda listen: _services(builder_for(engine), project, names,
-                                                      bool(body.get("no_cache")), args, listen))
+            no_cache = bool(body.get("no_cache"))
+            stream_work(handler, lambda listen: _services(builder_for(engine), project, names, no_cache, args, listen),
+                        "image-build")
         case _:
             return False
     return True
@@ -85,23 +76,3 @@ def _services(builder: Builder, project: Project, names: list[str], no_cache: bo
         built.append({"service": name, "id": result.image.id, "references": result.image.references,
                       "ran": result.ran, "cached": result.cached})
     return {"images": built}
-
-
-def _stream(handler: Handler, work: Callable[[Listener], dict[str, Any]]) -> None:
-    events: queue.Queue[dict[str, Any] | None] = queue.Queue()
-
-    def run() -> None:
-        try:
-            events.put(work(lambda e: events.put(e.to_json())))
-        except (PyorchError, RuntimeFailure, ValueError) as exc:
-            events.put({"error": str(exc), "kind": type(exc).__name__})
-        except Exception as exc:  # reported to the client, not swallowed
-            events.put({"error": f"internal error: {type(exc).__name__}: {exc}"})
-        finally:
-            events.put(None)
-
-    threading.Thread(target=run, name="image-build", daemon=True).start()
-    handler._stream_start()
-    while (item := events.get()) is not None:
-        handler.wfile.write(json.dumps(item).encode() + b"\n")
-        handler.wfile.flush()

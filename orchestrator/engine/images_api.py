@@ -19,7 +19,7 @@ from runtime.errors import RuntimeFailure
 from runtime.image import Image, ImageStore
 from runtime.image.archive import load_images, save_images
 from runtime.image.reference import parse
-from runtime.image.registry import Credentials, Registries, TransferEvent, parse_platform, pull_image, push_image
+from runtime.image.registry import Credentials, Registries, parse_platform, pull_image, push_image
 from runtime.image.registry.client import RegistryClient
 from runtime.image.registry.credentials import CredentialStore
 from runtime.image.registry.endpoint import endpoint_for
@@ -43,14 +43,14 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
             body = handler._body()
             platform = parse_platform(body["platform"]) if body.get("platform") else None
             parse(body["reference"])  # a malformed name fails before the stream starts
-            _stream(handler, lambda listener: {"image": image_row(pull_image(
+            stream_work(handler, lambda listener: {"image": image_row(pull_image(
                 store, _registries(engine), body["reference"], platform, listener))})
         case "POST", ["v1", "images", "push"]:
             body = handler._body()
             store.resolve(body["reference"])
             if body.get("target"):
                 parse(body["target"])
-            _stream(handler, lambda listener: {"digest": push_image(
+            stream_work(handler, lambda listener: {"digest": push_image(
                 store, _registries(engine), body["reference"], body.get("target") or None, listener)})
         case "POST", ["v1", "images", "remove"]:
             body = handler._body()
@@ -140,8 +140,10 @@ def login(engine: Engine, registry: str, username: str, password: str) -> dict[s
     return {"registry": registry, "stored_in": str(registries.credentials.own_file)}
 
 
-def _stream(handler: Handler, work: Callable[[Callable[[TransferEvent], None]], dict[str, Any]]) -> None:
-    """Run ``work`` in a thread; write its events as JSON lines, then its result or its error."""
+def stream_work(handler: Handler, work: Callable[[Callable[[Any], None]], dict[str, Any]],
+                thread_name: str = "image-transfer") -> None:
+    """Run ``work`` in a thread; write its events (anything with ``to_json``) as JSON lines, then its
+    result or its error. Pulls, pushes and builds stream this way."""
     events: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
     def run() -> None:
@@ -154,7 +156,7 @@ def _stream(handler: Handler, work: Callable[[Callable[[TransferEvent], None]], 
         finally:
             events.put(None)
 
-    threading.Thread(target=run, name="image-transfer", daemon=True).start()
+    threading.Thread(target=run, name=thread_name, daemon=True).start()
     handler._stream_start()
     while (item := events.get()) is not None:
         handler.wfile.write(json.dumps(item).encode() + b"\n")

@@ -7,16 +7,13 @@ import secrets
 import shutil
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
-from runtime.image.bootstrap import ensure_base_images
 from runtime.image.build import Builder, BuildError, BuildEvent, BuildRequest, DockerfileError
-from runtime.layout import HostLayout
 
 pytestmark = pytest.mark.root
 
@@ -40,16 +37,6 @@ WORKDIR /app
 CMD ["sh", "-c", "echo $GREETING; id -u; pwd; cat result token; ls /src /www 2>&1; \\
      stat -c '%U %a' result notes.txt; cat /opt/inside/file; ls -A /app"]
 """
-
-
-@pytest.fixture
-def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
-    runtime = ContainerRuntime(layout)
-    ensure_base_images(runtime.images)
-    yield runtime
-    for info in runtime.containers():
-        runtime.remove(info.id, force=True)
-    runtime.shim.close()
 
 
 def run_image(rt: ContainerRuntime, image: str) -> tuple[int | None, list[str]]:

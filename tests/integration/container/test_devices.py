@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ import pytest
 from runtime.cgroups import detect
 from runtime.container.runconfig import DeviceMapping, RunConfig
 from runtime.container.runtime import ContainerRuntime
-from runtime.image.bootstrap import ensure_base_images
 from runtime.layout import HostLayout
 from runtime.linux import bpf
 from runtime.security import devices, devices_bpf
@@ -31,16 +29,6 @@ BUSYBOX = "pyorch.local/busybox:latest"
 PROBE = ("mknod /tmp/blk b 7 0 && echo mknod-ok; (: < /tmp/blk) && echo blk-opened; "
          "mknod /tmp/lc c 10 237 && (: < /tmp/lc) && echo lc-opened; (: < /dev/null) && echo null-ok")
 UNIFIED = detect().unified
-
-
-@pytest.fixture
-def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
-    runtime = ContainerRuntime(layout)
-    ensure_base_images(runtime.images)
-    yield runtime
-    for info in runtime.containers():
-        runtime.remove(info.id, force=True)
-    runtime.shim.close()
 
 
 def _enforcements() -> list[str]:

@@ -7,15 +7,12 @@ start. The same script in a privileged container shows the attempts are real: th
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runtime.container.runconfig import Mount, RunConfig
 from runtime.container.runtime import ContainerRuntime
-from runtime.image.bootstrap import ensure_base_images
-from runtime.layout import HostLayout
 from tests.integration.container.test_isolation import run_to_exit, texts
 
 pytestmark = pytest.mark.root
@@ -47,16 +44,6 @@ for path in ("/sys/firmware",):
     print("list", path, len(os.listdir(path)))
 print("fds", sorted(int(fd) for fd in os.listdir("/proc/self/fd")))
 """
-
-
-@pytest.fixture
-def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
-    runtime = ContainerRuntime(layout)
-    ensure_base_images(runtime.images)
-    yield runtime
-    for info in runtime.containers():
-        runtime.remove(info.id, force=True)
-    runtime.shim.close()
 
 
 def test_mount_modules_proc_sys_writes_and_masked_paths_fail(rt: ContainerRuntime) -> None:

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
-from runtime.image.bootstrap import ensure_base_images
-from runtime.layout import HostLayout
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
-    runtime = ContainerRuntime(layout)
-    ensure_base_images(runtime.images)
-    yield runtime
-    for info in runtime.containers():
-        runtime.remove(info.id, force=True)
-    runtime.shim.close()
 
 
 def test_many_instant_execs_all_report_their_exit(rt: ContainerRuntime) -> None:

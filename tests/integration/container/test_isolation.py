@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,21 +10,9 @@ import pytest
 from runtime.container.runconfig import Mount, Resources, RunConfig
 from runtime.container.runtime import ContainerRuntime
 from runtime.container.state import ContainerInfo
-from runtime.image.bootstrap import ensure_base_images
-from runtime.layout import HostLayout
 
 pytestmark = pytest.mark.root
 BUSYBOX = "pyorch.local/busybox:latest"
-
-
-@pytest.fixture
-def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
-    runtime = ContainerRuntime(layout)
-    ensure_base_images(runtime.images)
-    yield runtime
-    for info in runtime.containers():
-        runtime.remove(info.id, force=True)
-    runtime.shim.close()
 
 
 def run_to_exit(rt: ContainerRuntime, config: RunConfig, timeout: float = 30) -> tuple[ContainerInfo, str]:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runtime.container.runconfig import Resources, RunConfig
 from runtime.container.runtime import ContainerRuntime
-from runtime.image.bootstrap import ensure_base_images
-from runtime.layout import HostLayout
 from runtime.security.sysctls import SysctlNotAllowed
 from tests.integration.container.test_isolation import run_to_exit, texts
 
@@ -25,16 +22,6 @@ SYSCALLS = ("import ctypes, os; libc = ctypes.CDLL(None, use_errno=True)\n"
             "for name, nr, args in (('keyctl', 250, (0, -3, 0)), ('clone3', 435, (0, 0)),\n"
             "                       ('fchmodat2', 452, (-100, b'/nonexistent', 0, 0))):\n"
             "    rc = libc.syscall(nr, *args); print(name, rc, os.strerror(ctypes.get_errno()) if rc < 0 else 'ok')")
-
-
-@pytest.fixture
-def rt(layout: HostLayout) -> Iterator[ContainerRuntime]:
-    runtime = ContainerRuntime(layout)
-    ensure_base_images(runtime.images)
-    yield runtime
-    for info in runtime.containers():
-        runtime.remove(info.id, force=True)
-    runtime.shim.close()
 
 
 def test_default_seccomp_blocks_what_docker_blocks(rt: ContainerRuntime) -> None:
