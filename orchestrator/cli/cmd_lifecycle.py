@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -13,7 +12,7 @@ from rich.console import Console
 
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
-from orchestrator.errors import PyorchError
+from runtime.linux.signals import signal_number
 
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
@@ -28,17 +27,6 @@ def register(sub: Any, project_name: ProjectName) -> None:
     ver = sub.add_parser("version", help="Show the pyorch version")
     ver.add_argument("--short", action="store_true")
     ver.set_defaults(run=_version)
-
-
-def signal_number(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    key = text.upper()
-    key = key if key.startswith("SIG") else "SIG" + key
-    try:
-        return int(signal.Signals[key])
-    except KeyError:
-        raise PyorchError(f"unknown signal {text!r}") from None
 
 
 def _kill(args: argparse.Namespace, client: EngineClient, project_name: ProjectName) -> int:

@@ -44,6 +44,7 @@ from runtime.errors import ContainerNotFound, ContainerStateError, RuntimeFailur
 from runtime.features import host_features
 from runtime.image import ImageStore
 from runtime.layout import HostLayout
+from runtime.linux.signals import signal_number
 from runtime.security.device_requests import parse_cgroup_rule
 from runtime.security.policy import plan_security, restrict_devices
 
@@ -270,7 +271,7 @@ class ContainerRuntime:
             self._thaw(bundle, cid)  # a frozen process cannot act on its stop signal
         grace = record.stop_grace_period if timeout is None else timeout
         if is_alive(record):
-            sig = _signal_number(record.stop_signal)
+            sig = signal_number(record.stop_signal)
             self.kill(cid, sig)
             if not _wait_exit(record, grace):
                 cgroup = self.cgroups.open(cid)
@@ -489,17 +490,6 @@ class ExecSession:
 
 def _cgroup_resources_from_spec_file(bundle: Path) -> CgroupResources:
     return CgroupResources(**json.loads((bundle / "resources.json").read_text()))
-
-
-def _signal_number(name: str) -> int:
-    if name.isdigit():
-        return int(name)
-    key = name.upper()
-    key = key if key.startswith("SIG") else "SIG" + key
-    try:
-        return int(signal.Signals[key])
-    except KeyError as exc:
-        raise RuntimeFailure(f"unknown stop signal {name!r}") from exc
 
 
 def _wait_exit(record: ContainerRecord, timeout: float) -> bool:

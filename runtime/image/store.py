@@ -373,13 +373,7 @@ class ImageStore:
         """
         with self._locked():
             index = self._index()
-            image_id = self._find(index, reference)
-            refs = sorted(r for r, i in index["references"].items() if i == image_id)
-            try:
-                key: str | None = normalize(reference)
-            except InvalidReference:
-                key = None
-            dropping = [key] if key in refs else refs
+            image_id, refs, dropping = self._names_to_drop(index, reference)
             if len(dropping) == len(refs) and image_id in in_use:
                 raise ImageInUse(f"image {reference} ({image_id[7:19]}) is used by a container; "
                                  "remove the container first")
@@ -390,6 +384,17 @@ class ImageStore:
             self._write_index(index)
         return [r for r in dropping if r]
 
+    def _names_to_drop(self, index: dict[str, Any], reference: str,
+                       ) -> tuple[str, builtins.list[str], builtins.list[str]]:
+        """(image id, all its references, the ones `reference` names: itself, or all when it is an id)."""
+        image_id = self._find(index, reference)
+        refs = sorted(r for r, i in index["references"].items() if i == image_id)
+        try:
+            key: str | None = normalize(reference)
+        except InvalidReference:
+            key = None
+        return image_id, refs, [key] if key is not None and key in refs else refs
+
     def untag(self, reference: str) -> builtins.list[str]:
         """Drop ``reference`` (all references when named by id) but keep the image record, dangling.
 
@@ -398,13 +403,7 @@ class ImageStore:
         """
         with self._locked():
             index = self._index()
-            image_id = self._find(index, reference)
-            refs = sorted(r for r, i in index["references"].items() if i == image_id)
-            try:
-                key: str | None = normalize(reference)
-            except InvalidReference:
-                key = None
-            dropping = [key] if key in refs else refs
+            _, _, dropping = self._names_to_drop(index, reference)
             for r in dropping:
                 del index["references"][r]
             self._write_index(index)
