@@ -81,8 +81,9 @@ def remove_tree(directory: Path, attempts: int = 10) -> None:
 
     Only directories are removed: cgroupfs interface files vanish with their directory.
     """
-    try:
-        children = [p for p in directory.iterdir() if p.is_dir()]
+    try:  # d_type from the directory read: no stat of each interface file (~30 per v1 leaf)
+        with os.scandir(directory) as entries:
+            children = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
     except FileNotFoundError:
         return
     except OSError as exc:

@@ -123,19 +123,29 @@ class CgroupManager:
                 continue
         return sorted(names)
 
-    def remove_parent(self) -> None:
-        """Remove the instance's parent directories; they must hold no cgroup any more."""
-        left = self.list()
-        if left:
-            raise CgroupBusy(f"cgroups {left} still exist under {self.parent}")
+    def remove_parent_if_unused(self) -> bool:
+        """Remove the instance's parent directories unless a cgroup is left in them; True if gone.
+
+        Tries rmdir straight away (EBUSY while a child cgroup exists) instead of listing every
+        hierarchy first: after each container's removal that is one syscall, not a directory
+        walk of ten hierarchies.
+        """
         for root in self.layout.roots:
             try:
                 os.rmdir(root / self.parent)
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                kind = CgroupBusy if exc.errno in (errno.EBUSY, errno.ENOTEMPTY) else CgroupError
-                raise kind(f"cannot remove {root / self.parent}: {exc.strerror}") from exc
+                if exc.errno in (errno.EBUSY, errno.ENOTEMPTY):
+                    return False
+                raise CgroupError(f"cannot remove {root / self.parent}: {exc.strerror}") from exc
+        return True
+
+    def remove_parent(self) -> None:
+        """Remove the instance's parent directories; they must hold no cgroup any more."""
+        left = self.list()
+        if left or not self.remove_parent_if_unused():
+            raise CgroupBusy(f"cgroups {left or '(appearing meanwhile)'} still exist under {self.parent}")
 
 
 def open_cgroups(host: HostLayout, layout: CgroupLayout | None = None, root: Path | None = None) -> CgroupManager:

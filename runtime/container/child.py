@@ -1,15 +1,20 @@
 """The container side of a start: runs in processes forked from the shim, never in the engine.
 
-Stage 1 (forked from the shim) joins the cgroup, wires stdio, unshares the namespaces and forks
-stage 2, which becomes PID 1 of the new PID namespace. Stage 2 builds the root filesystem,
-drops privileges, reports "ready", waits for "start" and execs the command.
+Stage 1 (forked from the shim) wires stdio, unshares the namespaces that do not depend on the
+container (UTS, IPC, network, PID), forks stage 2 into them, reports its pid and exits. Stage 2 is
+PID 1 of the new PID namespace; it waits for a spec, makes its mount namespace, builds the root
+filesystem, drops privileges, reports "ready", waits for "start" and execs the command.
 
-Stage 1 places stage 2 in the container's cgroups while stage 2 builds the root filesystem: the
+The shim keeps one stage 2 forked ahead of time (a warm process), so a create pays neither for
+the forks nor for the namespaces; the spec goes down a pipe. Making the mount namespace only then
+means the container sees the host's mounts as they are at create time.
+
+The shim places stage 2 in the container's cgroups while stage 2 builds the root filesystem: the
 first write to a `cgroup.procs` waits for an RCU grace period (the kernel's cgroup threadgroup
 lock), several milliseconds on a loaded host, so doing it beside the mount work instead of before
 it takes it off the start's critical path (runc's parent attaches the child the same way). Stage 2
 waits for the ``A`` byte before it unshares its cgroup namespace (whose root is the cgroup it is in
-then) and drops privileges; if stage 1 dies first, stage 2 sees end-of-file and gives up.
+then) and drops privileges; if the shim cannot attach it, stage 2 sees end-of-file and gives up.
 
 Both stages talk to the shim over one pipe whose write end is close-on-exec: ``P<pid>`` (stage 2's
 pid), ``R`` (set up, waiting for start), ``E<message>`` (failed). End-of-file after ``R`` and the
@@ -19,8 +24,13 @@ start byte means execve succeeded. Nothing here may raise out of the child: ever
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import socket
 import stat
+import struct
+from typing import NoReturn
 
 from runtime.container.spec import ContainerSpec, DeviceNode, capability_mask
 from runtime.linux import syscalls as sc
@@ -28,9 +38,12 @@ from runtime.linux import syscalls as sc
 NAMESPACE_FLAGS = (
     sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET | sc.CLONE_NEWPID | sc.CLONE_NEWCGROUP
 )
-# Stage 1 unshares these; stage 2 adds the cgroup namespace once it is in its cgroups.
-STAGE1_NAMESPACE_FLAGS = NAMESPACE_FLAGS & ~sc.CLONE_NEWCGROUP
+# Stage 1 unshares these ahead of time; stage 2 adds the mount namespace when it gets its spec
+# and the cgroup namespace once it is in its cgroups.
+STAGE1_NAMESPACE_FLAGS = NAMESPACE_FLAGS & ~sc.CLONE_NEWCGROUP & ~sc.CLONE_NEWNS
 INIT_TARGET = "/dev/.pyorch-init"
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_IFREQ_FLAGS = "16sH22x"  # struct ifreq: the name, then ifr_flags in a 24-byte union
 
 _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("tty", 5, 0), ("random", 1, 8), ("urandom", 1, 9))
 _DEV_LINKS = (
@@ -43,31 +56,47 @@ class SetupError(Exception):
     """A setup step failed; the message is what the user sees."""
 
 
-def run_stage1(spec: ContainerSpec, sync_w: int, start_r: int, out_w: int, err_w: int) -> None:
-    """Entry point right after the shim's fork. Never returns."""
+def run_stage1(sync_w: int, start_r: int, out_w: int, err_w: int, spec_r: int, attached_r: int) -> None:
+    """Entry point right after the shim's fork, before any container is chosen. Never returns.
+
+    Makes the namespaces whose creation is spec-independent (all but mount and cgroup) and forks
+    the future PID 1 into them, reports its pid and exits. The shim keeps one such process warm.
+    """
     try:
         os.setsid()
         _redirect_stdio(out_w, err_w)
-        _close_all_but((0, 1, 2, sync_w, start_r))
-        if spec.oom_score_adj is not None:
-            _write("/proc/self/oom_score_adj", str(spec.oom_score_adj))
-        # Opened now: once stage 2 calls pivot_root, this shared mount namespace shows its root.
-        procs_fds = [os.open(p, os.O_WRONLY | os.O_CLOEXEC) for p in spec.cgroup_procs_files]
-        attached_r, attached_w = os.pipe()
+        _close_all_but((0, 1, 2, sync_w, start_r, spec_r, attached_r))
         sc.unshare(STAGE1_NAMESPACE_FLAGS)
         pid = os.fork()
         if pid == 0:
-            for fd in (*procs_fds, attached_w):
-                os.close(fd)
-            run_stage2(spec, sync_w, start_r, attached_r)
-        os.close(attached_r)
-        for fd in procs_fds:
-            os.write(fd, str(pid).encode())
-        os.write(sync_w, f"P{pid}\n".encode())  # before "A": the shim stops reading at stage 2's "R"
-        os.write(attached_w, b"A")
+            run_waiting_stage2(spec_r, sync_w, start_r, attached_r)
+        os.write(sync_w, f"P{pid}\n".encode())
         os._exit(0)
     except BaseException as exc:
         _fail(sync_w, f"stage 1: {exc}")
+
+
+def run_waiting_stage2(spec_r: int, sync_w: int, start_r: int, attached_r: int) -> None:
+    """PID 1 of fresh namespaces, waiting for the spec of the container it will become.
+
+    The mount namespace is made only now, so the container sees the host's mounts as they are
+    when it is created, not as they were when this process was forked. End-of-file instead of a
+    spec means the shim let this process go. Never returns.
+    """
+    try:
+        chunks = []
+        while chunk := os.read(spec_r, 65536):
+            chunks.append(chunk)
+        os.close(spec_r)
+        if not chunks:
+            os._exit(0)
+        spec = ContainerSpec.from_dict(json.loads(b"".join(chunks)))
+        sc.unshare(sc.CLONE_NEWNS)
+        if spec.oom_score_adj is not None:
+            _write("/proc/self/oom_score_adj", str(spec.oom_score_adj))
+    except BaseException as exc:
+        _fail(sync_w, f"stage 2: {exc}")
+    run_stage2(spec, sync_w, start_r, attached_r)
 
 
 def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int, attached_r: int) -> None:
@@ -129,7 +158,7 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int, attached_r: int) 
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def _fail(sync_w: int, message: str) -> None:
+def _fail(sync_w: int, message: str) -> NoReturn:
     try:
         os.write(sync_w, ("E" + message.replace("\n", " ")[:3900] + "\n").encode(errors="replace"))
     finally:
@@ -137,25 +166,35 @@ def _fail(sync_w: int, message: str) -> None:
 
 
 def _wait_attached(attached_r: int) -> None:
-    """Block until stage 1 has put this process in every cgroup of the container."""
+    """Block until the shim has put this process in every cgroup of the container."""
     try:
         done = os.read(attached_r, 1) == b"A"
     finally:
         os.close(attached_r)
     if not done:
-        raise SetupError("stage 1 could not place the container in its cgroups")
+        raise SetupError("the shim could not place the container in its cgroups")
 
 
 def _join_network(path: str) -> None:
     """network_mode host or container:<id>: leave the new network namespace for that one, first,
     so that the sysfs mounted below shows the joined namespace's interfaces."""
     if not path:
+        _loopback_up()
         return
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         sc.setns(fd, sc.CLONE_NEWNET)
     finally:
         os.close(fd)
+
+
+def _loopback_up() -> None:
+    """A namespace of its own has `lo`, up (as Docker): two ioctls here instead of netlink round
+    trips by the engine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        request = struct.pack(_IFREQ_FLAGS, b"lo", 0)
+        flags = struct.unpack(_IFREQ_FLAGS, fcntl.ioctl(sock, _SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, _SIOCSIFFLAGS, struct.pack(_IFREQ_FLAGS, b"lo", flags | _IFF_UP))
 
 
 def _write(path: str, value: str) -> None:

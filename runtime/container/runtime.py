@@ -12,8 +12,9 @@ import select
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from runtime.cgroups import Resources as CgroupResources
 from runtime.container.mounts import resolve_mounts
 from runtime.container.netmode import default_hostname, host_files, joined_bundle, netns_path
 from runtime.container.runconfig import RunConfig, command_line, merge_env
-from runtime.container.shim_client import ShimClient
+from runtime.container.shim_client import ShimClient, ShimError
 from runtime.container.spec import (
     CAPABILITY_NUMBERS,
     DEFAULT_CAPABILITIES,
@@ -98,7 +99,10 @@ class ContainerRuntime:
         layout.containers_dir.mkdir(parents=True, exist_ok=True)
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def create(self, config: RunConfig) -> ContainerInfo:
+    def create(self, config: RunConfig, on_pid: Callable[[str, int], object] | None = None) -> ContainerInfo:
+        """Set the container up to just before its command. ``on_pid(id, pid)`` runs as soon as the
+        container's PID 1 and namespaces exist, while the root filesystem is still being built
+        (networks are attached there); if it raises, the container is removed and the error stands."""
         image = self.images.resolve(config.image)
         capabilities = capabilities_for(config)
         security = plan_security(
@@ -172,11 +176,12 @@ class ContainerRuntime:
         save_record(bundle, record)
         (bundle / "spec.json").write_text(spec.to_json())
         try:
-            self._spawn(bundle, record, spec)
-        except RuntimeFailure:
+            self._spawn(bundle, record, spec, on_pid)
+        except BaseException:
+            self._forget_quietly(cid)  # on_pid may have failed after the container was set up
             self._discard(cgroup, bundle)
             raise
-        return self.inspect(cid)
+        return self._observe(bundle, record)
 
     def _discard(self, cgroup: Cgroup, bundle: Path) -> None:
         """Undo a failed create; the setup error stays the one reported (a process of the failed
@@ -189,15 +194,13 @@ class ContainerRuntime:
             pass  # the next remove or gc collects what is left
         shutil.rmtree(bundle, ignore_errors=True)
 
-    def respawn(self, cid: str, restart_count: int) -> ContainerInfo:
+    def respawn(self, cid: str, restart_count: int,
+                on_pid: Callable[[str, int], object] | None = None) -> ContainerInfo:
         """Run an exited container again: same id, same writable layer, new namespaces (Docker's restart)."""
         bundle, record = self._load(cid)
         if is_alive(record):
             raise ContainerStateError(f"container {record.name} is still running")
-        try:
-            self.shim.request({"op": "forget", "id": cid})
-        except RuntimeFailure:
-            pass
+        self._forget_quietly(cid)
         (bundle / "exit.json").unlink(missing_ok=True)
         spec = ContainerSpec.from_dict(json.loads((bundle / "spec.json").read_text()))
         cgroup = self.cgroups.create(cid, _cgroup_resources_from_spec_file(bundle))
@@ -207,15 +210,27 @@ class ContainerRuntime:
         spec.netns_path = netns_path(spec.network_mode, self.layout.containers_dir)
         record.restart_count = restart_count
         record.started_at = 0.0
-        self._spawn(bundle, record, spec)
+        try:
+            self._spawn(bundle, record, spec, on_pid)
+        except BaseException:
+            self._forget_quietly(cid)
+            raise
         return self.inspect(cid)
 
-    def _spawn(self, bundle: Path, record: ContainerRecord, spec: ContainerSpec) -> None:
+    def _forget_quietly(self, cid: str) -> None:
+        """Have the shim kill and drop a container it may hold (nothing happens if it holds none)."""
         try:
-            reply = self.shim.request({"op": "create", "spec": asdict(spec)})
-        except RuntimeFailure as exc:
+            self.shim.request({"op": "forget", "id": cid})
+        except RuntimeFailure:
+            pass
+
+    def _spawn(self, bundle: Path, record: ContainerRecord, spec: ContainerSpec,
+               on_pid: Callable[[str, int], object] | None) -> None:
+        try:
+            pid = self.shim.create(asdict(spec), None if on_pid is None else partial(on_pid, spec.id))
+        except ShimError as exc:
             raise RuntimeFailure(f"cannot create container {record.name}: {exc}") from exc
-        record.pid = int(reply["pid"])
+        record.pid = pid
         record.pid_start_time = process_start_time(record.pid)
         save_record(bundle, record)
 
@@ -227,7 +242,7 @@ class ContainerRuntime:
             raise RuntimeFailure(f"cannot start container {record.name}: {exc}") from exc
         record.started_at = time.time()
         save_record(bundle, record)
-        return self.inspect(cid)
+        return self._observe(bundle, record)
 
     def kill(self, cid: str, sig: int = signal.SIGKILL) -> None:
         bundle, record = self._load(cid)
@@ -345,11 +360,10 @@ class ContainerRuntime:
 
     def cgroups_cleanup(self) -> None:
         """Remove this instance's (empty) parent cgroups; busy ones stay for the next time."""
-        if not self.cgroups.list():
-            try:
-                self.cgroups.remove_parent()
-            except RuntimeFailure:
-                pass
+        try:
+            self.cgroups.remove_parent_if_unused()
+        except RuntimeFailure:
+            pass
 
     def log_path(self, cid: str) -> Path:
         return self.layout.containers_dir / cid / "ctr.log"
@@ -372,15 +386,18 @@ class ContainerRuntime:
 
     def _observe(self, bundle: Path, record: ContainerRecord) -> ContainerInfo:
         exit_info = load_exit(bundle)
-        oom = False
+        if exit_info is None:
+            if is_alive(record):
+                if not record.started_at:
+                    return ContainerInfo(record, "created", None, None)
+                return ContainerInfo(record, "paused" if (bundle / "paused").exists() else "running", None, None)
+            # The shim writes exit.json before it reaps the PID, so a PID seen gone after a first
+            # miss has its record by now, if the shim was there to write it.
+            exit_info = load_exit(bundle)
         if exit_info is not None:
             cgroup = self.cgroups.open(record.id)
             oom = bool(cgroup is not None and cgroup.oom_kill_count() > 0)
             return ContainerInfo(record, "exited", int(exit_info["exit_code"]), exit_info.get("finished_at"), oom)
-        if is_alive(record):
-            if not record.started_at:
-                return ContainerInfo(record, "created", None, None)
-            return ContainerInfo(record, "paused" if (bundle / "paused").exists() else "running", None, None)
         if record.pid:
             # Gone without an exit record: the shim was not there to reap it.
             return ContainerInfo(record, "exited", -1, None)

@@ -10,7 +10,10 @@ It stays single-threaded (fork safety, and unshare/setns need it) and imports on
 library and `runtime.container`, so forking a container costs a small heap's page tables.
 
 Protocol: newline-delimited JSON over a root-only unix stream socket.
-``{"op": "create", "spec": {...}}`` → ``{"ok": true, "pid": N}``; ``{"op": "start", "id": ...}``;
+``{"op": "create", "spec": {...}}`` → ``{"ok": true, "pid": N}``; with ``"early": true`` a first
+``{"ok": true, "pid": N, "early": true}`` comes as soon as the container's PID 1 (and so its
+namespaces) exists, before the final reply: the engine plumbs the network while the root
+filesystem is built. ``{"op": "start", "id": ...}``;
 ``{"op": "list"}``; ``{"op": "forget", "id": ...}``; ``{"op": "subscribe"}`` turns the connection
 into a stream of ``{"event": "exit", ...}``; ``{"op": "ping"}``. Errors: ``{"ok": false, "error": ...}``.
 """
@@ -33,6 +36,22 @@ from runtime.container.logfile import encode_records
 from runtime.container.spec import ContainerSpec
 
 SETUP_TIMEOUT_S = 30.0
+WARM_AFTER_CREATE_S = 0.1  # a created container not started by then no longer holds the warm fork back
+
+
+@dataclass
+class Warm:
+    """A stage 2 forked ahead of time into fresh namespaces, waiting for a spec (see child.py)."""
+    pid: int
+    sync_r: int
+    start_w: int
+    out_r: int
+    err_r: int
+    spec_w: int
+    attached_w: int
+
+    def fds(self) -> tuple[int, ...]:
+        return (self.sync_r, self.start_w, self.out_r, self.err_r, self.spec_w, self.attached_w)
 
 
 @dataclass
@@ -45,6 +64,7 @@ class Tracked:
     pipes: dict[int, str] = field(default_factory=dict)  # read fd → stream name
     status: str = "created"
     exit: dict[str, Any] | None = None
+    created_at: float = field(default_factory=time.monotonic)
 
 
 class Shim:
@@ -57,6 +77,11 @@ class Shim:
         self.subscribers: dict[int, socket.socket] = {}
         self.execs: dict[int, dict[str, Any] | None] = {}  # exec pid → exit info once reaped
         self.unclaimed: dict[int, dict[str, Any]] = {}  # reaped before anyone asked (fast exec processes)
+        self.sync_rest: dict[int, bytes] = {}  # sync pipe → bytes read past the last message taken
+        # PYORCH_WARM=0 turns the warm process off (to measure, or to rule it out).
+        self.keep_warm = os.environ.get("PYORCH_WARM", "1") != "0"
+        self.warm: Warm | None = None
+        self.warm_retry_at = 0.0  # after a failed fork, wait before trying again
         self.poller = select.epoll()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -83,7 +108,11 @@ class Shim:
         self.poller.register(self.wake_r, select.EPOLLIN)
         self._reap()
         while True:
-            for fd, _events in self.poller.poll():
+            events = self.poller.poll(self._warm_wait())
+            if not events:  # only a wait for the warm process ends without events
+                self._refill()
+                continue
+            for fd, _events in events:
                 if fd == self.listener.fileno():
                     self._accept()
                 elif fd == self.wake_r:
@@ -97,9 +126,10 @@ class Shim:
                     self._drop_client(fd)
 
     def _on_term(self, *_: object) -> None:
-        # The shim leaves containers running; only the socket goes away.
+        # The shim leaves containers running; only the socket and the warm process go away.
         try:
             os.unlink(self.socket_path)
+            self._let_go(self.warm)
         finally:
             os._exit(0)
 
@@ -147,7 +177,8 @@ class Shim:
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}
         if op == "create":
-            return self._create(ContainerSpec.from_dict(request["spec"]))
+            conn = self.clients[fd][0] if request.get("early") else None
+            return self._create(ContainerSpec.from_dict(request["spec"]), conn)
         if op == "start":
             return self._start(request["id"])
         if op == "exec":
@@ -188,6 +219,7 @@ class Shim:
         try:
             messages = self._read_sync(sync_r, until=None)
         finally:
+            self.sync_rest.pop(sync_r, None)
             os.close(sync_r)
         self._reap()
         exec_pid = next((int(m[1:]) for m in messages if m.startswith(b"P")), 0)
@@ -219,45 +251,127 @@ class Shim:
                 self._drop_client(fd)
 
     # --- container lifecycle -------------------------------------------------------------------
-    def _create(self, spec: ContainerSpec) -> dict[str, Any]:
+    def _create(self, spec: ContainerSpec, early: socket.socket | None = None) -> dict[str, Any]:
         if spec.id in self.containers:
             return {"ok": False, "error": f"container {spec.id} already exists"}
-        sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
-        start_r, start_w = os.pipe2(os.O_CLOEXEC)
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
         log_fd = os.open(spec.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        pid = os.fork()
-        if pid == 0:
-            child.run_stage1(spec, sync_w, start_r, out_w, err_w)
-        for fd in (sync_w, start_r, out_w, err_w):
-            os.close(fd)
-        tracked = Tracked(spec=spec, pid=0, sync_r=sync_r, start_w=start_w, log_fd=log_fd)
         try:
-            messages = self._read_sync(sync_r, until=b"R")
-            init_pid = next((int(m[1:]) for m in messages if m.startswith(b"P")), 0)
-            error = next((m[1:].decode(errors="replace") for m in messages if m.startswith(b"E")), None)
-            if error is not None or not init_pid or not any(m == b"R" for m in messages):
-                if init_pid and error is None:
-                    error = "container setup ended without a report: " + _death_of(init_pid)
-                if init_pid:
-                    _kill_quietly(init_pid)
-                raise RuntimeError(error or "container setup ended without a report")
+            warm = self._take_warm(spec)
         except BaseException:
-            for fd in (sync_r, start_w, out_r, err_r, log_fd):
+            os.close(log_fd)
+            raise
+        os.close(warm.spec_w)
+        if early is not None:
+            # The namespaces exist: the client attaches networks while stage 2 builds the root.
+            early.sendall(json.dumps({"ok": True, "pid": warm.pid, "early": True}).encode() + b"\n")
+        try:
+            try:
+                for path in spec.cgroup_procs_files:
+                    with open(path, "w") as procs:
+                        procs.write(str(warm.pid))
+                os.write(warm.attached_w, b"A")
+            except OSError as exc:
+                _kill_quietly(warm.pid)
+                raise RuntimeError(f"cannot place the container in its cgroups: {exc}") from exc
+            finally:
+                os.close(warm.attached_w)
+            messages = self._read_sync(warm.sync_r, until=b"R")
+            error = next((m[1:].decode(errors="replace") for m in messages if m.startswith(b"E")), None)
+            if error is not None or not any(m == b"R" for m in messages):
+                if error is None:
+                    error = "container setup ended without a report: " + _death_of(warm.pid)
+                _kill_quietly(warm.pid)
+                raise RuntimeError(error)
+        except BaseException:
+            self.sync_rest.pop(warm.sync_r, None)
+            for fd in (warm.sync_r, warm.start_w, warm.out_r, warm.err_r, log_fd):
                 os.close(fd)
             self._reap()
             raise
-        tracked.pid = init_pid
-        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
+        tracked = Tracked(spec=spec, pid=warm.pid, sync_r=warm.sync_r, start_w=warm.start_w, log_fd=log_fd)
+        for fd, stream in ((warm.out_r, "stdout"), (warm.err_r, "stderr")):
             os.set_blocking(fd, False)
             tracked.pipes[fd] = stream
             self.pipe_owner[fd] = spec.id
             self.poller.register(fd, select.EPOLLIN)
         self.containers[spec.id] = tracked
-        self.by_pid[init_pid] = spec.id
+        self.by_pid[warm.pid] = spec.id
         self._reap()
-        return {"ok": True, "pid": init_pid}
+        return {"ok": True, "pid": warm.pid}
+
+    def _take_warm(self, spec: ContainerSpec) -> Warm:
+        """The warm process with ``spec`` handed over, or a process forked now if there is none
+        (or the warm one died meanwhile)."""
+        payload = spec.to_json().encode()
+        warm, self.warm = self.warm, None
+        for candidate in (warm, None):
+            if candidate is None:
+                candidate = self._fork_warm()
+            try:
+                os.write(candidate.spec_w, payload)  # the reader is waiting: a long spec cannot block for good
+                return candidate
+            except OSError as exc:
+                self._let_go(candidate)
+                error = exc
+        raise RuntimeError(f"container process died before setup: {error}")
+
+    def _fork_warm(self) -> Warm:
+        sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+        start_r, start_w = os.pipe2(os.O_CLOEXEC)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
+        attached_r, attached_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:
+            child.run_stage1(sync_w, start_r, out_w, err_w, spec_r, attached_r)
+        for fd in (sync_w, start_r, out_w, err_w, spec_r, attached_r):
+            os.close(fd)
+        messages = self._read_sync(sync_r, until=b"P")
+        init_pid = next((int(m[1:]) for m in messages if m.startswith(b"P")), 0)
+        warm = Warm(init_pid, sync_r, start_w, out_r, err_r, spec_w, attached_w)
+        if not init_pid:
+            self._let_go(warm)
+            error = next((m[1:].decode(errors="replace") for m in messages if m.startswith(b"E")), None)
+            raise RuntimeError(error or "container process ended before setup")
+        return warm
+
+    def _warm_wait(self) -> float:
+        """How long to wait for requests before forking the next warm process (-1: no need).
+
+        Only when idle, so a burst of requests is served first; and not between a create and its
+        start (the fork would delay the start), unless that start is long in coming.
+        """
+        if not self.keep_warm or self.warm is not None:
+            return -1
+        now = time.monotonic()
+        pending = [t.created_at for t in self.containers.values() if t.status == "created"]
+        not_before = max([self.warm_retry_at, *(c + WARM_AFTER_CREATE_S for c in pending)])
+        return max(0.0, not_before - now)
+
+    def _refill(self) -> None:
+        try:
+            self.warm = self._fork_warm()
+        except Exception as exc:
+            print(f"pyorch-shim: cannot keep a process warm: {exc}", file=sys.stderr, flush=True)
+            self.warm_retry_at = time.monotonic() + 1.0
+
+    def _let_go(self, warm: Warm | None) -> None:
+        """Stop a warm process that will not become a container, and reap it."""
+        if warm is None:
+            return
+        self.sync_rest.pop(warm.sync_r, None)
+        for fd in warm.fds():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if warm.pid:
+            _kill_quietly(warm.pid)
+            try:
+                os.waitpid(warm.pid, 0)
+            except ChildProcessError:
+                pass
 
     def _start(self, cid: str) -> dict[str, Any]:
         t = self.containers.get(cid)
@@ -272,6 +386,7 @@ class Shim:
         os.close(t.start_w)
         t.start_w = -1
         messages = self._read_sync(t.sync_r, until=None)
+        self.sync_rest.pop(t.sync_r, None)
         os.close(t.sync_r)
         t.sync_r = -1
         error = next((m[1:].decode(errors="replace") for m in messages if m.startswith(b"E")), None)
@@ -281,11 +396,19 @@ class Shim:
         return {"ok": True, "pid": t.pid}
 
     def _read_sync(self, fd: int, until: bytes | None) -> list[bytes]:
-        """Read sync messages until ``until`` arrives, an error arrives, or EOF."""
+        """Read sync messages (a type letter and a payload per line) until one of type ``until``
+        arrives, an error arrives, or EOF. Whatever was read past it is kept for the next call."""
         deadline = time.monotonic() + SETUP_TIMEOUT_S
-        buf = b""
+        buf = self.sync_rest.pop(fd, b"")
         messages: list[bytes] = []
         while True:
+            while b"\n" in buf:
+                line, _, buf = buf.partition(b"\n")
+                messages.append(line)
+                if line.startswith(b"E") or (until is not None and line[:1] == until):
+                    if buf:
+                        self.sync_rest[fd] = buf
+                    return messages
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("container setup did not finish in time")
@@ -296,11 +419,6 @@ class Shim:
             if not data:
                 return messages
             buf += data
-            while b"\n" in buf:
-                line, _, buf = buf.partition(b"\n")
-                messages.append(line)
-                if line.startswith(b"E") or (until is not None and line == until):
-                    return messages
 
     def _forget(self, cid: str) -> None:
         t = self.containers.pop(cid, None)
@@ -309,6 +427,7 @@ class Shim:
         self.by_pid.pop(t.pid, None)
         for fd in list(t.pipes):
             self._close_pipe(t, fd)
+        self.sync_rest.pop(t.sync_r, None)
         for fd in (t.sync_r, t.start_w, t.log_fd):
             if fd >= 0:
                 os.close(fd)
@@ -344,34 +463,39 @@ class Shim:
             pass
 
     def _reap(self) -> None:
+        """Reap every exited child; a container's exit is recorded *before* its PID is reaped.
+
+        waitid(WNOWAIT) leaves the zombie in place while the last output is drained and exit.json
+        is written, so an observer never sees the PID gone without an exit record.
+        """
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                peek = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 return
-            if pid == 0:
+            if peek is None or peek.si_pid == 0:
                 return
+            pid = peek.si_pid
+            killed = peek.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+            code = 128 + peek.si_status if killed else peek.si_status
             cid = self.by_pid.get(pid)
             if cid is not None:
-                self._record_exit(self.containers[cid], status)
-            else:
-                code = 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-                if pid in self.execs:
-                    self.execs[pid] = {"exit_code": code}
-                else:  # an exec process whose pid the shim has not read yet, or an orphan
-                    self.unclaimed[pid] = {"exit_code": code}
-                    while len(self.unclaimed) > 256:
-                        self.unclaimed.pop(next(iter(self.unclaimed)))
+                self._record_exit(self.containers[cid], code, peek.si_status if killed else 0)
+            elif pid in self.execs:
+                self.execs[pid] = {"exit_code": code}
+            else:  # an exec process whose pid the shim has not read yet, or an orphan
+                self.unclaimed[pid] = {"exit_code": code}
+                while len(self.unclaimed) > 256:
+                    self.unclaimed.pop(next(iter(self.unclaimed)))
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
 
-    def _record_exit(self, t: Tracked, status: int) -> None:
+    def _record_exit(self, t: Tracked, exit_code: int, signal: int) -> None:
         for fd in list(t.pipes):  # the last output comes before the exit is announced
             self._drain_pipe(t, fd)
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            info: dict[str, Any] = {"exit_code": 128 + sig, "signal": sig}
-        else:
-            info = {"exit_code": os.WEXITSTATUS(status), "signal": 0}
-        info["finished_at"] = time.time()
+        info: dict[str, Any] = {"exit_code": exit_code, "signal": signal, "finished_at": time.time()}
         t.exit = info
         t.status = "exited"
         path = os.path.join(t.spec.bundle_dir, "exit.json")

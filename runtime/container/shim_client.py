@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +24,56 @@ class ShimError(RuntimeFailure):
     """The shim refused a request or could not be reached."""
 
 
+class _Connection:
+    """One socket to the shim and the bytes read past its last reply."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, payload: dict[str, Any]) -> None:
+        self.sock.sendall(json.dumps(payload).encode() + b"\n")
+
+    def read_reply(self) -> dict[str, Any]:
+        while b"\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise ShimError("pyorch-shim closed the connection")
+            self.buf += data
+        line, _, self.buf = self.buf.partition(b"\n")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+
 class ShimClient:
+    """Connections are pooled: a request borrows one for its whole exchange, so a create whose
+    ``on_pid`` is plumbing a network does not hold up the starts, stops and removes of other
+    threads (the shim serves its connections in turn)."""
+
     def __init__(self, run_root: Path) -> None:
         self.run_root = run_root
         self.socket_path = run_root / "shim.sock"
-        self._lock = threading.Lock()
-        self._conn: socket.socket | None = None
-        self._buf = b""
+        self._lock = threading.Lock()  # guards the pool and starting the shim
+        self._idle: list[_Connection] = []
+        self._generation = 0  # close() drops connections lent out before it
 
     # --- connection ------------------------------------------------------------------------------
     def _connect(self) -> socket.socket:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        conn.connect(str(self.socket_path))
+        try:
+            conn.connect(str(self.socket_path))
+        except OSError:
+            conn.close()
+            raise
         return conn
 
     def ensure_running(self, timeout: float = 10.0) -> None:
         """Connect to the shim, starting it first if nobody answers."""
         with self._lock:
-            if self._conn is not None:
+            if self._idle:
                 return
             try:
-                self._conn = self._connect()
+                self._idle.append(_Connection(self._connect()))
                 return
             except OSError:
                 pass
@@ -57,7 +87,7 @@ class ShimClient:
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    self._conn = self._connect()
+                    self._idle.append(_Connection(self._connect()))
                     return
                 except OSError as exc:
                     if time.monotonic() > deadline:
@@ -66,37 +96,65 @@ class ShimClient:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._generation += 1
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.sock.close()
 
-    def request(self, payload: dict[str, Any]) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def _borrowed(self) -> Iterator[_Connection]:
+        """A connection of its own for one exchange; one that failed mid-way is closed, not reused."""
         self.ensure_running()
         with self._lock:
-            assert self._conn is not None
-            self._conn.sendall(json.dumps(payload).encode() + b"\n")
-            while b"\n" not in self._buf:
-                data = self._conn.recv(65536)
-                if not data:
-                    self._conn.close()
-                    self._conn = None
-                    raise ShimError("pyorch-shim closed the connection")
-                self._buf += data
-            line, _, self._buf = self._buf.partition(b"\n")
-        reply: dict[str, Any] = json.loads(line)
-        if not reply.get("ok"):
-            raise ShimError(str(reply.get("error", "unknown shim error")))
-        return reply
+            generation = self._generation
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            try:
+                conn = _Connection(self._connect())
+            except OSError as exc:
+                raise ShimError(f"cannot reach pyorch-shim at {self.socket_path}: {exc}") from exc
+        try:
+            yield conn
+        except (OSError, ShimError):
+            conn.sock.close()
+            self.close()  # the shim went away: the other idle connections are dead too
+            raise
+        except BaseException:
+            conn.sock.close()
+            raise
+        with self._lock:
+            if generation == self._generation and not conn.buf:
+                self._idle.append(conn)
+                return
+        conn.sock.close()
+
+    def request(self, payload: dict[str, Any]) -> dict[str, Any]:
+        with self._borrowed() as conn:
+            conn.send(payload)
+            reply = conn.read_reply()
+        return _checked(reply)
+
+    def create(self, spec: dict[str, Any], on_pid: Callable[[int], object] | None = None) -> int:
+        """Fork a container; ``on_pid`` runs with its PID 1 as soon as that exists, while the shim
+        finishes the setup (the final reply still reports a setup failure). Returns the pid."""
+        with self._borrowed() as conn:
+            conn.send({"op": "create", "spec": spec, "early": on_pid is not None})
+            reply = conn.read_reply()
+            if on_pid is not None and reply.get("early"):
+                try:
+                    on_pid(int(reply["pid"]))
+                finally:
+                    reply = conn.read_reply()  # keeps the connection in step even when on_pid fails
+        return int(_checked(reply)["pid"])
 
     def exec(self, payload: dict[str, Any]) -> tuple[int, int, int]:
         """Start a process in a container: returns its pid and the read ends of its stdout and stderr."""
-        self.ensure_running()
-        with self._lock:
-            assert self._conn is not None and not self._buf
-            self._conn.sendall(json.dumps({"op": "exec", **payload}).encode() + b"\n")
-            data, fds, _, _ = socket.recv_fds(self._conn, 65536, 2)
-            line = data.split(b"\n", 1)[0]
-        reply: dict[str, Any] = json.loads(line) if line else {"ok": False, "error": "shim closed the connection"}
+        with self._borrowed() as conn:
+            conn.send({"op": "exec", **payload})
+            data, fds, _, _ = socket.recv_fds(conn.sock, 65536, 2)
+            if not data:
+                raise ShimError("pyorch-shim closed the connection")
+        reply: dict[str, Any] = json.loads(data.split(b"\n", 1)[0])
         if not reply.get("ok"):
             for fd in fds:
                 os.close(fd)
@@ -129,6 +187,12 @@ class ShimClient:
 
     def shim_pid(self) -> int:
         return int(self.request({"op": "ping"})["pid"])
+
+
+def _checked(reply: dict[str, Any]) -> dict[str, Any]:
+    if not reply.get("ok"):
+        raise ShimError(str(reply.get("error", "unknown shim error")))
+    return reply
 
 
 def stop_shim(run_root: Path, timeout: float = 5.0) -> None:
