@@ -11,12 +11,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from orchestrator.spec import Project
 
 POLL_S = 0.3

@@ -1,40 +1,63 @@
-"""The CLI's connection to the engine: HTTP over the unix socket, starting the engine on demand."""
+"""The CLI's connection to the engine: HTTP over the unix socket, starting the engine on demand.
+
+HTTP/1.1 is spoken by hand (a request line, a few headers, a body of Content-Length bytes or, for
+streams, lines until the engine closes): `http.client` drags `email` and `ssl` into every CLI
+start (~25 ms), for a protocol this small between two programs of the same house.
+"""
 
 from __future__ import annotations
 
-import http.client
+import errno
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from orchestrator.errors import EngineError, EngineUnavailable
+from orchestrator.spec.errors import ComposeError
 from runtime.layout import HostLayout
 
+# connect() errors that mean "no engine listens here": start one (when allowed) and try again.
+_NOT_LISTENING = (errno.ENOENT, errno.ECONNREFUSED)
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
 
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
+class _Response:
+    """Status, headers and the rest of the connection's bytes as a buffered file."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.file = sock.makefile("rb")
+        status_line = self.file.readline()
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise EngineUnavailable(f"the engine answered something that is not HTTP: {status_line[:80]!r}")
+        self.status = int(parts[1])
+        self.headers: dict[str, str] = {}
+        while True:
+            line = self.file.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            self.headers[key.strip().lower()] = value.strip()
+
+    def body(self) -> bytes:
+        length = self.headers.get("content-length")
+        return self.file.read(int(length)) if length is not None else self.file.read()
+
+    def lines(self) -> Iterator[bytes]:
+        while True:
+            line = self.file.readline()
+            if not line:
+                return
+            yield line
 
 
 class EngineClient:
     def __init__(self, layout: HostLayout) -> None:
         self.layout = layout
         self.socket_path = str(layout.run_root / "engine.sock")
-
-    def _connection(self, timeout: float | None = 600.0) -> _UnixConnection:
-        return _UnixConnection(self.socket_path, timeout)
 
     def alive(self) -> bool:
         try:
@@ -46,6 +69,8 @@ class EngineClient:
     def ensure_engine(self, timeout: float = 20.0) -> None:
         if self.alive():
             return
+        import subprocess  # only to start the engine: not on every command's path
+
         self.layout.run_root.mkdir(parents=True, exist_ok=True)
         log = open(self.layout.run_root / "engine.log", "ab")
         subprocess.Popen(
@@ -63,43 +88,65 @@ class EngineClient:
             f"the pyorch engine did not start; see {self.layout.run_root / 'engine.log'}"
         )
 
+    def _connect(self, timeout: float | None, autostart: bool) -> socket.socket:
+        """A connection to the engine; when none listens, start it (no ping before every request)."""
+        for attempt in (1, 2):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(self.socket_path)
+                return sock
+            except OSError as exc:
+                sock.close()
+                if not autostart or attempt == 2 or exc.errno not in _NOT_LISTENING:
+                    raise EngineUnavailable(f"cannot reach the pyorch engine at {self.socket_path}: {exc}") from exc
+            self.ensure_engine()
+        raise AssertionError("unreachable")
+
+    def _send(self, method: str, path: str, body: Any, timeout: float | None, autostart: bool) -> _Response:
+        sock = self._connect(timeout, autostart)
+        try:
+            payload = b"" if body is None else json.dumps(body).encode()
+            head = [f"{method} {path} HTTP/1.1", "Host: localhost", "Connection: close",
+                    f"Content-Length: {len(payload)}"]
+            if payload:
+                head.append("Content-Type: application/json")
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+            return _Response(sock)
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot reach the pyorch engine at {self.socket_path}: {exc}") from exc
+        finally:
+            sock.close()  # the response's file keeps the connection open until it is read
+
     def request(self, method: str, path: str, body: Any = None, timeout: float | None = 600.0,
                 autostart: bool = True) -> Any:
-        if autostart:
-            self.ensure_engine()
-        conn = self._connection(timeout)
+        response = self._send(method, path, body, timeout, autostart)
         try:
-            payload = None if body is None else json.dumps(body).encode()
-            headers = {"Content-Type": "application/json"} if payload else {}
-            try:
-                conn.request(method, path, body=payload, headers=headers)
-                response = conn.getresponse()
-            except OSError as exc:
-                raise EngineUnavailable(f"cannot reach the pyorch engine at {self.socket_path}: {exc}") from exc
-            data = json.loads(response.read() or b"null")
-            if response.status >= 400:
-                raise EngineError(data.get("error", f"engine answered {response.status}"))
-            return data
+            data = json.loads(response.body() or b"null")
         finally:
-            conn.close()
+            response.file.close()
+        if response.status >= 400:
+            _raise_refusal(data, response.status)
+        return data
 
     def stream_post(self, path: str, body: Any) -> Iterator[dict[str, Any]]:
         return self.stream(path, method="POST", body=body)
 
     def stream(self, path: str, method: str = "GET", body: Any = None) -> Iterator[dict[str, Any]]:
-        self.ensure_engine()
-        conn = self._connection(timeout=None)
+        response = self._send(method, path, body, None, True)
         try:
-            payload = None if body is None else json.dumps(body).encode()
-            conn.request(method, path, body=payload,
-                         headers={"Content-Type": "application/json"} if payload else {})
-            response = conn.getresponse()
             if response.status >= 400:
-                raise EngineError(json.loads(response.read() or b"{}").get("error", "stream refused"))
-            while True:
-                line = response.readline()
-                if not line:
-                    return
+                _raise_refusal(json.loads(response.body() or b"{}"), response.status, "stream refused")
+            for line in response.lines():
                 yield json.loads(line)
         finally:
-            conn.close()
+            response.file.close()
+
+
+def _raise_refusal(data: Any, status: int, fallback: str = "") -> None:
+    """The engine's error, as the CLI renders it: Compose input errors keep their own type (exit 15)."""
+    data = data if isinstance(data, dict) else {}
+    message = str(data.get("error") or fallback or f"engine answered {status}")
+    if data.get("compose"):
+        raise ComposeError(message)
+    raise EngineError(message)

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from orchestrator.cli.client import EngineClient
+from orchestrator.cli.console import err, out
 from orchestrator.errors import PyorchError
 
 if TYPE_CHECKING:
     from orchestrator.spec import Project
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
 
 
 def register(sub: Any, image_sub: Any) -> None:

@@ -11,17 +11,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
+from orchestrator.cli.console import err, out
 from orchestrator.errors import EngineError, PyorchError
 
 if TYPE_CHECKING:
     from orchestrator.spec import Project
 
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
 ProjectName = Callable[[argparse.Namespace], str]
 LoadProject = Callable[[argparse.Namespace], "Project"]
 POLL_S = 0.2

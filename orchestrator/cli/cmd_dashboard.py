@@ -7,10 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 from orchestrator.cli.client import EngineClient
-from orchestrator.dashboard.live import Sampler, run
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 
@@ -40,5 +37,9 @@ def _dashboard(args: argparse.Namespace, client: EngineClient, project_name: Pro
     known = {p["name"] for p in client.request("GET", "/v1/projects")}
     if name not in known:
         raise PyorchError(f"project {name!r} is not up (pyorch ls shows the running projects)")
+    from rich.console import Console
+
+    from orchestrator.dashboard.live import Sampler, run  # lazily: only this verb draws frames
+
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     return run(console, Sampler(client, name, desired), args.interval, args.once)

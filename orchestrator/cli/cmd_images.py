@@ -8,25 +8,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import json
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.client import EngineClient
+from orchestrator.cli.console import err, out
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
 DEFAULT_REGISTRY = "docker.io"
 
 
@@ -123,6 +119,8 @@ def cmd_push(args: argparse.Namespace, client: EngineClient) -> int:
 
 def render_transfer(lines: Iterator[dict[str, Any]], what: str, quiet: bool) -> dict[str, Any]:
     """Draw one bar per blob from the engine's events; return the final result line."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     result: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=err, disable=quiet or not err.is_terminal) as progress:
@@ -159,7 +157,9 @@ def cmd_login(args: argparse.Namespace, client: EngineClient) -> int:
             raise PyorchError("--password and --password-stdin are mutually exclusive")
         password = sys.stdin.read().rstrip("\r\n")
     else:
-        password = args.password or (getpass.getpass("Password: ") if sys.stdin.isatty() else "")
+        from getpass import getpass  # these imports are for the verbs that use them, not every start
+
+        password = args.password or (getpass("Password: ") if sys.stdin.isatty() else "")
     if not username or not password:
         raise PyorchError("login needs --username and a password (-p, --password-stdin or a prompt)")
     result = client.request("POST", "/v1/registry/login",
@@ -209,10 +209,12 @@ def cmd_save(args: argparse.Namespace, client: EngineClient) -> int:
         raise PyorchError("the oci-dir format needs -o DIR")
     if sys.stdout.isatty():
         raise PyorchError("refusing to write a tar archive to a terminal: use -o FILE or redirect the output")
+    from shutil import copyfileobj
+
     with _scratch_file(client) as path:
         client.request("POST", "/v1/images/save", {"references": args.references, "output": str(path)})
         with open(path, "rb") as f:
-            shutil.copyfileobj(f, sys.stdout.buffer)
+            copyfileobj(f, sys.stdout.buffer)
         sys.stdout.flush()
     return 0
 
@@ -224,9 +226,11 @@ def cmd_load(args: argparse.Namespace, client: EngineClient) -> int:
     else:
         if sys.stdin.isatty():
             raise PyorchError("load reads a tar archive from standard input: redirect one, or use -i FILE")
+        from shutil import copyfileobj
+
         with _scratch_file(client) as path:
             with open(path, "wb") as f:
-                shutil.copyfileobj(sys.stdin.buffer, f)
+                copyfileobj(sys.stdin.buffer, f)
             loaded = client.request("POST", "/v1/images/load", {"source": str(path), "repository": args.name})["loaded"]
     for item in loaded:
         out.print(f"Loaded image: {item['reference']}" if item["reference"] else f"Loaded image ID: {item['id']}",
@@ -238,7 +242,9 @@ def cmd_load(args: argparse.Namespace, client: EngineClient) -> int:
 def _scratch_file(client: EngineClient) -> Iterator[Path]:
     """A private file the engine can read and write (same host, root), removed afterwards."""
     client.layout.run_root.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=client.layout.run_root, prefix=".transfer-", suffix=".tar")
+    from tempfile import mkstemp
+
+    fd, name = mkstemp(dir=client.layout.run_root, prefix=".transfer-", suffix=".tar")
     os.close(fd)
     try:
         yield Path(name)

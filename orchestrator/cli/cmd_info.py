@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
-
-from rich.console import Console
-from rich.table import Table
 
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
-
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
+from orchestrator.cli.console import out
 
 
 def register(sub: Any) -> None:
@@ -55,6 +50,8 @@ def _info(args: argparse.Namespace, client: EngineClient) -> int:
     if args.format == "json":
         out.print_json(json.dumps(features))
         return 0
+    from rich.table import Table  # lazily: only this verb draws it
+
     table = Table(show_header=False, box=None, pad_edge=False)
     for what, answer in rows(features):
         table.add_row(f"[bold]{render.escape(what)}[/]", answer)

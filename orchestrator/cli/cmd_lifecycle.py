@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-
-from rich.console import Console
 
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
+from orchestrator.cli.console import err, out
 from runtime.linux.signals import signal_number
 
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
 ProjectName = Callable[[argparse.Namespace], str]
 
 
@@ -39,6 +34,8 @@ def _kill(args: argparse.Namespace, client: EngineClient, project_name: ProjectN
 
 
 def _version(args: argparse.Namespace, client: EngineClient) -> int:
+    from importlib.metadata import PackageNotFoundError, version  # ~15 ms: only for this verb
+
     try:
         number = version("pyorch")
     except PackageNotFoundError:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from rich.console import Console
-
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
+from orchestrator.cli.console import err
 
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
 ProjectName = Callable[[argparse.Namespace], str]
 
 

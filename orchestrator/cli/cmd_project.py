@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
-from typing import Any
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
+from orchestrator.cli.console import out
 
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
+if TYPE_CHECKING:
+    from rich.table import Table
+
 ProjectName = Callable[[argparse.Namespace], str]
 SAMPLE_S = 0.5
 
@@ -62,6 +60,8 @@ def _size(value: int | None) -> str:
 
 
 def stats_table(rows: list[dict[str, Any]], cpu: dict[str, float]) -> Table:
+    from rich.table import Table  # lazily: imported by every CLI start otherwise
+
     table = Table(box=None, pad_edge=False)
     for column in ("NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS"):
         table.add_column(column)
@@ -90,6 +90,8 @@ def _stats(args: argparse.Namespace, client: EngineClient, project_name: Project
         else:
             out.print(stats_table(after, cpu))
         return 0
+    from rich.live import Live
+
     with Live(stats_table(after, cpu_percentages(before, after)), console=out, auto_refresh=False) as live:
         while True:
             time.sleep(1.0)
@@ -105,6 +107,8 @@ def _ls(args: argparse.Namespace, client: EngineClient) -> int:
     elif args.format == "json":
         out.print(json.dumps(rows), soft_wrap=True)
     else:
+        from rich.table import Table
+
         table = Table(box=None, pad_edge=False)
         for column in ("NAME", "REVISION", "CONTAINERS"):
             table.add_column(column)

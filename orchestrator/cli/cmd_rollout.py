@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
+from orchestrator.cli.console import err, out
 from orchestrator.errors import PyorchError
-from orchestrator.planner.rollout import ACTIVE_STATES, COMPLETED
 
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
+if TYPE_CHECKING:
+    from rich.table import Table
+
 ProjectName = Callable[[argparse.Namespace], str]
 POLL_S = 0.3
 
@@ -68,6 +65,8 @@ def _rollback(args: argparse.Namespace, client: EngineClient, project_name: Proj
 
 
 def status_table(rows: list[dict[str, Any]]) -> Table:
+    from rich.table import Table  # lazily: imported by every CLI start otherwise
+
     table = Table(box=None, pad_edge=False)
     for column in ("SERVICE", "KIND", "STATUS", "PROGRESS", "FAILED", "REVISION", "MESSAGE"):
         table.add_column(column)
@@ -83,6 +82,8 @@ def wait_rollouts(client: EngineClient, name: str, since_revision: int, timeout:
 
     An update that rolled back, or a rollout that paused, is a failure for `up --wait`.
     """
+    from orchestrator.planner.rollout import ACTIVE_STATES, COMPLETED  # the planner: only when waiting
+
     deadline = None if timeout is None else time.monotonic() + timeout
     shown: dict[str, tuple[str, int]] = {}
     while True:

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-
 from orchestrator.cli import (
     attached,
     cmd_compose,
@@ -34,6 +32,7 @@ from orchestrator.cli import cmd_build as build_verbs
 from orchestrator.cli import cmd_images as cmd_images_verbs
 from orchestrator.cli import cmd_port as port_verbs
 from orchestrator.cli.client import EngineClient
+from orchestrator.cli.console import err, out
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 
@@ -43,8 +42,6 @@ from runtime.errors import RuntimeFailure
 from runtime.layout import HostLayout
 
 # Not a terminal (a pipe, a test): wide enough that tables are never cut.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 250)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 250)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,7 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- project loading -------------------------------------------------------------------------------
 
+def source(args: argparse.Namespace) -> dict[str, object]:
+    """What only this process knows about the project (flags, working directory, environment,
+    stdin), for the engine to load: the engine has the Compose model in memory, where importing it
+    here costs each command about a quarter of a second (orchestrator/engine/compose_source.py)."""
+    return {
+        "files": list(args.file),
+        "working_dir": str(Path.cwd()),
+        "project_name": args.project_name,
+        "project_directory": args.project_directory,
+        "env_files": list(args.env_file),
+        "profiles": list(args.profile),
+        "environ": dict(os.environ),
+        "stdin_text": sys.stdin.read() if "-" in args.file else None,
+    }
+
+
 def load(args: argparse.Namespace) -> Project:
+    """The model in this process, for verbs that use it themselves (config, run, attached up, …)."""
     from orchestrator.spec import LoadOptions, load_project  # the model's import is the CLI's slowest part
 
     stdin_text = sys.stdin.read() if "-" in args.file else None
@@ -189,9 +203,13 @@ def load(args: argparse.Namespace) -> Project:
         environ=dict(os.environ),
         stdin_text=stdin_text,
     ))
-    for warning in project.warnings:
-        err.print(f"[yellow]WARN[/] {warning}")
+    print_warnings(project.warnings)
     return project
+
+
+def print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        err.print(f"[yellow]WARN[/] {warning}")
 
 
 def project_name(args: argparse.Namespace) -> str:
@@ -209,22 +227,26 @@ def project_name(args: argparse.Namespace) -> str:
 # --- commands --------------------------------------------------------------------------------------
 
 def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
-    project = load(args)
-    if args.build:
+    # Attached mode and --build use the model here; otherwise the engine loads the files (see source()).
+    project = load(args) if args.build or not (args.detach or args.wait) else None
+    if project is not None and args.build:
         build_verbs.build_project(client, project, [n for n, s in project.services.items() if s.build])
     options = {"force_recreate": args.force_recreate, "no_recreate": args.no_recreate,
                "remove_orphans": args.remove_orphans, "pull": args.pull, "services": args.services,
                "no_deps": args.no_deps, "timeout": args.timeout, "scale": cmd_compose.parse_scale(args.scale)}
-    with err.status(f"Starting project {project.name}"):
-        result = client.request("POST", "/v1/projects/up",
-                                {"project": project.model_dump(mode="json"), "options": options})
+    body = {"project": project.model_dump(mode="json")} if project is not None else {"source": source(args)}
+    name = project.name if project is not None else quickname.quick_project_name(args, os.environ)
+    with render.busy(err, f"Starting project {name}" if name else "Starting project"):
+        result = client.request("POST", "/v1/projects/up", {**body, "options": options})
+    if project is None:
+        print_warnings(result.get("warnings") or [])
     render.up_result(err, result)
     if result["errors"]:
         return 1
     if args.wait:
-        cmd_rollout.wait_rollouts(client, project.name, int(result["revision"]), args.wait_timeout)
-        return wait_ready(client, project.name, args.wait_timeout)
-    if args.detach:
+        cmd_rollout.wait_rollouts(client, result["project"], int(result["revision"]), args.wait_timeout)
+        return wait_ready(client, result["project"], args.wait_timeout)
+    if args.detach or project is None:
         return 0
     return attached.follow_up(client, project, out, err, args.abort_on_container_exit, args.exit_code_from,
                               color=not args.no_color)
@@ -255,7 +277,7 @@ def wait_ready(client: EngineClient, name: str, timeout: float | None) -> int:
 
 def cmd_down(args: argparse.Namespace, client: EngineClient) -> int:
     name = project_name(args)
-    with err.status(f"Removing project {name}"):
+    with render.busy(err, f"Removing project {name}"):
         result = client.request("POST", f"/v1/projects/{name}/down", {"timeout": args.timeout, "volumes": args.volumes})
     render.down_result(err, result)
     if args.rmi:

@@ -20,10 +20,12 @@ from urllib.parse import parse_qs, urlparse
 
 from orchestrator.engine import build_api, compose_api, images_api, rollout_api
 from orchestrator.engine import network_api as network_routes
+from orchestrator.engine.compose_source import project_from_source
 from orchestrator.engine.engine import Engine, UpOptions
 from orchestrator.engine.logs import LogSource, stream_logs
 from orchestrator.engine.translate import LABEL_PROJECT, LABEL_SERVICE
 from orchestrator.errors import PyorchError
+from orchestrator.spec import ComposeError
 from runtime.errors import RuntimeFailure
 from runtime.image import ImageConfig
 from runtime.image.bootstrap import ensure_base_images
@@ -80,7 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._route(method, parts, query)
         except (PyorchError, RuntimeFailure) as exc:
-            self._reply(400, {"error": str(exc), "kind": type(exc).__name__})
+            self._reply(400, {"error": str(exc), "kind": type(exc).__name__,
+                              "compose": isinstance(exc, ComposeError)})
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception as exc:
@@ -106,7 +109,8 @@ class _Handler(BaseHTTPRequestHandler):
             case "POST", ["v1", "projects", "up"]:
                 body = self._body()
                 options = UpOptions(**body.get("options", {}))
-                self._reply(200, engine.up(body["project"], options))
+                spec = project_from_source(body["source"]) if "source" in body else body["project"]
+                self._reply(200, engine.up(spec, options))
             case "POST", ["v1", "projects", name, "down"]:
                 body = self._body()
                 self._reply(200, engine.down(name, body.get("timeout"), bool(body.get("volumes"))))

@@ -19,18 +19,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from orchestrator.engine.compose_build import ensure_built, with_build_images
 from orchestrator.engine.discovery import dns_tables, dns_views
-from orchestrator.engine.executor import Executor, network_runtime_name, service_networks
+from orchestrator.engine.executor import Executor, service_networks
 from orchestrator.engine.health import HealthCheck, HealthState
-from orchestrator.engine.netplan import PROJECT_LABEL, check_networks, network_specs
+from orchestrator.engine.netplan import check_networks, network_specs
 from orchestrator.engine.network_mode import dependencies
-from orchestrator.engine.oneoff import oneoff_containers
-from orchestrator.engine.ports import service_bindings
+from orchestrator.engine.ports import port_key, service_bindings
 from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.pull_policy import ensure_image
 from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.rollouts import RolloutController
 from orchestrator.engine.selection import select_services, with_scale
 from orchestrator.engine.store import Store
+from orchestrator.engine.teardown import take_down
 from orchestrator.engine.translate import (
     LABEL_HASH,
     LABEL_NUMBER,
@@ -81,10 +81,13 @@ class Engine:
         self._projects: dict[tuple[str, int], Project] = {}
         self._stopping = threading.Event()
         self._booted: set[str] = set()  # projects that had their first pass since the engine started
-        self.health = HealthMonitor(self.runtime, self.scheduler, self._on_health_change)
+        self.health = HealthMonitor(self.runtime, self.scheduler, self._on_health_change, self.store)
         self.dns: DnsServer | None = None  # started with the engine (binds port 53 on gateways)
         self.rollouts = RolloutController(self)  # rolling updates (docs/rollouts.md)
         self._leaving: set[str] = set()  # unhealthy containers being restarted: off the published ports
+        # One publisher at a time, computing and applying together: otherwise a pass that read the
+        # backends before a drain hid a replica could apply its older set after the drain's.
+        self._publish_lock = threading.Lock()
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -158,11 +161,12 @@ class Engine:
                 remove_orphans=options.remove_orphans,
             ), wait_for_dependencies=True, stop_timeout=options.timeout)
         return {"project": project.name, "revision": revision, "errors": errors,
-                "containers": self.ps(project.name)}
+                "containers": self.ps(project.name), "warnings": list(project.warnings)}
 
     def _preflight(self, project: Project, pull: str | None = None) -> None:
         """Refuse what would fail half-way: missing images, taken ports. Nothing has changed yet."""
         check_networks(project, self.network.list_networks())
+        listening: dict[str, set[int]] = {}  # the host's listening ports, read once for every service
         for service in project.services.values():
             ensure_built(Builder(self.runtime), project, service)  # build: when the image is missing
             if not service.image:
@@ -172,7 +176,7 @@ class Engine:
             bindings = self._bindings(project, service.name, allocate=False)
             if bindings:
                 try:
-                    self.network.check_ports(_port_key(project.name, service.name), bindings)
+                    self.network.check_ports(port_key(project.name, service.name), bindings, listening)
                 except RuntimeFailure as exc:
                     raise EngineError(f"service {service.name!r}: {exc}") from exc
 
@@ -269,7 +273,7 @@ class Engine:
         for c in containers:
             if c.status == "exited":
                 return "failed", f"exited with code {c.exit_code}"
-            state = self.health.state(c.id)
+            state = self.health.state(c.id, c.record.started_at)
             if state is None and c.status == "running":
                 return "failed", "has no healthcheck"
             if state is None or state.status == "starting":
@@ -356,10 +360,15 @@ class Engine:
                                 project.name, project.services[service_name])
 
     def _publish_ports(self, project: Project) -> None:
+        with self._publish_lock:
+            self._publish_ports_now(project)
+
+    def _publish_ports_now(self, project: Project) -> None:
         # Replicas not admitted yet or draining (rollouts), and unhealthy ones on their way out.
         excluded = self.rollouts.excluded(project.name) | self._leaving
         running = [c for c in self.runtime.containers()
                    if c.labels.get(LABEL_PROJECT) == project.name and c.status == "running" and c.id not in excluded]
+        publications: dict[str, tuple[list[PortBinding], list[str]]] = {}
         for name, service in project.services.items():
             if not service.ports:
                 continue
@@ -372,9 +381,10 @@ class Engine:
                     ip = self.store.attachments(c.id).get(nets[0].runtime_name)
                     if ip:
                         backends.append(ip)
-            with self.executor.network_lock:
-                self.network.publish(_port_key(project.name, name), self._bindings(project, name, True),
-                                     sorted(backends))
+            publications[port_key(project.name, name)] = (self._bindings(project, name, True), sorted(backends))
+        if publications:
+            with self.executor.network_lock:  # every service's port in one nftables transaction
+                self.network.publish_all(publications)
         self._sync_dns()
 
     def _sync_dns(self) -> None:
@@ -399,27 +409,7 @@ class Engine:
     def down(self, name: str, timeout: float | None, remove_volumes: bool = False) -> dict[str, Any]:
         with self._lock(name):
             loaded = self.project(name)
-            self.store.forget_project(name)  # first: the loop must not bring anything back
-            self.rollouts.forget(name)
-            containers = [c for c in self.runtime.containers() if c.labels.get(LABEL_PROJECT) == name]
-            containers += oneoff_containers(self.runtime, name)  # `run` containers left behind
-            futures = [self.executor.pool.submit(self._remove, name, c, timeout) for c in containers]
-            errors = [e for e in (f.result() for f in futures) if e]
-            if loaded is not None:
-                project = loaded[0]
-                for service in project.services:
-                    with self.executor.network_lock:
-                        self.network.unpublish(_port_key(name, service))
-                for key, network in project.networks.items():
-                    if getattr(network, "external", False):
-                        continue
-                    with self.executor.network_lock:
-                        self.network.remove_network(network_runtime_name(project, key))
-            else:  # never `up`: only one-off containers made networks, found by their labels
-                for info in self.network.list_networks():
-                    if info.labels.get(PROJECT_LABEL) == name:
-                        with self.executor.network_lock:
-                            self.network.remove_network(info.name)
+            containers, errors = take_down(self, name, loaded[0] if loaded else None, timeout)
             volumes = self._remove_volumes(name, loaded[0] if loaded else None) if remove_volumes else []
             self._sync_dns()
             self.store.record_event(name, "down", name, removed=len(containers))
@@ -436,14 +426,6 @@ class Engine:
                     shutil.rmtree(path, ignore_errors=True)
                     removed.append(path.name)
         return sorted(removed)
-
-    def _remove(self, project: str, info: ContainerInfo, timeout: float | None) -> str | None:
-        try:
-            self.runtime.stop(info.id, timeout)
-            self.executor.remove_container(project, info.id, info.labels.get(LABEL_SERVICE, ""))
-            return None
-        except RuntimeFailure as exc:
-            return f"{info.name}: {exc}"
 
     # --- stop / start --------------------------------------------------------------------------------
     def _selected(self, project: str, services: list[str]) -> list[ContainerInfo]:
@@ -541,7 +523,7 @@ class Engine:
                 "started_at": info.record.started_at, "finished_at": info.finished_at,
                 "restart_count": info.record.restart_count, "pid": info.record.pid,
                 "ports": ports, "networks": self.store.attachments(info.id),
-                "health": _health_view(self.health.state(info.id)),
+                "health": _health_view(self.health.state(info.id, info.record.started_at)),
             })
         return sorted(rows, key=lambda r: (r["service"], r["number"]))
 
@@ -604,10 +586,6 @@ def _health_view(state: HealthState | None) -> dict[str, Any] | None:
     return {"status": state.status, "failing_streak": state.failing_streak,
             "log": [{"start": r.start, "end": r.end, "exit_code": r.exit_code, "output": r.output}
                     for r in state.log]}
-
-
-def _port_key(project: str, service: str) -> str:
-    return f"{project}/{service}"
 
 
 def _observed(info: ContainerInfo, stopped_by_user: bool) -> ObservedContainer:

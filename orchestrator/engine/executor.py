@@ -122,9 +122,19 @@ class Executor:
         if adjust is not None:
             adjust(config)
         self._use_embedded_dns(project, service, config)
-        info = self.runtime.create(config)
+        created: list[str] = []
+
+        def attach(cid: str, pid: int) -> None:  # runs while the container's root is being built
+            created.append(cid)
+            self._attach(project, service, cid, pid, name)
+
         try:
-            self._attach(project, service, info.id, info.record.pid, name)
+            info = self.runtime.create(config, on_pid=attach)
+        except BaseException:
+            for cid in created:  # the runtime removed the container; its addresses go too
+                self._detach(cid)
+            raise
+        try:
             self.runtime.start(info.id)
         except BaseException:
             self._detach(info.id)
@@ -137,8 +147,8 @@ class Executor:
     def restart_container(self, project: Project, action: RestartContainer) -> None:
         service = project.services[action.service]
         self._detach(action.id)
-        info = self.runtime.respawn(action.id, restart_count=action.restart_count)
-        self._attach(project, service, info.id, info.record.pid, action.name)
+        info = self.runtime.respawn(action.id, restart_count=action.restart_count,
+                                    on_pid=lambda cid, pid: self._attach(project, service, cid, pid, action.name))
         self.runtime.start(info.id)
         self.store.set_container_flags(action.id, project.name, False, action.delay)
         self.store.record_restart(action.id, project.name, time.time())
@@ -149,11 +159,24 @@ class Executor:
     def remove_container(self, project: str, cid: str, service: str, timeout: float | None = None) -> None:
         info = self.runtime.inspect(cid)
         self.runtime.stop(cid, timeout)
-        self._detach(cid)
-        self.runtime.remove(cid, force=True)
+        attachments = [(cid, network) for network in self.store.attachments(cid)]
+        try:
+            self.runtime.remove(cid, force=True)
+        finally:
+            # No process is left in the container's netns: the kernel deletes its veths with it,
+            # batched with other namespaces that die meanwhile, where a `link del` each would wait
+            # for an RCU grace period of its own under the RTNL lock (20-30 ms). Waited for here;
+            # a veth whose netns another holder keeps alive is deleted after a grace period.
+            with self.network_lock:
+                self.network.release_addresses(attachments)
+            self.network.await_veths_gone(attachments)
+        self.forget_removed(project, cid, info.name, service)
+
+    def forget_removed(self, project: str, cid: str, name: str, service: str) -> None:
+        """The store's side of a removed container: its records go, its removal is an event."""
         self.store.forget_container(cid)
         self.store.forget_restart_history(cid)
-        self.store.record_event(project, "container-remove", info.name, id=cid, service=service)
+        self.store.record_event(project, "container-remove", name, id=cid, service=service)
 
     # --- networking -----------------------------------------------------------------------------------
     def _use_embedded_dns(self, project: Project, service: Service, config: RunConfig) -> None:
@@ -163,7 +186,7 @@ class Executor:
         its own `dns:` keeps those servers (and so has no service discovery). The network mode is
         resolved here too: `service:NAME` needs the id of a container running now.
         """
-        config.network_mode = runtime_network_mode(project, service, self.runtime.containers())
+        config.network_mode = runtime_network_mode(project, service, self.runtime.containers)
         nets = service_networks(project, service)
         if service.dns or not nets:
             return
@@ -174,8 +197,6 @@ class Executor:
             config.dns_options = ["ndots:0", *config.dns_options]
 
     def _attach(self, project: Project, service: Service, cid: str, pid: int, name: str) -> None:
-        if service.network_mode == "none":
-            self.network.loopback_only(pid)
         entries = [(ip, host) for host, ip in (service.extra_hosts or {}).items()]
         nets = service_networks(project, service)
         # The default route goes through the first network that is not internal (as Docker picks).

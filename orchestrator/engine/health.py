@@ -8,6 +8,7 @@ five results are kept, each output capped at 4096 bytes. See shared/reference/se
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 MAX_OUTPUT = 4096
 MAX_LOG = 5
@@ -74,6 +75,16 @@ class HealthState:
     status: str = "starting"        # starting | healthy | unhealthy
     failing_streak: int = 0
     log: tuple[ProbeResult, ...] = field(default_factory=tuple)
+
+
+def state_to_dict(state: HealthState) -> dict[str, Any]:
+    return {"status": state.status, "failing_streak": state.failing_streak,
+            "log": [[r.start, r.end, r.exit_code, r.output] for r in state.log]}
+
+
+def state_from_dict(raw: dict[str, Any]) -> HealthState:
+    log = tuple(ProbeResult(float(s), float(e), int(c), str(o)) for s, e, c, o in raw.get("log", []))
+    return HealthState(str(raw.get("status", "starting")), int(raw.get("failing_streak", 0)), log[-MAX_LOG:])
 
 
 def cap_output(raw: bytes) -> str:

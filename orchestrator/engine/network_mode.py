@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from orchestrator.engine.translate import LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project, Service
 from runtime.container.state import ContainerInfo
 
 
-def runtime_network_mode(project: Project, service: Service, containers: list[ContainerInfo]) -> str:
-    """The runtime's mode for the service's next container; raises while a joined one is not running."""
+def runtime_network_mode(project: Project, service: Service, containers: Callable[[], list[ContainerInfo]]) -> str:
+    """The runtime's mode for the service's next container; raises while a joined one is not running.
+
+    ``containers`` is called only for `service:`/`container:` modes (it reads every bundle)."""
     mode = service.network_mode or ""
     if mode in ("", "host", "none"):
         return mode
     kind, _, target = mode.partition(":")
-    running = [c for c in containers if c.status == "running"]
+    running = [c for c in containers() if c.status == "running"]
     if kind == "service":
         replicas = sorted((c for c in running if c.labels.get(LABEL_PROJECT) == project.name
                            and c.labels.get(LABEL_SERVICE) == target),

@@ -36,6 +36,11 @@ class PublishedRange:
         return self.low == self.high
 
 
+def port_key(project: str, service: str) -> str:
+    """The network manager's key for one service's published ports."""
+    return f"{project}/{service}"
+
+
 def service_bindings(store: Store, allocate: Allocate | None, project: str, service: Service) -> list[PortBinding]:
     """The service's bindings; ports still to be chosen are chosen (and stored) when ``allocate``
     is given, and left out otherwise (the pre-flight check cannot know them yet)."""

@@ -2,7 +2,9 @@
 
 A probe is an `exec` into the container (its namespaces, cgroup, user and capabilities), so no
 Python interpreter starts per probe. Results go through the pure state machine in `health.py`;
-the state is kept in memory and in the store (so `ps` and `inspect` show it after a restart).
+the state is kept in memory and in the store after every probe, so after an engine restart (live
+restore) a container keeps its status, failing streak and last outputs for its current run, and
+probing resumes from there (Docker keeps `State.Health` on disk the same way).
 """
 
 from __future__ import annotations
@@ -16,15 +18,33 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from orchestrator.engine.health import HealthCheck, HealthState, ProbeResult, apply_result, cap_output, next_probe_delay
+from orchestrator.engine.health import (
+    HealthCheck,
+    HealthState,
+    ProbeResult,
+    apply_result,
+    cap_output,
+    next_probe_delay,
+    state_from_dict,
+    state_to_dict,
+)
 from runtime.container.runtime import ContainerRuntime
 from runtime.errors import RuntimeFailure
 
 log = logging.getLogger("pyorch.health")
 OnChange = Callable[[str, HealthState, HealthState], None]
+
+
+class HealthRecords(Protocol):
+    """Where states outlive the engine (the store)."""
+
+    def save_health(self, container_id: str, started_at: float, state: dict[str, Any]) -> None: ...
+
+    def load_health(self, container_id: str, started_at: float) -> dict[str, Any] | None: ...
 
 
 @dataclass
@@ -36,17 +56,23 @@ class _Monitored:
 
 
 class HealthMonitor:
-    def __init__(self, runtime: ContainerRuntime, scheduler: BaseScheduler, on_change: OnChange) -> None:
+    def __init__(self, runtime: ContainerRuntime, scheduler: BaseScheduler, on_change: OnChange,
+                 records: HealthRecords | None = None) -> None:
         self.runtime = runtime
+        self.records = records
         self.scheduler = scheduler
         self.on_change = on_change
         self._monitored: dict[str, _Monitored] = {}
         self._lock = threading.Lock()
 
-    def state(self, cid: str) -> HealthState | None:
+    def state(self, cid: str, started_at: float | None = None) -> HealthState | None:
+        """The container's health; one not monitored (yet: a restarted engine adopts containers on
+        its first pass) is read from the records of its run started at ``started_at``."""
         with self._lock:
             m = self._monitored.get(cid)
-            return None if m is None else m.state
+            if m is not None:
+                return m.state
+        return None if started_at is None else self._recorded(cid, started_at)
 
     def sync(self, project: str, running: dict[str, tuple[float, HealthCheck | None]]) -> None:
         """Monitor exactly the project's running containers that have a check (id → (started_at, check))."""
@@ -57,13 +83,17 @@ class HealthMonitor:
                 entry = running.get(cid)
                 if entry is None or entry[1] is None or entry[0] != self._monitored[cid].started_at:
                     del self._monitored[cid]
-            new = [(cid, started, check) for cid, (started, check) in running.items()
-                   if check is not None and cid not in self._monitored]
-            for cid, started, check in new:
-                self._monitored[cid] = _Monitored(project, check, started, HealthState())
-        for cid, started, check in new:
-            delay = next_probe_delay(time.time(), started, HealthState(), check)
+            new = [(cid, started, check, self._recorded(cid, started) or HealthState())
+                   for cid, (started, check) in running.items() if check is not None and cid not in self._monitored]
+            for cid, started, check, state in new:
+                self._monitored[cid] = _Monitored(project, check, started, state)
+        for cid, started, check, state in new:
+            delay = next_probe_delay(time.time(), started, state, check)
             self._schedule(cid, started, delay)
+
+    def _recorded(self, cid: str, started_at: float) -> HealthState | None:
+        raw = self.records.load_health(cid, started_at) if self.records is not None else None
+        return None if raw is None else state_from_dict(raw)
 
     def _schedule(self, cid: str, started_at: float, delay: float) -> None:
         when = dt.datetime.now() + dt.timedelta(seconds=delay)
@@ -84,6 +114,8 @@ class HealthMonitor:
             old = m.state
             m.state = apply_result(old, result, check, started_at)
             new = m.state
+            if self.records is not None:
+                self.records.save_health(cid, started_at, state_to_dict(new))
         if new.status != old.status:
             log.info("container %s is %s", cid[:12], new.status)
             self.on_change(cid, old, new)

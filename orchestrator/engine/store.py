@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS recorded_exits (
     finished_at REAL NOT NULL,
     PRIMARY KEY (container_id, finished_at)
 );
+CREATE TABLE IF NOT EXISTS health (
+    container_id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    state TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,
@@ -155,6 +160,21 @@ class Store:
         with self._lock:
             self._db.execute("DELETE FROM containers WHERE id=?", (container_id,))
             self._db.execute("DELETE FROM attachments WHERE container_id=?", (container_id,))
+            self._db.execute("DELETE FROM health WHERE container_id=?", (container_id,))
+
+    # --- health (kept across engine restarts, as Docker keeps State.Health) ----------------------------
+    def save_health(self, container_id: str, started_at: float, state: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO health VALUES (?,?,?) ON CONFLICT(container_id) DO UPDATE SET "
+                             "started_at=excluded.started_at, state=excluded.state",
+                             (container_id, started_at, json.dumps(state)))
+
+    def load_health(self, container_id: str, started_at: float) -> dict[str, Any] | None:
+        """The last health state of this run of the container (a restarted one starts afresh)."""
+        with self._lock:
+            row = self._db.execute("SELECT state FROM health WHERE container_id=? AND started_at=?",
+                                   (container_id, started_at)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     # --- restart history (Swarm's restart_policy counts restarts inside a window) -----------------------
     def record_restart(self, container_id: str, project: str, ts: float) -> None:

@@ -198,6 +198,35 @@ services:
         pyorch(layout, "-f", file, "down", "-t", "1")
 
 
+def test_health_survives_an_engine_restart(layout: HostLayout, tmp_path: Path) -> None:
+    """Live restore keeps a container's health for its current run (Docker keeps State.Health)."""
+    file = write(tmp_path, """
+name: keep
+services:
+  db:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "touch /tmp/ready; sleep 1000"]
+    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ready"], interval: 1h, start_period: 60s, start_interval: 200ms}
+""")
+    pyorch(layout, "image", "bootstrap")
+    pyorch(layout, "-f", file, "up", "-d", "--wait")
+    try:
+        before = ps(layout, file)[0]["health"]
+        assert isinstance(before, dict) and before["status"] == "healthy"
+        # From now on a fresh probe would fail, and inside the start period that keeps "starting".
+        pyorch(layout, "-f", file, "exec", "db", "rm", "/tmp/ready")
+        os.kill(int((layout.run_root / "engine.pid").read_text()), signal.SIGKILL)
+        time.sleep(0.5)
+        after = ps(layout, file)[0]["health"]  # a new engine
+        time.sleep(1.0)  # longer than start_interval: a monitor that forgot would have probed by now
+        later = ps(layout, file)[0]["health"]
+        assert isinstance(after, dict) and isinstance(later, dict)
+        assert after["status"] == later["status"] == "healthy"
+        assert later["log"] == before["log"]  # the same probes: the next one is due in an hour
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1")
+
+
 def ps_from_disk(layout: HostLayout) -> list[tuple[str, int]]:
     """Container names and pids as the runtime records them (the engine is down)."""
     result = []

@@ -65,3 +65,17 @@ def test_an_exit_is_recorded_once_as_an_event(tmp_path: Path) -> None:
     dies = [e for e in store.events_since(0) if e.kind == "container-die"]
     assert [(e.subject, e.detail["exit_code"], e.detail["oom_killed"]) for e in dies] == [
         ("p-a-1", 3, False), ("p-a-1", 0, True)]
+
+
+def test_health_is_kept_per_run_and_forgotten_with_the_container(tmp_path: Path) -> None:
+    from orchestrator.engine.health import HealthState, ProbeResult, state_from_dict, state_to_dict
+
+    store = Store(tmp_path / "engine.db")
+    state = HealthState("healthy", 0, (ProbeResult(1.5, 1.75, 0, "ok\n"),))
+    store.save_health("c1", 100.25, state_to_dict(state))
+    raw = store.load_health("c1", 100.25)
+    assert raw is not None and state_from_dict(raw) == state
+    assert store.load_health("c1", 200.0) is None  # restarted since: a new run starts afresh
+    store.forget_container("c1")
+    assert store.load_health("c1", 100.25) is None
+    store.close()
