@@ -8,9 +8,19 @@ measured in shared/reference/peers-measured.md §3.1):
 - pyorch to execve with networking: the same plus a veth into the container on a bridge;
 - pyorch full cycle: to execve, wait for the exit, remove (what `crun run` + delete covers);
 - pyorch unconfined: to execve without a seccomp filter (what the default profile costs);
+- pyorch cold: to execve with the shim's warm process turned off (PYORCH_WARM=0), so the create
+  pays for forking stage 1 and 2 and for the UTS/IPC/network/PID namespaces itself;
 - crun run: `crun run` of a bundle with the same busybox rootfs running /bin/true (new netns);
 - crun run+seccomp: the same with pyorch's default profile handed to crun in OCI form, so both
-  sides install an equivalent filter (Docker's profile is what users of either get by default).
+  sides install an equivalent filter (Docker's profile is what users of either get by default);
+- pyorch full+net: the full cycle with a veth on a bridge (create, attach, start, exit, detach,
+  remove);
+- crun start+net: crun with the same networking done the way crun users do it (crun has none of
+  its own; CNI plugins and podman's netavark are separate programs): a named netns, a veth onto a
+  bridge, address, lo and the default route with `ip`, then `crun create` and `crun start` in that
+  netns, to when `crun start` returns (the process is told to exec). Compare with "pyorch+net";
+- crun run+net: the same networking, `crun run` to the exit, the netns deleted — as
+  reference/peers-measured.md §3.2 measured it. Compare with "pyorch full+net".
 
 Usage (root): .venv/bin/python bench/bench_start.py [--runs 30]
 """
@@ -19,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import json
+import os
 import platform
 import random
 import secrets
@@ -70,6 +82,16 @@ def crun_bundle(rootfs: Path, where: Path, seccomp: bool = False) -> Path:
     return bundle
 
 
+def crun_bundle_in_netns(rootfs: Path, where: Path, netns: str) -> Path:
+    """A bundle whose network namespace is the named one (`ip netns add`), not a new one."""
+    bundle = crun_bundle(rootfs, where / "in-netns")
+    config = json.loads((bundle / "config.json").read_text())
+    namespaces = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "network"]
+    config["linux"]["namespaces"] = [*namespaces, {"type": "network", "path": f"/var/run/netns/{netns}"}]
+    (bundle / "config.json").write_text(json.dumps(config))
+    return bundle
+
+
 def make_crun_work_on_hybrid_hosts() -> None:
     """crun 1.8 refuses hybrid hosts whose cgroup2 lists controllers (hugetlb here). Binding hugetlb to a
     v1 hierarchy, as systemd does on hybrid hosts, empties that list (peers-measured.md §2.2). The
@@ -92,6 +114,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="pyorch-bench-"))
     layout = HostLayout(state_root=tmp / "state", run_root=tmp / "run", instance="b" + secrets.token_hex(3))
     rt = ContainerRuntime(layout)
+    cold_layout = HostLayout(state_root=tmp / "state-cold", run_root=tmp / "run-cold", instance=layout.instance + "c")
+    rt_cold = ContainerRuntime(cold_layout, rt.images)
     try:
         ensure_base_images(rt.images)
         image = rt.images.resolve(IMAGE)
@@ -100,26 +124,41 @@ def main() -> None:
         bundle_seccomp = crun_bundle(image.layer_dirs[-1], tmp, seccomp=True)
         nm = NetworkManager(layout)
         nm.ensure_network(NetworkSpec(name="bench", subnet=None, gateway=None, internal=False, labels={}))
+        # A second network whose bridge only the crun runs use, so their fixed address never meets
+        # pyorch's allocations.
+        peer_net = nm.ensure_network(NetworkSpec(name="bench-crun", subnet=None, gateway=None, internal=False,
+                                                 labels={}))
+        peer_ns = "pyorch-bench-" + secrets.token_hex(3)
+        (tmp / "in-netns").mkdir()
+        bundle_netns = crun_bundle_in_netns(image.layer_dirs[-1], tmp, peer_ns)
+        peer_ip = str(ipaddress.ip_network(peer_net.subnet)[200])
+        peer_prefix = ipaddress.ip_network(peer_net.subnet).prefixlen
         rt.shim.ensure_running()
+        os.environ["PYORCH_WARM"] = "0"  # this runtime's shim forks every container on demand
+        try:
+            rt_cold.shim.ensure_running()
+        finally:
+            del os.environ["PYORCH_WARM"]
         config = RunConfig(name="b", image=IMAGE, command=["/bin/true"], init=False,
                            resources=Resources(memory_limit=64 << 20, pids_limit=100))
         unconfined = dataclasses.replace(config, seccomp="unconfined")
-        samples: dict[str, list[float]] = {k: [] for k in ("pyorch", "pyorch+net", "pyorch full", "pyorch unconfined",
-                                                           "crun run", "crun run+seccomp")}
+        samples: dict[str, list[float]] = {k: [] for k in (
+            "pyorch", "pyorch+net", "pyorch full", "pyorch full+net", "pyorch unconfined", "pyorch cold",
+            "crun run", "crun run+seccomp", "crun start+net", "crun run+net")}
 
-        def pyorch_start(net: bool, full: bool, run: RunConfig = config) -> float:
+        def pyorch_start(net: bool, full: bool, run: RunConfig = config, rt: ContainerRuntime = rt) -> float:
             t0 = time.perf_counter()
-            info = rt.create(run)
-            if net:
-                nm.connect(info.id, info.record.pid, "bench")
+            # As the engine does: the veth is plumbed while the container's root is being built.
+            info = rt.create(run, on_pid=(lambda cid, pid: nm.connect(cid, pid, "bench")) if net else None)
             rt.start(info.id)
             t1 = time.perf_counter()
             if full:
                 while rt.inspect(info.id).status != "exited":
                     time.sleep(0.0005)
-            if net:
-                nm.disconnect(info.id, "bench")
             rt.remove(info.id, force=True)
+            if net:  # as the engine removes a container: the veth goes with the netns
+                nm.release_addresses([(info.id, "bench")])
+                nm.await_veths_gone([(info.id, "bench")])
             t2 = time.perf_counter()
             return (t2 - t0 if full else t1 - t0) * 1000
 
@@ -130,13 +169,44 @@ def main() -> None:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             return (time.perf_counter() - t0) * 1000
 
+        def crun_with_network(full: bool) -> float:
+            """``full``: `crun run` to the exit and the netns deleted; else `crun create` + `crun start`
+            (which returns once the container's process is told to exec), cleaned up untimed."""
+            ip = ["ip"]
+            veth = "pbc" + secrets.token_hex(3)
+            quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+            t0 = time.perf_counter()
+            for args in (["netns", "add", peer_ns],
+                         ["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", peer_ns],
+                         ["link", "set", veth, "master", peer_net.bridge, "up"],
+                         ["-n", peer_ns, "addr", "add", f"{peer_ip}/{peer_prefix}", "dev", "eth0"],
+                         ["-n", peer_ns, "link", "set", "eth0", "up"],
+                         ["-n", peer_ns, "link", "set", "lo", "up"],
+                         ["-n", peer_ns, "route", "add", "default", "via", peer_net.gateway]):
+                subprocess.run([*ip, *args], check=True)
+            name = "pyorch-bench-" + secrets.token_hex(4)
+            if full:
+                subprocess.run(["crun", "run", "--bundle", str(bundle_netns), name], check=True, **quiet)
+                subprocess.run([*ip, "netns", "del", peer_ns], check=True)  # the veth goes with it
+                return (time.perf_counter() - t0) * 1000
+            subprocess.run(["crun", "create", "--bundle", str(bundle_netns), name], check=True, **quiet)
+            subprocess.run(["crun", "start", name], check=True, **quiet)
+            elapsed = (time.perf_counter() - t0) * 1000
+            subprocess.run(["crun", "delete", "--force", name], check=True, **quiet)
+            subprocess.run([*ip, "netns", "del", peer_ns], check=True)
+            return elapsed
+
         tasks: dict[str, Callable[[], float]] = {
             "pyorch": lambda: pyorch_start(False, False),
             "pyorch+net": lambda: pyorch_start(True, False),
             "pyorch full": lambda: pyorch_start(False, True),
+            "pyorch full+net": lambda: pyorch_start(True, True),
             "pyorch unconfined": lambda: pyorch_start(False, False, unconfined),
+            "pyorch cold": lambda: pyorch_start(False, False, rt=rt_cold),
             "crun run": lambda: crun_run(bundle),
             "crun run+seccomp": lambda: crun_run(bundle_seccomp),
+            "crun start+net": lambda: crun_with_network(False),
+            "crun run+net": lambda: crun_with_network(True),
         }
         for task in tasks.values():  # warm-up
             task()
@@ -152,13 +222,19 @@ def main() -> None:
         crun = statistics.median(samples["crun run"])
         print(f"container start latency, median of {rounds * per_round} runs each (ms)")
         crun_seccomp = statistics.median(samples["crun run+seccomp"])
-        print(f"{'what':<19}{'median':>9}{'min':>9}{'max':>9}{'÷ crun run':>12}{'÷ crun+seccomp':>16}")
+        crun_start_net = statistics.median(samples["crun start+net"])
+        crun_net = statistics.median(samples["crun run+net"])
+        print(f"{'what':<19}{'median':>9}{'min':>9}{'max':>9}{'÷ crun run':>12}{'÷ crun+seccomp':>16}"
+              f"{'÷ crun start+net':>18}{'÷ crun run+net':>16}")
         for name, values in samples.items():
             med = statistics.median(values)
             print(f"{name:<19}{med:>9.2f}{min(values):>9.2f}{max(values):>9.2f}{med / crun:>12.2f}"
-                  f"{med / crun_seccomp:>16.2f}")
+                  f"{med / crun_seccomp:>16.2f}{med / crun_start_net:>18.2f}{med / crun_net:>16.2f}")
     finally:
+        subprocess.run(["ip", "netns", "del", peer_ns], stderr=subprocess.DEVNULL, check=False)
         rt.shim.close()
+        rt_cold.shim.close()
+        purge_instance(cold_layout)
         purge_instance(layout)
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -31,6 +31,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q -e '.[test]'
+# Bytecode for pyorch's own modules, as installing a wheel would leave it: every CLI command starts
+# ~40 ms sooner where PYTHONDONTWRITEBYTECODE keeps Python from caching it (a stale file is ignored).
+.venv/bin/python -m compileall -q -j 0 orchestrator runtime >/dev/null
 # Debian's libnftables binding lives in the system dist-packages; expose only that package.
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 ln -sfn /usr/lib/python3/dist-packages/nftables "$site/nftables"
