@@ -60,11 +60,9 @@ class CgroupManager:
             unified = unified if unified is not None and unified.is_dir() else None
         return Cgroup(name, self.layout.mode, v1_dirs, unified)
 
-    def create(self, name: str, resources: Resources) -> Cgroup:
-        """Make the cgroup in every hierarchy and write its limits; idempotent.
-
-        Bad values and missing controllers are refused before any directory is made.
-        """
+    def plan(self, name: str, resources: Resources) -> Cgroup:
+        """The cgroup `create` would make, with bad values and missing controllers refused; no
+        side effect, so a caller can check first and create later (beside other work)."""
         _check_name(name)
         validate(resources)
         cgroup = self._handle(name)
@@ -78,6 +76,14 @@ class CgroupManager:
             if missing:
                 raise ControllerUnavailable(f"limits need the {', '.join(missing)} controller(s), which this host "
                                   "has not mounted")
+        return cgroup
+
+    def create(self, name: str, resources: Resources) -> Cgroup:
+        """Make the cgroup in every hierarchy and write its limits; idempotent.
+
+        Bad values and missing controllers are refused before any directory is made.
+        """
+        cgroup = self.plan(name, resources)
         created: list[Path] = []
         try:
             for root in self.layout.hierarchies:

@@ -47,6 +47,7 @@ from runtime.image import ImageStore
 from runtime.layout import HostLayout
 from runtime.linux.signals import signal_number
 from runtime.security.device_requests import parse_cgroup_rule
+from runtime.security.devices import DeviceRule
 from runtime.security.policy import plan_security, restrict_devices
 
 INIT_BINARY_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/catatonit")
@@ -123,12 +124,7 @@ class ContainerRuntime:
         binds = self._write_network_files(bundle, hostname, config) + user_binds
         resources = _cgroup_resources(config)
         (bundle / "resources.json").write_text(json.dumps(asdict(resources)))
-        cgroup = self.cgroups.create(cid, resources)
-        try:
-            restrict_devices(cgroup, config.privileged, self.features.devices, security.device_rules)
-        except RuntimeFailure:
-            self._discard(cgroup, bundle)
-            raise
+        cgroup = self.cgroups.plan(cid, resources)  # refused here, before the shim is asked
         use_init = config.init if config.init is not None else True
         spec = ContainerSpec(
             id=cid,
@@ -144,7 +140,7 @@ class ContainerRuntime:
             capabilities=capabilities,
             no_new_privileges=config.no_new_privileges,
             read_only_rootfs=config.read_only,
-            cgroup_procs_files=list(cgroup.procs_files),
+            cgroup_procs_files=[],  # made and joined from here, beside stage 2 (see _spawn)
             binds=binds,
             tmpfs=tmpfs,
             init_path=find_init_binary() if use_init else "",
@@ -176,7 +172,8 @@ class ContainerRuntime:
         save_record(bundle, record)
         (bundle / "spec.json").write_text(spec.to_json())
         try:
-            self._spawn(bundle, record, spec, on_pid)
+            self._spawn(bundle, record, spec, on_pid,
+                        lambda: self._make_cgroup(cid, resources, config.privileged, security.device_rules))
         except BaseException:
             self._forget_quietly(cid)  # on_pid may have failed after the container was set up
             self._discard(cgroup, bundle)
@@ -203,15 +200,16 @@ class ContainerRuntime:
         self._forget_quietly(cid)
         (bundle / "exit.json").unlink(missing_ok=True)
         spec = ContainerSpec.from_dict(json.loads((bundle / "spec.json").read_text()))
-        cgroup = self.cgroups.create(cid, _cgroup_resources_from_spec_file(bundle))
+        resources = _cgroup_resources_from_spec_file(bundle)
+        self.cgroups.plan(cid, resources)
         extra = tuple(parse_cgroup_rule(line) for line in spec.device_rules)
-        restrict_devices(cgroup, spec.privileged, self.features.devices, extra)
-        spec.cgroup_procs_files = list(cgroup.procs_files)
+        spec.cgroup_procs_files = []
         spec.netns_path = netns_path(spec.network_mode, self.layout.containers_dir)
         record.restart_count = restart_count
         record.started_at = 0.0
         try:
-            self._spawn(bundle, record, spec, on_pid)
+            self._spawn(bundle, record, spec, on_pid,
+                        lambda: self._make_cgroup(cid, resources, spec.privileged, extra))
         except BaseException:
             self._forget_quietly(cid)
             raise
@@ -224,10 +222,21 @@ class ContainerRuntime:
         except RuntimeFailure:
             pass
 
+    def _make_cgroup(self, cid: str, resources: CgroupResources, privileged: bool,
+                     device_rules: tuple[DeviceRule, ...]) -> Cgroup:
+        cgroup = self.cgroups.create(cid, resources)
+        restrict_devices(cgroup, privileged, self.features.devices, device_rules)
+        return cgroup
+
     def _spawn(self, bundle: Path, record: ContainerRecord, spec: ContainerSpec,
-               on_pid: Callable[[str, int], object] | None) -> None:
+               on_pid: Callable[[str, int], object] | None, make_cgroup: Callable[[], Cgroup]) -> None:
+        """Have the shim fork the container while its cgroups are made here; PID 1 joins them
+        before stage 2 leaves the host's cgroup namespace, i.e. before anything of the image runs."""
+        made: list[Cgroup] = []
         try:
-            pid = self.shim.create(asdict(spec), None if on_pid is None else partial(on_pid, spec.id))
+            pid = self.shim.create(asdict(spec), None if on_pid is None else partial(on_pid, spec.id),
+                                   meanwhile=lambda: made.append(make_cgroup()),
+                                   attach=lambda pid: made[0].attach(pid))
         except ShimError as exc:
             raise RuntimeFailure(f"cannot create container {record.name}: {exc}") from exc
         record.pid = pid

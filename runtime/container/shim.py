@@ -13,7 +13,9 @@ Protocol: newline-delimited JSON over a root-only unix stream socket.
 ``{"op": "create", "spec": {...}}`` → ``{"ok": true, "pid": N}``; with ``"early": true`` a first
 ``{"ok": true, "pid": N, "early": true}`` comes as soon as the container's PID 1 (and so its
 namespaces) exists, before the final reply: the engine plumbs the network while the root
-filesystem is built. ``{"op": "start", "id": ...}``;
+filesystem is built. With ``"client_attaches": true`` as well, the client makes the cgroups
+meanwhile and, once PID 1 is in them, sends ``{"op": "attached"}`` (or ``{"op": "abort",
+"error": ...}``); stage 2 waits for that before it leaves the host's cgroup namespace. ``{"op": "start", "id": ...}``;
 ``{"op": "list"}``; ``{"op": "forget", "id": ...}``; ``{"op": "subscribe"}`` turns the connection
 into a stream of ``{"event": "exit", ...}``; ``{"op": "ping"}``. Errors: ``{"ok": false, "error": ...}``.
 """
@@ -28,6 +30,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,7 +181,9 @@ class Shim:
             return {"ok": True, "pid": os.getpid()}
         if op == "create":
             conn = self.clients[fd][0] if request.get("early") else None
-            return self._create(ContainerSpec.from_dict(request["spec"]), conn)
+            by_client = request.get("client_attaches") and conn is not None
+            return self._create(ContainerSpec.from_dict(request["spec"]), conn,
+                                (lambda: self._await_client_attach(fd)) if by_client else None)
         if op == "start":
             return self._start(request["id"])
         if op == "exec":
@@ -251,7 +256,14 @@ class Shim:
                 self._drop_client(fd)
 
     # --- container lifecycle -------------------------------------------------------------------
-    def _create(self, spec: ContainerSpec, early: socket.socket | None = None) -> dict[str, Any]:
+    def _create(self, spec: ContainerSpec, early: socket.socket | None = None,
+                client_attach: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Hand the spec to the warm PID 1 and wait for its setup report.
+
+        With ``early`` the PID goes to the client first; with ``client_attach`` the client puts it
+        in its cgroups (made meanwhile, beside stage 2's mounts) and says so before stage 2 may
+        go past its mounts; otherwise the shim writes ``spec.cgroup_procs_files`` itself.
+        """
         if spec.id in self.containers:
             return {"ok": False, "error": f"container {spec.id} already exists"}
         log_fd = os.open(spec.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
@@ -266,13 +278,14 @@ class Shim:
             early.sendall(json.dumps({"ok": True, "pid": warm.pid, "early": True}).encode() + b"\n")
         try:
             try:
-                for path in spec.cgroup_procs_files:
-                    with open(path, "w") as procs:
-                        procs.write(str(warm.pid))
+                if client_attach is not None:
+                    client_attach()
+                else:
+                    _attach_cgroups(spec.cgroup_procs_files, warm.pid)
                 os.write(warm.attached_w, b"A")
-            except OSError as exc:
+            except BaseException:
                 _kill_quietly(warm.pid)
-                raise RuntimeError(f"cannot place the container in its cgroups: {exc}") from exc
+                raise
             finally:
                 os.close(warm.attached_w)
             messages = self._read_sync(warm.sync_r, until=b"R")
@@ -372,6 +385,24 @@ class Shim:
                 os.waitpid(warm.pid, 0)
             except ChildProcessError:
                 pass
+
+    def _await_client_attach(self, fd: int) -> None:
+        """Block until the client reports PID 1 placed in its cgroups, or gives up with an error."""
+        conn, buf = self.clients[fd]
+        deadline = time.monotonic() + SETUP_TIMEOUT_S
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([conn], [], [], left)[0]:
+                raise RuntimeError("the client did not attach the container's cgroups in time")
+            data = conn.recv(65536)
+            if not data:
+                raise RuntimeError("the client went away during the create")
+            buf += data
+        line, _, rest = bytes(buf).partition(b"\n")
+        buf[:] = rest
+        message = json.loads(line)
+        if message.get("op") != "attached":
+            raise RuntimeError(str(message.get("error") or "the client gave the create up"))
 
     def _start(self, cid: str) -> dict[str, Any]:
         t = self.containers.get(cid)
@@ -512,6 +543,15 @@ class Shim:
             if not ready:
                 return
             self._pump_log(fd)
+
+
+def _attach_cgroups(procs_files: list[str], pid: int) -> None:
+    try:
+        for path in procs_files:
+            with open(path, "w") as procs:
+                procs.write(str(pid))
+    except OSError as exc:
+        raise RuntimeError(f"cannot place the container in its cgroups: {exc}") from exc
 
 
 def _death_of(pid: int) -> str:

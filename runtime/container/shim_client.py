@@ -134,17 +134,43 @@ class ShimClient:
             reply = conn.read_reply()
         return _checked(reply)
 
-    def create(self, spec: dict[str, Any], on_pid: Callable[[int], object] | None = None) -> int:
-        """Fork a container; ``on_pid`` runs with its PID 1 as soon as that exists, while the shim
-        finishes the setup (the final reply still reports a setup failure). Returns the pid."""
+    def create(self, spec: dict[str, Any], on_pid: Callable[[int], object] | None = None,
+               meanwhile: Callable[[], object] | None = None,
+               attach: Callable[[int], object] | None = None) -> int:
+        """Fork a container; returns its pid once its setup is done (or raises its failure).
+
+        ``meanwhile`` runs while the shim hands the spec to the container's PID 1 (the caller makes
+        the cgroups there); ``attach(pid)`` then puts PID 1 in them, and only after it may the
+        container go past its mounts; ``on_pid(pid)`` runs next, while the shim finishes the setup
+        (networks are plumbed there). A failure of any of them is the one raised, after the shim
+        has been told and has cleaned up, so the connection stays in step.
+        """
+        failure: BaseException | None = None
         with self._borrowed() as conn:
-            conn.send({"op": "create", "spec": spec, "early": on_pid is not None})
-            reply = conn.read_reply()
-            if on_pid is not None and reply.get("early"):
+            conn.send({"op": "create", "spec": spec, "early": True, "client_attaches": attach is not None})
+            if meanwhile is not None:
                 try:
-                    on_pid(int(reply["pid"]))
-                finally:
-                    reply = conn.read_reply()  # keeps the connection in step even when on_pid fails
+                    meanwhile()
+                except BaseException as exc:
+                    failure = exc
+            reply = conn.read_reply()
+            if reply.get("early"):
+                pid = int(reply["pid"])
+                if attach is not None:
+                    if failure is None:
+                        try:
+                            attach(pid)
+                        except BaseException as exc:
+                            failure = exc
+                    conn.send({"op": "attached"} if failure is None else {"op": "abort", "error": str(failure)})
+                if failure is None and on_pid is not None:
+                    try:
+                        on_pid(pid)
+                    except BaseException as exc:
+                        failure = exc
+                reply = conn.read_reply()
+        if failure is not None:
+            raise failure
         return int(_checked(reply)["pid"])
 
     def exec(self, payload: dict[str, Any]) -> tuple[int, int, int]:

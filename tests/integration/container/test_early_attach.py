@@ -60,3 +60,62 @@ def test_a_failing_hook_leaves_no_container(rt: ContainerRuntime) -> None:
     # the shim still answers in step: the next container is fine
     info = rt.create(RunConfig(name="next", image=BUSYBOX, command=["true"]))
     assert rt.inspect(info.id).status == "created"
+
+
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2]:
+        assert time.monotonic() < deadline, "the half-made container still runs"
+        time.sleep(0.02)
+
+
+def test_the_container_is_in_its_cgroups_before_its_command_runs(rt: ContainerRuntime) -> None:
+    """The cgroups are made beside stage 2's mounts; PID 1 still joins them before the command."""
+    info = rt.create(RunConfig(name="cg", image=BUSYBOX, command=["sh", "-c", "cat /proc/self/cgroup"]))
+    cgroup = rt.cgroup(info.id)
+    assert cgroup is not None and info.record.pid in cgroup.pids()
+    rt.start(info.id)
+    deadline = time.monotonic() + 30
+    while rt.inspect(info.id).status != "exited":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    # the cgroup namespace is rooted at the container's cgroup: every hierarchy reads "/"
+    lines = [line.split(" ", 3)[3] for line in rt.log_path(info.id).read_text().splitlines()]
+    assert lines and all(line.endswith(":/") for line in lines), lines
+
+
+@pytest.mark.parametrize("step", ["make", "attach"])
+def test_a_cgroup_failure_during_the_create_leaves_nothing(rt: ContainerRuntime, step: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.cgroups.cgroup import Cgroup
+    from runtime.errors import RuntimeFailure
+
+    shim_pids: list[int] = []
+    real_create = rt.shim.create
+
+    def spy(spec: dict[str, object], on_pid: object = None, **kw: object) -> int:
+        attach = kw.get("attach")
+
+        def record(pid: int) -> object:
+            shim_pids.append(pid)
+            return attach(pid)  # type: ignore[operator]
+        return real_create(spec, on_pid, meanwhile=kw.get("meanwhile"), attach=record)  # type: ignore[arg-type]
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeFailure(f"cgroup {step} failed")
+
+    monkeypatch.setattr(rt.shim, "create", spy)
+    if step == "make":
+        monkeypatch.setattr(rt, "_make_cgroup", broken)
+    else:
+        monkeypatch.setattr(Cgroup, "attach", broken)
+    with pytest.raises(RuntimeFailure, match=f"cgroup {step} failed"):
+        rt.create(RunConfig(name="doomed", image=BUSYBOX, command=["sleep", "60"]))
+    assert rt.containers() == []
+    assert rt.cgroups.list() == []
+    if step == "attach":
+        assert shim_pids
+        _wait_gone(shim_pids[0])
+    monkeypatch.undo()
+    info = rt.create(RunConfig(name="next", image=BUSYBOX, command=["true"]))  # the shim is in step
+    assert rt.inspect(info.id).status == "created"
