@@ -31,6 +31,7 @@ from runtime.container.spec import (
     READONLY_PATHS,
     BindMount,
     ContainerSpec,
+    TmpfsMount,
 )
 from runtime.container.state import (
     ContainerInfo,
@@ -44,11 +45,12 @@ from runtime.container.state import (
 from runtime.errors import ContainerNotFound, ContainerStateError, RuntimeFailure
 from runtime.features import host_features
 from runtime.image import ImageStore
+from runtime.image.store import Image
 from runtime.layout import HostLayout
 from runtime.linux.signals import signal_number
 from runtime.security.device_requests import parse_cgroup_rule
 from runtime.security.devices import DeviceRule
-from runtime.security.policy import plan_security, restrict_devices
+from runtime.security.policy import SecurityPlan, plan_security, restrict_devices
 
 INIT_BINARY_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/catatonit")
 
@@ -90,6 +92,9 @@ def capabilities_for(config: RunConfig) -> list[str]:
     return sorted(caps & available)
 
 
+_ANY_ID = "0" * 64  # a well-formed container id, for checks that do not depend on which
+
+
 class ContainerRuntime:
     def __init__(self, layout: HostLayout, images: ImageStore | None = None) -> None:
         self.layout = layout
@@ -112,19 +117,35 @@ class ContainerRuntime:
             device_mappings=[(d.source, d.target, d.permissions) for d in config.devices],
             device_cgroup_rules=config.device_cgroup_rules,
         )
-        cid = os.urandom(32).hex()
+        netns = netns_path(config.network_mode, self.layout.containers_dir)  # refuses a stopped target
+        args = command_line(config.entrypoint, config.command, image.config.entrypoint, image.config.cmd)
+        user_binds, tmpfs = resolve_mounts(config.mounts, self.layout.volumes_dir)
+        resources = _cgroup_resources(config)
+        self.cgroups.plan(_ANY_ID, resources)  # refused here, before anything is made
+        cid = self._next_id()
+        cgroup = self.cgroups.plan(cid, resources)
         bundle = self.layout.containers_dir / cid
+        try:
+            record, spec = self._write_bundle(config, image, cid, bundle, security, capabilities, resources,
+                                              netns, args, user_binds, tmpfs)
+            self._spawn(bundle, record, spec, on_pid,
+                        lambda: self._make_cgroup(cid, resources, config.privileged, security.device_rules))
+        except BaseException:
+            self._forget_quietly(cid)  # on_pid may have failed after the container was set up
+            self._discard(cgroup, bundle)
+            raise
+        return self._observe(bundle, record)
+
+    def _write_bundle(self, config: RunConfig, image: Image, cid: str, bundle: Path, security: SecurityPlan,
+                      capabilities: list[str], resources: CgroupResources, netns: str, args: list[str],
+                      user_binds: list[BindMount], tmpfs: list[TmpfsMount]) -> tuple[ContainerRecord, ContainerSpec]:
+        """The container's directory: writable layer, /etc files, spec and record."""
         for sub in ("upper", "work", "rootfs"):
             (bundle / sub).mkdir(parents=True)
         hostname = config.hostname or default_hostname(config.network_mode, cid, self.layout.containers_dir)
-        netns = netns_path(config.network_mode, self.layout.containers_dir)  # refuses a stopped target
-        args = command_line(config.entrypoint, config.command, image.config.entrypoint, image.config.cmd)
         env = merge_env(image.config.env, {"HOSTNAME": hostname, **config.environment})
-        user_binds, tmpfs = resolve_mounts(config.mounts, self.layout.volumes_dir)
         binds = self._write_network_files(bundle, hostname, config) + user_binds
-        resources = _cgroup_resources(config)
         (bundle / "resources.json").write_text(json.dumps(asdict(resources)))
-        cgroup = self.cgroups.plan(cid, resources)  # refused here, before the shim is asked
         use_init = config.init if config.init is not None else True
         spec = ContainerSpec(
             id=cid,
@@ -171,14 +192,7 @@ class ContainerRuntime:
         )
         save_record(bundle, record)
         (bundle / "spec.json").write_text(spec.to_json())
-        try:
-            self._spawn(bundle, record, spec, on_pid,
-                        lambda: self._make_cgroup(cid, resources, config.privileged, security.device_rules))
-        except BaseException:
-            self._forget_quietly(cid)  # on_pid may have failed after the container was set up
-            self._discard(cgroup, bundle)
-            raise
-        return self._observe(bundle, record)
+        return record, spec
 
     def _discard(self, cgroup: Cgroup, bundle: Path) -> None:
         """Undo a failed create; the setup error stays the one reported (a process of the failed
@@ -228,6 +242,22 @@ class ContainerRuntime:
         restrict_devices(cgroup, privileged, self.features.devices, device_rules)
         return cgroup
 
+    def _next_id(self) -> str:
+        """A fresh container id: the one whose cgroups already hold the shim's warm PID 1 if it
+        has one ready (spare_cgroup.py: the start is spared an RCU grace period), else random."""
+        try:
+            reserved = self.shim.reserve()
+        except RuntimeFailure:
+            reserved = None
+        return reserved or os.urandom(32).hex()
+
+    def _spare_cgroups(self) -> dict[str, Any]:
+        """Where the shim may make cgroups ahead of time: the parents of this instance's."""
+        cgroup = self.cgroups.plan(_ANY_ID, CgroupResources())
+        cpuset = cgroup.v1_dirs.get("cpuset")
+        return {"parents": [str(d.parent) for d in cgroup.directories],
+                "cpuset_parent": str(cpuset.parent) if cpuset is not None else None}
+
     def _spawn(self, bundle: Path, record: ContainerRecord, spec: ContainerSpec,
                on_pid: Callable[[str, int], object] | None, make_cgroup: Callable[[], Cgroup]) -> None:
         """Have the shim fork the container while its cgroups are made here; PID 1 joins them
@@ -236,7 +266,7 @@ class ContainerRuntime:
         try:
             pid = self.shim.create(asdict(spec), None if on_pid is None else partial(on_pid, spec.id),
                                    meanwhile=lambda: made.append(make_cgroup()),
-                                   attach=lambda pid: made[0].attach(pid))
+                                   attach=lambda pid: made[0].attach(pid), spare_cgroups=self._spare_cgroups())
         except ShimError as exc:
             raise RuntimeFailure(f"cannot create container {record.name}: {exc}") from exc
         record.pid = pid

@@ -15,9 +15,15 @@ Protocol: newline-delimited JSON over a root-only unix stream socket.
 namespaces) exists, before the final reply: the engine plumbs the network while the root
 filesystem is built. With ``"client_attaches": true`` as well, the client makes the cgroups
 meanwhile and, once PID 1 is in them, sends ``{"op": "attached"}`` (or ``{"op": "abort",
-"error": ...}``); stage 2 waits for that before it leaves the host's cgroup namespace. ``{"op": "start", "id": ...}``;
-``{"op": "list"}``; ``{"op": "forget", "id": ...}``; ``{"op": "subscribe"}`` turns the connection
-into a stream of ``{"event": "exit", ...}``; ``{"op": "ping"}``. Errors: ``{"ok": false, "error": ...}``.
+"error": ...}``); stage 2 waits for that before it leaves the host's cgroup namespace.
+``"spare_cgroups": {"parents": [...], "cpuset_parent": ...}`` in a create tells the shim where
+container cgroups live; it then moves each warm process, while idle, into cgroups named by a fresh
+id (spare_cgroup.py). ``{"op": "reserve"}`` → ``{"ok": true, "id": ... or null}`` hands that id
+to a client for its next create, whose early reply then says ``"in_cgroup": true``.
+``{"op": "start", "id": ...}``; ``{"op": "list"}`` (containers, and the spare cgroups' id);
+``{"op": "forget", "id": ...}`` (also gives a reserved spare up); ``{"op": "subscribe"}`` turns
+the connection into a stream of ``{"event": "exit", ...}``; ``{"op": "ping"}``.
+Errors: ``{"ok": false, "error": ...}``.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.container import child
+from runtime.container import child, spare_cgroup
 from runtime.container.logfile import encode_records
 from runtime.container.spec import ContainerSpec
 
@@ -52,6 +58,12 @@ class Warm:
     err_r: int
     spec_w: int
     attached_w: int
+    spare_id: str | None = None  # cgroups made for it ahead of time, named by the next container id
+    spare_dirs: list[str] = field(default_factory=list)
+    reserved_at: float | None = None  # a client took spare_id as its next container's id
+
+    def reserved(self) -> bool:
+        return self.reserved_at is not None and time.monotonic() - self.reserved_at < SETUP_TIMEOUT_S
 
     def fds(self) -> tuple[int, ...]:
         return (self.sync_r, self.start_w, self.out_r, self.err_r, self.spec_w, self.attached_w)
@@ -84,6 +96,8 @@ class Shim:
         # PYORCH_WARM=0 turns the warm process off (to measure, or to rule it out).
         self.keep_warm = os.environ.get("PYORCH_WARM", "1") != "0"
         self.warm: Warm | None = None
+        self.spare_config: spare_cgroup.SpareConfig | None = None  # from the runtime's creates
+        self.spares_off = False  # set when the host refused a spare cgroup once
         self.warm_retry_at = 0.0  # after a failed fork, wait before trying again
         self.poller = select.epoll()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -133,6 +147,8 @@ class Shim:
         try:
             os.unlink(self.socket_path)
             self._let_go(self.warm)
+            if self.spare_config is not None:  # what the spare kept busy, if nothing else does
+                spare_cgroup.remove(list(self.spare_config.parents))
         finally:
             os._exit(0)
 
@@ -179,7 +195,11 @@ class Shim:
         op = request.get("op")
         if op == "ping":
             return {"ok": True, "pid": os.getpid()}
+        if op == "reserve":
+            return {"ok": True, "id": self._reserve()}
         if op == "create":
+            if request.get("spare_cgroups") and not self.spares_off:
+                self.spare_config = spare_cgroup.SpareConfig.from_dict(request["spare_cgroups"])
             conn = self.clients[fd][0] if request.get("early") else None
             by_client = request.get("client_attaches") and conn is not None
             return self._create(ContainerSpec.from_dict(request["spec"]), conn,
@@ -197,7 +217,8 @@ class Shim:
                 del self.execs[pid]
             return {"ok": True, "exit": info}
         if op == "list":
-            return {"ok": True, "containers": [self._describe(t) for t in self.containers.values()]}
+            return {"ok": True, "containers": [self._describe(t) for t in self.containers.values()],
+                    "spare": self.warm.spare_id if self.warm is not None else None}
         if op == "forget":
             self._forget(request["id"])
             return {"ok": True}
@@ -273,15 +294,19 @@ class Shim:
             os.close(log_fd)
             raise
         os.close(warm.spec_w)
+        in_cgroup = warm.spare_id == spec.id  # already in the container's cgroups (a reserved id)
         if early is not None:
             # The namespaces exist: the client attaches networks while stage 2 builds the root.
-            early.sendall(json.dumps({"ok": True, "pid": warm.pid, "early": True}).encode() + b"\n")
+            early.sendall(json.dumps({"ok": True, "pid": warm.pid, "early": True,
+                                      "in_cgroup": in_cgroup}).encode() + b"\n")
         try:
             try:
                 if client_attach is not None:
                     client_attach()
-                else:
+                elif not in_cgroup:
                     _attach_cgroups(spec.cgroup_procs_files, warm.pid)
+                if not in_cgroup:
+                    spare_cgroup.remove(warm.spare_dirs)  # it has moved out of its spare cgroups
                 os.write(warm.attached_w, b"A")
             except BaseException:
                 _kill_quietly(warm.pid)
@@ -299,6 +324,9 @@ class Shim:
             self.sync_rest.pop(warm.sync_r, None)
             for fd in (warm.sync_r, warm.start_w, warm.out_r, warm.err_r, log_fd):
                 os.close(fd)
+            if warm.spare_dirs and not in_cgroup:  # a spare it may not have left: remove once it is gone
+                _death_of(warm.pid)
+                spare_cgroup.remove(warm.spare_dirs)
             self._reap()
             raise
         tracked = Tracked(spec=spec, pid=warm.pid, sync_r=warm.sync_r, start_w=warm.start_w, log_fd=log_fd)
@@ -316,7 +344,9 @@ class Shim:
         """The warm process with ``spec`` handed over, or a process forked now if there is none
         (or the warm one died meanwhile)."""
         payload = spec.to_json().encode()
-        warm, self.warm = self.warm, None
+        warm: Warm | None = None
+        if self.warm is not None and (self.warm.spare_id == spec.id or not self.warm.reserved()):
+            warm, self.warm = self.warm, None  # a warm process reserved for another create stays
         for candidate in (warm, None):
             if candidate is None:
                 candidate = self._fork_warm()
@@ -324,6 +354,8 @@ class Shim:
                 os.write(candidate.spec_w, payload)  # the reader is waiting: a long spec cannot block for good
                 return candidate
             except OSError as exc:
+                if candidate.spare_id == spec.id:
+                    candidate.spare_dirs = []  # the container's own cgroups now: the runtime's
                 self._let_go(candidate)
                 error = exc
         raise RuntimeError(f"container process died before setup: {error}")
@@ -368,6 +400,31 @@ class Shim:
         except Exception as exc:
             print(f"pyorch-shim: cannot keep a process warm: {exc}", file=sys.stderr, flush=True)
             self.warm_retry_at = time.monotonic() + 1.0
+            return
+        self._place_spare(self.warm)
+
+    def _place_spare(self, warm: Warm) -> None:
+        """Move the warm process into cgroups of its own, named by the id the next create may take."""
+        if self.spare_config is None or self.spares_off:
+            return
+        made: list[str] = []
+        try:
+            warm.spare_id = spare_cgroup.place(self.spare_config, warm.pid, made)
+            warm.spare_dirs = made
+        except OSError as exc:
+            print(f"pyorch-shim: no spare cgroups from now on: {exc}", file=sys.stderr, flush=True)
+            self.spares_off = True
+            warm.spare_dirs = made
+            self.warm = None
+            self._let_go(warm)  # removes what was made, once the process is gone
+
+    def _reserve(self) -> str | None:
+        """The id whose cgroups already hold the warm process, for the caller's next create."""
+        warm = self.warm
+        if warm is None or warm.spare_id is None or warm.reserved():
+            return None
+        warm.reserved_at = time.monotonic()
+        return warm.spare_id
 
     def _let_go(self, warm: Warm | None) -> None:
         """Stop a warm process that will not become a container, and reap it."""
@@ -385,6 +442,7 @@ class Shim:
                 os.waitpid(warm.pid, 0)
             except ChildProcessError:
                 pass
+        spare_cgroup.remove(warm.spare_dirs)
 
     def _await_client_attach(self, fd: int) -> None:
         """Block until the client reports PID 1 placed in its cgroups, or gives up with an error."""
@@ -452,6 +510,9 @@ class Shim:
             buf += data
 
     def _forget(self, cid: str) -> None:
+        if self.warm is not None and self.warm.spare_id == cid:  # reserved, then given up
+            warm, self.warm = self.warm, None
+            self._let_go(warm)
         t = self.containers.pop(cid, None)
         if t is None:
             return

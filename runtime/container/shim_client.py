@@ -136,18 +136,22 @@ class ShimClient:
 
     def create(self, spec: dict[str, Any], on_pid: Callable[[int], object] | None = None,
                meanwhile: Callable[[], object] | None = None,
-               attach: Callable[[int], object] | None = None) -> int:
+               attach: Callable[[int], object] | None = None,
+               spare_cgroups: dict[str, Any] | None = None) -> int:
         """Fork a container; returns its pid once its setup is done (or raises its failure).
 
         ``meanwhile`` runs while the shim hands the spec to the container's PID 1 (the caller makes
         the cgroups there); ``attach(pid)`` then puts PID 1 in them, and only after it may the
         container go past its mounts; ``on_pid(pid)`` runs next, while the shim finishes the setup
         (networks are plumbed there). A failure of any of them is the one raised, after the shim
-        has been told and has cleaned up, so the connection stays in step.
+        has been told and has cleaned up, so the connection stays in step. ``attach`` is skipped
+        when PID 1 already is in the container's cgroups (an id from `reserve`);
+        ``spare_cgroups`` lets the shim make such cgroups ahead of time (see spare_cgroup.py).
         """
         failure: BaseException | None = None
         with self._borrowed() as conn:
-            conn.send({"op": "create", "spec": spec, "early": True, "client_attaches": attach is not None})
+            conn.send({"op": "create", "spec": spec, "early": True, "client_attaches": attach is not None,
+                       "spare_cgroups": spare_cgroups})
             if meanwhile is not None:
                 try:
                     meanwhile()
@@ -157,7 +161,7 @@ class ShimClient:
             if reply.get("early"):
                 pid = int(reply["pid"])
                 if attach is not None:
-                    if failure is None:
+                    if failure is None and not reply.get("in_cgroup"):
                         try:
                             attach(pid)
                         except BaseException as exc:
@@ -172,6 +176,12 @@ class ShimClient:
         if failure is not None:
             raise failure
         return int(_checked(reply)["pid"])
+
+    def reserve(self) -> str | None:
+        """The id whose cgroups already hold the shim's next PID 1, for this client's next create
+        (None: none is ready). An unused reservation lapses, or goes with `forget` of that id."""
+        cid = self.request({"op": "reserve"})["id"]
+        return None if cid is None else str(cid)
 
     def exec(self, payload: dict[str, Any]) -> tuple[int, int, int]:
         """Start a process in a container: returns its pid and the read ends of its stdout and stderr."""

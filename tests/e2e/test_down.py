@@ -55,10 +55,10 @@ def _traces(layout: HostLayout, containers: list[dict[str, object]], veths: set[
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
     if layout.nft_table in tables:
         traces.append(f"nft table {layout.nft_table}")
-    for hierarchy in Path("/sys/fs/cgroup").iterdir():
-        if (hierarchy / layout.cgroup_parent).exists():
-            traces.append(f"cgroup {hierarchy / layout.cgroup_parent}")
     for c in containers:  # no cgroup directory left also means no process left in one
+        for hierarchy in Path("/sys/fs/cgroup").iterdir():  # (the shim's spare cgroups may stay)
+            if (hierarchy / layout.cgroup_parent / str(c["id"])).exists():
+                traces.append(f"cgroup {hierarchy / layout.cgroup_parent / str(c['id'])}")
         if (layout.containers_dir / str(c["id"])).exists():
             traces.append(f"bundle of {c['name']}")
     with open("/proc/self/mountinfo") as f:
