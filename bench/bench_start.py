@@ -92,18 +92,18 @@ def crun_bundle_in_netns(rootfs: Path, where: Path, netns: str) -> Path:
     return bundle
 
 
-def make_crun_work_on_hybrid_hosts() -> None:
+def make_crun_work_on_hybrid_hosts(where: Path) -> Path | None:
     """crun 1.8 refuses hybrid hosts whose cgroup2 lists controllers (hugetlb here). Binding hugetlb to a
-    v1 hierarchy, as systemd does on hybrid hosts, empties that list (peers-measured.md §2.2). The
-    kernel keeps hugetlb on v1 until reboot; pyorch does not use hugetlb."""
+    v1 hierarchy, as systemd does on hybrid hosts, empties that list (peers-measured.md §2.2). It stays
+    mounted for the benchmark (once unmounted and unused, the kernel may hand hugetlb back to cgroup2);
+    returns the mount point to unmount afterwards. pyorch does not use hugetlb."""
     controllers = Path("/sys/fs/cgroup/unified/cgroup.controllers")
-    if not controllers.exists() or not controllers.read_text().strip():
-        return
-    target = Path("/sys/fs/cgroup/hugetlb")
-    target.mkdir(exist_ok=True)
+    if not controllers.exists() or "hugetlb" not in controllers.read_text().split():
+        return None
+    target = where / "hugetlb"
+    target.mkdir()
     subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", str(target)], check=True)
-    subprocess.run(["umount", str(target)], check=True)
-    target.rmdir()
+    return target
 
 
 def main() -> None:
@@ -116,10 +116,11 @@ def main() -> None:
     rt = ContainerRuntime(layout)
     cold_layout = HostLayout(state_root=tmp / "state-cold", run_root=tmp / "run-cold", instance=layout.instance + "c")
     rt_cold = ContainerRuntime(cold_layout, rt.images)
+    hugetlb: Path | None = None
     try:
         ensure_base_images(rt.images)
         image = rt.images.resolve(IMAGE)
-        make_crun_work_on_hybrid_hosts()
+        hugetlb = make_crun_work_on_hybrid_hosts(tmp)
         bundle = crun_bundle(image.layer_dirs[-1], tmp)
         bundle_seccomp = crun_bundle(image.layer_dirs[-1], tmp, seccomp=True)
         nm = NetworkManager(layout)
@@ -236,6 +237,8 @@ def main() -> None:
         rt_cold.shim.close()
         purge_instance(cold_layout)
         purge_instance(layout)
+        if hugetlb is not None:
+            subprocess.run(["umount", str(hugetlb)], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
