@@ -85,6 +85,7 @@ class Tracked:
 class Shim:
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
+        self.spare_record = os.path.join(os.path.dirname(socket_path), "spare-cgroups.json")
         self.containers: dict[str, Tracked] = {}
         self.by_pid: dict[int, str] = {}
         self.pipe_owner: dict[int, str] = {}
@@ -113,6 +114,7 @@ class Shim:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, self._on_term)
         signal.set_wakeup_fd(self.wake_w)
+        spare_cgroup.sweep(self.spare_record)  # what a shim killed before us left
         try:
             os.unlink(self.socket_path)
         except FileNotFoundError:
@@ -295,6 +297,8 @@ class Shim:
             raise
         os.close(warm.spec_w)
         in_cgroup = warm.spare_id == spec.id  # already in the container's cgroups (a reserved id)
+        if in_cgroup:
+            spare_cgroup.forget(self.spare_record)  # the container's own cgroups from now on
         if early is not None:
             # The namespaces exist: the client attaches networks while stage 2 builds the root.
             early.sendall(json.dumps({"ok": True, "pid": warm.pid, "early": True,
@@ -305,8 +309,9 @@ class Shim:
                     client_attach()
                 elif not in_cgroup:
                     _attach_cgroups(spec.cgroup_procs_files, warm.pid)
-                if not in_cgroup:
+                if not in_cgroup and warm.spare_dirs:
                     spare_cgroup.remove(warm.spare_dirs)  # it has moved out of its spare cgroups
+                    spare_cgroup.forget(self.spare_record)
                 os.write(warm.attached_w, b"A")
             except BaseException:
                 _kill_quietly(warm.pid)
@@ -327,6 +332,7 @@ class Shim:
             if warm.spare_dirs and not in_cgroup:  # a spare it may not have left: remove once it is gone
                 _death_of(warm.pid)
                 spare_cgroup.remove(warm.spare_dirs)
+                spare_cgroup.forget(self.spare_record)
             self._reap()
             raise
         tracked = Tracked(spec=spec, pid=warm.pid, sync_r=warm.sync_r, start_w=warm.start_w, log_fd=log_fd)
@@ -356,6 +362,7 @@ class Shim:
             except OSError as exc:
                 if candidate.spare_id == spec.id:
                     candidate.spare_dirs = []  # the container's own cgroups now: the runtime's
+                    spare_cgroup.forget(self.spare_record)
                 self._let_go(candidate)
                 error = exc
         raise RuntimeError(f"container process died before setup: {error}")
@@ -411,6 +418,7 @@ class Shim:
         try:
             warm.spare_id = spare_cgroup.place(self.spare_config, warm.pid, made)
             warm.spare_dirs = made
+            spare_cgroup.note(self.spare_record, made)
         except OSError as exc:
             print(f"pyorch-shim: no spare cgroups from now on: {exc}", file=sys.stderr, flush=True)
             self.spares_off = True
@@ -443,6 +451,8 @@ class Shim:
             except ChildProcessError:
                 pass
         spare_cgroup.remove(warm.spare_dirs)
+        if warm.spare_dirs:
+            spare_cgroup.forget(self.spare_record)
 
     def _await_client_attach(self, fd: int) -> None:
         """Block until the client reports PID 1 placed in its cgroups, or gives up with an error."""

@@ -10,6 +10,7 @@ Standard library only (the shim imports it).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
 
@@ -52,6 +53,33 @@ def remove(directories: list[str]) -> None:
     for path in reversed(directories):
         with contextlib.suppress(OSError):
             os.rmdir(path)
+
+
+def note(record: str, directories: list[str]) -> None:
+    """Remember an unclaimed spare on disk, so a shim started after this one died (SIGKILL: its
+    warm process ends with it) can remove what is left (`sweep`)."""
+    tmp = record + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(directories, f)
+    os.replace(tmp, record)
+
+
+def forget(record: str) -> None:
+    """The spare was taken by a container or removed: nothing to sweep."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(record)
+
+
+def sweep(record: str) -> None:
+    """Remove the spare a previous shim left unclaimed (empty by now: its process went with it)."""
+    try:
+        with open(record) as f:
+            directories = json.load(f)
+    except (OSError, ValueError):
+        directories = []
+    if isinstance(directories, list):
+        remove([d for d in directories if isinstance(d, str)])
+    forget(record)
 
 
 def _copy(source: str, target: str) -> None:

@@ -82,3 +82,24 @@ def test_a_given_up_reservation_goes_with_its_warm_process(rt: ContainerRuntime)
         assert time.monotonic() < deadline, "the given-up spare is still there"
         time.sleep(0.02)
     assert warm_pid(rt) != waiting
+
+
+def test_a_killed_shim_leaves_no_spare_behind(rt: ContainerRuntime) -> None:
+    """SIGKILL of the shim ends its warm process too; the next shim removes the spare it left."""
+    import os
+    import signal
+
+    rt.create(RunConfig(name="first", image=BUSYBOX, command=["true"]))
+    spare = spare_id(rt)
+    waiting = warm_pid(rt)
+    os.kill(rt.shim.shim_pid(), signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{waiting}"):  # it reads end-of-file instead of a spec
+        assert time.monotonic() < deadline, "the warm process outlived its shim"
+        time.sleep(0.02)
+    assert spare in rt.cgroups.list()  # nobody was there to remove it
+    rt.shim.close()  # drop pooled connections to the dead shim
+    rt.shim.ensure_running()
+    assert spare not in rt.cgroups.list()
+    info = rt.create(RunConfig(name="after", image=BUSYBOX, command=["true"]))
+    assert rt.inspect(info.id).status == "created"
