@@ -92,18 +92,38 @@ def crun_bundle_in_netns(rootfs: Path, where: Path, netns: str) -> Path:
     return bundle
 
 
-def make_crun_work_on_hybrid_hosts(where: Path) -> Path | None:
-    """crun 1.8 refuses hybrid hosts whose cgroup2 lists controllers (hugetlb here). Binding hugetlb to a
-    v1 hierarchy, as systemd does on hybrid hosts, empties that list (peers-measured.md §2.2). It stays
-    mounted for the benchmark (once unmounted and unused, the kernel may hand hugetlb back to cgroup2);
-    returns the mount point to unmount afterwards. pyorch does not use hugetlb."""
+def make_crun_work_on_hybrid_hosts() -> Path | None:
+    """crun 1.8 refuses hybrid hosts whose cgroup2 lists controllers (hugetlb here); binding hugetlb to
+    a v1 hierarchy, as systemd does on hybrid hosts, empties that list (peers-measured.md §2.2). Once
+    bound, crun also makes a cgroup for each container under /sys/fs/cgroup/hugetlb, on the tmpfs if
+    nothing is mounted there (and leaves it), so the hierarchy is mounted there for the benchmark.
+    Returns the mount point to give back with `restore_hugetlb`. pyorch does not use hugetlb."""
     controllers = Path("/sys/fs/cgroup/unified/cgroup.controllers")
-    if not controllers.exists() or "hugetlb" not in controllers.read_text().split():
+    target = Path("/sys/fs/cgroup/hugetlb")
+    if not controllers.exists() or target.is_mount():
         return None
-    target = where / "hugetlb"
-    target.mkdir()
+    on_v2 = "hugetlb" in controllers.read_text().split()
+    on_hidden_v1 = any(line.split(":")[1] == "hugetlb" for line in Path("/proc/self/cgroup").read_text().splitlines())
+    if not (on_v2 or on_hidden_v1):
+        return None
+    target.mkdir(exist_ok=True)
     subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", str(target)], check=True)
     return target
+
+
+def restore_hugetlb(target: Path) -> None:
+    """Remove what crun left in the hierarchy, unmount it and remove the mount point."""
+    for child in target.iterdir():
+        if child.is_dir():
+            try:
+                child.rmdir()
+            except OSError:
+                pass
+    subprocess.run(["umount", str(target)], check=False)
+    try:
+        target.rmdir()
+    except OSError:
+        pass
 
 
 def main() -> None:
@@ -120,7 +140,7 @@ def main() -> None:
     try:
         ensure_base_images(rt.images)
         image = rt.images.resolve(IMAGE)
-        hugetlb = make_crun_work_on_hybrid_hosts(tmp)
+        hugetlb = make_crun_work_on_hybrid_hosts()
         bundle = crun_bundle(image.layer_dirs[-1], tmp)
         bundle_seccomp = crun_bundle(image.layer_dirs[-1], tmp, seccomp=True)
         nm = NetworkManager(layout)
@@ -238,7 +258,7 @@ def main() -> None:
         purge_instance(cold_layout)
         purge_instance(layout)
         if hugetlb is not None:
-            subprocess.run(["umount", str(hugetlb)], check=False)
+            restore_hugetlb(hugetlb)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
