@@ -298,7 +298,7 @@ class Shim:
         os.close(warm.spec_w)
         in_cgroup = warm.spare_id == spec.id  # already in the container's cgroups (a reserved id)
         if in_cgroup:
-            spare_cgroup.forget(self.spare_record)  # the container's own cgroups from now on
+            self._disown_spare(warm)
         if early is not None:
             # The namespaces exist: the client attaches networks while stage 2 builds the root.
             early.sendall(json.dumps({"ok": True, "pid": warm.pid, "early": True,
@@ -309,9 +309,7 @@ class Shim:
                     client_attach()
                 elif not in_cgroup:
                     _attach_cgroups(spec.cgroup_procs_files, warm.pid)
-                if not in_cgroup and warm.spare_dirs:
-                    spare_cgroup.remove(warm.spare_dirs)  # it has moved out of its spare cgroups
-                    spare_cgroup.forget(self.spare_record)
+                self._drop_spare(warm)  # if it had one, it has moved out of it
                 os.write(warm.attached_w, b"A")
             except BaseException:
                 _kill_quietly(warm.pid)
@@ -329,10 +327,9 @@ class Shim:
             self.sync_rest.pop(warm.sync_r, None)
             for fd in (warm.sync_r, warm.start_w, warm.out_r, warm.err_r, log_fd):
                 os.close(fd)
-            if warm.spare_dirs and not in_cgroup:  # a spare it may not have left: remove once it is gone
+            if warm.spare_dirs:  # a spare it may not have left: removed once the process is gone
                 _death_of(warm.pid)
-                spare_cgroup.remove(warm.spare_dirs)
-                spare_cgroup.forget(self.spare_record)
+                self._drop_spare(warm)
             self._reap()
             raise
         tracked = Tracked(spec=spec, pid=warm.pid, sync_r=warm.sync_r, start_w=warm.start_w, log_fd=log_fd)
@@ -361,8 +358,7 @@ class Shim:
                 return candidate
             except OSError as exc:
                 if candidate.spare_id == spec.id:
-                    candidate.spare_dirs = []  # the container's own cgroups now: the runtime's
-                    spare_cgroup.forget(self.spare_record)
+                    self._disown_spare(candidate)
                 self._let_go(candidate)
                 error = exc
         raise RuntimeError(f"container process died before setup: {error}")
@@ -450,9 +446,19 @@ class Shim:
                 os.waitpid(warm.pid, 0)
             except ChildProcessError:
                 pass
-        spare_cgroup.remove(warm.spare_dirs)
+        self._drop_spare(warm)
+
+    def _drop_spare(self, warm: Warm) -> None:
+        """Remove the spare cgroups of a warm process that has left them (or is gone)."""
         if warm.spare_dirs:
+            spare_cgroup.remove(warm.spare_dirs)
             spare_cgroup.forget(self.spare_record)
+            warm.spare_dirs = []
+
+    def _disown_spare(self, warm: Warm) -> None:
+        """The spare cgroups are a container's now (its id was reserved): the runtime's to remove."""
+        spare_cgroup.forget(self.spare_record)
+        warm.spare_dirs = []
 
     def _await_client_attach(self, fd: int) -> None:
         """Block until the client reports PID 1 placed in its cgroups, or gives up with an error."""
