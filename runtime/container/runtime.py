@@ -102,6 +102,7 @@ class ContainerRuntime:
         self.cgroups = open_cgroups(layout)
         self.features = host_features()  # probed once per process, at start-up
         self.shim = ShimClient(layout.run_root)
+        self._spare_cgroups = _spare_cgroups_config(self.cgroups.plan(_ANY_ID, CgroupResources()))
         layout.containers_dir.mkdir(parents=True, exist_ok=True)
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ class ContainerRuntime:
         bundle = self.layout.containers_dir / cid
         try:
             record, spec = self._write_bundle(config, image, cid, bundle, security, capabilities, resources,
-                                              netns, args, user_binds, tmpfs)
+                                              cgroup, netns, args, user_binds, tmpfs)
             self._spawn(bundle, record, spec, on_pid,
                         lambda: self._make_cgroup(cid, resources, config.privileged, security.device_rules))
         except BaseException:
@@ -137,7 +138,7 @@ class ContainerRuntime:
         return self._observe(bundle, record)
 
     def _write_bundle(self, config: RunConfig, image: Image, cid: str, bundle: Path, security: SecurityPlan,
-                      capabilities: list[str], resources: CgroupResources, netns: str, args: list[str],
+                      capabilities: list[str], resources: CgroupResources, cgroup: Cgroup, netns: str, args: list[str],
                       user_binds: list[BindMount], tmpfs: list[TmpfsMount]) -> tuple[ContainerRecord, ContainerSpec]:
         """The container's directory: writable layer, /etc files, spec and record."""
         for sub in ("upper", "work", "rootfs"):
@@ -161,7 +162,7 @@ class ContainerRuntime:
             capabilities=capabilities,
             no_new_privileges=config.no_new_privileges,
             read_only_rootfs=config.read_only,
-            cgroup_procs_files=[],  # made and joined from here, beside stage 2 (see _spawn)
+            cgroup_procs_files=list(cgroup.procs_files),  # joined by `exec`; a create's PID 1 joins in _spawn
             binds=binds,
             tmpfs=tmpfs,
             init_path=find_init_binary() if use_init else "",
@@ -215,9 +216,8 @@ class ContainerRuntime:
         (bundle / "exit.json").unlink(missing_ok=True)
         spec = ContainerSpec.from_dict(json.loads((bundle / "spec.json").read_text()))
         resources = _cgroup_resources_from_spec_file(bundle)
-        self.cgroups.plan(cid, resources)
+        spec.cgroup_procs_files = list(self.cgroups.plan(cid, resources).procs_files)
         extra = tuple(parse_cgroup_rule(line) for line in spec.device_rules)
-        spec.cgroup_procs_files = []
         spec.netns_path = netns_path(spec.network_mode, self.layout.containers_dir)
         record.restart_count = restart_count
         record.started_at = 0.0
@@ -251,13 +251,6 @@ class ContainerRuntime:
             reserved = None
         return reserved or os.urandom(32).hex()
 
-    def _spare_cgroups(self) -> dict[str, Any]:
-        """Where the shim may make cgroups ahead of time: the parents of this instance's."""
-        cgroup = self.cgroups.plan(_ANY_ID, CgroupResources())
-        cpuset = cgroup.v1_dirs.get("cpuset")
-        return {"parents": [str(d.parent) for d in cgroup.directories],
-                "cpuset_parent": str(cpuset.parent) if cpuset is not None else None}
-
     def _spawn(self, bundle: Path, record: ContainerRecord, spec: ContainerSpec,
                on_pid: Callable[[str, int], object] | None, make_cgroup: Callable[[], Cgroup]) -> None:
         """Have the shim fork the container while its cgroups are made here; PID 1 joins them
@@ -266,7 +259,7 @@ class ContainerRuntime:
         try:
             pid = self.shim.create(asdict(spec), None if on_pid is None else partial(on_pid, spec.id),
                                    meanwhile=lambda: made.append(make_cgroup()),
-                                   attach=lambda pid: made[0].attach(pid), spare_cgroups=self._spare_cgroups())
+                                   attach=lambda pid: made[0].attach(pid), spare_cgroups=self._spare_cgroups)
         except ShimError as exc:
             raise RuntimeFailure(f"cannot create container {record.name}: {exc}") from exc
         record.pid = pid
@@ -542,6 +535,14 @@ class ExecSession:
             if time.monotonic() > deadline:
                 raise RuntimeFailure(f"exec process {self.pid} did not finish")
             time.sleep(0.01)
+
+
+def _spare_cgroups_config(cgroup: Cgroup) -> dict[str, Any]:
+    """Where the shim may make cgroups ahead of time (spare_cgroup.py): the parents of this
+    instance's container cgroups, one per hierarchy."""
+    cpuset = cgroup.v1_dirs.get("cpuset")
+    return {"parents": [str(d.parent) for d in cgroup.directories],
+            "cpuset_parent": str(cpuset.parent) if cpuset is not None else None}
 
 
 def _cgroup_resources_from_spec_file(bundle: Path) -> CgroupResources:

@@ -127,4 +127,9 @@ def test_exec_joins_the_container(rt: ContainerRuntime) -> None:
     assert "exbox" in output and "sleep 1000" in output
     rows = rt.processes(info.id)
     assert any("sleep 1000" in r["cmd"] for r in rows)
+    # an exec'd process is in the container's cgroups too (its limits, `top`, its kill)
+    again = rt.exec(info.id, ["sleep", "1000"])
+    cgroup = rt.cgroup(info.id)
+    assert cgroup is not None and again.pid in cgroup.pids()
     rt.stop(info.id, timeout=5)
+    assert again.wait() != 0
