@@ -61,10 +61,22 @@ class HostLayout:
     def nft_table(self) -> str:
         return self.cgroup_parent.replace("-", "_")
 
+    @property
+    def link_tag(self) -> str:
+        """Four hex digits of the instance tag that every interface name of this instance carries,
+        so that one instance's links can be told from another's by name alone (leak checks of
+        instances running side by side, `system reset`)."""
+        return hashlib.sha256(self.instance.encode()).hexdigest()[:4]
+
+    def link_prefix(self, prefix: str) -> str:
+        """The start of every interface name this instance gives with ``prefix`` (``pyb``, ``pyv``)."""
+        return prefix + self.link_tag
+
     def short_name(self, prefix: str, *parts: str) -> str:
         """An interface name (≤ 15 bytes) unique to this instance and ``parts``."""
         digest = hashlib.sha256("\0".join((self.instance, *parts)).encode()).hexdigest()
-        return f"{prefix}{digest[: 15 - len(prefix)]}"
+        head = self.link_prefix(prefix)
+        return f"{head}{digest[: 15 - len(head)]}"
 
     def bridge_name(self, network: str) -> str:
         return self.short_name("pyb", network)

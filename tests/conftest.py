@@ -38,6 +38,15 @@ def _links() -> set[str]:
     return {line.split(": ")[1].split("@")[0] for line in out.splitlines() if ": " in line}
 
 
+def _foreign(name: str, layout: HostLayout) -> bool:
+    """A link or nftables table of another pyorch instance (a suite running beside this one)."""
+    for prefix in ("pyb", "pyv"):
+        if name.startswith(prefix):
+            return not name.startswith(layout.link_prefix(prefix))
+    table = name.split()[-1] if name.startswith("table ") else None
+    return table is not None and table.startswith("pyorch_") and table != layout.nft_table
+
+
 def _nft_tables() -> set[str]:
     out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False).stdout
     return set(out.splitlines())
@@ -97,10 +106,10 @@ def layout(tmp_path: Path, shared_images: Path) -> Iterator[HostLayout]:
     yield lay
     stop_daemons(lay)  # the engine and the shim are expected to run until here
     leaks: list[str] = []
-    new_links = sorted(_links() - links_before)
+    new_links = sorted(n for n in _links() - links_before if not _foreign(n, lay))
     if new_links:
         leaks.append(f"links: {new_links}")
-    new_tables = sorted(_nft_tables() - tables_before)
+    new_tables = sorted(t for t in _nft_tables() - tables_before if not _foreign(t, lay))
     if new_tables:
         leaks.append(f"nftables tables: {new_tables}")
     mounts = _mounts_under(tmp_path)
