@@ -51,6 +51,15 @@ class HostLayout:
     def volumes_dir(self) -> Path:
         return self.state_root / "volumes"
 
+    def make_private_dirs(self) -> None:
+        """Create the state and run roots closed to other users (0700, as Docker keeps
+        /var/lib/docker): revisions, specs and environments under them may hold secrets. An
+        existing root left open by an older pyorch is closed too."""
+        for path in (self.state_root, self.run_root, self.containers_dir):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o700)
+
     # --- kernel object names ---------------------------------------------------------------
     @property
     def cgroup_parent(self) -> str:

@@ -18,7 +18,7 @@ from runtime.layout import HostLayout
 
 def main() -> None:
     layout = HostLayout.from_env()
-    layout.run_root.mkdir(parents=True, exist_ok=True)
+    layout.make_private_dirs()
     logging.basicConfig(
         level=logging.DEBUG if os.environ.get("PYORCH_DEBUG") else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -8,6 +8,7 @@ invariant 2) and every revision is kept for rollback.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -88,6 +89,10 @@ class Event:
 class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Revisions hold every service's environment: root only. SQLite gives its -wal and -shm
+        # files the database file's mode, so creating it 0600 closes all three.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        os.chmod(path, 0o600)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

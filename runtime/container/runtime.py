@@ -41,6 +41,7 @@ from runtime.container.state import (
     load_record,
     process_start_time,
     save_record,
+    write_private,
 )
 from runtime.errors import ContainerNotFound, ContainerStateError, RuntimeFailure
 from runtime.features import host_features
@@ -103,7 +104,7 @@ class ContainerRuntime:
         self.features = host_features()  # probed once per process, at start-up
         self.shim = ShimClient(layout.run_root)
         self._spare_cgroups = _spare_cgroups_config(self.cgroups.plan(_ANY_ID, CgroupResources()))
-        layout.containers_dir.mkdir(parents=True, exist_ok=True)
+        layout.make_private_dirs()
 
     # --- lifecycle -------------------------------------------------------------------------------
     def create(self, config: RunConfig, on_pid: Callable[[str, int], object] | None = None) -> ContainerInfo:
@@ -141,8 +142,9 @@ class ContainerRuntime:
                       capabilities: list[str], resources: CgroupResources, cgroup: Cgroup, netns: str, args: list[str],
                       user_binds: list[BindMount], tmpfs: list[TmpfsMount]) -> tuple[ContainerRecord, ContainerSpec]:
         """The container's directory: writable layer, /etc files, spec and record."""
+        bundle.mkdir(mode=0o700)  # the upper directory holds whatever the container writes
         for sub in ("upper", "work", "rootfs"):
-            (bundle / sub).mkdir(parents=True)
+            (bundle / sub).mkdir()
         hostname = config.hostname or default_hostname(config.network_mode, cid, self.layout.containers_dir)
         env = merge_env(image.config.env, {"HOSTNAME": hostname, **config.environment})
         binds = self._write_network_files(bundle, hostname, config) + user_binds
@@ -192,7 +194,7 @@ class ContainerRuntime:
             stop_grace_period=config.stop_grace_period,
         )
         save_record(bundle, record)
-        (bundle / "spec.json").write_text(spec.to_json())
+        write_private(bundle / "spec.json", spec.to_json())
         return record, spec
 
     def _discard(self, cgroup: Cgroup, bundle: Path) -> None:

@@ -52,11 +52,17 @@ class ContainerInfo:
         return self.record.labels
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` atomically, readable by root only (it may hold an environment or secrets)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    write_private(path, json.dumps(data))
 
 
 def save_record(bundle: Path, record: ContainerRecord) -> None:
