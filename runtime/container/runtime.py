@@ -223,6 +223,8 @@ class ContainerRuntime:
         spec.netns_path = netns_path(spec.network_mode, self.layout.containers_dir)
         record.restart_count = restart_count
         record.started_at = 0.0
+        kept = self.cgroups.open(cid)  # a restart keeps the cgroup, and its OOM-kill count
+        record.oom_kills_before = kept.oom_kill_count() if kept is not None else 0
         try:
             self._spawn(bundle, record, spec, on_pid,
                         lambda: self._make_cgroup(cid, resources, spec.privileged, extra))
@@ -430,7 +432,7 @@ class ContainerRuntime:
             exit_info = load_exit(bundle)
         if exit_info is not None:
             cgroup = self.cgroups.open(record.id)
-            oom = bool(cgroup is not None and cgroup.oom_kill_count() > 0)
+            oom = bool(cgroup is not None and cgroup.oom_kill_count() > record.oom_kills_before)
             return ContainerInfo(record, "exited", int(exit_info["exit_code"]), exit_info.get("finished_at"), oom)
         if record.pid:
             # Gone without an exit record: the shim was not there to reap it.

@@ -27,6 +27,9 @@ class ContainerRecord:
     pid_start_time: int = 0
     started_at: float = 0.0
     restart_count: int = 0
+    # The cgroup's cumulative OOM-kill count when this run started: a container restarted in the
+    # same cgroup was OOM-killed in this run only if the count has grown since.
+    oom_kills_before: int = 0
 
 
 @dataclass(frozen=True)

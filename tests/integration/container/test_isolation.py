@@ -62,6 +62,22 @@ def test_memory_limit_is_enforced_and_oom_kill_reported(rt: ContainerRuntime) ->
     assert info.oom_killed
 
 
+def test_oom_kill_is_reported_for_the_run_it_ended_only(rt: ContainerRuntime) -> None:
+    # The first run fills its memory limit and is OOM-killed; the restarted one (same cgroup,
+    # same writable layer, where the marker is) exits cleanly and must not inherit the flag.
+    script = "if [ -e /ran ]; then exit 3; fi; touch /ran; a=x; while :; do a=$a$a; done"
+    config = RunConfig(name="oom-once", image=BUSYBOX, resources=Resources(memory_limit=32 * 1024 * 1024),
+                       init=False, command=["sh", "-c", script])
+    first, _ = run_to_exit(rt, config)
+    assert (first.exit_code, first.oom_killed) == (137, True)
+    rt.respawn(first.id, restart_count=1)
+    rt.start(first.id)
+    deadline = time.monotonic() + 30
+    while (second := rt.inspect(first.id)).status != "exited" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (second.exit_code, second.oom_killed) == (3, False)
+
+
 def test_stop_is_fast_with_init_even_when_pid1_ignores_sigterm(rt: ContainerRuntime) -> None:
     info = rt.create(RunConfig(name="loop", image=BUSYBOX, command=["sh", "-c", "while true; do sleep 1; done"]))
     rt.start(info.id)
