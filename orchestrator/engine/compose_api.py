@@ -6,10 +6,12 @@ import json
 from typing import Any, Protocol
 
 from orchestrator.engine import oneoff, project_ops
+from orchestrator.engine.compose_build import ensure_built, with_build_images
 from orchestrator.engine.engine import Engine, UpOptions
 from orchestrator.engine.selection import select_services
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project
+from runtime.image.build import Builder
 
 
 class Handler(Protocol):
@@ -54,6 +56,7 @@ def _run(engine: Engine, name: str, body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(spec, dict) or spec.get("name") != name:
         raise EngineError("run needs the project (as `pyorch config --format json` prints it)")
     request = oneoff.RunRequest.from_body(body)
+    spec = with_build_images(spec)  # a build-only service runs `<project>-<service>`, as `up` does
     try:
         project = Project.model_validate(spec)
     except ValueError as exc:
@@ -66,6 +69,7 @@ def _run(engine: Engine, name: str, body: dict[str, Any]) -> dict[str, Any]:
         result = engine.up(select_services(spec, engine.store.current_spec(name), deps, no_deps=False), UpOptions())
         if result["errors"]:
             raise EngineError("dependencies failed: " + "; ".join(result["errors"]))
+    ensure_built(Builder(engine.runtime), project, project.services[request.service])  # when missing
     info = oneoff.start_oneoff(engine, project, engine.store.current_revision(name) or 0, request)
     return {"id": info.id, "name": info.name}
 

@@ -135,6 +135,7 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int, attached_r: int) 
         _make_workdir(spec.cwd or "/")
         _wait_attached(attached_r)
         sc.unshare(sc.CLONE_NEWCGROUP)
+        _give_stdio_to(uid)
         _drop_privileges(spec, uid, gid, groups, seccomp_program)
         env = _environment(spec.env, uid)
         _enter_workdir(spec.cwd or "/")
@@ -419,6 +420,17 @@ def _drop_privileges(spec: ContainerSpec, uid: int, gid: int, groups: list[int],
             sc.seccomp_set_filter(seccomp_program)
 
 
+def _give_stdio_to(uid: int) -> None:
+    """The stdio pipes are the shim's (root's): opening /dev/stdout reopens the pipe through
+    /proc/self/fd/1 and checks its owner, so a non-root nginx could not log. Like runc, hand them
+    to the process's user (the group stays), leaving /dev/null alone."""
+    null = os.stat("/dev/null").st_rdev
+    for fd in (0, 1, 2):
+        st = os.fstat(fd)
+        if st.st_uid != uid and not (stat.S_ISCHR(st.st_mode) and st.st_rdev == null):
+            os.fchown(fd, uid, -1)
+
+
 def _read_program(path: str) -> bytes:
     if not path:
         return b""
@@ -529,6 +541,7 @@ def _exec_stage2(spec: ContainerSpec, request: dict[str, object], sync_w: int, s
         user = str(request.get("user") or spec.user)
         uid, gid, groups = resolve_user(user)
         groups = _with_extra_groups(groups, spec.group_add)
+        _give_stdio_to(uid)
         _drop_privileges(spec, uid, gid, groups, seccomp_program)
         extra = [str(e) for e in request.get("env") or []]  # type: ignore[attr-defined]
         env = _environment([*spec.env, *extra], uid)

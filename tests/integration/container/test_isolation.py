@@ -116,6 +116,21 @@ def test_non_root_user_gets_no_effective_capabilities(rt: ContainerRuntime) -> N
     assert any("0000000000000000" in line for line in lines)
 
 
+def test_non_root_process_can_open_its_stdout_and_stderr(rt: ContainerRuntime) -> None:
+    """nginx as www-data logs to /dev/stdout: the stdio pipes must be its user's, as with runc."""
+    script = "echo out > /dev/stdout; echo err > /dev/stderr; id -u"
+    _, log = run_to_exit(rt, RunConfig(name="stdio", image=BUSYBOX, user="33:33", command=["sh", "-c", script]))
+    lines = texts(log)
+    assert "out" in lines and "err" in lines and "33" in lines, log
+    info = rt.create(RunConfig(name="stdio-exec", image=BUSYBOX, command=["sleep", "1000"]))
+    rt.start(info.id)
+    session = rt.exec(info.id, ["sh", "-c", script], user="65534")
+    output = b"".join(data for _, data in session.output()).decode()
+    assert session.wait() == 0, output
+    assert sorted(output.split()) == ["65534", "err", "out"], output
+    rt.stop(info.id, timeout=5)
+
+
 def test_mounts_read_only_root_and_tmpfs(rt: ContainerRuntime, tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
