@@ -154,7 +154,7 @@ class ContainerRuntime:
             id=cid,
             name=config.name,
             bundle_dir=str(bundle),
-            lower_dirs=[str(p) for p in reversed(image.layer_dirs)],
+            lower_dirs=overlay_lower_dirs(image.layer_dirs),
             args=args,
             env=env,
             cwd=config.working_dir or image.config.working_dir or "/",
@@ -473,6 +473,20 @@ class ContainerRuntime:
             BindMount(str(bundle / "hosts"), "/etc/hosts", ro),
             BindMount(str(bundle / "resolv.conf"), "/etc/resolv.conf", ro),
         ]
+
+
+def overlay_lower_dirs(layer_dirs: list[Path]) -> list[str]:
+    """overlayfs's ``lowerdir=`` (top first) with each directory once: an image may hold the same
+    layer twice (a RUN that changed nothing, the same COPY again), and the kernel refuses a
+    lowerdir given twice ("conflicting lowerdir path", ELOOP). Keeping the topmost occurrence
+    merges to the same tree: whatever the lower copy provides, the upper one provides above it."""
+    seen: set[Path] = set()
+    out: list[str] = []
+    for path in reversed(layer_dirs):
+        if path not in seen:
+            seen.add(path)
+            out.append(str(path))
+    return out
 
 
 def _resolv_conf(dns: list[str], search: list[str], options: list[str] | None = None) -> str:

@@ -311,6 +311,8 @@ class Shim:
                     _attach_cgroups(spec.cgroup_procs_files, warm.pid)
                 self._drop_spare(warm)  # if it had one, it has moved out of it
                 os.write(warm.attached_w, b"A")
+            except BrokenPipeError:
+                pass  # PID 1 died in its setup: its report on the sync pipe, read next, says why
             except BaseException:
                 _kill_quietly(warm.pid)
                 raise

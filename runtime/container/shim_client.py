@@ -167,12 +167,17 @@ class ShimClient:
                         except BaseException as exc:
                             failure = exc
                     conn.send({"op": "attached"} if failure is None else {"op": "abort", "error": str(failure)})
+                hook_failed = False
                 if failure is None and on_pid is not None:
                     try:
                         on_pid(pid)
                     except BaseException as exc:
-                        failure = exc
+                        failure, hook_failed = exc, True
                 reply = conn.read_reply()
+                if hook_failed and not reply.get("ok"):
+                    # The container's own setup failed, which is what broke the hook (a netns gone
+                    # with its dead PID 1): report the cause, not the symptom.
+                    raise ShimError(str(reply.get("error", "unknown shim error"))) from failure
         if failure is not None:
             raise failure
         return int(_checked(reply)["pid"])

@@ -22,9 +22,9 @@ from typing import Any
 from runtime.container.runtime import ContainerRuntime
 from runtime.errors import RuntimeFailure
 from runtime.image.build import metadata
-from runtime.image.build.cache import BuildCache, chain
+from runtime.image.build.cache import BuildCache, CacheEntry, chain
 from runtime.image.build.copy_step import URL_PREFIXES, fill_staging, plan_copy
-from runtime.image.build.diff import write_diff
+from runtime.image.build.diff import collect_changes, write_diff
 from runtime.image.build.dockerignore import DockerIgnore
 from runtime.image.build.errors import BuildError, DockerfileError
 from runtime.image.build.metadata import StageConfig
@@ -78,6 +78,7 @@ class _State:
     layers: tuple[Layer, ...]
     config: StageConfig
     key: str
+    exact: bool = True  # the layers are the stage's files (the check pass makes no layers)
 
 
 class Builder:
@@ -239,19 +240,23 @@ class _Run:
         env = dict(state.config.args)
         key = chain(state.key, json.dumps(["RUN", argv, env], sort_keys=True))
         if self.check_only:
-            return _State(state.layers, state.config, key)
-        layer = self._cached(key)
-        if layer is None:
+            return _State(state.layers, state.config, key, exact=False)
+        entry = self._cached(key)
+        if entry is None:
             image = self.b.store.add_image(list(state.layers), state.config.image, None,
                                            history="pyorch build step")
             below = LayerView(image.layer_dirs)
             where = f"{self.df.filename}:{ins.line}"
             with run_container(self.b.runtime, image.id, argv, env, state.config.image.user,
                                state.config.image.working_dir, where, self._output) as upper:
-                digest = self.b.store.ingest(lambda out: write_diff(upper, out, below))
-            layer = self._store_layer(key, digest)
+                changes = collect_changes(upper, below)
+                # A step that changed nothing adds no layer (BuildKit drops empty layers too).
+                digest = self.b.store.ingest(lambda out: write_diff(changes, out)) if changes else None
+            entry = CacheEntry(self._store_layer(digest) if digest else None)
+            self.b.cache.put(key, entry)
             self.ran += 1
-        return _State((*state.layers, layer), state.config, key)
+        layers = state.layers if entry.layer is None else (*state.layers, entry.layer)
+        return _State(layers, state.config, key)
 
     def _copy(self, ins: Instruction, state: _State) -> _State:
         env = state.config.env()
@@ -279,12 +284,9 @@ class _Run:
             raise self.df.error(ins.line, str(exc)) from None
         key = chain(state.key, json.dumps([ins.keyword, ins.flags, plan.destination, plan.into_directory, digest]))
         if self.check_only:
-            return _State(state.layers, state.config, key)
-        layer = self._cached(key)
-        if layer is None:
-            layer = self._layer_from_staging(key, lambda staging: fill_staging(plan, tree, view, staging, owner),
-                                             ins)
-        return _State((*state.layers, layer), state.config, key)
+            return _State(state.layers, state.config, key, exact=False)
+        return _State((*state.layers, self._staged_layer(key, ins, lambda staging: fill_staging(
+            plan, tree, view, staging, owner))), state.config, key)
 
     def _tree(self, ins: Instruction, env: dict[str, str]) -> SourceTree | None:
         source = ins.flags.get("from")
@@ -318,14 +320,16 @@ class _Run:
         if not user:
             raise self.df.error(ins.line, f"--chown={spec!r}: want user[:group]")
         view = LayerView([self.b.store.layer_dir(layer.diff_id) for layer in state.layers])
-        uid = self._lookup_id(ins, view, "/etc/passwd", user)
-        gid = self._lookup_id(ins, view, "/etc/group", group) if group else uid
+        uid = self._lookup_id(ins, view, "/etc/passwd", user, state.exact)
+        gid = self._lookup_id(ins, view, "/etc/group", group, state.exact) if group else uid
         return Ownership(uid, gid, mode)
 
-    def _lookup_id(self, ins: Instruction, view: LayerView, path: str, name: str) -> int:
+    def _lookup_id(self, ins: Instruction, view: LayerView, path: str, name: str, exact: bool) -> int:
+        """A user or group name as the stage's own /etc files say; in the check pass the stage's files
+        are only known up to its first layer step (a RUN may add the user), so the lookup waits."""
         if name.isdigit():
             return int(name)
-        if self.check_only and not view.layers:
+        if self.check_only and (not exact or not view.layers):
             return 0
         for line in (view.read_text(path) or "").splitlines():
             fields = line.split(":")
@@ -339,36 +343,44 @@ class _Run:
         config = dataclasses.replace(state.config, image=dataclasses.replace(state.config.image, working_dir=path))
         key = chain(state.key, f"WORKDIR {path}")
         if self.check_only:
-            return _State(state.layers, config, key)
+            return _State(state.layers, config, key, exact=state.exact)
         view = LayerView([self.b.store.layer_dir(layer.diff_id) for layer in state.layers])
         if view.lstat(view.resolve(path)) is not None:
             return _State(state.layers, config, key)
-        layer = self._cached(key)
-        if layer is None:
-            def make(staging: Path) -> None:
-                target = staging / view.resolve(path).lstrip("/")
-                target.mkdir(parents=True)
-                for parent in [target, *target.parents]:
-                    if parent == staging:
-                        break
-                    parent.chmod(0o755)
-            layer = self._layer_from_staging(key, make, ins)
-        return _State((*state.layers, layer), config, key)
+
+        def make(staging: Path) -> None:
+            target = staging / view.resolve(path).lstrip("/")
+            target.mkdir(parents=True)
+            for parent in [target, *target.parents]:
+                if parent == staging:
+                    break
+                parent.chmod(0o755)
+        return _State((*state.layers, self._staged_layer(key, ins, make)), config, key)
 
     def _output(self, text: str) -> None:
         self.listener(BuildEvent("output", text))
 
     # --- layers ----------------------------------------------------------------------------------------
-    def _cached(self, key: str) -> Layer | None:
+    def _cached(self, key: str) -> CacheEntry | None:
         if self.request.no_cache:
             return None
-        layer = self.b.cache.get(key)
-        if layer is not None:
+        entry = self.b.cache.get(key)
+        if entry is not None:
             self.cached += 1
-            self.listener(BuildEvent("note", f"--> using cache {layer.diff_id[7:19]}", cached=True))
+            shown = entry.layer.diff_id[7:19] if entry.layer is not None else "(no changes)"
+            self.listener(BuildEvent("note", f"--> using cache {shown}", cached=True))
+        return entry
+
+    def _staged_layer(self, key: str, ins: Instruction, fill: Callable[[Path], None]) -> Layer:
+        """The layer of a COPY/ADD/WORKDIR step: from the cache, or filled into a staging directory."""
+        entry = self._cached(key)
+        if entry is not None and entry.layer is not None:
+            return entry.layer
+        layer = self._layer_from_staging(fill, ins)
+        self.b.cache.put(key, CacheEntry(layer))
         return layer
 
-    def _layer_from_staging(self, key: str, fill: Callable[[Path], None], ins: Instruction) -> Layer:
+    def _layer_from_staging(self, fill: Callable[[Path], None], ins: Instruction) -> Layer:
         staging = Path(tempfile.mkdtemp(dir=self.b.store.root, prefix=".build-"))
         try:
             try:
@@ -379,14 +391,12 @@ class _Run:
             digest = self.b.store.ingest(lambda out: write_layer(staging, out))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return self._store_layer(key, digest)
+        return self._store_layer(digest)
 
-    def _store_layer(self, key: str, digest: str) -> Layer:
+    def _store_layer(self, digest: str) -> Layer:
         """An uncompressed layer: its blob digest is its diff_id."""
         self.b.store.unpack(digest, digest)
-        layer = Layer(digest, digest, self.b.store.blob_path(digest).stat().st_size)
-        self.b.cache.put(key, layer)
-        return layer
+        return Layer(digest, digest, self.b.store.blob_path(digest).stat().st_size)
 
     def _expand(self, line: int, text: str, env: dict[str, str]) -> str:
         try:

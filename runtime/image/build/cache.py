@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.image.store import ImageStore, Layer
@@ -25,27 +26,39 @@ def chain(parent: str, step: str) -> str:
     return hashlib.sha256(f"{parent}\n{step}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class CacheEntry:
+    """What a step made: a layer, or none (a RUN that changed nothing)."""
+
+    layer: Layer | None
+
+
 class BuildCache:
     def __init__(self, store: ImageStore) -> None:
         self.store = store
         self.dir = store.root / "build-cache"
 
-    def get(self, key: str) -> Layer | None:
+    def get(self, key: str) -> CacheEntry | None:
         try:
             data = json.loads((self.dir / key).read_text())
+            if data.get("empty"):
+                return CacheEntry(None)
             layer = Layer(str(data["blob_digest"]), str(data["diff_id"]), int(data["size"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         if not self.store.has_blob(layer.blob_digest) or not self.store.layer_dir(layer.diff_id).is_dir():
             return None
-        return layer
+        return CacheEntry(layer)
 
-    def put(self, key: str, layer: Layer) -> None:
+    def put(self, key: str, entry: CacheEntry) -> None:
+        layer = entry.layer
+        record = ({"empty": True} if layer is None else
+                  {"blob_digest": layer.blob_digest, "diff_id": layer.diff_id, "size": layer.size})
         self.dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-")
         try:
             with os.fdopen(fd, "w") as f:
-                json.dump({"blob_digest": layer.blob_digest, "diff_id": layer.diff_id, "size": layer.size}, f)
+                json.dump(record, f)
             os.replace(tmp, self.dir / key)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -24,14 +24,24 @@ RUNTIME_MOUNT_POINTS = frozenset({"proc", "sys", "dev", "etc/hosts", "etc/hostna
 _XATTR_PREFIX = "SCHILY.xattr."
 
 
-def write_diff(upper: Path, out: IO[bytes], below: LayerView) -> None:
+Change = tuple[str, "Path | None"]  # (name in the layer, host path); None: a whiteout or opaque marker
+
+
+def collect_changes(upper: Path, below: LayerView) -> list[Change]:
+    """What a step changed, in layer order; [] when it changed nothing."""
     try:
-        entries = _collect(upper, "", below)
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            for arcname, path in entries:
-                _add(tar, arcname, path)
+        return _collect(upper, "", below)
     except OSError as exc:
         raise ImageError(f"cannot read the changes of a build step in {upper}: {exc}") from exc
+
+
+def write_diff(changes: list[Change], out: IO[bytes]) -> None:
+    try:
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for arcname, path in changes:
+                _add(tar, arcname, path)
+    except OSError as exc:
+        raise ImageError(f"cannot read the changes of a build step: {exc}") from exc
 
 
 def _collect(root: Path, relative: str, below: LayerView) -> list[tuple[str, Path | None]]:
