@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import fcntl
 import os
 import platform
@@ -30,6 +31,28 @@ _PIDFD_INFO_EXIT = 1 << 3
 
 
 @dataclass(frozen=True)
+class BridgeNetfilter:
+    """Whether frames switched inside a bridge traverse the ip/ip6/arp hooks (br_netfilter).
+
+    The values can change while the engine runs (other software sets them), so `pyorch info`
+    reads them again on every request; pyorch's rules are right under either (docs/networking.md).
+    """
+
+    module: str                      # "loaded" (a module), "built-in", "absent"
+    call_iptables: int | None        # /proc/sys/net/bridge/bridge-nf-call-*; None without br_netfilter
+    call_ip6tables: int | None
+    call_arptables: int | None
+
+
+@dataclass(frozen=True)
+class Uplink:
+    """The interface of the host's IPv4 default route: its MTU is a new network's default."""
+
+    ifname: str
+    mtu: int
+
+
+@dataclass(frozen=True)
 class KernelFeatures:
     kernel: str
     cgroup_mode: str                                    # v1 | hybrid | v2
@@ -46,10 +69,17 @@ class KernelFeatures:
     seccomp: bool                                       # kernel filter mode available
     seccomp_actions: list[str]
     seccomp_binding: str                                # libseccomp API level, "" if not importable
+    bridge_netfilter: BridgeNetfilter | None = None     # as found now (see `refreshed`)
+    uplink: Uplink | None = None                        # None: no IPv4 default route
     notes: list[str] = field(default_factory=list)      # fallbacks in effect, in words
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def refreshed(self) -> KernelFeatures:
+        """The same probe with the host's network settings read again (they change at run time)."""
+        return _with_notes(dataclasses.replace(self, bridge_netfilter=bridge_netfilter(),
+                                               uplink=default_route_uplink()))
 
 
 def _read(path: str) -> str:
@@ -96,6 +126,41 @@ def _favordynmods(layout: CgroupLayout) -> bool:
         if len(parts) > 4 and parts[4] == str(layout.unified) and tail.startswith("cgroup2 "):
             return "favordynmods" in tail.split()[-1].split(",")
     return False
+
+
+def _int_or_none(path: Path) -> int | None:
+    text = _read(str(path))
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+def bridge_netfilter(proc_sys: Path = Path("/proc/sys/net/bridge"),
+                     sys_module: Path = Path("/sys/module/br_netfilter")) -> BridgeNetfilter:
+    """br_netfilter's sysctls exist exactly while it is active; a loaded module also shows in
+    /sys/module (a built-in one without parameters does not)."""
+    values = {name: _int_or_none(proc_sys / f"bridge-nf-call-{name}") for name in ("iptables", "ip6tables",
+                                                                                   "arptables")}
+    if values["iptables"] is None:
+        module = "absent"
+    else:
+        module = "loaded" if sys_module.is_dir() else "built-in"
+    return BridgeNetfilter(module, values["iptables"], values["ip6tables"], values["arptables"])
+
+
+def default_route_uplink(route_table: Path = Path("/proc/net/route"),
+                         net_class: Path = Path("/sys/class/net")) -> Uplink | None:
+    """The interface of the lowest-metric IPv4 default route of the main table, with its MTU."""
+    best: tuple[int, str] | None = None
+    for line in _read(str(route_table)).splitlines()[1:]:
+        cols = line.split()
+        if len(cols) < 8 or cols[1] != "00000000" or cols[7] != "00000000" or not int(cols[3], 16) & 1:
+            continue  # not a default route, or not up (RTF_UP)
+        metric = int(cols[6])
+        if best is None or metric < best[0]:
+            best = (metric, cols[0])
+    if best is None:
+        return None
+    mtu = _int_or_none(net_class / best[1] / "mtu")
+    return Uplink(best[1], mtu) if mtu else None
 
 
 def _device_enforcement(layout: CgroupLayout) -> str:
@@ -179,6 +244,8 @@ def probe(layout: CgroupLayout | None = None) -> KernelFeatures:
         seccomp=seccomp_kernel,
         seccomp_actions=_read("/proc/sys/kernel/seccomp/actions_avail").split(),
         seccomp_binding=_seccomp_binding(),
+        bridge_netfilter=bridge_netfilter(),
+        uplink=default_route_uplink(),
     )
     return _with_notes(features)
 
@@ -204,7 +271,11 @@ def _with_notes(f: KernelFeatures) -> KernelFeatures:
                      "security_opt seccomp=unconfined")
     if not f.overlay:
         notes.append("no overlay filesystem: containers cannot start")
-    return KernelFeatures(**{**asdict(f), "notes": notes})
+    if f.bridge_netfilter is not None and f.bridge_netfilter.call_iptables:
+        notes.append("bridge netfilter is on: traffic inside a network also crosses the ip forward hook, "
+                     "where pyorch accepts it; another firewall's drop there (e.g. a FORWARD policy DROP) "
+                     "drops it too (docs/networking.md)")
+    return dataclasses.replace(f, notes=notes)
 
 
 @cache

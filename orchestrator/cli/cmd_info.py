@@ -42,7 +42,22 @@ def rows(features: dict[str, Any]) -> list[tuple[str, str]]:
                                                       if features.get("seccomp") else "")),
         ("libseccomp binding", f"API level {features['seccomp_binding']}" if features.get("seccomp_binding")
          else "[red]missing[/]"),
+        ("bridge netfilter", _bridge_netfilter(features.get("bridge_netfilter"))),
+        ("uplink", _uplink(features.get("uplink"))),
     ]
+
+
+def _bridge_netfilter(found: dict[str, Any] | None) -> str:
+    if not found or found.get("module") == "absent":
+        return "br_netfilter not loaded (bridged frames skip the ip hooks)"
+    calls = " ".join(f"{name}={found.get('call_' + name)}" for name in ("iptables", "ip6tables", "arptables"))
+    return f"br_netfilter {found.get('module')}: bridge-nf-call {calls}"
+
+
+def _uplink(found: dict[str, Any] | None) -> str:
+    if not found:
+        return "no IPv4 default route (new networks: MTU 1500)"
+    return f"{found['ifname']}, MTU {found['mtu']} (new networks' default MTU)"
 
 
 def _info(args: argparse.Namespace, client: EngineClient) -> int:

@@ -103,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
             case "GET", ["v1", "ping"]:
                 self._reply(200, {"ok": True, "pid": os.getpid()})
             case "GET", ["v1", "info"]:
-                self._reply(200, engine.runtime.features.to_dict())
+                self._reply(200, engine.runtime.features.refreshed().to_dict())
             case "GET", ["v1", "projects"]:
                 self._reply(200, engine.list_projects())
             case "POST", ["v1", "projects", "up"]:

@@ -9,9 +9,11 @@ from orchestrator.engine.executor import network_runtime_name, service_networks
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project
 from orchestrator.spec.model import IpamPool, Network
+from orchestrator.spec.network_checks import DRIVER_MTU, ENABLE_ICC, bridge_options
 from runtime.network import NetworkInfo, NetworkSpec
 
 SUPPORTED_DRIVERS = (None, "bridge")
+SUPPORTED_DRIVER_OPTS = (ENABLE_ICC, DRIVER_MTU)
 JOINING_MODES = ("service:", "container:")
 
 
@@ -33,12 +35,15 @@ def network_specs(project: Project) -> list[NetworkSpec]:
         if name not in used or network.external:
             continue
         pool = first_pool(network)
+        options = bridge_options(network.driver_opts)
         specs.append(NetworkSpec(
             name=name,
             subnet=pool.subnet if pool is not None else None,
             gateway=pool.gateway if pool is not None else None,
             ip_range=pool.ip_range if pool is not None else None,
             internal=bool(network.internal),
+            icc=options.icc,
+            mtu=options.mtu,
             # Compose's labels: `down` finds the project's networks by them even when the project
             # was never stored (only `run` used it).
             labels={**{str(k): str(v) for k, v in (network.labels or {}).items()},
@@ -57,6 +62,10 @@ def check_networks(project: Project, existing: Iterable[NetworkInfo]) -> None:
             raise EngineError(f"network {key!r}: driver {network.driver!r} is not supported (only bridge)")
         if network.ipam is not None and len(network.ipam.config or []) > 1:
             raise EngineError(f"network {key!r}: only one ipam.config entry is supported (IPv4)")
+        unknown = sorted(set(network.driver_opts or {}) - set(SUPPORTED_DRIVER_OPTS))
+        if unknown and not network.external:
+            raise EngineError(f"network {key!r}: driver_opts {', '.join(unknown)} not supported "
+                              f"(pyorch applies {', '.join(SUPPORTED_DRIVER_OPTS)})")
         if network.external and name in used and name not in known:
             raise EngineError(f"network {name} declared as external, but could not be found")
     for service in project.services.values():

@@ -29,6 +29,7 @@ from runtime.network.conntrack import forget_udp_flows
 from runtime.network.errors import NetworkError, PortConflict
 from runtime.network.hostports import ephemeral_range, listening_ports
 from runtime.network.model import Attachment, NetworkInfo, NetworkSpec, PortBinding
+from runtime.network.mtu import default_mtu
 from runtime.network.netns import netlink_socket_in
 from runtime.network.ruleset import Publication, removal, render
 from runtime.network.state import StateFile
@@ -43,7 +44,8 @@ SUBNET_LOCK = Path("/run/lock/pyorch-subnets.lock")
 
 def _info(name: str, raw: dict[str, Any]) -> NetworkInfo:
     return NetworkInfo(name, raw["bridge"], raw["subnet"], raw["gateway"], bool(raw.get("internal")),
-                       raw.get("ip_range"), dict(raw.get("labels") or {}))
+                       raw.get("ip_range"), dict(raw.get("labels") or {}), raw.get("mtu"),
+                       bool(raw.get("icc", True)))
 
 
 @contextlib.contextmanager
@@ -128,7 +130,7 @@ class NetworkManager:
         ip_range = ipam.check_ip_range(subnet, spec.ip_range) if spec.ip_range else None
         return {"bridge": self.layout.bridge_name(spec.name), "subnet": subnet, "gateway": gateway,
                 "ip_range": ip_range, "internal": spec.internal, "labels": dict(spec.labels),
-                "allocations": {}, "last": None}
+                "icc": spec.icc, "mtu": spec.mtu or default_mtu(), "allocations": {}, "last": None}
 
     def ensure_network(self, spec: NetworkSpec) -> NetworkInfo:
         """Create the network, or check and repair it (bridge, address, sysctls, rules); idempotent."""
@@ -148,23 +150,27 @@ class NetworkManager:
     @staticmethod
     def _check_unchanged(spec: NetworkSpec, raw: dict[str, Any]) -> None:
         """An existing network is never silently reshaped: containers hold addresses in it."""
-        wanted: dict[str, object] = {"internal": spec.internal}
+        wanted: dict[str, object] = {"internal": spec.internal, "icc": spec.icc}
         if spec.subnet:
             wanted["subnet"] = str(ipaddress.ip_network(spec.subnet, strict=False))
         if spec.gateway:
             wanted["gateway"] = spec.gateway
         if spec.ip_range:
             wanted["ip_range"] = str(ipaddress.ip_network(spec.ip_range, strict=False))
+        if spec.mtu:
+            wanted["mtu"] = spec.mtu
+        current = {**raw, "icc": raw.get("icc", True)}  # networks made before ICC was an option had it on
         for key, value in wanted.items():
-            if value != raw.get(key):
-                raise NetworkError(f"network {spec.name} exists with {key} {raw[key]}, the spec asks for "
-                                   f"{value}: remove the network to change it")
+            if value != current.get(key):
+                raise NetworkError(f"network {spec.name} exists with {key} {current.get(key)}, the spec asks "
+                                   f"for {value}: remove the network to change it")
 
     def _ensure_bridge(self, info: NetworkInfo) -> None:
         ipr = self.ipr
+        mtu = {"mtu": info.mtu} if info.mtu else {}
         if not ipr.link_lookup(ifname=info.bridge):
             try:
-                ipr.link("add", ifname=info.bridge, kind="bridge", br_stp_state=0, br_forward_delay=0)
+                ipr.link("add", ifname=info.bridge, kind="bridge", br_stp_state=0, br_forward_delay=0, **mtu)
             except NetlinkError as exc:
                 if exc.code != EEXIST:
                     raise NetworkError(f"cannot create bridge {info.bridge}: {exc}") from exc
@@ -178,7 +184,8 @@ class NetworkManager:
         # Pin the MAC: otherwise the bridge takes its lowest port's and changes as veths come and go.
         self._bridge_index[info.bridge] = index  # ifindexes are not reused soon: safe to remember
         mac = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
-        ipr.link("set", index=index, address=mac, ifalias=self.alias, state="up")
+        # The MTU set, not inherited: a bridge otherwise follows its smallest port.
+        ipr.link("set", index=index, address=mac, ifalias=self.alias, state="up", **mtu)
         sysctl.tune_bridge(info.bridge)
 
     def remove_network(self, name: str) -> None:
@@ -198,10 +205,14 @@ class NetworkManager:
     def release_addresses(self, attachments: list[tuple[str, str]]) -> None:
         """Free the addresses of (container id, network) pairs in one state write; no link changes."""
         with self._lock, self.state.locked() as state:
+            isolated = False
             for cid, network_name in attachments:
                 raw = state["networks"].get(network_name)
                 if raw is not None:
                     raw["allocations"] = {ip: c for ip, c in raw["allocations"].items() if c != cid}
+                    isolated |= not raw.get("icc", True)
+            if isolated:
+                self._apply(state)  # the veth leaves the no-ICC port set
 
     def await_veths_gone(self, attachments: list[tuple[str, str]], grace: float = 1.0) -> None:
         """Wait for the veths of containers whose processes are all gone; delete what is left after ``grace``.
@@ -246,6 +257,8 @@ class NetworkManager:
                                        ipv4_address, raw.get("ip_range"))
                     raw["allocations"][ip] = container_id
                     raw["last"] = ip
+                if not raw.get("icc", True):
+                    self._apply(state)  # the veth is in the no-ICC port set before it exists
             info = _info(network_name, raw)
             host_ifname = self.layout.veth_name(container_id, network_name)
             try:
@@ -269,8 +282,11 @@ class NetworkManager:
     def _plumb(self, pid: int, info: NetworkInfo, ip: str, host_ifname: str, ifname: str,
                default_route: bool) -> str:
         ipr = self.ipr
-        request = {"ifname": host_ifname, "kind": "veth", "master": self._bridge(info), "state": "up",
-                   "peer": {"ifname": ifname, "net_ns_fd": f"/proc/{pid}/ns/net"}}
+        peer: dict[str, Any] = {"ifname": ifname, "net_ns_fd": f"/proc/{pid}/ns/net"}
+        request: dict[str, Any] = {"ifname": host_ifname, "kind": "veth", "master": self._bridge(info),
+                                   "state": "up", "peer": peer}
+        if info.mtu:  # both ends at the network's MTU, so the container's TCP MSS fits the uplink
+            request["mtu"] = peer["mtu"] = info.mtu
         # One request: host end up on the bridge, peer created inside the container's netns (whose
         # `lo` the container's own setup brings up; pyroute2 does not pass flags for the peer).
         try:
@@ -313,6 +329,8 @@ class NetworkManager:
             raw = state["networks"].get(network_name)
             if raw is not None:
                 raw["allocations"] = {ip: c for ip, c in raw["allocations"].items() if c != container_id}
+                if not raw.get("icc", True):
+                    self._apply(state)
 
     def _delete_link(self, ifname: str) -> None:
         self._bridge_index.pop(ifname, None)
@@ -460,7 +478,9 @@ class NetworkManager:
         if not networks and not publications:
             self._nft_cmd(removal(self.layout.nft_table))
             return
-        self._nft_cmd(render(self.layout.nft_table, networks, publications, self.outbound_nat))
+        isolated = [self.layout.veth_name(cid, name) for name, raw in state["networks"].items()
+                    if not raw.get("icc", True) for cid in set(raw["allocations"].values())]
+        self._nft_cmd(render(self.layout.nft_table, networks, publications, self.outbound_nat, isolated))
 
     def _nft_cmd(self, text: str) -> None:
         rc, _out, err = self._nft.cmd(text)

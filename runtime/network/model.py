@@ -13,6 +13,8 @@ class NetworkSpec:
     ip_range: str | None = None      # dynamic addresses only from here (inside the subnet)
     internal: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    mtu: int | None = None           # None: the MTU of the host's default-route interface
+    icc: bool = True                 # containers of the network reach each other directly
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class NetworkInfo:
     internal: bool = False
     ip_range: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    mtu: int | None = None           # of the bridge and every veth; None: the kernel's (older networks)
+    icc: bool = True
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,8 @@ class Harness:
                  if line.split(": ")[1].split("@")[0] in names or line.rstrip().endswith(f"alias {alias}")]
         tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
                                 check=True).stdout.split("\n")
-        found += [t for t in tables if t.strip() == f"table ip {self.layout.nft_table}"]
+        found += [t for t in tables if t.strip() in (f"table ip {self.layout.nft_table}",
+                                                      f"table bridge {self.layout.nft_table}")]
         if self.layout.networks_dir.exists():
             found.append(str(self.layout.networks_dir))
         return found

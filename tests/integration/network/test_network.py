@@ -11,6 +11,7 @@ import sys
 import pytest
 from pyroute2 import IPRoute
 
+from runtime.features import default_route_uplink
 from runtime.network import NetworkError, NetworkManager, NetworkSpec
 from tests.integration.network.conftest import TCP_PORT, Harness, netns_run
 
@@ -179,3 +180,21 @@ def test_networks_are_isolated_from_each_other_but_not_from_the_host(harness: Ha
              "    print('reached')\nexcept OSError:\n    print('blocked')\n")
     out = netns_run(a.pid, sys.executable, "-c", probe, right.ip, str(TCP_PORT))
     assert out.strip() == "blocked"
+
+
+def test_the_mtu_is_the_uplinks_unless_given_on_the_bridge_and_both_veth_ends(harness: Harness) -> None:
+    uplink = default_route_uplink()
+    default = harness.nm.ensure_network(NetworkSpec(name="dflt"))
+    small = harness.nm.ensure_network(NetworkSpec(name="small", mtu=1280))
+    assert default.mtu == (uplink.mtu if uplink is not None else 1500) and small.mtu == 1280
+    for info in (default, small):
+        c = harness.container(f"m{info.mtu}")
+        att = harness.connect(c, info.name)
+        assert int(open(f"/sys/class/net/{info.bridge}/mtu").read()) == info.mtu
+        assert int(open(f"/sys/class/net/{att.host_ifname}/mtu").read()) == info.mtu
+        inside = json.loads(netns_run(c.pid, "ip", "-j", "link", "show", "eth0"))[0]
+        assert inside["mtu"] == info.mtu
+    with pytest.raises(NetworkError, match="mtu 1280, the spec asks for 1400"):
+        harness.nm.ensure_network(NetworkSpec(name="small", mtu=1400))
+    with pytest.raises(NetworkError, match="icc True, the spec asks for False"):
+        harness.nm.ensure_network(NetworkSpec(name="dflt", icc=False))

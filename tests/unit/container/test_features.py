@@ -8,7 +8,16 @@ from pathlib import Path
 
 from orchestrator.cli.cmd_info import rows
 from runtime.cgroups import CgroupLayout
-from runtime.features import KernelFeatures, _with_notes, controller_placement, probe
+from runtime.features import (
+    BridgeNetfilter,
+    KernelFeatures,
+    Uplink,
+    _with_notes,
+    bridge_netfilter,
+    controller_placement,
+    default_route_uplink,
+    probe,
+)
 
 HYBRID = CgroupLayout("hybrid", {c: Path(f"/sys/fs/cgroup/{c}") for c in ("cpu", "memory", "devices", "freezer")},
                       Path("/sys/fs/cgroup/unified"), ())
@@ -60,3 +69,37 @@ def test_probe_agrees_with_what_the_host_shows() -> None:
     assert features.pidfd_open == hasattr(os, "pidfd_open")
     unified = [line for line in mounts.splitlines() if " - cgroup2 " in line]
     assert features.cgroup_favordynmods == any("favordynmods" in line.split()[-1] for line in unified)
+
+
+def test_bridge_netfilter_is_read_from_its_sysctls(tmp_path: Path) -> None:
+    proc = tmp_path / "bridge"
+    assert bridge_netfilter(proc, tmp_path / "module") == BridgeNetfilter("absent", None, None, None)
+    proc.mkdir()
+    for name, value in (("iptables", "1"), ("ip6tables", "0"), ("arptables", "1")):
+        (proc / f"bridge-nf-call-{name}").write_text(value + "\n")
+    assert bridge_netfilter(proc, tmp_path / "module") == BridgeNetfilter("built-in", 1, 0, 1)
+    (tmp_path / "module").mkdir()
+    assert bridge_netfilter(proc, tmp_path / "module").module == "loaded"
+
+
+def test_the_uplink_is_the_lowest_metric_default_route(tmp_path: Path) -> None:
+    header = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+    (tmp_path / "route").write_text(header + "wg0\t00000000\t00000000\t0001\t0\t0\t50\t00000000\t0\t0\t0\n"
+                                    "eth0\t00000000\t010200C0\t0003\t0\t0\t10\t00000000\t0\t0\t0\n"
+                                    "br0\t0000590A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n")
+    for name, mtu in (("wg0", "1420"), ("eth0", "1400")):
+        (tmp_path / "net" / name).mkdir(parents=True)
+        (tmp_path / "net" / name / "mtu").write_text(mtu)
+    assert default_route_uplink(tmp_path / "route", tmp_path / "net") == Uplink("eth0", 1400)
+    (tmp_path / "route").write_text(header)
+    assert default_route_uplink(tmp_path / "route", tmp_path / "net") is None
+
+
+def test_info_rows_show_bridge_netfilter_and_the_uplink() -> None:
+    on = _features(bridge_netfilter=BridgeNetfilter("built-in", 1, 1, 0), uplink=Uplink("eth0", 1400))
+    shown = dict(rows(on.to_dict()))
+    assert shown["bridge netfilter"] == "br_netfilter built-in: bridge-nf-call iptables=1 ip6tables=1 arptables=0"
+    assert shown["uplink"] == "eth0, MTU 1400 (new networks' default MTU)"
+    assert any("bridge netfilter is on" in n for n in on.notes)
+    off = _features(bridge_netfilter=BridgeNetfilter("absent", None, None, None))
+    assert "not loaded" in dict(rows(off.to_dict()))["bridge netfilter"] and off.notes == []

@@ -95,8 +95,27 @@ networks:
     check_networks(project, [NetworkInfo("other_net", "pyb0", "10.202.0.0/24", "10.202.0.1")])
 
 
+def test_bridge_driver_opts_set_icc_and_mtu(tmp_path: Path) -> None:
+    project = load(tmp_path, """
+name: p
+services:
+  a: {image: x, networks: [quiet, small, plain]}
+networks:
+  quiet: {driver_opts: {com.docker.network.bridge.enable_icc: "false"}}
+  small: {driver: bridge, driver_opts: {com.docker.network.driver.mtu: 1280, com.docker.network.bridge.enable_icc: 1}}
+  plain: {}
+""")
+    specs = {s.name: s for s in network_specs(project)}
+    assert (specs["p_quiet"].icc, specs["p_quiet"].mtu) == (False, None)
+    assert (specs["p_small"].icc, specs["p_small"].mtu) == (True, 1280)
+    assert (specs["p_plain"].icc, specs["p_plain"].mtu) == (True, None)  # None: the uplink's MTU
+    check_networks(project, [])
+
+
 @pytest.mark.parametrize(("body", "message"), [
     ("services:\n  a: {image: x}\nnetworks:\n  default: {driver: overlay}\n", "driver 'overlay' is not supported"),
+    ("services:\n  a: {image: x}\nnetworks:\n  default: {driver_opts: {com.docker.network.bridge.name: br9}}\n",
+     "driver_opts com.docker.network.bridge.name not supported"),
     ("services:\n  a: {image: x, network_mode: bridge}\n", "network_mode 'bridge' is not supported"),
     ("services:\n  a: {image: x}\n  b: {image: x, network_mode: 'service:a', ports: ['80']}\n",
      "ports cannot be published with network_mode"),

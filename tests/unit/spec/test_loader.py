@@ -377,6 +377,12 @@ def test_the_process_environment_is_never_read(write: Write, load: Load, monkeyp
      "gateway 10.2.0.1 is not inside", 6),
     ("networks:\n  n:\n    ipam:\n      config:\n        - subnet: 10.1.0.0/24\n          ip_range: 10.1.1.0/25\n",
      "ip_range 10.1.1.0/25 is not inside", 6),
+    ("networks:\n  n:\n    driver_opts:\n      com.docker.network.bridge.enable_icc: 'no'\n",
+     "enable_icc must be true or false, not 'no'", 4),
+    ("networks:\n  n:\n    driver_opts:\n      com.docker.network.driver.mtu: 1400b\n",
+     "driver.mtu must be an integer, not '1400b'", 4),
+    ("networks:\n  n:\n    driver_opts:\n      com.docker.network.driver.mtu: 67\n",
+     "driver.mtu 67 is outside 68-65535", 4),
 ])
 def test_bad_network_addresses_are_errors_with_their_line(write: Write, load: Load, body: str, message: str,
                                                          line: int) -> None:
