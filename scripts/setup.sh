@@ -14,6 +14,7 @@ APT_PACKAGES=(
   crun             # the peer runtime the start benchmark compares with
   docker-registry apache2-utils openssl  # registry tests: a local registry, htpasswd, token certs
   skopeo           # interop tests and the pull benchmark's peer
+  tmux             # terminal tests: the dashboard and live `stats` driven in a real terminal
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -115,6 +115,13 @@ def _render(markup: str, colour: bool) -> str | None:
     return "".join(out)
 
 
+def real_console(console: Console) -> Console:
+    """rich's own Console behind one of ours: rich's Live and Status work only on the real one."""
+    if isinstance(console, LazyConsole):
+        return console._console()
+    return console
+
+
 # One of each for the whole CLI; typed as rich's Console, which they stand in for.
 out = cast("Console", LazyConsole(stderr=False))
 err = cast("Console", LazyConsole(stderr=True))

@@ -19,11 +19,13 @@ from orchestrator.cli import (
     attached,
     cmd_compose,
     cmd_dashboard,
+    cmd_events,
     cmd_info,
     cmd_lifecycle,
     cmd_pause,
     cmd_project,
     cmd_rollout,
+    cmd_stats,
     logtime,
     quickname,
     render,
@@ -158,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_lifecycle.register(sub, project_name)
     cmd_pause.register(sub, project_name)
     cmd_info.register(sub)
-    cmd_project.register(sub, project_name)
+    cmd_project.register(sub)
+    cmd_stats.register(sub, project_name)
+    cmd_events.register(sub, project_name)
     cmd_compose.register(sub, project_name, load)
     cmd_rollout.register(sub, project_name)
     port_verbs.register(sub, project_name)

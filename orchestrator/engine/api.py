@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from orchestrator.engine import build_api, compose_api, images_api, rollout_api
+from orchestrator.engine import build_api, compose_api, events_api, images_api, rollout_api
 from orchestrator.engine import network_api as network_routes
 from orchestrator.engine.compose_source import project_from_source
 from orchestrator.engine.engine import Engine, UpOptions
@@ -137,8 +137,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._exec(name, self._body())
             case "GET", ["v1", "projects", name, "top"]:
                 self._reply(200, engine.top(name, query.get("service", [])))
-            case "GET", ["v1", "events"]:
-                self._events(query)
             case "GET", ["v1", "images"]:
                 self._reply(200, [_image_row(i) for i in engine.runtime.images.list()])
             case "POST", ["v1", "images", "import"]:
@@ -154,6 +152,9 @@ class _Handler(BaseHTTPRequestHandler):
             case "POST", ["v1", "engine", "shutdown"]:
                 self._reply(200, {"ok": True})
                 self.server.shutdown_requested.set()
+            case _ if events_api.handle(self, engine.store, self.server.shutdown_requested.is_set, method, parts,
+                                        query):
+                pass
             case _ if images_api.handle(self, engine, method, parts, query):
                 pass
             case _ if build_api.handle(self, engine, method, parts, query):
@@ -196,21 +197,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(json.dumps(line).encode() + b"\n")
             self.wfile.flush()
         self.wfile.write(json.dumps({"exit_code": session.wait()}).encode() + b"\n")
-
-    def _events(self, query: dict[str, list[str]]) -> None:
-        store = self.server.engine.store
-        project = query.get("project", [None])[0]
-        after = int(query.get("after", ["0"])[0])
-        follow = query.get("follow", ["1"])[0] == "1"
-        self._stream_start()
-        while True:
-            for event in store.events_since(after, project):
-                after = event.id
-                self.wfile.write(json.dumps(event.__dict__).encode() + b"\n")
-            self.wfile.flush()
-            if not follow or self.server.shutdown_requested.is_set():
-                return
-            store.wait_for_event(after, 1.0)
 
 
 def _image_row(image: Any) -> dict[str, Any]:

@@ -252,17 +252,28 @@ class Store:
             )
             self._new_event.notify_all()
 
-    def events_since(self, after_id: int, project: str | None = None, limit: int = 500) -> list[Event]:
+    def events_since(self, after_id: int, project: str | None = None, limit: int = 500,
+                     since: float | None = None) -> list[Event]:
+        """Events after ``after_id`` (and at or after the time ``since``), oldest first."""
         query = "SELECT id, ts, project, kind, subject, detail FROM events WHERE id>?"
         params: list[Any] = [after_id]
         if project:
             query += " AND project=?"
             params.append(project)
+        if since is not None:
+            query += " AND ts>=?"
+            params.append(since)
         query += " ORDER BY id LIMIT ?"
         params.append(limit)
         with self._lock:
             rows = self._db.execute(query, params).fetchall()
         return [Event(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def last_event_id(self) -> int:
+        """The newest event's id, of any project (0 when there is none)."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(id) FROM events").fetchone()
+        return int(row[0] or 0)
 
     def wait_for_event(self, after_id: int, timeout: float) -> None:
         with self._new_event:

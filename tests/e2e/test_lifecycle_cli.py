@@ -58,8 +58,8 @@ def test_pause_unpause_kill_exec_top(layout: HostLayout, tmp_path: Path) -> None
         bad = pyorch(layout, "-f", file, "kill", "-s", "SIGNOPE", check=False)
         assert bad.returncode == 1 and "unknown signal" in bad.stderr
         assert "pyorch version" in pyorch(layout, "version").stdout
-        kinds = [json.loads(line)["kind"] for line in
-                 pyorch(layout, "-f", file, "events", "--json", "--no-follow").stdout.splitlines()]
-        assert {"container-start", "container-pause", "container-unpause", "container-kill"} <= set(kinds)
+        actions = [json.loads(line)["action"] for line in
+                   pyorch(layout, "-f", file, "events", "--json", "--no-follow").stdout.splitlines()]
+        assert {"start", "pause", "unpause", "kill"} <= set(actions)
     finally:
         pyorch(layout, "-f", file, "down", "-t", "1")
