@@ -27,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import socket
 import stat
 import struct
@@ -64,6 +65,7 @@ def run_stage1(sync_w: int, start_r: int, out_w: int, err_w: int, spec_r: int, a
     """
     try:
         os.setsid()
+        _default_signals()
         _redirect_stdio(out_w, err_w)
         _close_all_but((0, 1, 2, sync_w, start_r, spec_r, attached_r))
         sc.unshare(STAGE1_NAMESPACE_FLAGS)
@@ -204,6 +206,20 @@ def _write(path: str, value: str) -> None:
         os.write(fd, value.encode())
     finally:
         os.close(fd)
+
+
+def _default_signals() -> None:
+    """A fork of the shim has Python's dispositions: SIGPIPE and SIGXFSZ ignored (execve keeps
+    that, so `yes | head` would see EPIPE instead of dying) and the shim's handlers, which write to
+    a wakeup fd closed here (a SIGCHLD then printed a traceback into an exec's stderr). A container
+    starts with the defaults, as under runc."""
+    signal.set_wakeup_fd(-1)
+    for number in signal.valid_signals():
+        if number not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(number, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # the C library's own real-time signals
 
 
 def _redirect_stdio(out_w: int, err_w: int) -> None:
@@ -517,6 +533,7 @@ def run_exec(
     """
     try:
         os.setsid()
+        _default_signals()
         _redirect_stdio(out_w, err_w)
         _close_all_but((0, 1, 2, sync_w))
         seccomp_program = _read_program(spec.seccomp_path)  # a host path: read before joining the mount ns

@@ -131,6 +131,20 @@ def test_non_root_process_can_open_its_stdout_and_stderr(rt: ContainerRuntime) -
     rt.stop(info.id, timeout=5)
 
 
+def test_container_and_exec_start_with_default_signal_dispositions(rt: ContainerRuntime) -> None:
+    """Nothing of the shim's Python leaks in: no ignored SIGPIPE/SIGXFSZ (execve keeps ignored
+    signals), as under runc."""
+    status = ["grep", "-E", "SigIgn|SigBlk", "/proc/self/status"]
+    _, log = run_to_exit(rt, RunConfig(name="sig", image=BUSYBOX, init=False, command=status))
+    assert texts(log) == ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"], log
+    info = rt.create(RunConfig(name="sig-exec", image=BUSYBOX, command=["sleep", "1000"]))
+    rt.start(info.id)
+    session = rt.exec(info.id, status)
+    output = b"".join(data for _, data in session.output()).decode()
+    assert session.wait() == 0 and output.split() == ["SigBlk:", "0000000000000000", "SigIgn:", "0000000000000000"]
+    rt.stop(info.id, timeout=5)
+
+
 def test_mounts_read_only_root_and_tmpfs(rt: ContainerRuntime, tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
