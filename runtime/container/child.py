@@ -16,10 +16,9 @@ it takes it off the start's critical path (runc's parent attaches the child the 
 waits for the ``A`` byte before it unshares its cgroup namespace (whose root is the cgroup it is in
 then) and drops privileges; if the shim cannot attach it, stage 2 sees end-of-file and gives up.
 
-Both stages talk to the shim over one pipe whose write end is close-on-exec: ``P<pid>`` (stage 2's
-pid), ``R`` (set up, waiting for start), ``E<message>`` (failed). End-of-file after ``R`` and the
-start byte means execve succeeded. Nothing here may raise out of the child: every path ends in
-``os._exit``.
+Both stages talk to the shim over one channel whose end here is close-on-exec; its messages are
+defined in sync.py. End-of-file after START means execve succeeded. Nothing here may raise out of
+the child: every path ends in ``os._exit``.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ import stat
 import struct
 from typing import NoReturn
 
+from runtime.container import sync
 from runtime.container.spec import ContainerSpec, DeviceNode, capability_mask
 from runtime.linux import syscalls as sc
 
@@ -57,28 +57,29 @@ class SetupError(Exception):
     """A setup step failed; the message is what the user sees."""
 
 
-def run_stage1(sync_w: int, start_r: int, out_w: int, err_w: int, spec_r: int, attached_r: int) -> None:
+def run_stage1(channel_fd: int, out_w: int, err_w: int) -> None:
     """Entry point right after the shim's fork, before any container is chosen. Never returns.
 
     Makes the namespaces whose creation is spec-independent (all but mount and cgroup) and forks
     the future PID 1 into them, reports its pid and exits. The shim keeps one such process warm.
     """
+    ch = sync.Channel.from_fd(channel_fd)
     try:
         os.setsid()
         _default_signals()
         _redirect_stdio(out_w, err_w)
-        _close_all_but((0, 1, 2, sync_w, start_r, spec_r, attached_r))
+        _close_all_but((0, 1, 2, channel_fd))
         sc.unshare(STAGE1_NAMESPACE_FLAGS)
         pid = os.fork()
         if pid == 0:
-            run_waiting_stage2(spec_r, sync_w, start_r, attached_r)
-        os.write(sync_w, f"P{pid}\n".encode())
+            run_waiting_stage2(ch)
+        sync.report_pid(ch, pid)
         os._exit(0)
     except BaseException as exc:
-        _fail(sync_w, f"stage 1: {exc}")
+        _fail(ch, f"stage 1: {exc}")
 
 
-def run_waiting_stage2(spec_r: int, sync_w: int, start_r: int, attached_r: int) -> None:
+def run_waiting_stage2(ch: sync.Channel) -> None:
     """PID 1 of fresh namespaces, waiting for the spec of the container it will become.
 
     The mount namespace is made only now, so the container sees the host's mounts as they are
@@ -86,22 +87,19 @@ def run_waiting_stage2(spec_r: int, sync_w: int, start_r: int, attached_r: int) 
     spec means the shim let this process go. Never returns.
     """
     try:
-        chunks = []
-        while chunk := os.read(spec_r, 65536):
-            chunks.append(chunk)
-        os.close(spec_r)
-        if not chunks:
+        raw = sync.wait_spec(ch)
+        if raw is None:
             os._exit(0)
-        spec = ContainerSpec.from_dict(json.loads(b"".join(chunks)))
+        spec = ContainerSpec.from_dict(json.loads(raw))
         sc.unshare(sc.CLONE_NEWNS)
         if spec.oom_score_adj is not None:
             _write("/proc/self/oom_score_adj", str(spec.oom_score_adj))
     except BaseException as exc:
-        _fail(sync_w, f"stage 2: {exc}")
-    run_stage2(spec, sync_w, start_r, attached_r)
+        _fail(ch, f"stage 2: {exc}")
+    run_stage2(spec, ch)
 
 
-def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int, attached_r: int) -> None:
+def run_stage2(spec: ContainerSpec, ch: sync.Channel) -> None:
     """PID 1 of the container until execve. Never returns."""
     try:
         _join_network(spec.netns_path)
@@ -135,7 +133,8 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int, attached_r: int) 
         groups = _with_extra_groups(groups, spec.group_add)
         _apply_rlimits(spec.rlimits)
         _make_workdir(spec.cwd or "/")
-        _wait_attached(attached_r)
+        if not sync.wait_attached(ch):
+            raise SetupError("the shim could not place the container in its cgroups")
         sc.unshare(sc.CLONE_NEWCGROUP)
         _give_stdio_to(uid)
         _drop_privileges(spec, uid, gid, groups, seccomp_program)
@@ -146,36 +145,25 @@ def run_stage2(spec: ContainerSpec, sync_w: int, start_r: int, attached_r: int) 
             raise SetupError("no command: the image has no Cmd/Entrypoint and none was given")
         if spec.init_path:
             args = [INIT_TARGET, "--", *args]
-        os.write(sync_w, b"R\n")
-        if os.read(start_r, 1) != b"S":
+        sync.report_ready(ch)
+        if not sync.wait_start(ch):
             os._exit(0)
-        os.close(start_r)
         os.umask(0o022)
         try:
             os.execvpe(args[0], args, env)
         except OSError as exc:
             raise SetupError(f"exec {args[0]!r}: {exc.strerror}") from exc
     except BaseException as exc:
-        _fail(sync_w, str(exc))
+        _fail(ch, str(exc))
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def _fail(sync_w: int, message: str) -> NoReturn:
+def _fail(ch: sync.Channel, message: str) -> NoReturn:
     try:
-        os.write(sync_w, ("E" + message.replace("\n", " ")[:3900] + "\n").encode(errors="replace"))
+        sync.report_error(ch, message)
     finally:
         os._exit(127)
-
-
-def _wait_attached(attached_r: int) -> None:
-    """Block until the shim has put this process in every cgroup of the container."""
-    try:
-        done = os.read(attached_r, 1) == b"A"
-    finally:
-        os.close(attached_r)
-    if not done:
-        raise SetupError("the shim could not place the container in its cgroups")
 
 
 def _join_network(path: str) -> None:
@@ -524,18 +512,19 @@ _EXEC_NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
 
 
 def run_exec(
-    spec: ContainerSpec, target_pid: int, request: dict[str, object], sync_w: int, out_w: int, err_w: int
+    spec: ContainerSpec, target_pid: int, request: dict[str, object], channel_fd: int, out_w: int, err_w: int
 ) -> None:
     """Stage 1 of `exec`: join the container's cgroup and namespaces, fork into its PID namespace.
 
     Never returns. The grandchild gets the container's security profile (capabilities, user,
     no_new_privs) before it execs; its exit status reaches the shim, its subreaper.
     """
+    ch = sync.Channel.from_fd(channel_fd)
     try:
         os.setsid()
         _default_signals()
         _redirect_stdio(out_w, err_w)
-        _close_all_but((0, 1, 2, sync_w))
+        _close_all_but((0, 1, 2, channel_fd))
         seccomp_program = _read_program(spec.seccomp_path)  # a host path: read before joining the mount ns
         ns_fds = [os.open(f"/proc/{target_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in _EXEC_NAMESPACES]
         for procs in spec.cgroup_procs_files:
@@ -545,14 +534,14 @@ def run_exec(
             os.close(fd)
         pid = os.fork()
         if pid == 0:
-            _exec_stage2(spec, request, sync_w, seccomp_program)
-        os.write(sync_w, f"P{pid}\n".encode())
+            _exec_stage2(spec, request, ch, seccomp_program)
+        sync.report_pid(ch, pid)
         os._exit(0)
     except BaseException as exc:
-        _fail(sync_w, f"exec: {exc}")
+        _fail(ch, f"exec: {exc}")
 
 
-def _exec_stage2(spec: ContainerSpec, request: dict[str, object], sync_w: int, seccomp_program: bytes) -> None:
+def _exec_stage2(spec: ContainerSpec, request: dict[str, object], ch: sync.Channel, seccomp_program: bytes) -> None:
     try:
         os.chdir("/")
         user = str(request.get("user") or spec.user)
@@ -576,4 +565,4 @@ def _exec_stage2(spec: ContainerSpec, request: dict[str, object], sync_w: int, s
         except OSError as exc:
             raise SetupError(f"exec {args[0]!r}: {exc.strerror}") from exc
     except BaseException as exc:
-        _fail(sync_w, str(exc))
+        _fail(ch, str(exc))

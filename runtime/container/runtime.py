@@ -236,7 +236,7 @@ class ContainerRuntime:
     def _forget_quietly(self, cid: str) -> None:
         """Have the shim kill and drop a container it may hold (nothing happens if it holds none)."""
         try:
-            self.shim.request({"op": "forget", "id": cid})
+            self.shim.forget(cid)
         except RuntimeFailure:
             pass
 
@@ -273,7 +273,7 @@ class ContainerRuntime:
     def start(self, cid: str) -> ContainerInfo:
         bundle, record = self._load(cid)
         try:
-            self.shim.request({"op": "start", "id": cid})
+            self.shim.start(cid)
         except RuntimeFailure as exc:
             raise RuntimeFailure(f"cannot start container {record.name}: {exc}") from exc
         record.started_at = time.time()
@@ -340,7 +340,7 @@ class ContainerRuntime:
                 raise ContainerStateError(f"container {record.name} is running; stop it first or force")
             self.stop(cid, timeout=0)
         try:
-            self.shim.request({"op": "forget", "id": cid})
+            self.shim.forget(cid)
         except RuntimeFailure:
             pass  # a shim that never knew it (restarted) has nothing to forget
         cgroup = self.cgroups.open(cid)

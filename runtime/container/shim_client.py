@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from runtime.container import shim_protocol as proto
+from runtime.container.shim_protocol import Op
 from runtime.errors import RuntimeFailure
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from runtime.container.shim import main; main(sys.argv[2:])"
@@ -29,20 +31,18 @@ class _Connection:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.buf = b""
+        self.lines = proto.LineBuffer()
 
     def send(self, payload: dict[str, Any]) -> None:
-        self.sock.sendall(json.dumps(payload).encode() + b"\n")
+        self.sock.sendall(proto.encode(payload))
 
     def read_reply(self) -> dict[str, Any]:
-        while b"\n" not in self.buf:
+        while not self.lines.has_line():
             data = self.sock.recv(65536)
             if not data:
                 raise ShimError("pyorch-shim closed the connection")
-            self.buf += data
-        line, _, self.buf = self.buf.partition(b"\n")
-        reply: dict[str, Any] = json.loads(line)
-        return reply
+            self.lines.feed(data)
+        return self.lines.next() or {}
 
 
 class ShimClient:
@@ -123,7 +123,7 @@ class ShimClient:
             conn.sock.close()
             raise
         with self._lock:
-            if generation == self._generation and not conn.buf:
+            if generation == self._generation and not conn.lines.buf:
                 self._idle.append(conn)
                 return
         conn.sock.close()
@@ -150,7 +150,7 @@ class ShimClient:
         """
         failure: BaseException | None = None
         with self._borrowed() as conn:
-            conn.send({"op": "create", "spec": spec, "early": True, "client_attaches": attach is not None,
+            conn.send({"op": Op.CREATE, "spec": spec, "early": True, "client_attaches": attach is not None,
                        "spare_cgroups": spare_cgroups})
             if meanwhile is not None:
                 try:
@@ -166,7 +166,8 @@ class ShimClient:
                             attach(pid)
                         except BaseException as exc:
                             failure = exc
-                    conn.send({"op": "attached"} if failure is None else {"op": "abort", "error": str(failure)})
+                    conn.send({"op": Op.ATTACHED} if failure is None
+                              else {"op": Op.ABORT, "error": str(failure)})
                 hook_failed = False
                 if failure is None and on_pid is not None:
                     try:
@@ -182,16 +183,24 @@ class ShimClient:
             raise failure
         return int(_checked(reply)["pid"])
 
+    def start(self, cid: str) -> None:
+        """Let a created container exec its command (raises its exec failure)."""
+        self.request({"op": Op.START, "id": cid})
+
+    def forget(self, cid: str) -> None:
+        """Kill and drop a container the shim holds (nothing happens if it holds none)."""
+        self.request({"op": Op.FORGET, "id": cid})
+
     def reserve(self) -> str | None:
         """The id whose cgroups already hold the shim's next PID 1, for this client's next create
         (None: none is ready). An unused reservation lapses, or goes with `forget` of that id."""
-        cid = self.request({"op": "reserve"})["id"]
+        cid = self.request({"op": Op.RESERVE})["id"]
         return None if cid is None else str(cid)
 
     def exec(self, payload: dict[str, Any]) -> tuple[int, int, int]:
         """Start a process in a container: returns its pid and the read ends of its stdout and stderr."""
         with self._borrowed() as conn:
-            conn.send({"op": "exec", **payload})
+            conn.send({"op": Op.EXEC, **payload})
             data, fds, _, _ = socket.recv_fds(conn.sock, 65536, 2)
             if not data:
                 raise ShimError("pyorch-shim closed the connection")
@@ -203,7 +212,7 @@ class ShimClient:
         return int(reply["pid"]), fds[0], fds[1]
 
     def exec_status(self, pid: int) -> dict[str, Any] | None:
-        info: dict[str, Any] | None = self.request({"op": "exec_status", "pid": pid})["exit"]
+        info: dict[str, Any] | None = self.request({"op": Op.EXEC_STATUS, "pid": pid})["exit"]
         return info
 
     def events(self) -> Iterator[dict[str, Any]]:
@@ -211,23 +220,21 @@ class ShimClient:
         self.ensure_running()
         conn = self._connect()
         try:
-            conn.sendall(b'{"op": "subscribe"}\n')
-            buf = b""
+            conn.sendall(proto.request(Op.SUBSCRIBE))
+            lines = proto.LineBuffer()
             while True:
                 data = conn.recv(65536)
                 if not data:
                     return
-                buf += data
-                while b"\n" in buf:
-                    line, _, buf = buf.partition(b"\n")
-                    message = json.loads(line)
+                lines.feed(data)
+                while (message := lines.next()) is not None:
                     if "event" in message:
                         yield message
         finally:
             conn.close()
 
     def shim_pid(self) -> int:
-        return int(self.request({"op": "ping"})["pid"])
+        return int(self.request({"op": Op.PING})["pid"])
 
 
 def _checked(reply: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +254,7 @@ def stop_shim(run_root: Path, timeout: float = 5.0) -> None:
         client.socket_path.unlink(missing_ok=True)
         return
     with conn:
-        conn.sendall(b'{"op": "ping"}\n')
+        conn.sendall(proto.request(Op.PING))
         pid = json.loads(conn.recv(4096).split(b"\n")[0])["pid"]
     os.kill(pid, 15)
     deadline = time.monotonic() + timeout

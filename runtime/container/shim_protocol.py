@@ -1,0 +1,82 @@
+"""The shim's socket protocol, defined once for the shim (shim.py) and its client (shim_client.py).
+
+Newline-delimited JSON over a root-only unix stream socket, one request and one reply at a time
+per connection. Errors: ``{"ok": false, "error": ...}``.
+
+- ``{"op": "ping"}`` → ``{"ok": true, "pid": N}``.
+- ``{"op": "create", "spec": {...}}`` → ``{"ok": true, "pid": N}``. With ``"early": true`` a first
+  ``{"ok": true, "pid": N, "early": true, "in_cgroup": bool}`` comes as soon as the container's
+  PID 1 (and so its namespaces) exists, before the final reply: the client plumbs the network
+  while the root filesystem is built. With ``"client_attaches": true`` as well, the client makes
+  the cgroups meanwhile and, once PID 1 is in them, sends ``{"op": "attached"}`` (or
+  ``{"op": "abort", "error": ...}``); stage 2 waits for that before it leaves the host's cgroup
+  namespace. ``"spare_cgroups": {"parents": [...], "cpuset_parent": ...}`` tells the shim where
+  container cgroups live, so that it can make them ahead of time (spare_cgroup.py).
+- ``{"op": "reserve"}`` → ``{"ok": true, "id": ... or null}``: the id whose cgroups already hold
+  the warm PID 1, for the client's next create (whose early reply then says ``"in_cgroup": true``).
+- ``{"op": "start", "id": ...}`` → ``{"ok": true, "pid": N}``.
+- ``{"op": "exec", "id": ..., "args": [...], "env": [...], "user": ..., "workdir": ...}`` →
+  ``{"ok": true, "pid": N}`` with the read ends of its stdout and stderr (SCM_RIGHTS).
+- ``{"op": "exec_status", "pid": N}`` → ``{"ok": true, "exit": null or {"exit_code": N}}``.
+- ``{"op": "list"}`` → ``{"ok": true, "containers": [...], "spare": id or null}``.
+- ``{"op": "forget", "id": ...}``: kill and drop a container (also gives a reserved spare up).
+- ``{"op": "subscribe"}`` → ``{"ok": true}``, then the connection is a stream of
+  ``{"event": "exit", "id": ..., "pid": N, "exit_code": N, "signal": N, "finished_at": T}``.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any
+
+
+class Op(enum.StrEnum):
+    PING = "ping"
+    CREATE = "create"
+    ATTACHED = "attached"
+    ABORT = "abort"
+    RESERVE = "reserve"
+    START = "start"
+    EXEC = "exec"
+    EXEC_STATUS = "exec_status"
+    LIST = "list"
+    FORGET = "forget"
+    SUBSCRIBE = "subscribe"
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode() + b"\n"
+
+
+def request(op: Op, **fields: Any) -> bytes:
+    return encode({"op": op.value, **fields})
+
+
+def error(text: str) -> dict[str, Any]:
+    return {"ok": False, "error": text}
+
+
+class LineBuffer:
+    """Bytes in, JSON messages out, one per line; a line split across reads waits for its rest."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+
+    def has_line(self) -> bool:
+        return b"\n" in self.buf
+
+    def next(self) -> dict[str, Any] | None:
+        """The next whole message, or None while none is complete."""
+        end = self.buf.find(b"\n")
+        if end < 0:
+            return None
+        line = bytes(self.buf[:end])
+        del self.buf[:end + 1]
+        message: dict[str, Any] = json.loads(line)
+        return message

@@ -1,0 +1,87 @@
+"""Reaping in the shim: every child's exit, and the record a container's exit leaves on disk.
+
+The shim is a child subreaper, so container inits and exec'd processes re-parent to it when the
+process that forked them exits (conmon's ctr_exit.c plays this part). Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+UNCLAIMED_KEPT = 256
+
+
+class Reaper:
+    """Reaps every exited child; a container's exit is recorded *before* its PID is reaped.
+
+    waitid(WNOWAIT) leaves the zombie in place while ``on_container_exit`` drains the last output
+    and writes exit.json, so an observer never sees the PID gone without an exit record.
+    """
+
+    def __init__(self, on_container_exit: Callable[[int, int, int], bool]) -> None:
+        self.on_container_exit = on_container_exit  # (pid, exit code, signal) → was it a container
+        self.execs: dict[int, dict[str, Any] | None] = {}  # exec pid → exit info once reaped
+        self.unclaimed: dict[int, dict[str, Any]] = {}  # reaped before anyone asked (fast exec processes)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                peek = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if peek is None or peek.si_pid == 0:
+                return
+            pid = peek.si_pid
+            killed = peek.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+            code = 128 + peek.si_status if killed else peek.si_status
+            if self.on_container_exit(pid, code, peek.si_status if killed else 0):
+                pass
+            elif pid in self.execs:
+                self.execs[pid] = {"exit_code": code}
+            else:  # an exec process whose pid the shim has not read yet, or an orphan
+                self.unclaimed[pid] = {"exit_code": code}
+                while len(self.unclaimed) > UNCLAIMED_KEPT:
+                    self.unclaimed.pop(next(iter(self.unclaimed)))
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+    def expect_exec(self, pid: int) -> None:
+        """An exec'd process to keep the exit of; it may have exited (and been reaped) already."""
+        self.execs.setdefault(pid, self.unclaimed.pop(pid, None))
+
+    def exec_status(self, pid: int) -> tuple[bool, dict[str, Any] | None]:
+        """(known, exit info or None while it runs); a reported exit is forgotten."""
+        if pid not in self.execs:
+            return False, None
+        info = self.execs[pid]
+        if info is not None:
+            del self.execs[pid]
+        return True, info
+
+
+def write_exit_record(bundle_dir: str, exit_code: int, signal: int) -> dict[str, Any]:
+    """exit.json in the container's bundle (written whole, then renamed into place)."""
+    info: dict[str, Any] = {"exit_code": exit_code, "signal": signal, "finished_at": time.time()}
+    path = os.path.join(bundle_dir, "exit.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(info, f)
+    os.replace(tmp, path)
+    return info
+
+
+def death_of(pid: int) -> str:
+    """How a child died (it is ours to reap: we are its subreaper)."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return "its process is gone"
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
