@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   busybox-static   # base images made offline (pyorch.local/busybox)
   python3-minimal  # the Debian interpreter copied into pyorch.local/python
+  debootstrap      # pyorch.local/debian, made from the host's Debian mirror
   tini             # tini-static: the default PID 1 of containers
   nftables python3-nftables  # libnftables and its ctypes binding (port publishing)
   python3-seccomp  # libseccomp's binding: compiles seccomp profiles to BPF

@@ -92,6 +92,16 @@ def shared_images() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def debian_image(shared_images: Path) -> str:
+    """`pyorch.local/debian:<codename>`, bootstrapped once per run into the shared store (it fetches
+    the minbase packages from the host's Debian mirror: about 40 s on a fresh machine)."""
+    from runtime.image import ImageStore
+    from runtime.image.debian import ensure_debian_image
+
+    return ensure_debian_image(ImageStore(shared_images))
+
+
 @pytest.fixture
 def layout(tmp_path: Path, shared_images: Path) -> Iterator[HostLayout]:
     """A private pyorch instance; fails the test if it leaves anything in the kernel."""

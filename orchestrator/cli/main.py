@@ -151,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     image = sub.add_parser("image", help="Manage images")
     image_sub = image.add_subparsers(dest="image_command", required=True)
-    boot = image_sub.add_parser("bootstrap", help="Make pyorch.local/busybox and pyorch.local/python offline")
+    boot = image_sub.add_parser("bootstrap", help="Make base images: busybox and python from host files, "
+                                "debian by debootstrap from the host's Debian mirror")
+    boot.add_argument("images", nargs="*", metavar="IMAGE", help="busybox, python (the default: both) or debian")
     boot.set_defaults(run=cmd_image_bootstrap)
     ls = image_sub.add_parser("ls", help="List images")
     ls.set_defaults(run=cmd_images)
@@ -412,8 +414,14 @@ def cmd_import(args: argparse.Namespace, client: EngineClient) -> int:
 
 
 def cmd_image_bootstrap(args: argparse.Namespace, client: EngineClient) -> int:
-    with err.status("Building base images from host files"):
-        result = client.request("POST", "/v1/images/bootstrap", {})
+    names = list(dict.fromkeys(args.images)) or ["busybox", "python"]
+    unknown = [n for n in names if n not in ("busybox", "python", "debian")]
+    if unknown:
+        raise PyorchError(f"no base image {', '.join(unknown)} (choose from busybox, python, debian)")
+    what = ("Bootstrapping Debian from the host's mirror" if "debian" in names
+            else "Building base images from host files")
+    with err.status(what):
+        result = client.request("POST", "/v1/images/bootstrap", {"images": names}, timeout=1800.0)
     for ref in result["images"]:
         out.print(ref)
     return 0

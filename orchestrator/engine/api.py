@@ -28,7 +28,7 @@ from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 from runtime.errors import RuntimeFailure
 from runtime.image import ImageConfig
-from runtime.image.bootstrap import ensure_base_images
+from runtime.image.bootstrap import DEFAULT_BASE_IMAGES, ensure_base_images
 
 log = logging.getLogger("pyorch.api")
 
@@ -148,7 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
                 image = engine.runtime.images.import_rootfs(Path(body["source"]), body["reference"], config)
                 self._reply(200, _image_row(image))
             case "POST", ["v1", "images", "bootstrap"]:
-                self._reply(200, {"images": ensure_base_images(engine.runtime.images)})
+                names = self._body().get("images") or list(DEFAULT_BASE_IMAGES)
+                self._reply(200, {"images": ensure_base_images(engine.runtime.images, [str(n) for n in names])})
             case "POST", ["v1", "engine", "shutdown"]:
                 self._reply(200, {"ok": True})
                 self.server.shutdown_requested.set()

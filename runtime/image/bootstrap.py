@@ -5,6 +5,8 @@
 - ``pyorch.local/python:3.11``: Debian's /usr/bin/python3.11, its standard library (without test
   suites, tkinter, idlelib, ensurepip, lib2to3 and site/dist-packages), the shared libraries ldd
   names for the interpreter and its extension modules, plus busybox for a shell.
+- ``pyorch.local/debian:<codename>`` on request only (it downloads ~45 MB from the host's Debian
+  mirror once): a debootstrap minbase, see `runtime.image.debian`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runtime.image.config import ImageConfig
+from runtime.image.debian import ensure_debian_image
 from runtime.image.errors import ImageError, ImageNotFound
 from runtime.image.store import ImageStore
 
@@ -129,21 +133,42 @@ def build_python_rootfs(dest: Path) -> None:
             shutil.copy2(lib, target)  # follows the soname symlink: the file lands under the name asked for
 
 
-def ensure_base_images(store: ImageStore) -> list[str]:
-    """Import the base images that are missing; cheap when both exist."""
+BASE_IMAGES = ("busybox", "python", "debian")
+DEFAULT_BASE_IMAGES = ("busybox", "python")   # made from host files alone, in seconds
+
+
+def ensure_base_images(store: ImageStore, names: Sequence[str] = DEFAULT_BASE_IMAGES) -> list[str]:
+    """Import the base images named (``busybox``, ``python``, ``debian``) that are missing; cheap
+    when they exist. Returns their references."""
+    unknown = sorted(set(names) - set(BASE_IMAGES))
+    if unknown:
+        raise ImageError(f"no base image {', '.join(unknown)} (choose from {', '.join(BASE_IMAGES)})")
     made = []
-    for reference, builder, cmd in ((BUSYBOX_REF, build_busybox_rootfs, ["sh"]),
-                                    (PYTHON_REF, build_python_rootfs, ["python3"])):
-        try:
-            store.resolve(reference)
-            made.append(reference)
-            continue
-        except ImageNotFound:
-            pass
-        with tempfile.TemporaryDirectory(dir=store.root, prefix=".build-") as tmp:
-            rootfs = Path(tmp) / "rootfs"
-            rootfs.mkdir()
-            builder(rootfs)
-            store.import_rootfs(rootfs, reference, ImageConfig(env=[PATH_ENV], cmd=cmd))
-        made.append(reference)
+    for name in dict.fromkeys(names):
+        if name == "debian":
+            made.append(ensure_debian_image(store))
+        else:
+            reference, builder, cmd = _FROM_HOST_FILES[name]
+            made.append(_ensure_from_host_files(store, reference, builder, cmd))
     return made
+
+
+_FROM_HOST_FILES: dict[str, tuple[str, Callable[[Path], None], list[str]]] = {
+    "busybox": (BUSYBOX_REF, build_busybox_rootfs, ["sh"]),
+    "python": (PYTHON_REF, build_python_rootfs, ["python3"]),
+}
+
+
+def _ensure_from_host_files(store: ImageStore, reference: str, builder: Callable[[Path], None],
+                            cmd: list[str]) -> str:
+    try:
+        store.resolve(reference)
+        return reference
+    except ImageNotFound:
+        pass
+    with tempfile.TemporaryDirectory(dir=store.root, prefix=".build-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        rootfs.mkdir()
+        builder(rootfs)
+        store.import_rootfs(rootfs, reference, ImageConfig(env=[PATH_ENV], cmd=cmd))
+    return reference
