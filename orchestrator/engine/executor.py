@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from orchestrator.engine.extra_hosts import with_host_gateway
 from orchestrator.engine.network_mode import runtime_network_mode
 from orchestrator.engine.store import Store
 from orchestrator.engine.translate import run_config
@@ -184,20 +185,23 @@ class Executor:
 
         Like Docker's 127.0.0.11: `ndots:0` so single names are asked as they are. A service with
         its own `dns:` keeps those servers (and so has no service discovery). The network mode is
-        resolved here too: `service:NAME` needs the id of a container running now.
+        resolved here too: `service:NAME` needs the id of a container running now, and so is
+        `extra_hosts`' `host-gateway`.
         """
         config.network_mode = runtime_network_mode(project, service, self.runtime.containers)
         nets = service_networks(project, service)
+        gateways = {n.name: n.gateway for n in self.network.list_networks()}
+        gateway = gateways.get(nets[0].runtime_name) if nets else None
+        host = "127.0.0.1" if config.network_mode == "host" else gateway
+        config.extra_hosts = with_host_gateway(config.extra_hosts, host)
         if service.dns or not nets:
             return
-        gateways = {n.name: n.gateway for n in self.network.list_networks()}
-        gateway = gateways.get(nets[0].runtime_name)
         if gateway:
             config.dns = [gateway]
             config.dns_options = ["ndots:0", *config.dns_options]
 
     def _attach(self, project: Project, service: Service, cid: str, pid: int, name: str) -> None:
-        entries = [(ip, host) for host, ip in (service.extra_hosts or {}).items()]
+        entries: list[tuple[str, str]] = []
         nets = service_networks(project, service)
         # The default route goes through the first network that is not internal (as Docker picks).
         internal = {n.name for n in self.network.list_networks() if n.internal}
@@ -211,6 +215,8 @@ class Executor:
                 )
             self.store.set_attachment(cid, net.runtime_name, attachment.ip)
             if index == 0:
+                extra = with_host_gateway(service.extra_hosts or {}, attachment.gateway)
+                entries += [(ip, host) for host, ip in extra.items()]
                 host = service.hostname or cid[:12]
                 entries.append((attachment.ip, f"{host} {name}" if host != name else name))
         if nets:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.engine.extra_hosts import with_host_gateway
 from orchestrator.engine.netplan import check_networks, network_specs
 from orchestrator.engine.ports import address_of, find_binding, service_bindings
 from orchestrator.engine.store import Store
@@ -126,3 +127,9 @@ def test_unsupported_network_setups_are_refused_before_anything_starts(tmp_path:
                                                                        message: str) -> None:
     with pytest.raises(EngineError, match=message):
         check_networks(load(tmp_path, body), [])
+
+
+def test_host_gateway_names_the_host_as_the_container_sees_it() -> None:
+    wanted = {"host.docker.internal": "host-gateway", "db.local": "10.0.0.5"}
+    assert with_host_gateway(wanted, "10.89.0.1") == {"host.docker.internal": "10.89.0.1", "db.local": "10.0.0.5"}
+    assert with_host_gateway(wanted, None) == {"db.local": "10.0.0.5"}  # network_mode none: nothing to reach
