@@ -4,12 +4,14 @@
 ip hooks; pyorch's rules must be right either way (docs/networking.md), so traffic tests run
 under both. The value is saved and restored, also when the test fails; if br_netfilter has to be
 loaded for "1", it is unloaded again afterwards. Without br_netfilter, "0" is what the host
-already has.
+already has. Suites of several engineers run side by side on one host: a host-wide lock keeps
+two such tests from switching the value under each other (and from restoring each other's).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 SYSCTL = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
+LOCK = Path("/run/lock/pyorch-test-bridge-nf.lock")
 VALUES = ("0", "1")
 
 
@@ -29,6 +32,15 @@ def _modprobe(*args: str) -> bool:
 
 @contextlib.contextmanager
 def bridge_nf_call_iptables(value: str) -> Iterator[None]:
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with _switched(value):
+            yield
+
+
+@contextlib.contextmanager
+def _switched(value: str) -> Iterator[None]:
     loaded_here = False
     if not SYSCTL.exists():
         if value == "0":
