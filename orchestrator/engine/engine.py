@@ -20,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from orchestrator.engine.compose_build import ensure_built, with_build_images
 from orchestrator.engine.discovery import dns_tables, dns_views
 from orchestrator.engine.executor import Executor, service_networks
+from orchestrator.engine.file_objects import check_file_objects
 from orchestrator.engine.health import HealthCheck, HealthState
 from orchestrator.engine.netplan import check_networks, network_specs
 from orchestrator.engine.network_mode import dependencies
@@ -166,6 +167,7 @@ class Engine:
     def _preflight(self, project: Project, pull: str | None = None) -> None:
         """Refuse what would fail half-way: missing images, taken ports. Nothing has changed yet."""
         check_networks(project, self.network.list_networks())
+        check_file_objects(project)
         listening: dict[str, set[int]] = {}  # the host's listening ports, read once for every service
         for service in project.services.values():
             ensure_built(Builder(self.runtime), project, service)  # build: when the image is missing

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from orchestrator.engine.file_objects import file_mounts
 from orchestrator.engine.health import HealthCheck
 from orchestrator.spec import Project, Service
 from runtime.container.runconfig import DeviceMapping, Mount, Resources, RunConfig
@@ -86,6 +87,7 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         dns_options=list(service.dns_opt or []),
         oom_score_adj=service.oom_score_adj,
         mounts=mounts_of(project, service, number),
+        files=file_mounts(project, service),
     )
 
 

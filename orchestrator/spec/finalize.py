@@ -69,11 +69,20 @@ def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], docum
     _check_references(project, locate)
     check_network_addresses(project, locate)
     _check_dependency_cycles(project, locate)
+    project.referenced_environment = _referenced_environment(project, environment)
     for warning in unapplied_warnings(project.services):
         if warning not in warnings:
             warnings.append(warning)
     project.warnings = list(dict.fromkeys(warnings))
     return project
+
+
+def _referenced_environment(project: Project, environment: Mapping[str, str]) -> dict[str, str]:
+    """What `secrets.*.environment` and `configs.*.environment` name; a missing variable is
+    reported when a container needs it (as Compose does), so `config` still renders the file."""
+    names = {obj.environment for obj in project.secrets.values() if obj.environment}
+    names |= {obj.environment for obj in project.configs.values() if obj.environment}
+    return {name: environment[name] for name in sorted(names) if name in environment}
 
 
 def _resolve_environment(service: str, body: dict[str, Any], environment: Mapping[str, str],

@@ -688,6 +688,9 @@ class Project(ComposeModel):
     models: dict[str, LanguageModel] = Field(default_factory=dict)
     disabled_services: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    # The values of the variables that secrets' and configs' `environment:` name, taken from the
+    # loader's environment (as compose-go's project.Environment); never printed by `config`.
+    referenced_environment: dict[str, str] = Field(default_factory=dict)
 
     def config_hash(self, service_name: str) -> str:
         """sha256 of the canonical service config minus what does not need a new container."""

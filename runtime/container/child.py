@@ -33,6 +33,7 @@ import struct
 from typing import NoReturn
 
 from runtime.container import sync
+from runtime.container.file_mounts import mount_files
 from runtime.container.spec import ContainerSpec, DeviceNode, capability_mask
 from runtime.linux import syscalls as sc
 
@@ -115,6 +116,7 @@ def run_stage2(spec: ContainerSpec, ch: sync.Channel) -> None:
             _bind(bind.source, rootfs, bind.target, bind.read_only)
         for mount in spec.tmpfs:
             _tmpfs(rootfs, mount.target, mount.size, mount.mode)
+        mount_files(spec.bundle_dir, spec.files, lambda source, target: _bind(source, rootfs, target, True))
         if spec.init_path:
             _bind(spec.init_path, rootfs, INIT_TARGET, True)
         _pivot(rootfs)

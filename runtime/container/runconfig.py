@@ -32,6 +32,19 @@ class Mount:
 
 
 @dataclass
+class FileMount:
+    """A secret or config: ``content`` (inline) or the host file ``source``, mounted read-only at
+    ``target`` from the container's own tmpfs, owned ``uid:gid`` with ``mode``."""
+
+    target: str
+    source: str = ""
+    content: str | None = None
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+
+@dataclass
 class DeviceMapping:
     """`devices:` — a host device node made available in the container."""
 
@@ -78,6 +91,7 @@ class RunConfig:
     group_add: list[str] = field(default_factory=list)
     devices: list[DeviceMapping] = field(default_factory=list)
     device_cgroup_rules: list[str] = field(default_factory=list)   # Docker syntax: "c 1:3 rwm"
+    files: list[FileMount] = field(default_factory=list)           # secrets and configs
 
 
 def command_line(

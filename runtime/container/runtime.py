@@ -20,6 +20,7 @@ from typing import Any
 
 from runtime.cgroups import Cgroup, open_cgroups
 from runtime.cgroups import Resources as CgroupResources
+from runtime.container.file_mounts import check_files, stage_files
 from runtime.container.mounts import resolve_mounts
 from runtime.container.netmode import default_hostname, host_files, joined_bundle, netns_path
 from runtime.container.runconfig import RunConfig, command_line, merge_env
@@ -122,6 +123,7 @@ class ContainerRuntime:
         netns = netns_path(config.network_mode, self.layout.containers_dir)  # refuses a stopped target
         args = command_line(config.entrypoint, config.command, image.config.entrypoint, image.config.cmd)
         user_binds, tmpfs = resolve_mounts(config.mounts, self.layout.volumes_dir)
+        check_files(config.files)
         resources = _cgroup_resources(config)
         self.cgroups.plan(_ANY_ID, resources)  # refused here, before anything is made
         cid = self._next_id()
@@ -182,6 +184,7 @@ class ContainerRuntime:
             device_rules=[rule.v1_line() for rule in security.device_rules],
             network_mode=config.network_mode,
             netns_path=netns,
+            files=stage_files(config.files, bundle),
         )
         record = ContainerRecord(
             id=cid,

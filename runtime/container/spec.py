@@ -55,6 +55,18 @@ class TmpfsMount:
 
 
 @dataclass
+class FileSpec:
+    """A secret or config: read from ``source`` (a host path) at each start into the container's
+    own tmpfs, mounted read-only at ``target`` (runtime/container/file_mounts.py)."""
+
+    source: str
+    target: str
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0o444
+
+
+@dataclass
 class DeviceNode:
     """A device node to create in the container (`devices:`), with the host node's numbers and owner."""
 
@@ -102,6 +114,7 @@ class ContainerSpec:
     device_rules: list[str] = field(default_factory=list)  # allowed beyond the default list ("c 1:3 rwm")
     network_mode: str = ""           # "", none, host, container:<id> (runtime/container/netmode.py)
     netns_path: str = ""             # the namespace stage 2 joins first; worked out at every spawn
+    files: list[FileSpec] = field(default_factory=list)     # secrets and configs
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -112,4 +125,5 @@ class ContainerSpec:
         tmpfs = [TmpfsMount(**t) for t in raw.pop("tmpfs", [])]
         rlimits = [(str(n), int(s), int(h)) for n, s, h in raw.pop("rlimits", [])]
         nodes = [DeviceNode(**d) for d in raw.pop("device_nodes", [])]
-        return cls(binds=binds, tmpfs=tmpfs, rlimits=rlimits, device_nodes=nodes, **raw)
+        files = [FileSpec(**f) for f in raw.pop("files", [])]
+        return cls(binds=binds, tmpfs=tmpfs, rlimits=rlimits, device_nodes=nodes, files=files, **raw)
