@@ -24,10 +24,16 @@ DRAIN_S = 0.3  # the log stream reads files every 0.1 s: let it print the last l
 
 
 def will_restart(project: Project, row: dict[str, Any]) -> bool:
-    from orchestrator.engine.restart_policy import restart_of  # loads the Compose model: only when needed
-
+    """Whether the engine restarts the row's container when it exits: `deploy.restart_policy`
+    (condition `any` by default) wins over `restart:` (`no` by default), as the engine decides
+    (a unit test keeps this equal to `orchestrator/engine/restart_policy.py`)."""
     service = project.services.get(row["service"])
-    return service is not None and restart_of(service).restarts
+    if service is None:
+        return False
+    policy = service.deploy.restart_policy if service.deploy is not None else None
+    if policy is not None:
+        return (policy.condition or "any") != "none"
+    return str(service.restart or "no") != "no"
 
 
 def finished(project: Project, rows: list[dict[str, Any]]) -> bool:

@@ -13,12 +13,12 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import EngineError, EngineUnavailable
 from orchestrator.spec.errors import ComposeError
-from runtime.layout import HostLayout
 
 # connect() errors that mean "no engine listens here": start one (when allowed) and try again.
 _NOT_LISTENING = (errno.ENOENT, errno.ECONNREFUSED)
@@ -54,10 +54,20 @@ class _Response:
             yield line
 
 
+def run_root(environ: Mapping[str, str]) -> Path:
+    """Where the engine's socket and log are: `$PYORCH_RUN`, else `$PYORCH_ROOT/run`, else
+    `/run/pyorch` (the runtime's `HostLayout` rule; a unit test keeps the two equal)."""
+    if "PYORCH_RUN" in environ:
+        return Path(environ["PYORCH_RUN"])
+    if "PYORCH_ROOT" in environ:
+        return Path(environ["PYORCH_ROOT"]) / "run"
+    return Path("/run/pyorch")
+
+
 class EngineClient:
-    def __init__(self, layout: HostLayout) -> None:
-        self.layout = layout
-        self.socket_path = str(layout.run_root / "engine.sock")
+    def __init__(self, run_root: Path) -> None:
+        self.run_root = run_root
+        self.socket_path = str(run_root / "engine.sock")
 
     def alive(self) -> bool:
         try:
@@ -71,8 +81,8 @@ class EngineClient:
             return
         import subprocess  # only to start the engine: not on every command's path
 
-        self.layout.run_root.mkdir(parents=True, exist_ok=True)
-        log = open(self.layout.run_root / "engine.log", "ab")
+        self.run_root.mkdir(parents=True, exist_ok=True)
+        log = open(self.run_root / "engine.log", "ab")
         subprocess.Popen(
             [sys.executable, "-m", "orchestrator.engine.daemon"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
@@ -85,7 +95,7 @@ class EngineClient:
                 return
             time.sleep(0.05)
         raise EngineUnavailable(
-            f"the pyorch engine did not start; see {self.layout.run_root / 'engine.log'}"
+            f"the pyorch engine did not start; see {self.run_root / 'engine.log'}"
         )
 
     def _connect(self, timeout: float | None, autostart: bool) -> socket.socket:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import err, out
+from orchestrator.cli.project_args import load
 from orchestrator.errors import PyorchError
 
 if TYPE_CHECKING:
@@ -56,8 +57,6 @@ def build_project(client: EngineClient, project: Project, services: list[str], n
 
 
 def cmd_build(args: argparse.Namespace, client: EngineClient) -> int:
-    from orchestrator.cli.main import load  # late: main imports this module
-
     project = load(args)
     images = build_project(client, project, list(args.services), args.no_cache,
                            _pairs(args.build_arg, "--build-arg"), args.quiet)

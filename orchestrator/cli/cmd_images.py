@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import err, out
+from orchestrator.cli.project_args import load
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 
@@ -78,8 +79,6 @@ def register(sub: Any, image_sub: Any) -> None:
 
 def _service_images(args: argparse.Namespace) -> list[tuple[str, str | None]] | None:
     """The (image, platform) of the named services, or None when the names are image references."""
-    from orchestrator.cli.main import load  # late: main imports this module
-
     try:
         project = load(args)
     except ComposeError:
@@ -241,10 +240,10 @@ def cmd_load(args: argparse.Namespace, client: EngineClient) -> int:
 @contextlib.contextmanager
 def _scratch_file(client: EngineClient) -> Iterator[Path]:
     """A private file the engine can read and write (same host, root), removed afterwards."""
-    client.layout.run_root.mkdir(parents=True, exist_ok=True)
+    client.run_root.mkdir(parents=True, exist_ok=True)
     from tempfile import mkstemp
 
-    fd, name = mkstemp(dir=client.layout.run_root, prefix=".transfer-", suffix=".tar")
+    fd, name = mkstemp(dir=client.run_root, prefix=".transfer-", suffix=".tar")
     os.close(fd)
     try:
         yield Path(name)

@@ -9,7 +9,6 @@ from typing import Any
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import err, out
-from runtime.linux.signals import signal_number
 
 ProjectName = Callable[[argparse.Namespace], str]
 
@@ -25,9 +24,9 @@ def register(sub: Any, project_name: ProjectName) -> None:
 
 
 def _kill(args: argparse.Namespace, client: EngineClient, project_name: ProjectName) -> int:
-    sig = signal_number(args.signal)
     name = project_name(args)
-    result = client.request("POST", f"/v1/projects/{name}/kill", {"services": args.services, "signal": sig})
+    # The engine reads the signal's name or number (and refuses an unknown one before any kill).
+    result = client.request("POST", f"/v1/projects/{name}/kill", {"services": args.services, "signal": args.signal})
     for c in result["killed"]:
         err.print(f" [green]✔[/] Container {render.escape(c)}  Killed")
     return 0

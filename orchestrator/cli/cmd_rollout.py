@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 ProjectName = Callable[[argparse.Namespace], str]
 POLL_S = 0.3
+# Rollout states as the engine's API reports them (Swarm's UpdateStatus names, docs/rollouts.md);
+# a unit test keeps them equal to the planner's.
+ACTIVE_STATES = ("updating", "rollback_started")
+COMPLETED_STATES = ("completed", "rollback_completed")
 
 
 class RolloutFailed(PyorchError):
@@ -82,8 +86,6 @@ def wait_rollouts(client: EngineClient, name: str, since_revision: int, timeout:
 
     An update that rolled back, or a rollout that paused, is a failure for `up --wait`.
     """
-    from orchestrator.planner.rollout import ACTIVE_STATES, COMPLETED  # the planner: only when waiting
-
     deadline = None if timeout is None else time.monotonic() + timeout
     shown: dict[str, tuple[str, int]] = {}
     while True:
@@ -96,7 +98,7 @@ def wait_rollouts(client: EngineClient, name: str, since_revision: int, timeout:
                 err.print(f" [cyan]⟳[/] Service {render.escape(r['service'])}  {r['kind']} {r['status']} "
                           f"{r['updated']}/{r['total']}")
         if not any(r["status"] in ACTIVE_STATES or r.get("running") for r in rows):
-            failed = [r for r in rows if r["status"] not in (COMPLETED, "rollback_completed")
+            failed = [r for r in rows if r["status"] not in COMPLETED_STATES
                       or (r["kind"] == "rollback" and since_revision and int(r["revision"]) > since_revision)]
             if failed:
                 raise RolloutFailed("; ".join(f"service {r['service']}: {r['kind']} {r['status']}"

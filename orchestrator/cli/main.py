@@ -33,15 +33,14 @@ from orchestrator.cli import (
 from orchestrator.cli import cmd_build as build_verbs
 from orchestrator.cli import cmd_images as cmd_images_verbs
 from orchestrator.cli import cmd_port as port_verbs
-from orchestrator.cli.client import EngineClient
+from orchestrator.cli.client import EngineClient, run_root
 from orchestrator.cli.console import err, out
+from orchestrator.cli.project_args import load, print_warnings, project_name, source
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 
 if TYPE_CHECKING:
-    from orchestrator.spec import Project
-from runtime.errors import RuntimeFailure
-from runtime.layout import HostLayout
+    pass
 
 # Not a terminal (a pipe, a test): wide enough that tables are never cut.
 
@@ -174,60 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("action", choices=["start", "stop", "status"])
     engine.set_defaults(run=cmd_engine)
     return parser
-
-
-# --- project loading -------------------------------------------------------------------------------
-
-def source(args: argparse.Namespace) -> dict[str, object]:
-    """What only this process knows about the project (flags, working directory, environment,
-    stdin), for the engine to load: the engine has the Compose model in memory, where importing it
-    here costs each command about a quarter of a second (orchestrator/engine/compose_source.py)."""
-    return {
-        "files": list(args.file),
-        "working_dir": str(Path.cwd()),
-        "project_name": args.project_name,
-        "project_directory": args.project_directory,
-        "env_files": list(args.env_file),
-        "profiles": list(args.profile),
-        "environ": dict(os.environ),
-        "stdin_text": sys.stdin.read() if "-" in args.file else None,
-    }
-
-
-def load(args: argparse.Namespace) -> Project:
-    """The model in this process, for verbs that use it themselves (config, run, attached up, …)."""
-    from orchestrator.spec import LoadOptions, load_project  # the model's import is the CLI's slowest part
-
-    stdin_text = sys.stdin.read() if "-" in args.file else None
-    project = load_project(LoadOptions(
-        files=[Path(f) for f in args.file],
-        working_dir=Path.cwd(),
-        project_name=args.project_name,
-        project_directory=Path(args.project_directory) if args.project_directory else None,
-        env_files=[Path(f) for f in args.env_file],
-        profiles=list(args.profile),
-        environ=dict(os.environ),
-        stdin_text=stdin_text,
-    ))
-    print_warnings(project.warnings)
-    return project
-
-
-def print_warnings(warnings: list[str]) -> None:
-    for warning in warnings:
-        err.print(f"[yellow]WARN[/] {warning}")
-
-
-def project_name(args: argparse.Namespace) -> str:
-    quick = quickname.quick_project_name(args, os.environ)
-    if quick is not None:
-        return quick
-    if args.project_name and not args.file:
-        try:
-            return str(load(args).name)
-        except ComposeError:
-            return str(args.project_name)
-    return str(load(args).name)
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -444,12 +389,12 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace, EngineClient], int] = args.run
     try:
-        client = EngineClient(HostLayout.from_env())
+        client = EngineClient(run_root(os.environ))
         code = run(args, client)
     except ComposeError as exc:
         err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
         code = 15
-    except (PyorchError, RuntimeFailure, ValueError) as exc:
+    except (PyorchError, ValueError) as exc:
         err.print(f"[red]error:[/] {render.escape(str(exc))}")
         code = 1
     except KeyboardInterrupt:

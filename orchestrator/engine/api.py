@@ -21,14 +21,15 @@ from urllib.parse import parse_qs, urlparse
 from orchestrator.engine import build_api, compose_api, events_api, images_api, rollout_api
 from orchestrator.engine import network_api as network_routes
 from orchestrator.engine.compose_source import project_from_source
-from orchestrator.engine.engine import Engine, UpOptions
+from orchestrator.engine.engine import Engine
 from orchestrator.engine.logs import LogSource, stream_logs
-from orchestrator.engine.translate import LABEL_PROJECT, LABEL_SERVICE
+from orchestrator.engine.project_ops import UpOptions
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 from runtime.errors import RuntimeFailure
 from runtime.image import ImageConfig
 from runtime.image.bootstrap import DEFAULT_BASE_IMAGES, ensure_base_images
+from runtime.linux.signals import signal_number
 
 log = logging.getLogger("pyorch.api")
 
@@ -53,14 +54,14 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug(format, *args)
 
     # --- plumbing ------------------------------------------------------------------------------------
-    def _body(self) -> dict[str, Any]:
+    def body(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
         if not length:
             return {}
         data: dict[str, Any] = json.loads(self.rfile.read(length))
         return data
 
-    def _reply(self, status: int, payload: Any) -> None:
+    def reply(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -68,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _stream_start(self) -> None:
+    def stream_start(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Connection", "close")
@@ -82,13 +83,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._route(method, parts, query)
         except (PyorchError, RuntimeFailure) as exc:
-            self._reply(400, {"error": str(exc), "kind": type(exc).__name__,
+            self.reply(400, {"error": str(exc), "kind": type(exc).__name__,
                               "compose": isinstance(exc, ComposeError)})
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception as exc:
             log.exception("API %s %s", method, self.path)
-            self._reply(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+            self.reply(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -101,57 +102,57 @@ class _Handler(BaseHTTPRequestHandler):
         engine = self.server.engine
         match method, parts:
             case "GET", ["v1", "ping"]:
-                self._reply(200, {"ok": True, "pid": os.getpid()})
+                self.reply(200, {"ok": True, "pid": os.getpid()})
             case "GET", ["v1", "info"]:
-                self._reply(200, engine.runtime.features.refreshed().to_dict())
+                self.reply(200, engine.runtime.features.refreshed().to_dict())
             case "GET", ["v1", "projects"]:
-                self._reply(200, engine.list_projects())
+                self.reply(200, engine.queries.list_projects())
             case "POST", ["v1", "projects", "up"]:
-                body = self._body()
+                body = self.body()
                 options = UpOptions(**body.get("options", {}))
                 spec = project_from_source(body["source"]) if "source" in body else body["project"]
-                self._reply(200, engine.up(spec, options))
+                self.reply(200, engine.ops.up(spec, options))
             case "POST", ["v1", "projects", name, "down"]:
-                body = self._body()
-                self._reply(200, engine.down(name, body.get("timeout"), bool(body.get("volumes"))))
+                body = self.body()
+                self.reply(200, engine.ops.down(name, body.get("timeout"), bool(body.get("volumes"))))
             case "POST", ["v1", "projects", name, "stop"]:
-                body = self._body()
-                self._reply(200, engine.stop_services(name, list(body.get("services") or []), body.get("timeout")))
+                body = self.body()
+                self.reply(200, engine.ops.stop_services(name, list(body.get("services") or []), body.get("timeout")))
             case "POST", ["v1", "projects", name, "start"]:
-                body = self._body()
-                self._reply(200, engine.start_services(name, list(body.get("services") or [])))
+                body = self.body()
+                self.reply(200, engine.ops.start_services(name, list(body.get("services") or [])))
             case "POST", ["v1", "projects", name, ("pause" | "unpause") as verb]:
-                body = self._body()
-                self._reply(200, engine.pause_services(name, list(body.get("services") or []), verb == "pause"))
+                body = self.body()
+                self.reply(200, engine.ops.pause_services(name, list(body.get("services") or []), verb == "pause"))
             case "POST", ["v1", "projects", name, "kill"]:
-                body = self._body()
-                self._reply(200, engine.kill_services(name, list(body.get("services") or []),
-                                                      int(body.get("signal", signal.SIGKILL))))
+                body = self.body()
+                self.reply(200, engine.ops.kill_services(name, list(body.get("services") or []),
+                                                          signal_number(str(body.get("signal", signal.SIGKILL)))))
             case "GET", ["v1", "projects", name, "stats"]:
-                self._reply(200, engine.stats(name))
+                self.reply(200, engine.queries.stats(name))
             case "GET", ["v1", "projects", name, "ps"]:
-                self._reply(200, engine.ps(name, all_containers=query.get("all", ["1"])[0] == "1"))
+                self.reply(200, engine.queries.ps(name, all_containers=query.get("all", ["1"])[0] == "1"))
             case "GET", ["v1", "projects", name, "logs"]:
                 self._logs(name, query)
             case "POST", ["v1", "projects", name, "exec"]:
-                self._exec(name, self._body())
+                self._exec(name, self.body())
             case "GET", ["v1", "projects", name, "top"]:
-                self._reply(200, engine.top(name, query.get("service", [])))
+                self.reply(200, engine.queries.top(name, query.get("service", [])))
             case "GET", ["v1", "images"]:
-                self._reply(200, [_image_row(i) for i in engine.runtime.images.list()])
+                self.reply(200, [_image_row(i) for i in engine.runtime.images.list()])
             case "POST", ["v1", "images", "import"]:
-                body = self._body()
+                body = self.body()
                 config = ImageConfig(env=body.get("env") or [], entrypoint=body.get("entrypoint"),
                                      cmd=body.get("cmd"), working_dir=body.get("working_dir") or "",
                                      user=body.get("user") or "", exposed_ports=[], labels={},
                                      stop_signal=None, volumes=[], healthcheck=None)
                 image = engine.runtime.images.import_rootfs(Path(body["source"]), body["reference"], config)
-                self._reply(200, _image_row(image))
+                self.reply(200, _image_row(image))
             case "POST", ["v1", "images", "bootstrap"]:
-                names = self._body().get("images") or list(DEFAULT_BASE_IMAGES)
-                self._reply(200, {"images": ensure_base_images(engine.runtime.images, [str(n) for n in names])})
+                names = self.body().get("images") or list(DEFAULT_BASE_IMAGES)
+                self.reply(200, {"images": ensure_base_images(engine.runtime.images, [str(n) for n in names])})
             case "POST", ["v1", "engine", "shutdown"]:
-                self._reply(200, {"ok": True})
+                self.reply(200, {"ok": True})
                 self.server.shutdown_requested.set()
             case _ if events_api.handle(self, engine.store, self.server.shutdown_requested.is_set, method, parts,
                                         query):
@@ -167,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
             case _ if network_routes.handle(self, engine, method, parts, query):
                 pass
             case _:
-                self._reply(404, {"error": f"no route {method} /{'/'.join(parts)}"})
+                self.reply(404, {"error": f"no route {method} /{'/'.join(parts)}"})
 
     def _logs(self, project: str, query: dict[str, list[str]]) -> None:
         engine = self.server.engine
@@ -176,23 +177,19 @@ class _Handler(BaseHTTPRequestHandler):
         tail = int(query.get("tail", ["-1"])[0])
 
         def sources() -> list[LogSource]:
-            return [
-                LogSource(c.name, c.labels.get(LABEL_SERVICE, ""), engine.runtime.log_path(c.id))
-                for c in engine.runtime.containers()
-                if c.labels.get(LABEL_PROJECT) == project
-                and (not services or c.labels.get(LABEL_SERVICE) in services)
-            ]
+            return [LogSource(c.name, c.service, engine.runtime.log_path(c.id))
+                    for c in engine.observe().selected(project, services)]
 
-        self._stream_start()
+        self.stream_start()
         for record in stream_logs(sources, follow, tail, self.server.shutdown_requested.is_set):
             self.wfile.write(json.dumps(record).encode() + b"\n")
             self.wfile.flush()
 
     def _exec(self, project: str, body: dict[str, Any]) -> None:
         engine = self.server.engine
-        session = engine.exec(project, body["service"], int(body.get("index", 1)), list(body["args"]),
+        session = engine.ops.exec(project, body["service"], int(body.get("index", 1)), list(body["args"]),
                               env=list(body.get("env") or []), user=body.get("user"), workdir=body.get("workdir"))
-        self._stream_start()
+        self.stream_start()
         for stream, data in session.output():
             line = {"stream": stream, "data": base64.b64encode(data).decode()}
             self.wfile.write(json.dumps(line).encode() + b"\n")

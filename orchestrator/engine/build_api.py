@@ -16,21 +16,21 @@ from orchestrator.engine.images_api import Handler, stream_work
 from orchestrator.errors import EngineError
 from orchestrator.spec.model import Project
 from runtime.image.build import Builder, BuildEvent, BuildRequest
-from runtime.image.registry import Registries, pull_image
+from runtime.image.registry import pull_image
 
 Listener = Callable[[BuildEvent], None]
 
 
 def builder_for(engine: Engine) -> Builder:
     """A builder that pulls base images it does not have, through the engine's registry settings."""
-    registries = Registries.for_state(engine.layout.state_root)
+    registries = engine.registries()
     return Builder(engine.runtime, pull=lambda ref: pull_image(engine.runtime.images, registries, ref, None))
 
 
 def handle(handler: Handler, engine: Engine, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
     match method, parts:
         case "POST", ["v1", "images", "build"]:
-            body = handler._body()
+            body = handler.body()
             request = BuildRequest(
                 context=Path(body["context"]),
                 dockerfile=Path(body["dockerfile"]) if body.get("dockerfile") else None,
@@ -39,7 +39,7 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
                 no_cache=bool(body.get("no_cache")))
             stream_work(handler, lambda listen: _one(builder_for(engine), request, listen), "image-build")
         case "POST", ["v1", "projects", "build"]:
-            body = handler._body()
+            body = handler.body()
             try:
                 project = Project.model_validate(with_build_images(body["project"]))
             except ValueError as exc:

@@ -11,9 +11,21 @@ import os
 import signal
 import sys
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
 from orchestrator.engine.api import serve
 from orchestrator.engine.engine import Engine
+from orchestrator.engine.store import Store
+from runtime.container.runtime import ContainerRuntime
 from runtime.layout import HostLayout
+from runtime.network import NetworkManager
+
+
+def build_engine(layout: HostLayout) -> Engine:
+    """The engine and the parts it is made of: the store, the container runtime, the network
+    manager and the scheduler that runs passes, probes and timers."""
+    return Engine(layout, Store(layout.state_root / "engine.db"), ContainerRuntime(layout), NetworkManager(layout),
+                  BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1}))
 
 
 def main() -> None:
@@ -26,7 +38,7 @@ def main() -> None:
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     (layout.run_root / "engine.pid").write_text(str(os.getpid()))
-    engine = Engine(layout)
+    engine = build_engine(layout)
     engine.start()
 
     def on_term(signum: int, frame: object) -> None:

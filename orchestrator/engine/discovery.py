@@ -4,33 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from orchestrator.engine.executor import ServiceNetwork, service_networks
-from orchestrator.engine.translate import LABEL_PROJECT, LABEL_SERVICE
-from orchestrator.spec import Project, Service
-from runtime.container.state import ContainerInfo
+from orchestrator.engine.labels import Labelled
+from orchestrator.engine.projects import Loaded
+from orchestrator.planner.networks import ServiceNetwork, service_networks
+from orchestrator.spec import Service
 
-ProjectOf = Callable[[str], tuple[Project, int] | None]
+ProjectOf = Callable[[str], Loaded | None]
 AttachmentsOf = Callable[[str], dict[str, str]]
 
 
-def _attached(containers: list[ContainerInfo], project_of: ProjectOf, attachments_of: AttachmentsOf,
-              ) -> Iterator[tuple[ContainerInfo, Service, list[tuple[ServiceNetwork, str]]]]:
+def _attached(containers: list[Labelled], project_of: ProjectOf, attachments_of: AttachmentsOf,
+              ) -> Iterator[tuple[Labelled, Service, list[tuple[ServiceNetwork, str]]]]:
     """Each running container of a known service, with its (network, address) pairs in the
     service's network order."""
     for c in containers:
-        if c.status != "running":
+        if c.status != "running" or not c.project:
             continue
-        loaded = project_of(c.labels.get(LABEL_PROJECT, ""))
-        service = loaded[0].services.get(c.labels.get(LABEL_SERVICE, "")) if loaded else None
+        loaded = project_of(c.project)
+        service = loaded.project.services.get(c.service) if loaded else None
         if loaded is None or service is None:
             continue
         addresses = attachments_of(c.id)
-        pairs = [(net, addresses[net.runtime_name]) for net in service_networks(loaded[0], service)
+        pairs = [(net, addresses[net.runtime_name]) for net in service_networks(loaded.project, service)
                  if addresses.get(net.runtime_name)]
         yield c, service, pairs
 
 
-def dns_tables(containers: list[ContainerInfo], project_of: ProjectOf, attachments_of: AttachmentsOf,
+def dns_tables(containers: list[Labelled], project_of: ProjectOf, attachments_of: AttachmentsOf,
                ) -> dict[str, dict[str, list[str]]]:
     """network -> name -> addresses, for running containers: service name (every replica),
     container name, and the service's aliases on that network, as Docker's embedded DNS does."""
@@ -43,7 +43,7 @@ def dns_tables(containers: list[ContainerInfo], project_of: ProjectOf, attachmen
     return tables
 
 
-def dns_views(containers: list[ContainerInfo], project_of: ProjectOf, attachments_of: AttachmentsOf,
+def dns_views(containers: list[Labelled], project_of: ProjectOf, attachments_of: AttachmentsOf,
               ) -> dict[str, list[str]]:
     """container address -> the networks whose names it sees, in the service's network order."""
     views: dict[str, list[str]] = {}

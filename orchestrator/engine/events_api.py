@@ -36,7 +36,7 @@ class Handler(Protocol):
 
     @property
     def wfile(self) -> Sink: ...
-    def _stream_start(self) -> None: ...
+    def stream_start(self) -> None: ...
 
 
 def handle(handler: Handler, store: EventSource, stopping: Callable[[], bool], method: str, parts: list[str],
@@ -48,7 +48,7 @@ def handle(handler: Handler, store: EventSource, stopping: Callable[[], bool], m
             after = int(_number(query, "after") or 0)
             since, until = _number(query, "since"), _number(query, "until")
             follow = query.get("follow", ["1"])[0] == "1"
-            handler._stream_start()
+            handler.stream_start()
             stream(handler.wfile, store, stopping, project, after, since, until, follow)
         case _:
             return False

@@ -1,7 +1,10 @@
-"""Side effects of a plan: every action is a few runtime and network calls, recorded as events.
+"""The engine's one door to the data plane: every change to a container or a network.
 
-Actions of one wave run concurrently on a bounded thread pool; runtime calls block on the kernel
-and the shim, not on the GIL, so threads are the simple right tool here.
+A plan's actions, and the verbs' stops, kills, pauses and removals, are a few runtime and network
+calls each, recorded as events. Actions of one wave run concurrently on a bounded thread pool;
+runtime calls block on the kernel and the shim, not on the GIL, so threads are the simple right
+tool here. Every write bumps `generation` when it is done, so a step holding an older
+observation knows to read again.
 """
 
 from __future__ import annotations
@@ -9,11 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
 
 from orchestrator.engine.extra_hosts import with_host_gateway
+from orchestrator.engine.netplan import network_specs
 from orchestrator.engine.network_mode import runtime_network_mode
 from orchestrator.engine.store import Store
 from orchestrator.engine.translate import run_config
@@ -25,6 +29,7 @@ from orchestrator.planner.model import (
     RestartContainer,
     StartContainer,
 )
+from orchestrator.planner.networks import service_networks
 from orchestrator.spec import Project, Service
 from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
@@ -35,40 +40,28 @@ log = logging.getLogger("pyorch.executor")
 MAX_PARALLEL = 8
 
 
-@dataclass(frozen=True)
-class ServiceNetwork:
-    """One network a service's containers join, resolved to the runtime network name."""
-
-    runtime_name: str
-    aliases: tuple[str, ...]
-    ipv4_address: str | None
-
-
-def network_runtime_name(project: Project, key: str) -> str:
-    network = project.networks.get(key)
-    explicit = getattr(network, "name", None) if network is not None else None
-    return str(explicit) if explicit else f"{project.name}_{key}"
-
-
-def service_networks(project: Project, service: Service) -> list[ServiceNetwork]:
-    if service.network_mode:
-        return []
-    wanted = service.networks or {"default": None}
-    result = []
-    for key, cfg in sorted(wanted.items(), key=lambda kv: (-(getattr(kv[1], "priority", 0) or 0), kv[0])):
-        aliases = tuple(getattr(cfg, "aliases", None) or ()) if cfg is not None else ()
-        address = getattr(cfg, "ipv4_address", None) if cfg is not None else None
-        result.append(ServiceNetwork(network_runtime_name(project, key), aliases, address))
-    return result
-
-
 class Executor:
     def __init__(self, runtime: ContainerRuntime, network: NetworkManager, store: Store) -> None:
         self.runtime = runtime
         self.network = network
         self.store = store
-        self.network_lock = threading.Lock()
+        self.network_lock = threading.Lock()  # the network manager's writes, one at a time
         self.pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL, thread_name_prefix="pyorch-exec")
+        self._generation = 0
+        self._generation_guard = threading.Lock()
+
+    @property
+    def generation(self) -> int:
+        """How many writes have completed: an observation taken at an older count may be stale."""
+        return self._generation
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            with self._generation_guard:
+                self._generation += 1
 
     def run(self, project: Project, revision: int, plan: Plan,
             before_wave: Callable[[list[Action]], str | None] | None = None,
@@ -103,7 +96,7 @@ class Executor:
             elif isinstance(action, RemoveContainer):
                 self.remove_container(project.name, action.id, action.service, stop_timeout)
             elif isinstance(action, StartContainer):
-                self.runtime.start(action.id)
+                self.start(action.id)
             elif isinstance(action, RestartContainer):
                 self.restart_container(project, action)
             return None
@@ -115,6 +108,32 @@ class Executor:
             return message
 
     # --- the actions --------------------------------------------------------------------------------
+    def ensure_networks(self, project: Project) -> None:
+        """The project's own networks exist (an idempotent check when they do)."""
+        for spec in network_specs(project):
+            with self._writing(), self.network_lock:
+                self.network.ensure_network(spec)
+
+    def start(self, cid: str) -> None:
+        with self._writing():
+            self.runtime.start(cid)
+
+    def stop(self, cid: str, timeout: float | None = None) -> None:
+        with self._writing():
+            self.runtime.stop(cid, timeout)
+
+    def kill(self, cid: str, sig: int) -> None:
+        with self._writing():
+            self.runtime.kill(cid, sig)
+
+    def pause(self, cid: str, pause: bool) -> None:
+        """Freeze (``pause``) or thaw the container."""
+        with self._writing():
+            if pause:
+                self.runtime.pause(cid)
+            else:
+                self.runtime.unpause(cid)
+
     def create_container(self, project: Project, revision: int, service_name: str, number: int, name: str,
                          adjust: Callable[[RunConfig], None] | None = None) -> str:
         """Create, attach and start; ``adjust`` changes the config first (one-off `run` containers)."""
@@ -129,28 +148,30 @@ class Executor:
             created.append(cid)
             self._attach(project, service, cid, pid, name)
 
-        try:
-            info = self.runtime.create(config, on_pid=attach)
-        except BaseException:
-            for cid in created:  # the runtime removed the container; its addresses go too
-                self._detach(cid)
-            raise
-        try:
-            self.runtime.start(info.id)
-        except BaseException:
-            self._detach(info.id)
-            self.runtime.remove(info.id, force=True)
-            raise
+        with self._writing():
+            try:
+                info = self.runtime.create(config, on_pid=attach)
+            except BaseException:
+                for cid in created:  # the runtime removed the container; its addresses go too
+                    self._detach(cid)
+                raise
+            try:
+                self.runtime.start(info.id)
+            except BaseException:
+                self._detach(info.id)
+                self.runtime.remove(info.id, force=True)
+                raise
         self.store.set_container_flags(info.id, project.name, False, 0.0)
         self.store.record_event(project.name, "container-start", name, id=info.id, service=service_name)
         return info.id
 
     def restart_container(self, project: Project, action: RestartContainer) -> None:
         service = project.services[action.service]
-        self._detach(action.id)
-        info = self.runtime.respawn(action.id, restart_count=action.restart_count,
-                                    on_pid=lambda cid, pid: self._attach(project, service, cid, pid, action.name))
-        self.runtime.start(info.id)
+        with self._writing():
+            self._detach(action.id)
+            info = self.runtime.respawn(action.id, restart_count=action.restart_count,
+                                        on_pid=lambda cid, pid: self._attach(project, service, cid, pid, action.name))
+            self.runtime.start(info.id)
         self.store.set_container_flags(action.id, project.name, False, action.delay)
         self.store.record_restart(action.id, project.name, time.time())
         self.store.record_event(project.name, "container-restart", action.name, id=action.id,
@@ -159,19 +180,36 @@ class Executor:
 
     def remove_container(self, project: str, cid: str, service: str, timeout: float | None = None) -> None:
         info = self.runtime.inspect(cid)
-        self.runtime.stop(cid, timeout)
-        attachments = [(cid, network) for network in self.store.attachments(cid)]
-        try:
+        with self._writing():
+            self.runtime.stop(cid, timeout)
+            attachments = [(cid, network) for network in self.store.attachments(cid)]
+            try:
+                self.runtime.remove(cid, force=True)
+            finally:
+                # No process is left in the container's netns: the kernel deletes its veths with it,
+                # batched with other namespaces that die meanwhile, where a `link del` each would wait
+                # for an RCU grace period of its own under the RTNL lock (20-30 ms). Waited for here;
+                # a veth whose netns another holder keeps alive is deleted after a grace period.
+                with self.network_lock:
+                    self.network.release_addresses(attachments)
+                self.network.await_veths_gone(attachments)
+        self.forget_removed(project, cid, info.name, service)
+
+    def discard_stopped(self, project: str, cid: str, name: str, service: str) -> None:
+        """`down`'s removal of a stopped container: cgroups, bundle and records; its addresses and
+        veths go with its networks (`remove_networks`)."""
+        with self._writing():
             self.runtime.remove(cid, force=True)
-        finally:
-            # No process is left in the container's netns: the kernel deletes its veths with it,
-            # batched with other namespaces that die meanwhile, where a `link del` each would wait
-            # for an RCU grace period of its own under the RTNL lock (20-30 ms). Waited for here;
-            # a veth whose netns another holder keeps alive is deleted after a grace period.
+        self.forget_removed(project, cid, name, service)
+
+    def remove_networks(self, attachments: list[tuple[str, str]], doomed: list[str]) -> None:
+        """Release the stopped containers' addresses and remove ``doomed`` networks, in one state
+        write and one transaction; the veths are gone with their namespaces before this returns."""
+        with self._writing():
             with self.network_lock:
                 self.network.release_addresses(attachments)
+                self.network.remove_networks(doomed)
             self.network.await_veths_gone(attachments)
-        self.forget_removed(project, cid, info.name, service)
 
     def forget_removed(self, project: str, cid: str, name: str, service: str) -> None:
         """The store's side of a removed container: its records go, its removal is an event."""

@@ -30,9 +30,9 @@ class Handler(Protocol):
 
     wfile: Any
 
-    def _body(self) -> dict[str, Any]: ...
-    def _reply(self, status: int, payload: Any) -> None: ...
-    def _stream_start(self) -> None: ...
+    def body(self) -> dict[str, Any]: ...
+    def reply(self, status: int, payload: Any) -> None: ...
+    def stream_start(self) -> None: ...
 
 
 def handle(handler: Handler, engine: Engine, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
@@ -40,42 +40,42 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
     store = engine.runtime.images
     match method, parts:
         case "POST", ["v1", "images", "pull"]:
-            body = handler._body()
+            body = handler.body()
             platform = parse_platform(body["platform"]) if body.get("platform") else None
             parse(body["reference"])  # a malformed name fails before the stream starts
             stream_work(handler, lambda listener: {"image": image_row(pull_image(
                 store, _registries(engine), body["reference"], platform, listener))})
         case "POST", ["v1", "images", "push"]:
-            body = handler._body()
+            body = handler.body()
             store.resolve(body["reference"])
             if body.get("target"):
                 parse(body["target"])
             stream_work(handler, lambda listener: {"digest": push_image(
                 store, _registries(engine), body["reference"], body.get("target") or None, listener)})
         case "POST", ["v1", "images", "remove"]:
-            body = handler._body()
-            handler._reply(200, {"untagged": remove(store, body["reference"], _in_use(engine),
+            body = handler.body()
+            handler.reply(200, {"untagged": remove(store, body["reference"], _in_use(engine),
                                                     bool(body.get("force")))})
         case "GET", ["v1", "images", "inspect"]:
-            handler._reply(200, [inspect(store, r) for r in query.get("ref", [])])
+            handler.reply(200, [inspect(store, r) for r in query.get("ref", [])])
         case "POST", ["v1", "images", "prune"]:
-            body = handler._body()
-            handler._reply(200, prune(store, _in_use(engine), bool(body.get("all"))))
+            body = handler.body()
+            handler.reply(200, prune(store, _in_use(engine), bool(body.get("all"))))
         case "POST", ["v1", "images", "save"]:
-            body = handler._body()
+            body = handler.body()
             ids = save_images(store, list(body["references"]), Path(body["output"]), body.get("format") or "tar")
-            handler._reply(200, {"ids": ids})
+            handler.reply(200, {"ids": ids})
         case "POST", ["v1", "images", "load"]:
-            body = handler._body()
+            body = handler.body()
             loaded = load_images(store, Path(body["source"]), body.get("repository") or None)
-            handler._reply(200, {"loaded": [{"id": i, "reference": r} for i, r in loaded]})
+            handler.reply(200, {"loaded": [{"id": i, "reference": r} for i, r in loaded]})
         case "POST", ["v1", "registry", "login"]:
-            body = handler._body()
-            handler._reply(200, login(engine, body["registry"], body["username"], body["password"]))
+            body = handler.body()
+            handler.reply(200, login(engine, body["registry"], body["username"], body["password"]))
         case "POST", ["v1", "registry", "logout"]:
-            body = handler._body()
+            body = handler.body()
             removed = _credentials(engine).remove(body["registry"])
-            handler._reply(200, {"removed": removed, "registry": body["registry"]})
+            handler.reply(200, {"removed": removed, "registry": body["registry"]})
         case _:
             return False
     return True
@@ -87,11 +87,11 @@ def image_row(image: Image) -> dict[str, Any]:
 
 
 def _credentials(engine: Engine) -> CredentialStore:
-    return Registries.for_state(engine.layout.state_root).credentials
+    return engine.registries().credentials
 
 
 def _registries(engine: Engine) -> Registries:
-    return Registries.for_state(engine.layout.state_root)
+    return engine.registries()
 
 
 def _in_use(engine: Engine) -> set[str]:
@@ -157,7 +157,7 @@ def stream_work(handler: Handler, work: Callable[[Callable[[Any], None]], dict[s
             events.put(None)
 
     threading.Thread(target=run, name=thread_name, daemon=True).start()
-    handler._stream_start()
+    handler.stream_start()
     while (item := events.get()) is not None:
         handler.wfile.write(json.dumps(item).encode() + b"\n")
         handler.wfile.flush()

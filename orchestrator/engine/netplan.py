@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from orchestrator.engine.executor import network_runtime_name, service_networks
+from orchestrator.engine.labels import LABEL_PROJECT
 from orchestrator.errors import EngineError
+from orchestrator.planner.networks import network_runtime_name, service_networks
 from orchestrator.spec import Project
 from orchestrator.spec.model import IpamPool, Network
 from orchestrator.spec.network_checks import DRIVER_MTU, ENABLE_ICC, bridge_options
@@ -22,8 +23,6 @@ def first_pool(network: Network) -> IpamPool | None:
     configs = network.ipam.config if network.ipam is not None else None
     return configs[0] if configs else None
 
-
-PROJECT_LABEL = "com.docker.compose.project"
 
 
 def network_specs(project: Project) -> list[NetworkSpec]:
@@ -47,7 +46,7 @@ def network_specs(project: Project) -> list[NetworkSpec]:
             # Compose's labels: `down` finds the project's networks by them even when the project
             # was never stored (only `run` used it).
             labels={**{str(k): str(v) for k, v in (network.labels or {}).items()},
-                    PROJECT_LABEL: project.name, "com.docker.compose.network": key},
+                    LABEL_PROJECT: project.name, "com.docker.compose.network": key},
         ))
     return specs
 
@@ -90,10 +89,3 @@ def _check_service(project: Project, name: str) -> None:
             raise EngineError(f"service {name!r}: ipv4_address {cfg.ipv4_address} on network {key!r} needs "
                               "a subnet in the network's ipam.config")
 
-
-def joined_container_name(project: Project, mode: str) -> tuple[str, str]:
-    """`service:NAME` → ("service", NAME); `container:NAME` → ("container", NAME)."""
-    kind, _, target = mode.partition(":")
-    if not target:
-        raise EngineError(f"network_mode {mode!r} names no {kind}")
-    return kind, target

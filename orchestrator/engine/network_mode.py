@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from orchestrator.engine.translate import LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE
+from orchestrator.engine.labels import Labelled
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project, Service
 from runtime.container.state import ContainerInfo
@@ -19,11 +19,10 @@ def runtime_network_mode(project: Project, service: Service, containers: Callabl
     if mode in ("", "host", "none"):
         return mode
     kind, _, target = mode.partition(":")
-    running = [c for c in containers() if c.status == "running"]
+    running = [Labelled.of(c) for c in containers() if c.status == "running"]
     if kind == "service":
-        replicas = sorted((c for c in running if c.labels.get(LABEL_PROJECT) == project.name
-                           and c.labels.get(LABEL_SERVICE) == target),
-                          key=lambda c: int(c.labels.get(LABEL_NUMBER, "0") or 0))
+        replicas = sorted((c for c in running if c.project == project.name and c.service == target),
+                          key=lambda c: c.number)
         if not replicas:
             raise EngineError(f"service {service.name!r}: network_mode {mode}: service {target!r} has no "
                               "running container")

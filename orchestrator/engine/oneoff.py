@@ -13,21 +13,26 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from orchestrator.engine.executor import Executor
+from orchestrator.engine.labels import (
+    LABEL_NUMBER,
+    LABEL_ONEOFF,
+    LABEL_ONEOFF_PROJECT,
+    LABEL_PROJECT,
+    LABEL_SERVICE,
+    LABEL_SLUG,
+)
 from orchestrator.engine.logs import LogSource, stream_logs
-from orchestrator.engine.translate import LABEL_NUMBER, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE
+from orchestrator.engine.observation import Observation
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project
 from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
 from runtime.container.state import ContainerInfo
 
-if TYPE_CHECKING:
-    from orchestrator.engine.engine import Engine
-
-LABEL_ONEOFF_PROJECT = "io.pyorch.oneoff-project"
-LABEL_SLUG = "com.docker.compose.slug"
+Inspect = Callable[[str], ContainerInfo]
 
 
 @dataclass(frozen=True)
@@ -77,21 +82,18 @@ def adjust_config(config: RunConfig, project: str, request: RunRequest, slug: st
         config.working_dir = request.workdir
 
 
-def start_oneoff(engine: Engine, project: Project, revision: int, request: RunRequest) -> ContainerInfo:
+def start_oneoff(executor: Executor, seen: Observation, inspect: Inspect, project: Project, revision: int,
+                 request: RunRequest) -> ContainerInfo:
     if request.service not in project.services:
         raise EngineError(f"no such service: {request.service}")
     slug = secrets.token_hex(32)
     name = request.name or oneoff_name(project.name, request.service, slug)
-    if any(c.name == name for c in engine.runtime.containers()):
+    if any(c.name == name for c in seen.all):
         raise EngineError(f"a container named {name!r} already exists")
-    engine._ensure_networks(project)
-    cid = engine.executor.create_container(project, revision, request.service, 1, name,
-                                           adjust=lambda config: adjust_config(config, project.name, request, slug))
-    return engine.runtime.inspect(cid)
-
-
-def oneoff_containers(runtime: ContainerRuntime, project: str) -> list[ContainerInfo]:
-    return [c for c in runtime.containers() if c.labels.get(LABEL_ONEOFF_PROJECT) == project]
+    executor.ensure_networks(project)
+    cid = executor.create_container(project, revision, request.service, 1, name,
+                                    adjust=lambda config: adjust_config(config, project.name, request, slug))
+    return inspect(cid)
 
 
 def attach(runtime: ContainerRuntime, cid: str, stopped: Callable[[], bool]) -> Iterator[dict[str, Any]]:
@@ -119,9 +121,9 @@ def attach(runtime: ContainerRuntime, cid: str, stopped: Callable[[], bool]) -> 
     yield {"exit_code": final.exit_code if final.exit_code is not None else -1}
 
 
-def remove_oneoff(engine: Engine, project: str, cid: str) -> str:
-    info = engine.runtime.inspect(cid)
+def remove_oneoff(executor: Executor, inspect: Inspect, project: str, cid: str) -> str:
+    info = inspect(cid)
     if info.labels.get(LABEL_ONEOFF_PROJECT) != project:
         raise EngineError(f"container {cid[:12]} is not a one-off container of project {project!r}")
-    engine.executor.remove_container(project, cid, info.labels.get(LABEL_SERVICE, ""), timeout=1.0)
+    executor.remove_container(project, cid, info.labels.get(LABEL_SERVICE, ""), timeout=1.0)
     return info.name

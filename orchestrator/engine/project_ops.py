@@ -1,71 +1,287 @@
-"""`scale`, `rm` and `inspect`: project verbs that change or explain the stored desired state.
+"""The project verbs: `up`, `down`, `stop`, `start`, `pause`, `kill`, `rm`, `scale`, `run`, `exec`.
 
-The loop converges whatever is stored, so `rm` writes what it removed into a new revision (the
-service wants that many fewer replicas until the next `up`); otherwise the next pass would
-simply create the removed containers again.
+Desired state is written before it is acted on (DESIGN invariant 2): `up`, `scale` and `rm` store
+a new revision, then converge. The loop converges whatever is stored, so `rm` writes what it
+removed into a new revision (the service wants that many fewer replicas until the next `up`);
+otherwise the next pass would simply create the removed containers again. Every verb holds the
+project's lock, so it never interleaves with a pass or a rollout step of the same project.
 """
 
 from __future__ import annotations
 
 import shutil
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from orchestrator.engine.restart_policy import restart_of
-from orchestrator.engine.selection import with_scale
-from orchestrator.engine.translate import LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE
+from orchestrator.engine import oneoff
+from orchestrator.engine.compose_build import with_build_images
+from orchestrator.engine.executor import Executor
+from orchestrator.engine.labels import LABEL_NUMBER, LABEL_SERVICE
+from orchestrator.engine.observation import Observe
+from orchestrator.engine.preflight import Preflight
+from orchestrator.engine.projects import ProjectLoader, ProjectLocks
+from orchestrator.engine.publishing import Publisher
+from orchestrator.engine.queries import Queries
+from orchestrator.engine.reconcile import Reconciler
+from orchestrator.engine.selection import select_services, with_scale
+from orchestrator.engine.store import Store
+from orchestrator.engine.teardown import take_down
+from orchestrator.engine.translate import volume_runtime_name
 from orchestrator.errors import EngineError
+from orchestrator.planner.converge import ConvergeOptions
+from orchestrator.planner.model import Plan, RestartContainer
+from orchestrator.spec import Project
+from runtime.container.runtime import ExecSession
+from runtime.container.state import ContainerInfo
 from runtime.errors import RuntimeFailure
-
-if TYPE_CHECKING:
-    from orchestrator.engine.engine import Engine, UpOptions
+from runtime.network import NetworkInfo
 
 
-def _stored(engine: Engine, project: str) -> dict[str, Any]:
-    spec = engine.store.current_spec(project)
-    if spec is None:
-        raise EngineError(f"project {project!r} is not up (run `pyorch up` first)")
-    return spec
+@dataclass(frozen=True)
+class UpOptions:
+    force_recreate: bool = False
+    no_recreate: bool = False
+    remove_orphans: bool = False
+    pull: str | None = None  # `up --pull always|missing|never`; None: each service's pull_policy
+    services: list[str] | None = None  # `up SERVICE...`: only these (and their dependencies)
+    no_deps: bool = False
+    timeout: float | None = None  # `up -t`: grace period when recreating
+    scale: dict[str, int] | None = None  # `up --scale SVC=N`
 
 
-def scale(engine: Engine, project: str, replicas: dict[str, int], options: UpOptions) -> dict[str, Any]:
-    """`scale SVC=N`: a new revision with other replica counts, converged like `up`."""
-    return engine.up(with_scale(_stored(engine, project), replicas), options)
+@dataclass(frozen=True)
+class OpsParts:
+    """What the verbs work with; `daemon.py` wires them (through `Engine`)."""
+
+    store: Store
+    loader: ProjectLoader
+    locks: ProjectLocks
+    executor: Executor
+    publisher: Publisher
+    reconciler: Reconciler
+    preflight: Preflight
+    queries: Queries
+    observe: Observe
+    inspect: Callable[[str], ContainerInfo]
+    exec_in: Callable[..., ExecSession]
+    networks: Callable[[], list[NetworkInfo]]
+    forget_rollouts: Callable[[str], None]
+    volumes_dir: Path
+    wake: Callable[[], None]
 
 
-def remove_stopped(engine: Engine, project: str, services: list[str], stop_first: bool,
-                   timeout: float | None, volumes: bool) -> dict[str, Any]:
-    """`rm [-s] [-v]`: remove stopped containers of the services; running ones stay unless ``stop_first``."""
-    spec = _stored(engine, project)
-    unknown = sorted(set(services) - set(spec.get("services") or {}))
-    if unknown:
-        raise EngineError(f"no such service: {', '.join(unknown)}")
-    removed: list[str] = []
-    anonymous: list[str] = []
-    with engine._lock(project):
-        mine = [c for c in engine.runtime.containers() if c.labels.get(LABEL_PROJECT) == project
-                and (not services or c.labels.get(LABEL_SERVICE) in services)]
-        if stop_first:
-            for c in mine:
+class ProjectOps:
+    def __init__(self, parts: OpsParts) -> None:
+        self.parts = parts
+        self.store = parts.store
+
+    # --- desired state ---------------------------------------------------------------------------
+    def up(self, spec: dict[str, Any], options: UpOptions) -> dict[str, Any]:
+        p = self.parts
+        try:
+            spec = with_build_images(spec)  # build-only services get <project>-<service>
+            spec = with_scale(spec, options.scale or {})
+            spec = select_services(spec, self.store.current_spec(str(spec.get("name"))),
+                                   list(options.services or []), options.no_deps)
+            project = Project.model_validate(spec)
+        except ValueError as exc:
+            raise EngineError(f"invalid project: {exc}") from exc
+        p.preflight.check(project, options.pull)
+        with p.locks(project.name):
+            revision = self.store.save_revision(project.name, str(project.working_dir), spec)
+            p.loader.remember(project, revision)
+            self.store.record_event(project.name, "revision", project.name, revision=revision)
+            errors, _ = p.reconciler.converge(project, revision, ConvergeOptions(
+                force_recreate=options.force_recreate, no_recreate=options.no_recreate,
+                remove_orphans=options.remove_orphans,
+            ), wait_for_dependencies=True, stop_timeout=options.timeout)
+        return {"project": project.name, "revision": revision, "errors": errors,
+                "containers": p.queries.ps(project.name), "warnings": list(project.warnings)}
+
+    def scale(self, project: str, replicas: dict[str, int], options: UpOptions) -> dict[str, Any]:
+        """`scale SVC=N`: a new revision with other replica counts, converged like `up`."""
+        return self.up(with_scale(self._stored(project), replicas), options)
+
+    def _stored(self, project: str) -> dict[str, Any]:
+        spec = self.store.current_spec(project)
+        if spec is None:
+            raise EngineError(f"project {project!r} is not up (run `pyorch up` first)")
+        return spec
+
+    # --- teardown ---------------------------------------------------------------------------------
+    def down(self, name: str, timeout: float | None, remove_volumes: bool = False) -> dict[str, Any]:
+        p = self.parts
+        with p.locks(name):
+            loaded = p.loader.load(name)
+            project = loaded.project if loaded else None
+            self.store.forget_project(name)  # first: the loop must not bring anything back
+            p.forget_rollouts(name)
+            containers, errors = take_down(self.store, p.executor, p.publisher, p.networks, p.observe(),
+                                           name, project, timeout)
+            volumes = self._remove_volumes(name, project) if remove_volumes else []
+            p.publisher.sync_dns()
+            self.store.record_event(name, "down", name, removed=len(containers))
+        return {"project": name, "removed": [c.name for c in containers], "volumes": volumes, "errors": errors}
+
+    def _remove_volumes(self, name: str, project: Project | None) -> list[str]:
+        """`down -v`: the project's named volumes (not external ones) and its anonymous volumes."""
+        names = set() if project is None else {
+            volume_runtime_name(project, key) for key, v in project.volumes.items() if not v.external}
+        removed = []
+        if self.parts.volumes_dir.exists():
+            for path in self.parts.volumes_dir.iterdir():
+                if path.name in names or (path.name.startswith(f"{name}_") and "_anon_" in path.name):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path.name)
+        return sorted(removed)
+
+    # --- stop / start -----------------------------------------------------------------------------
+    def stop_services(self, project: str, services: list[str], timeout: float | None) -> dict[str, Any]:
+        """A manual stop: the container stays, and no restart policy brings it back."""
+        p = self.parts
+        with p.locks(project):
+            chosen = [c for c in p.observe().selected(project, services) if c.status == "running"]
+            for c in chosen:
+                self.store.set_container_flags(c.id, project, True, 0.0)
+            list(p.executor.pool.map(lambda c: p.executor.stop(c.id, timeout), chosen))
+            self._publish(project)
+            for c in chosen:
+                self.store.record_event(project, "container-stop", c.name, id=c.id)
+        return {"stopped": [c.name for c in chosen]}
+
+    def pause_services(self, project: str, services: list[str], pause: bool) -> dict[str, Any]:
+        """Freeze (or thaw) running containers; paused ones leave the published-port set meanwhile."""
+        p = self.parts
+        wanted = "running" if pause else "paused"
+        done, errors = [], []
+        with p.locks(project):
+            for c in p.observe().selected(project, services):
+                if c.status != wanted:
+                    continue
+                try:
+                    p.executor.pause(c.id, pause)
+                    done.append(c.name)
+                    kind = "container-pause" if pause else "container-unpause"
+                    self.store.record_event(project, kind, c.name, id=c.id)
+                except RuntimeFailure as exc:
+                    errors.append(f"{c.name}: {exc}")
+            self._publish(project)
+        return {"containers": done, "errors": errors}
+
+    def kill_services(self, project: str, services: list[str], sig: int) -> dict[str, Any]:
+        """`kill`: a signal to each running container; like Docker, no restart policy brings it back."""
+        p = self.parts
+        killed = []
+        with p.locks(project):
+            for c in p.observe().selected(project, services):
                 if c.status in ("running", "paused"):
-                    engine.store.set_container_flags(c.id, project, True, 0.0)  # no restart meanwhile
-            list(engine.executor.pool.map(lambda c: engine.runtime.stop(c.id, timeout), mine))
-            mine = [engine.runtime.inspect(c.id) for c in mine]
-        gone: dict[str, int] = {}
-        for c in mine:
-            if c.status not in ("exited", "created"):
-                continue
-            service = c.labels.get(LABEL_SERVICE, "")
-            engine.executor.remove_container(project, c.id, service)
-            removed.append(c.name)
-            gone[service] = gone.get(service, 0) + 1
-            if volumes:
-                anonymous += _remove_anonymous_volumes(engine, project, service, c.labels.get(LABEL_NUMBER, ""))
-        if gone:
-            left = {s: max(0, _replicas(spec, s) - n) for s, n in gone.items() if s in spec["services"]}
-            revision = engine.store.save_revision(project, str(spec.get("working_dir", "")), with_scale(spec, left))
-            engine.store.record_event(project, "revision", project, revision=revision, reason="rm")
-    engine.wake()
-    return {"removed": removed, "volumes": sorted(anonymous)}
+                    # Like moby's killWithSignal: a killed container counts as stopped by hand.
+                    self.store.set_container_flags(c.id, project, True, 0.0)
+                    p.executor.kill(c.id, sig)
+                    killed.append(c.name)
+                    self.store.record_event(project, "container-kill", c.name, id=c.id, signal=sig)
+        p.wake()
+        return {"killed": killed}
+
+    def start_services(self, project: str, services: list[str]) -> dict[str, Any]:
+        """Start stopped containers again (same container, new process), resetting their restart count."""
+        p = self.parts
+        loaded = p.loader.load(project)
+        if loaded is None:
+            raise EngineError(f"project {project!r} is not up")
+        started, errors = [], []
+        with p.locks(project):
+            for c in p.observe().selected(project, services):
+                if c.status != "exited":
+                    continue
+                self.store.set_container_flags(c.id, project, False, 0.0)
+                action = RestartContainer(c.id, c.name, c.service, 0.0, 0, 0.0)
+                error = p.executor.run(loaded.project, loaded.revision, Plan([[action]]))
+                self.store.forget_restart_history(c.id)  # a manual start is a fresh start, as in Docker
+                errors += error
+                if not error:
+                    started.append(c.name)
+            p.publisher.publish(loaded.project)
+        return {"started": started, "errors": errors}
+
+    def _publish(self, project: str) -> None:
+        loaded = self.parts.loader.load(project)
+        if loaded is not None:
+            self.parts.publisher.publish(loaded.project)
+
+    # --- rm ---------------------------------------------------------------------------------------
+    def remove_stopped(self, project: str, services: list[str], stop_first: bool,
+                       timeout: float | None, volumes: bool) -> dict[str, Any]:
+        """`rm [-s] [-v]`: remove stopped containers of the services; running ones stay unless ``stop_first``."""
+        p = self.parts
+        spec = self._stored(project)
+        unknown = sorted(set(services) - set(spec.get("services") or {}))
+        if unknown:
+            raise EngineError(f"no such service: {', '.join(unknown)}")
+        removed: list[str] = []
+        anonymous: list[str] = []
+        with p.locks(project):
+            mine = [c.info for c in p.observe().selected(project, services)]
+            if stop_first:
+                for c in mine:
+                    if c.status in ("running", "paused"):
+                        self.store.set_container_flags(c.id, project, True, 0.0)  # no restart meanwhile
+                list(p.executor.pool.map(lambda c: p.executor.stop(c.id, timeout), mine))
+                mine = [p.inspect(c.id) for c in mine]
+            gone: dict[str, int] = {}
+            for c in mine:
+                if c.status not in ("exited", "created"):
+                    continue
+                service = c.labels.get(LABEL_SERVICE, "")
+                p.executor.remove_container(project, c.id, service)
+                removed.append(c.name)
+                gone[service] = gone.get(service, 0) + 1
+                if volumes:
+                    anonymous += self._remove_anonymous_volumes(project, service, c)
+            if gone:
+                left = {s: max(0, _replicas(spec, s) - n) for s, n in gone.items() if s in spec["services"]}
+                revision = self.store.save_revision(project, str(spec.get("working_dir", "")), with_scale(spec, left))
+                self.store.record_event(project, "revision", project, revision=revision, reason="rm")
+        p.wake()
+        return {"removed": removed, "volumes": sorted(anonymous)}
+
+    def _remove_anonymous_volumes(self, project: str, service: str, c: ContainerInfo) -> list[str]:
+        root = self.parts.volumes_dir
+        prefix = f"{project}_{service}_{c.labels.get(LABEL_NUMBER, '')}_anon_"
+        removed = []
+        if root.exists():
+            for path in root.iterdir():
+                if path.name.startswith(prefix):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path.name)
+        return removed
+
+    # --- run / exec -------------------------------------------------------------------------------
+    def run(self, spec: dict[str, Any], project: Project, no_deps: bool, request: oneoff.RunRequest) -> ContainerInfo:
+        """`run`: the service's dependencies up first (and waited for, like Compose), then the one-off;
+        ``spec`` is the project as `pyorch config --format json` prints it, ``project`` its model."""
+        p = self.parts
+        if request.service not in project.services:
+            raise EngineError(f"no such service: {request.service}")
+        deps = list(project.services[request.service].depends_on or {})
+        if deps and not no_deps:
+            result = self.up(select_services(spec, self.store.current_spec(project.name), deps, no_deps=False),
+                             UpOptions())
+            if result["errors"]:
+                raise EngineError("dependencies failed: " + "; ".join(result["errors"]))
+        p.preflight.build_missing(project, project.services[request.service])
+        return oneoff.start_oneoff(p.executor, p.observe(), p.inspect, project,
+                                   self.store.current_revision(project.name) or 0, request)
+
+    def remove_oneoff(self, project: str, cid: str) -> str:
+        return oneoff.remove_oneoff(self.parts.executor, self.parts.inspect, project, cid)
+
+    def exec(self, project: str, service: str, index: int, args: list[str], env: list[str],
+             user: str | None, workdir: str | None) -> ExecSession:
+        container = self.parts.queries.service_container(project, service, index)
+        return self.parts.exec_in(container.id, args, env=env, user=user, workdir=workdir)
 
 
 def _replicas(spec: dict[str, Any], service: str) -> int:
@@ -74,45 +290,3 @@ def _replicas(spec: dict[str, Any], service: str) -> int:
     if deploy.get("replicas") is not None:
         return int(deploy["replicas"])
     return int(svc["scale"]) if svc.get("scale") is not None else 1
-
-
-def _remove_anonymous_volumes(engine: Engine, project: str, service: str, number: str) -> list[str]:
-    root = engine.layout.volumes_dir
-    prefix = f"{project}_{service}_{number}_anon_"
-    removed = []
-    if root.exists():
-        for path in root.iterdir():
-            if path.name.startswith(prefix):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path.name)
-    return removed
-
-
-def inspect(engine: Engine, project: str, ref: str) -> list[dict[str, Any]]:
-    """Containers matching a name, an id prefix or a service: the `ps` row plus health log, labels,
-    restart policy, persisted restart history and the container's recent events."""
-    rows = engine.ps(project, all_containers=True)
-    chosen = [r for r in rows if ref in (r["name"], r["service"]) or (len(ref) >= 4 and r["id"].startswith(ref))]
-    if not chosen:
-        raise EngineError(f"no container or service {ref!r} in project {project!r}")
-    loaded = engine.project(project)
-    events = engine.store.events_since(0, project, limit=100_000)
-    result = []
-    for row in chosen:
-        try:
-            labels = engine.runtime.inspect(row["id"]).labels
-        except RuntimeFailure:
-            labels = {}
-        service = loaded[0].services.get(row["service"]) if loaded else None
-        policy = restart_of(service) if service is not None else None
-        result.append({
-            **row,
-            "labels": labels,
-            "restart_policy": None if policy is None else {
-                "restart": policy.docker,
-                "deploy": None if policy.swarm is None else vars(policy.swarm),
-            },
-            "restart_history": engine.store.restart_history(row["id"]),
-            "events": [{"ts": e.ts, "kind": e.kind, **e.detail} for e in events if e.subject == row["name"]][-20:],
-        })
-    return result

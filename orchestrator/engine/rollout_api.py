@@ -11,20 +11,20 @@ from orchestrator.errors import EngineError
 class Handler(Protocol):
     """What this module needs of the API's request handler."""
 
-    def _body(self) -> dict[str, Any]: ...
-    def _reply(self, status: int, payload: Any) -> None: ...
+    def body(self) -> dict[str, Any]: ...
+    def reply(self, status: int, payload: Any) -> None: ...
 
 
 def handle(handler: Handler, engine: Engine, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
     """Serve the request if it is one of ours; False lets the caller answer 404."""
     match method, parts:
         case "GET", ["v1", "projects", name, "rollouts"]:
-            handler._reply(200, engine.rollouts.status(name))
+            handler.reply(200, engine.rollouts.status(name))
         case "POST", ["v1", "projects", name, "rollback"]:
-            service = handler._body().get("service")
+            service = handler.body().get("service")
             if not isinstance(service, str) or not service:
                 raise EngineError("rollback needs a service name")
-            handler._reply(200, engine.rollouts.rollback(name, service))
+            handler.reply(200, engine.rollouts.rollback(name, service))
         case _:
             return False
     return True

@@ -22,21 +22,25 @@ import logging
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from orchestrator.engine.health import HealthCheck
+from orchestrator.engine.executor import Executor
+from orchestrator.engine.health import HealthCheck, HealthState
+from orchestrator.engine.health_sync import HealthSync
+from orchestrator.engine.observation import Observe
+from orchestrator.engine.projects import ProjectLoader, ProjectLocks
+from orchestrator.engine.publishing import Publisher
 from orchestrator.engine.rollout_store import RolloutRecord, RolloutStore
-from orchestrator.engine.translate import LABEL_NUMBER, LABEL_PROJECT, LABEL_SERVICE, health_check_for
+from orchestrator.engine.store import Store
 from orchestrator.errors import EngineError
 from orchestrator.planner import rollout as plan
 from orchestrator.planner.model import DesiredService, ObservedContainer
 from orchestrator.spec import Project
+from runtime.container.state import ContainerInfo
 from runtime.errors import RuntimeFailure
 from runtime.network.flows import wait_drained
-
-if TYPE_CHECKING:
-    from orchestrator.engine.engine import Engine
 
 log = logging.getLogger("pyorch.rollout")
 POLL_S = 0.1
@@ -72,10 +76,29 @@ class _Run:
     roll_back: bool = False
 
 
+@dataclass(frozen=True)
+class RolloutParts:
+    """What the rollout controller works with: the store, the project loader and locks, the
+    executor (the only writer of containers), the publisher, health and observation."""
+
+    records: RolloutStore
+    store: Store
+    loader: ProjectLoader
+    locks: ProjectLocks
+    executor: Executor
+    publisher: Publisher
+    health: HealthSync
+    health_of: Callable[[str], HealthState | None]
+    observe: Observe
+    inspect: Callable[[str], ContainerInfo]
+    wake: Callable[[], None]
+    drained: Callable[[str, float], int] = wait_drained  # open connections left after waiting
+
+
 class RolloutController:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.records = RolloutStore(engine.layout.state_root / "engine.db")
+    def __init__(self, parts: RolloutParts) -> None:
+        self.parts = parts
+        self.records = parts.records
         self._guard = threading.Lock()
         self._runs: dict[tuple[str, str], _Run] = {}
         self._slots: dict[str, list[_Slot]] = {}
@@ -109,12 +132,13 @@ class RolloutController:
         record = self.records.get(project.name, service)
         return record is not None and record.kind == "rollback" and record.to_hash == config_hash
 
-    def reconcile(self, project: Project, revision: int) -> None:
-        """Start a runner for every rolling service with outdated replicas (called under the lock)."""
+    def reconcile(self, project: Project, revision: int, observed: list[ObservedContainer]) -> None:
+        """Start a runner for every rolling service with outdated replicas (called under the lock);
+        ``observed``: the project's containers as the pass saw them after its actions."""
         with self._guard:
             hidden = {s.old.id for ss in self._slots.values() for s in ss} | {
                 s.new_id for ss in self._slots.values() for s in ss if s.new_id}
-        observed = [c for c in self.engine.observed(project.name) if c.id not in hidden]
+        observed = [c for c in observed if c.id not in hidden]
         for name, svc in project.services.items():
             if (project.name, name) in self._runs:
                 continue
@@ -151,7 +175,7 @@ class RolloutController:
                     message=record.message if record is not None and kind == "rollback" and same_target else "",
                 )
             self.records.save(new_record)
-            self.engine.store.record_event(project.name, f"{kind}-start", name, revision=revision,
+            self.parts.store.record_event(project.name, f"{kind}-start", name, revision=revision,
                                            replicas=len(dirty), order=config.order,
                                            parallelism=config.parallelism, resumed=resumed)
             run = _Run(project.name, name, kind, config, new_record, dirty)
@@ -172,16 +196,16 @@ class RolloutController:
 
     def rollback(self, project_name: str, service: str) -> dict[str, Any]:
         """`pyorch rollback SERVICE`: restore the service's previous configuration (Swarm's swap)."""
-        with self.engine._lock(project_name):
-            loaded = self.engine.project(project_name)
+        with self.parts.locks(project_name):
+            loaded = self.parts.loader.load(project_name)
             if loaded is None:
                 raise RolloutError(f"project {project_name!r} is not up")
-            project, _ = loaded
+            project = loaded.project
             if service not in project.services:
                 raise RolloutError(f"project {project_name!r} has no service {service!r} "
                                    f"(services: {', '.join(sorted(project.services))})")
             record = self._write_rollback(project, service, None, "manually requested rollback")
-        self.engine.wake()
+        self.parts.wake()
         return record.view()
 
     def forget(self, project: str) -> None:
@@ -228,16 +252,16 @@ class RolloutController:
             self._finish(run.record.with_(status=paused, message=f"internal error: {exc}"))
         finally:
             self._runs.pop((run.project, run.service), None)
-            self.engine.wake()
+            self.parts.wake()
 
     def _count(self, run: _Run, old: ObservedContainer, error: str | None) -> None:
         if error is None:
             run.record = run.record.with_(updated=run.record.updated + 1)
-            self.engine.store.record_event(run.project, f"{run.kind}-progress", run.service, replaced=old.name,
+            self.parts.store.record_event(run.project, f"{run.kind}-progress", run.service, replaced=old.name,
                                            updated=run.record.updated, total=run.record.total)
         else:
             run.record = run.record.with_(failed=run.record.failed + 1, message=error)
-            self.engine.store.record_event(run.project, f"{run.kind}-failure", run.service, replaced=old.name,
+            self.parts.store.record_event(run.project, f"{run.kind}-failure", run.service, replaced=old.name,
                                            error=error, failed=run.record.failed, total=run.record.total)
             if plan.failure_triggers(run.record.failed, run.record.total, run.config) and not run.stop.is_set():
                 status, roll_back = plan.failure_outcome(run.kind, run.config)
@@ -247,30 +271,30 @@ class RolloutController:
                 run.record = run.record.with_(status=status, message=message)
                 run.roll_back = roll_back
                 run.stop.set()
-                self.engine.store.record_event(run.project, f"{run.kind}-{'rollback' if roll_back else 'pause'}",
+                self.parts.store.record_event(run.project, f"{run.kind}-{'rollback' if roll_back else 'pause'}",
                                                run.service, message=message)
         if self._still_current(run):
             self.records.save(run.record)
 
     def _still_current(self, run: _Run) -> bool:
         """False once a newer revision changed the service (or the project went down)."""
-        loaded = self.engine.project(run.project)
-        if loaded is None or run.service not in loaded[0].services:
+        loaded = self.parts.loader.load(run.project)
+        if loaded is None or run.service not in loaded.project.services:
             return False
-        return loaded[0].config_hash(run.service) == run.record.to_hash
+        return loaded.project.config_hash(run.service) == run.record.to_hash
 
     def _finish(self, record: RolloutRecord) -> None:
         self.records.save(record)
-        self.engine.store.record_event(record.project, f"{record.kind}-{record.status}", record.service,
+        self.parts.store.record_event(record.project, f"{record.kind}-{record.status}", record.service,
                                        updated=record.updated, failed=record.failed, message=record.message)
 
     def _automatic_rollback(self, run: _Run) -> None:
-        with self.engine._lock(run.project):
-            loaded = self.engine.project(run.project)
+        with self.parts.locks(run.project):
+            loaded = self.parts.loader.load(run.project)
             if loaded is None or not self._still_current(run):
                 return
             try:
-                self._write_rollback(loaded[0], run.service, run.record.from_hash, run.record.message)
+                self._write_rollback(loaded.project, run.service, run.record.from_hash, run.record.message)
             except RolloutError as exc:
                 self._finish(run.record.with_(status=plan.PAUSED, message=f"{run.record.message}; {exc}"))
 
@@ -278,7 +302,7 @@ class RolloutController:
                         message: str) -> RolloutRecord:
         """Store a revision whose ``service`` is its previous config; the next pass rolls it back."""
         current_hash = project.config_hash(service)
-        current = self.engine.store.current_spec(project.name)
+        current = self.parts.store.current_spec(project.name)
         assert current is not None
         found = plan.previous_service_spec(self.records.revisions(project.name), service, current_hash,
                                            _hash_of, wanted_hash)
@@ -286,8 +310,8 @@ class RolloutController:
             raise RolloutError(f"cannot roll back service {service!r}: no previous configuration is stored")
         spec = plan.spec_with_service(current, service, found[1])
         restored = Project.model_validate(spec)
-        revision = self.engine.store.save_revision(project.name, str(restored.working_dir), spec)
-        self.engine.store.record_event(project.name, "revision", project.name, revision=revision,
+        revision = self.parts.store.save_revision(project.name, str(restored.working_dir), spec)
+        self.parts.store.record_event(project.name, "revision", project.name, revision=revision,
                                        rollback_of=service, restored_from=found[0])
         now = time.time()
         record = RolloutRecord(project=project.name, service=service, kind="rollback",
@@ -316,10 +340,17 @@ class RolloutController:
         finally:
             with self._guard:
                 self._slots[run.project].remove(slot)
-            with self.engine._lock(run.project):
-                loaded = self.engine.project(run.project)
-                if loaded is not None:
-                    self.engine._publish_ports(loaded[0])
+            self._publish(run.project)
+
+    def _publish(self, project: str, change: Callable[[], None] | None = None) -> None:
+        """Make ``change`` to a slot's visibility and apply it to the published port, both under the
+        project's lock, so a pass never sees half a step."""
+        with self.parts.locks(project):
+            if change is not None:
+                change()
+            loaded = self.parts.loader.load(project)
+            if loaded is not None:
+                self.parts.publisher.publish(loaded.project)
 
     def _step(self, run: _Run, slot: _Slot, step: plan.Step) -> str | None:
         if step == "drain_old":
@@ -331,58 +362,54 @@ class RolloutController:
         elif step in ("wait_ready", "monitor"):
             return self._watch(run, slot, until_ready=step == "wait_ready")
         elif step == "admit_new":
-            with self.engine._lock(run.project):
+            def admit() -> None:
                 slot.new_admitted = True
-                loaded = self.engine.project(run.project)
-                if loaded is not None:
-                    self.engine._publish_ports(loaded[0])
-            self.engine.store.record_event(run.project, "container-admitted", run.service, id=slot.new_id)
+
+            self._publish(run.project, admit)
+            self.parts.store.record_event(run.project, "container-admitted", run.service, id=slot.new_id)
         return None
 
     def _drain_old(self, run: _Run, slot: _Slot) -> None:
-        with self.engine._lock(run.project):
-            slot.old_hidden = True
-            slot.old_draining = True
-            loaded = self.engine.project(run.project)
-            if loaded is not None:
-                self.engine._publish_ports(loaded[0])
+        def hide() -> None:
+            slot.old_hidden = slot.old_draining = True
+
+        self._publish(run.project, hide)
         if slot.old.status != "running":
             return
         timeout = DEFAULT_DRAIN_S
-        loaded = self.engine.project(run.project)
+        loaded = self.parts.loader.load(run.project)
         if loaded is not None:
-            timeout = min(DEFAULT_DRAIN_S, loaded[0].services[run.service].stop_grace_period or DEFAULT_DRAIN_S)
-        for ip in self.engine.store.attachments(slot.old.id).values():
-            left = wait_drained(ip, timeout)
+            timeout = min(DEFAULT_DRAIN_S, loaded.project.services[run.service].stop_grace_period or DEFAULT_DRAIN_S)
+        for ip in self.parts.store.attachments(slot.old.id).values():
+            left = self.parts.drained(ip, timeout)
             if left:
                 log.info("%s: %d connection(s) still open after %.1fs of draining", slot.old.name, left, timeout)
 
     def _create_new(self, run: _Run, slot: _Slot) -> str | None:
-        with self.engine._lock(run.project):
-            loaded = self.engine.project(run.project)
+        with self.parts.locks(run.project):
+            loaded = self.parts.loader.load(run.project)
             if loaded is None or not self._still_current(run):
                 return "superseded by a newer revision"
-            project, revision = loaded
+            project, revision = loaded.project, loaded.revision
             service = project.services[run.service]
             if run.config.order == "stop-first":
                 number = slot.old.number
             else:
-                numbers = [int(c.labels.get(LABEL_NUMBER, "0") or 0) for c in self.engine.runtime.containers()
-                           if c.labels.get(LABEL_PROJECT) == run.project and c.labels.get(LABEL_SERVICE) == run.service]
+                numbers = [c.number for c in self.parts.observe().service(run.project, run.service)]
                 number = max(numbers, default=0) + 1
             name = service.container_name or f"{project.name}-{run.service}-{number}"
             slot.events_before = self.records.last_event_id()
-            slot.new_id = self.engine.executor.create_container(project, revision, run.service, number, name)
-            self.engine._sync_health(project)
+            slot.new_id = self.parts.executor.create_container(project, revision, run.service, number, name)
+            self.parts.health.sync(project, self.parts.observe())
         return None
 
     def _watch(self, run: _Run, slot: _Slot, until_ready: bool) -> str | None:
         """Wait for the new replica to be ready (or, ``until_ready`` False, to survive `monitor`)."""
         assert slot.new_id is not None
-        loaded = self.engine.project(run.project)
+        loaded = self.parts.loader.load(run.project)
         if loaded is None:
             return "project removed"
-        check = self._healthcheck(loaded[0], run.service, slot.new_id)
+        check = self._healthcheck(loaded.project, run.service, slot.new_id)
         limit = plan.ready_deadline(check is not None, *(
             (check.interval, check.timeout, check.retries, check.start_period) if check else ()))
         if not until_ready:
@@ -405,31 +432,30 @@ class RolloutController:
 
     def _healthcheck(self, project: Project, service: str, cid: str) -> HealthCheck | None:
         try:
-            image = self.engine.runtime.images.resolve(self.engine.runtime.inspect(cid).record.image)
-            image_hc = image.config.healthcheck
+            image = self.parts.inspect(cid).record.image
         except RuntimeFailure:
-            image_hc = None
-        return health_check_for(project.services[service], image_hc)
+            image = ""
+        return self.parts.health.check_of(project, service, image)
 
     def _view(self, project: str, cid: str, has_check: bool, since: int) -> plan.ReplicaView:
         try:
-            info = self.engine.runtime.inspect(cid)
+            info = self.parts.inspect(cid)
         except RuntimeFailure:
             return plan.ReplicaView("missing", has_check, None, False, False)
-        state = self.engine.health.state(cid)
+        state = self.parts.health_of(cid)
         unhealthy = any(
             e.detail.get("id") == cid and (e.kind == "container-unhealthy-restart"
                                           or (e.kind == "health_status" and e.detail.get("status") == "unhealthy"))
-            for e in self.engine.store.events_since(since, project))
+            for e in self.parts.store.events_since(since, project))
         return plan.ReplicaView(info.status, has_check, state.status if state is not None else None,
                                 info.record.restart_count > 0, unhealthy)
 
     def _why(self, cid: str) -> str:
         try:
-            info = self.engine.runtime.inspect(cid)
+            info = self.parts.inspect(cid)
         except RuntimeFailure:
             return "removed"
-        state = self.engine.health.state(cid)
+        state = self.parts.health_of(cid)
         if info.status == "exited":
             return f"exited with code {info.exit_code}"
         if state is not None and state.log and state.status == "unhealthy":
@@ -445,7 +471,7 @@ class RolloutController:
 
     def _remove(self, project: str, cid: str, service: str) -> None:
         try:
-            self.engine.executor.remove_container(project, cid, service)
+            self.parts.executor.remove_container(project, cid, service)
         except RuntimeFailure as exc:
             log.info("remove %s: %s", cid[:12], exc)
 

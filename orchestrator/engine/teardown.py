@@ -15,75 +15,64 @@ Order, and why:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
 
-from orchestrator.engine.executor import network_runtime_name
-from orchestrator.engine.netplan import PROJECT_LABEL
-from orchestrator.engine.oneoff import oneoff_containers
-from orchestrator.engine.ports import port_key
-from orchestrator.engine.translate import LABEL_PROJECT, LABEL_SERVICE
-from runtime.container.runtime import ContainerInfo
+from orchestrator.engine.executor import Executor
+from orchestrator.engine.labels import LABEL_PROJECT, Labelled
+from orchestrator.engine.observation import Observation
+from orchestrator.engine.publishing import Publisher
+from orchestrator.engine.store import Store
+from orchestrator.planner.networks import network_runtime_name
+from orchestrator.spec import Project
 from runtime.errors import RuntimeFailure
-
-if TYPE_CHECKING:
-    from orchestrator.engine.engine import Engine
-    from orchestrator.spec import Project
+from runtime.network import NetworkInfo
 
 log = logging.getLogger("pyorch.engine")
 
 
-def take_down(engine: Engine, name: str, project: Project | None,
-              timeout: float | None) -> tuple[list[ContainerInfo], list[str]]:
+def take_down(store: Store, executor: Executor, publisher: Publisher, networks: Callable[[], list[NetworkInfo]],
+              seen: Observation, name: str, project: Project | None,
+              timeout: float | None) -> tuple[list[Labelled], list[str]]:
     """Remove the project's containers, ports and networks (``project``: its stored definition, None
-    when only one-off containers were made); returns (the containers, errors)."""
-    engine.store.forget_project(name)  # first: the loop must not bring anything back
-    engine.rollouts.forget(name)
-    containers = [c for c in engine.runtime.containers() if c.labels.get(LABEL_PROJECT) == name]
-    containers += oneoff_containers(engine.runtime, name)  # `run` containers left behind
+    when only one-off containers were made); returns (the containers, errors). The caller has
+    forgotten the project's desired state first, so the loop brings nothing back."""
+    containers = seen.project(name) + seen.oneoffs(name)  # with the `run` containers left behind
     if project is not None:
-        with engine.executor.network_lock:
-            engine.network.unpublish_all([port_key(name, service) for service in project.services])
+        publisher.unpublish(name, project.services)
 
-    pool = engine.executor.pool
-    stops = {c.id: pool.submit(_stop, engine, c, timeout) for c in containers}
+    pool = executor.pool
+    stops = {c.id: pool.submit(_stop, executor, c, timeout) for c in containers}
     errors = [e for e in (f.result() for f in stops.values()) if e]
     stopped = [c for c in containers if stops[c.id].result() is None]
-    attachments = [(c.id, network) for c in stopped for network in engine.store.attachments(c.id)]
-    removals: list[Future[str | None]] = [pool.submit(_remove, engine, name, c) for c in stopped]
-    _remove_networks(engine, name, project, attachments)
+    attachments = [(c.id, network) for c in stopped for network in store.attachments(c.id)]
+    removals: list[Future[str | None]] = [pool.submit(_remove, executor, name, c) for c in stopped]
+    executor.remove_networks(attachments, _doomed_networks(networks, name, project))
     errors += [e for e in (f.result() for f in removals) if e]
     return containers, errors
 
 
-def _stop(engine: Engine, info: ContainerInfo, timeout: float | None) -> str | None:
+def _stop(executor: Executor, c: Labelled, timeout: float | None) -> str | None:
     try:
-        engine.runtime.stop(info.id, timeout)
+        executor.stop(c.id, timeout)
         return None
     except RuntimeFailure as exc:
-        return f"{info.name}: {exc}"
+        return f"{c.name}: {exc}"
 
 
-def _remove(engine: Engine, project: str, info: ContainerInfo) -> str | None:
-    """A stopped container's cgroups, bundle and records (its network is `_remove_networks`'s)."""
+def _remove(executor: Executor, project: str, c: Labelled) -> str | None:
+    """A stopped container's cgroups, bundle and records (its network goes with the networks)."""
     try:
-        engine.runtime.remove(info.id, force=True)
+        executor.discard_stopped(project, c.id, c.name, c.service)
     except RuntimeFailure as exc:
-        return f"{info.name}: {exc}"
-    engine.executor.forget_removed(project, info.id, info.name, info.labels.get(LABEL_SERVICE, ""))
+        return f"{c.name}: {exc}"
     return None
 
 
-def _remove_networks(engine: Engine, name: str, project: Project | None,
-                     attachments: list[tuple[str, str]]) -> None:
-    """Addresses of the stopped containers released, the project's own networks removed (external
-    ones stay), and the veths gone with their namespaces before this returns."""
+def _doomed_networks(networks: Callable[[], list[NetworkInfo]], name: str, project: Project | None) -> list[str]:
+    """The project's own networks (external ones stay)."""
     if project is not None:
-        doomed = [network_runtime_name(project, key) for key, network in project.networks.items()
-                  if not getattr(network, "external", False)]
-    else:  # never `up`: only one-off containers made networks, found by their labels
-        doomed = [info.name for info in engine.network.list_networks() if info.labels.get(PROJECT_LABEL) == name]
-    with engine.executor.network_lock:
-        engine.network.release_addresses(attachments)
-        engine.network.remove_networks(doomed)
-    engine.network.await_veths_gone(attachments)
+        return [network_runtime_name(project, key) for key, network in project.networks.items()
+                if not getattr(network, "external", False)]
+    # never `up`: only one-off containers made networks, found by their labels
+    return [info.name for info in networks() if info.labels.get(LABEL_PROJECT) == name]

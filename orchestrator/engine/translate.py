@@ -8,16 +8,17 @@ from typing import Any
 
 from orchestrator.engine.file_objects import file_mounts
 from orchestrator.engine.health import HealthCheck
+from orchestrator.engine.labels import (
+    LABEL_HASH,
+    LABEL_NUMBER,
+    LABEL_ONEOFF,
+    LABEL_PROJECT,
+    LABEL_REVISION,
+    LABEL_SERVICE,
+    LABEL_WORKDIR,
+)
 from orchestrator.spec import Project, Service
 from runtime.container.runconfig import DeviceMapping, Mount, Resources, RunConfig
-
-LABEL_PROJECT = "com.docker.compose.project"
-LABEL_SERVICE = "com.docker.compose.service"
-LABEL_NUMBER = "com.docker.compose.container-number"
-LABEL_HASH = "com.docker.compose.config-hash"
-LABEL_ONEOFF = "com.docker.compose.oneoff"
-LABEL_WORKDIR = "com.docker.compose.project.working_dir"
-LABEL_REVISION = "io.pyorch.revision"
 
 
 def container_labels(project: Project, service: Service, number: int, revision: int) -> dict[str, str]:

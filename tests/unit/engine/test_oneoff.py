@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.engine.oneoff import LABEL_ONEOFF_PROJECT, RunRequest, adjust_config, oneoff_name
-from orchestrator.engine.translate import LABEL_ONEOFF, LABEL_PROJECT
+from orchestrator.engine.labels import LABEL_ONEOFF, LABEL_ONEOFF_PROJECT, LABEL_PROJECT
+from orchestrator.engine.oneoff import RunRequest, adjust_config, oneoff_name
 from orchestrator.errors import EngineError
 from runtime.container.runconfig import RunConfig
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.engine.translate import LABEL_HASH, LABEL_NUMBER, LABEL_PROJECT, health_check_for, run_config
+from orchestrator.engine.labels import LABEL_HASH, LABEL_NUMBER, LABEL_PROJECT
+from orchestrator.engine.translate import health_check_for, run_config
 from orchestrator.spec import LoadOptions, Project, load_project
 
 

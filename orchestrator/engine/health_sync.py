@@ -1,0 +1,34 @@
+"""Which containers are probed: exactly the running replicas whose service (or image) has a check."""
+
+from __future__ import annotations
+
+from orchestrator.engine.health import HealthCheck
+from orchestrator.engine.observation import Observation
+from orchestrator.engine.probes import HealthMonitor
+from orchestrator.engine.translate import health_check_for
+from orchestrator.spec import Project
+from runtime.errors import RuntimeFailure
+from runtime.image import ImageStore
+
+
+class HealthSync:
+    def __init__(self, monitor: HealthMonitor, images: ImageStore) -> None:
+        self.monitor = monitor
+        self.images = images
+
+    def check_of(self, project: Project, service: str, image: str) -> HealthCheck | None:
+        """The service's check, its gaps filled from the image's HEALTHCHECK."""
+        try:
+            image_hc = self.images.resolve(image).config.healthcheck
+        except RuntimeFailure:
+            image_hc = None
+        return health_check_for(project.services[service], image_hc)
+
+    def sync(self, project: Project, seen: Observation) -> None:
+        """Start monitors for new running replicas, end those of replicas that stopped or restarted."""
+        running: dict[str, tuple[float, HealthCheck | None]] = {}
+        for c in seen.running(project.name):
+            if c.service not in project.services:
+                continue
+            running[c.id] = (c.started_at, self.check_of(project, c.service, c.info.record.image))
+        self.monitor.sync(project.name, running)

@@ -1,0 +1,47 @@
+"""One observation: every container read once (a directory scan and a /proc read each), labels
+parsed once, shared by every step of a reconcile pass instead of each step reading again.
+
+`generation` is the executor's write counter when the read began: a step that must not act on a
+stale view (publishing) reads again when a write has completed since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from orchestrator.engine.labels import Labelled
+from runtime.container.state import ContainerInfo
+
+
+class Observation:
+    def __init__(self, containers: Iterable[ContainerInfo], generation: int = 0) -> None:
+        self.generation = generation
+        self.all: list[Labelled] = [Labelled.of(info) for info in containers]
+        self._by_project: dict[str, list[Labelled]] = {}
+        for c in self.all:
+            if c.project:
+                self._by_project.setdefault(c.project, []).append(c)
+
+    def project(self, name: str) -> list[Labelled]:
+        """The project's replicas (one-off `run` containers are not among them)."""
+        return list(self._by_project.get(name, ()))
+
+    def service(self, project: str, service: str) -> list[Labelled]:
+        return [c for c in self._by_project.get(project, ()) if c.service == service]
+
+    def selected(self, project: str, services: Iterable[str]) -> list[Labelled]:
+        """The project's replicas of ``services`` (all of them when ``services`` is empty)."""
+        wanted = set(services)
+        return [c for c in self._by_project.get(project, ()) if not wanted or c.service in wanted]
+
+    def running(self, project: str) -> list[Labelled]:
+        return [c for c in self._by_project.get(project, ()) if c.status == "running"]
+
+    def oneoffs(self, project: str) -> list[Labelled]:
+        return [c for c in self.all if c.oneoff_project == project]
+
+    def find(self, cid: str) -> Labelled | None:
+        return next((c for c in self.all if c.id == cid), None)
+
+
+Observe = Callable[[], Observation]

@@ -1,0 +1,48 @@
+"""Pre-flight: what would fail half-way is refused before anything changes (DESIGN invariant 6):
+unsupported networks, secrets and configs that cannot be read, images that are missing and may
+not be pulled (built first when the service has `build:`), host ports another program or project
+holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from orchestrator.engine.compose_build import ensure_built
+from orchestrator.engine.file_objects import check_file_objects
+from orchestrator.engine.netplan import check_networks
+from orchestrator.engine.publishing import Publisher
+from orchestrator.engine.pull_policy import ensure_image
+from orchestrator.errors import EngineError
+from orchestrator.spec import Project, Service
+from runtime.image import ImageStore
+from runtime.image.build import Builder
+from runtime.image.registry import Registries
+from runtime.network import NetworkInfo
+
+
+class Preflight:
+    def __init__(self, networks: Callable[[], list[NetworkInfo]], images: ImageStore,
+                 builder: Callable[[], Builder], registries: Callable[[], Registries], publisher: Publisher) -> None:
+        self.networks = networks
+        self.images = images
+        self.builder = builder
+        self.registries = registries
+        self.publisher = publisher
+
+    def check(self, project: Project, pull: str | None = None) -> None:
+        """Raise EngineError for the first thing that would fail; builds and pulls what is needed."""
+        check_networks(project, self.networks())
+        check_file_objects(project)
+        listening: dict[str, set[int]] = {}  # the host's listening ports, read once for every service
+        for service in project.services.values():
+            self.build_missing(project, service)
+            if not service.image:
+                raise EngineError(f"service {service.name!r} has no image")
+            ensure_image(self.images, self.registries(), service.name, service.image, service.pull_policy, pull,
+                         service.platform)
+            self.publisher.check(project, service.name, listening)
+
+    def build_missing(self, project: Project, service: Service) -> None:
+        """Build the image of a service with `build:` when it is missing."""
+        if service.build is not None:
+            ensure_built(self.builder(), project, service)

@@ -1,0 +1,133 @@
+"""Publishing: which running replicas take a published port's new connections, and which names
+the embedded DNS answers, applied to the kernel and the DNS server.
+
+The one door to port rules and DNS tables. A replica leaves the rotation when a rollout has not
+admitted it yet or is draining it (the exclusion sources), or while an unhealthy one is being
+restarted (`leaving`). One publisher at a time computes and applies together: otherwise a pass
+that read the backends before a drain hid a replica could apply its older set after the drain's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+from orchestrator.engine.discovery import dns_tables, dns_views
+from orchestrator.engine.observation import Observation, Observe
+from orchestrator.engine.ports import port_key, service_bindings
+from orchestrator.engine.projects import ProjectLoader
+from orchestrator.engine.store import Store
+from orchestrator.errors import EngineError
+from orchestrator.planner.networks import service_networks
+from orchestrator.spec import Project
+from runtime.errors import RuntimeFailure
+from runtime.network import NetworkManager, PortBinding
+from runtime.network.dns import DnsServer
+
+log = logging.getLogger("pyorch.engine")
+Exclusions = Callable[[str], set[str]]
+
+
+class Publisher:
+    def __init__(self, store: Store, network: NetworkManager, network_lock: threading.Lock,
+                 loader: ProjectLoader, observe: Observe, generation: Callable[[], int]) -> None:
+        self.store = store
+        self.network = network
+        self.network_lock = network_lock
+        self.loader = loader
+        self.observe = observe
+        self.generation = generation
+        self.dns: DnsServer | None = None  # started with the engine (binds port 53 on gateways)
+        self._exclusions: list[Exclusions] = []
+        self._leaving: set[str] = set()  # unhealthy containers being restarted
+        self._lock = threading.Lock()
+
+    def exclude_with(self, source: Exclusions) -> None:
+        """Another source of containers that must not receive new connections (rollouts)."""
+        self._exclusions.append(source)
+
+    # --- published ports --------------------------------------------------------------------------
+    def bindings(self, project: Project, service_name: str, allocate: bool) -> list[PortBinding]:
+        """The service's host bindings; ``allocate`` chooses (and stores) ports not chosen yet."""
+        return service_bindings(self.store, self.network.allocate_host_port if allocate else None,
+                                project.name, project.services[service_name])
+
+    def check(self, project: Project, name: str, listening: dict[str, set[int]]) -> None:
+        """Refuse the service's ports when another program (or project) holds them, before anything
+        changes; ``listening`` caches the host's listening ports across a project's services."""
+        bindings = self.bindings(project, name, allocate=False)
+        if bindings:
+            try:
+                self.network.check_ports(port_key(project.name, name), bindings, listening)
+            except RuntimeFailure as exc:
+                raise EngineError(f"service {name!r}: {exc}") from exc
+
+    def publish(self, project: Project, seen: Observation | None = None) -> None:
+        """Point every published port of the project at its running replicas, in one nftables
+        transaction, then rebuild the DNS tables. ``seen`` is used unless a write made it stale."""
+        with self._lock:
+            if seen is None or seen.generation != self.generation():
+                seen = self.observe()
+            excluded = set(self._leaving)
+            for source in self._exclusions:
+                excluded |= source(project.name)
+            running = [c for c in seen.running(project.name) if c.id not in excluded]
+            publications: dict[str, tuple[list[PortBinding], list[str]]] = {}
+            for name, service in project.services.items():
+                if not service.ports:
+                    continue
+                nets = service_networks(project, service)
+                if not nets:
+                    continue
+                backends = []
+                for c in running:
+                    if c.service == name:
+                        ip = self.store.attachments(c.id).get(nets[0].runtime_name)
+                        if ip:
+                            backends.append(ip)
+                publications[port_key(project.name, name)] = (self.bindings(project, name, True), sorted(backends))
+            if publications:
+                with self.network_lock:  # every service's port in one nftables transaction
+                    self.network.publish_all(publications)
+            self._sync_dns(seen)
+
+    @contextmanager
+    def leaving(self, project: Project, cid: str) -> Iterator[None]:
+        """The container takes no new connection while the block runs (it is being stopped)."""
+        with self._lock:
+            self._leaving.add(cid)
+        try:
+            self.publish(project)
+            yield
+        finally:
+            with self._lock:
+                self._leaving.discard(cid)
+
+    def unpublish(self, project: str, services: Iterable[str]) -> None:
+        """`down`: the services' ports and rules go, in one transaction."""
+        with self.network_lock:
+            self.network.unpublish_all([port_key(project, service) for service in services])
+
+    # --- DNS --------------------------------------------------------------------------------------
+    def sync_dns(self, seen: Observation | None = None) -> None:
+        with self._lock:
+            self._sync_dns(seen if seen is not None and seen.generation == self.generation() else self.observe())
+
+    def _sync_dns(self, seen: Observation) -> None:
+        """Rebuild every network's name table from the running containers (all projects)."""
+        if self.dns is None:
+            return
+        tables = dns_tables(seen.all, self.loader.load, self.store.attachments)
+        networks = {n.name: n for n in self.network.list_networks()}
+        for name in set(self.dns.networks()) - set(networks):
+            self.dns.remove_network(name)
+        for name, info in networks.items():
+            try:
+                self.dns.set_network(name, info.gateway, forward=not info.internal)
+            except OSError as exc:
+                log.warning("DNS on %s (%s): %s", name, info.gateway, exc)
+                continue
+            self.dns.set_records(name, tables.get(name, {}))
+        self.dns.set_views(dns_views(seen.all, self.loader.load, self.store.attachments))

@@ -1,0 +1,142 @@
+"""What the engine answers without changing anything: `ps`, `top`, `stats`, `inspect`, `ls`, and
+which replica `exec`/`port` mean."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from orchestrator.engine.health import HealthState
+from orchestrator.engine.labels import Labelled
+from orchestrator.engine.observation import Observe
+from orchestrator.engine.projects import ProjectLoader
+from orchestrator.engine.publishing import Publisher
+from orchestrator.engine.restart_policy import restart_of
+from orchestrator.engine.store import Store
+from orchestrator.errors import EngineError
+from runtime.cgroups import Cgroup
+from runtime.container.state import ContainerInfo
+from runtime.errors import RuntimeFailure
+
+HealthOf = Callable[[str, float], HealthState | None]
+
+
+class ContainerReads(Protocol):
+    """The runtime's read-only side that queries use."""
+
+    def inspect(self, cid: str) -> ContainerInfo: ...
+    def processes(self, cid: str) -> list[dict[str, Any]]: ...
+    def cgroup(self, cid: str) -> Cgroup | None: ...
+
+
+class Queries:
+    def __init__(self, store: Store, loader: ProjectLoader, observe: Observe, reads: ContainerReads,
+                 publisher: Publisher, health_of: HealthOf) -> None:
+        self.store = store
+        self.loader = loader
+        self.observe = observe
+        self.reads = reads
+        self.publisher = publisher
+        self.health_of = health_of
+
+    def ps(self, name: str, all_containers: bool = True) -> list[dict[str, Any]]:
+        rows = []
+        loaded = self.loader.load(name)
+        for c in self.observe().project(name):
+            info = c.info
+            if not all_containers and info.status != "running":
+                continue
+            ports = []
+            if loaded is not None and c.service in loaded.project.services:
+                for b in self.publisher.bindings(loaded.project, c.service, allocate=False):
+                    ports.append(f"{b.host_ip or '0.0.0.0'}:{b.host_port}->{b.container_port}/{b.protocol}")
+            rows.append({
+                "id": info.id, "name": info.name, "service": c.service, "number": c.number,
+                "image": info.record.image, "status": info.status, "exit_code": info.exit_code,
+                "oom_killed": info.oom_killed, "created_at": info.record.created_at,
+                "started_at": info.record.started_at, "finished_at": info.finished_at,
+                "restart_count": info.record.restart_count, "pid": info.record.pid,
+                "ports": ports, "networks": self.store.attachments(info.id),
+                "health": health_view(self.health_of(info.id, info.record.started_at)),
+            })
+        return sorted(rows, key=lambda r: (r["service"], r["number"]))
+
+    def service_container(self, project: str, service: str, index: int) -> Labelled:
+        """The running replica ``index`` of the service (`exec --index`, `port --index`)."""
+        candidates = sorted((c for c in self.observe().service(project, service) if c.status == "running"),
+                            key=lambda c: c.number)
+        numbered = [c for c in candidates if c.number == index]
+        if numbered:
+            return numbered[0]
+        if candidates and index == 1:
+            return candidates[0]
+        raise EngineError(f"service {service!r} of project {project!r} has no running container #{index}")
+
+    def top(self, project: str, services: list[str]) -> list[dict[str, Any]]:
+        result = []
+        for c in self.observe().selected(project, services):
+            if c.status == "running":
+                result.append({"name": c.name, "processes": self.reads.processes(c.id)})
+        return sorted(result, key=lambda r: str(r["name"]))
+
+    def stats(self, name: str) -> list[dict[str, Any]]:
+        """Raw cgroup counters of running containers, with the time they were read (for rates)."""
+        rows = []
+        for c in self.observe().project(name):
+            if c.status not in ("running", "paused"):
+                continue
+            cgroup = self.reads.cgroup(c.id)
+            if cgroup is None:
+                continue
+            try:
+                st = cgroup.stats()
+            except RuntimeFailure:
+                continue
+            rows.append({"id": c.id, "name": c.name, "service": c.service,
+                         "read_at": time.monotonic(), "cpu_usage_ns": st.cpu_usage_ns,
+                         "memory_bytes": st.memory_bytes, "memory_limit": st.memory_limit,
+                         "pids": st.pids, "pids_limit": st.pids_limit})
+        return sorted(rows, key=lambda r: str(r["name"]))
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        return [{"name": n, "revision": self.store.current_revision(n), "containers": len(self.ps(n))}
+                for n in self.store.projects()]
+
+    def inspect(self, project: str, ref: str) -> list[dict[str, Any]]:
+        """Containers matching a name, an id prefix or a service: the `ps` row plus health log, labels,
+        restart policy, persisted restart history and the container's recent events."""
+        rows = self.ps(project, all_containers=True)
+        chosen = [r for r in rows if ref in (r["name"], r["service"]) or (len(ref) >= 4 and r["id"].startswith(ref))]
+        if not chosen:
+            raise EngineError(f"no container or service {ref!r} in project {project!r}")
+        loaded = self.loader.load(project)
+        events = self.store.events_since(0, project, limit=100_000)
+        result = []
+        for row in chosen:
+            try:
+                labels = self.reads.inspect(row["id"]).labels
+            except RuntimeFailure:
+                labels = {}
+            service = loaded.project.services.get(row["service"]) if loaded else None
+            policy = restart_of(service) if service is not None else None
+            result.append({
+                **row,
+                "labels": labels,
+                "restart_policy": None if policy is None else {
+                    "restart": policy.docker,
+                    "deploy": None if policy.swarm is None else vars(policy.swarm),
+                },
+                "restart_history": self.store.restart_history(row["id"]),
+                "events": [{"ts": e.ts, "kind": e.kind, **e.detail} for e in events
+                           if e.subject == row["name"]][-20:],
+            })
+        return result
+
+
+def health_view(state: HealthState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {"status": state.status, "failing_streak": state.failing_streak,
+            "log": [{"start": r.start, "end": r.end, "exit_code": r.exit_code, "output": r.output}
+                    for r in state.log]}

@@ -1,0 +1,144 @@
+"""Reconciliation: one pass makes a project's containers match its stored revision.
+
+Level-triggered (DESIGN invariant 1): each pass reads the stored revision and the observed
+containers and plans from scratch; every action is idempotent, so a pass interrupted by a crash
+is finished by the next one. A pass, per project:
+
+1. the observation (shared by every step; read again only once an action changed something);
+2. `planner.converge.plan_project` computes the actions, with rolling replicas hidden;
+3. restarts whose backoff delay is not over become timers (`wake(at=…)`), not sleeping threads;
+4. the executor runs each wave, held by `depends_on` conditions;
+5. health monitors follow the running replicas, rollouts start, ports and DNS are re-pointed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from orchestrator.engine.dependencies import DependencyGate
+from orchestrator.engine.executor import Executor
+from orchestrator.engine.health_sync import HealthSync
+from orchestrator.engine.network_mode import dependencies
+from orchestrator.engine.observation import Observation, Observe
+from orchestrator.engine.projects import ProjectLoader, ProjectLocks
+from orchestrator.engine.publishing import Publisher
+from orchestrator.engine.restart_policy import restart_of
+from orchestrator.engine.rollouts import RolloutController
+from orchestrator.engine.store import Store
+from orchestrator.planner.converge import ConvergeOptions, plan_project
+from orchestrator.planner.model import DesiredService, ObservedContainer, Plan, RestartContainer
+from orchestrator.spec import Project
+
+log = logging.getLogger("pyorch.engine")
+DEPENDENCY_TIMEOUT_S = 300.0
+
+
+class Reconciler:
+    def __init__(self, store: Store, loader: ProjectLoader, locks: ProjectLocks, executor: Executor,
+                 publisher: Publisher, health: HealthSync, gate: DependencyGate, rollouts: RolloutController,
+                 observe: Observe, wake_at: Callable[[float], None]) -> None:
+        self.store = store
+        self.loader = loader
+        self.locks = locks
+        self.executor = executor
+        self.publisher = publisher
+        self.health = health
+        self.gate = gate
+        self.rollouts = rollouts
+        self.observe = observe
+        self.wake_at = wake_at
+        self._booted: set[str] = set()  # projects that had their first pass since the engine started
+
+    def reconcile_all(self) -> None:
+        """One pass over every stored project; a project an API call is converging is skipped."""
+        seen: Observation | None = None
+        for name in self.store.projects():
+            lock = self.locks(name)
+            if not lock.acquire(blocking=False):
+                continue  # an API call is converging it right now
+            try:
+                loaded = self.loader.load(name)
+                if loaded is not None:
+                    seen = self.converge(loaded.project, loaded.revision,
+                                         ConvergeOptions(engine_boot=name not in self._booted), seen=seen)[1]
+                    self._booted.add(name)
+            except Exception:
+                log.exception("reconcile %s", name)
+            finally:
+                lock.release()
+
+    def converge(self, project: Project, revision: int, options: ConvergeOptions,
+                 wait_for_dependencies: bool = False, stop_timeout: float | None = None,
+                 seen: Observation | None = None) -> tuple[list[str], Observation]:
+        """Plan and act (the caller holds the project's lock); returns (errors, the last observation)."""
+        self.executor.ensure_networks(project)
+        seen = self._fresh(seen)
+        observed = self.planner_view(project.name, seen)
+        desired = {
+            name: DesiredService(
+                name=name,
+                replicas=svc.replicas,
+                config_hash=project.config_hash(name),
+                restart=restart_of(svc).docker,
+                swarm_restart=restart_of(svc).swarm,
+                depends_on=dependencies(svc),
+                container_name=svc.container_name,
+            )
+            for name, svc in project.services.items()
+        }
+        delays = {c.id: self.store.container_flags(c.id)[1] for c in observed}
+        history = {c.id: self.store.restart_history(c.id) for c in observed if c.status == "exited"}
+        now = time.time()
+        desired, observed = self.rollouts.adjust(project, desired, observed)
+        plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays,
+                            restart_history=history)
+        plan = self._defer_future_restarts(plan, now)
+        deadline = time.monotonic() + (DEPENDENCY_TIMEOUT_S if wait_for_dependencies else 0.0)
+        errors = self.executor.run(project, revision, plan,
+                                   lambda wave: self.gate.wait(project, wave, deadline),
+                                   stop_timeout) if plan else []
+        seen = self._fresh(seen)
+        self.health.sync(project, seen)
+        self.rollouts.reconcile(project, revision, self.planner_view(project.name, seen))
+        self.publisher.publish(project, seen)
+        return errors, seen
+
+    def _fresh(self, seen: Observation | None) -> Observation:
+        """``seen`` while no write has completed since it was read; otherwise a new read."""
+        if seen is not None and seen.generation == self.executor.generation:
+            return seen
+        return self.observe()
+
+    def planner_view(self, project: str, seen: Observation) -> list[ObservedContainer]:
+        """The project's replicas as the planner sees them; an exit seen for the first time is
+        recorded as a `container-die` event (also one that happened while the engine was down)."""
+        result = []
+        for c in seen.project(project):
+            stopped_by_user, _ = self.store.container_flags(c.id)
+            info = c.info
+            if info.status == "exited" and info.finished_at:
+                self.store.record_exit_once(project, info.id, info.name, info.finished_at, info.exit_code,
+                                            info.oom_killed)
+            result.append(ObservedContainer(
+                id=c.id, name=c.name, service=c.service, number=c.number, config_hash=c.config_hash,
+                status=c.status, created_at=info.record.created_at, started_at=info.record.started_at,
+                exit_code=info.exit_code, finished_at=info.finished_at, restart_count=info.record.restart_count,
+                stopped_by_user=stopped_by_user,
+            ))
+        return result
+
+    def _defer_future_restarts(self, plan: Plan, now: float) -> Plan:
+        """Restarts still in their backoff delay wait for a timer instead of a worker thread."""
+        kept = Plan()
+        for wave in plan.waves:
+            ready = []
+            for action in wave:
+                if isinstance(action, RestartContainer) and action.not_before > now:
+                    self.wake_at(action.not_before)
+                else:
+                    ready.append(action)
+            if ready:
+                kept.waves.append(ready)
+        return kept
