@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -16,17 +16,14 @@ from orchestrator.spec.support import unapplied_warnings
 from orchestrator.spec.validate import schema_error
 from orchestrator.spec.yamlsource import Path_, SourceMap
 
-if TYPE_CHECKING:
-    from orchestrator.spec.loader import Document
-
 HEALTHCHECK_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0, "start_interval": 5.0}
 
 
 class _Locator:
     """Find where a merged path was written: the last document that has it."""
 
-    def __init__(self, documents: Sequence[Document]) -> None:
-        self.sources = [d.source for d in documents]
+    def __init__(self, sources: Sequence[SourceMap]) -> None:
+        self.sources = list(sources)
 
     def __call__(self, path: Path_) -> Location:
         for source in reversed(self.sources):
@@ -44,10 +41,10 @@ class _Locator:
         return self.sources[-1] if self.sources else SourceMap("-")
 
 
-def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], documents: Sequence[Document],
+def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], sources: Sequence[SourceMap],
                      environment: Mapping[str, str], profiles: Sequence[str], named: Sequence[str],
                      warnings: list[str]) -> Project:
-    locate = _Locator(documents)
+    locate = _Locator(sources)
     services_data = merged.get("services") or {}
     for service_name, body in services_data.items():
         body.pop("extends", None)

@@ -126,7 +126,7 @@ class _ProjectLoader:
                      for data, directives, source in raw_docs]
         merged = merge_documents(documents)
         profiles = opts.profiles or [p.strip() for p in environment.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
-        return finalize_project(name, project_dir, merged, documents, environment, profiles,
+        return finalize_project(name, project_dir, merged, [d.source for d in documents], environment, profiles,
                                 opts.services, self.warnings)
 
     def _parse(self, file: Path) -> list[tuple[Any, dict[Path_, str], SourceMap]]:
