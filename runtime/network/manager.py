@@ -24,7 +24,7 @@ import nftables
 from pyroute2 import IPRoute, NetlinkError
 
 from runtime.layout import HostLayout
-from runtime.network import ipam, membership, sysctl
+from runtime.network import ipam, sysctl
 from runtime.network.conntrack import forget_udp_flows
 from runtime.network.errors import NetworkError, PortConflict
 from runtime.network.hostports import ephemeral_range, listening_ports
@@ -405,44 +405,8 @@ class NetworkManager:
                 except ValueError as exc:
                     raise NetworkError(f"{key}: backend {ip!r} is not an IPv4 address") from exc
         with self._lock, self.state.locked() as state:
-            self._change_all(state, {
-                key: membership.replaced(state["ports"].get(key), [asdict(b) for b in bindings], list(backends))
-                for key, (bindings, backends) in publications.items()})
-
-    # Membership operations for rollouts: each is one atomic nftables transaction.
-    def add_backend(self, key: str, ip: str) -> None:
-        """Put ``ip`` into the key's rotation (or back from draining)."""
-        self._member_change(key, ip, membership.with_added)
-
-    def drain_backend(self, key: str, ip: str) -> None:
-        """No new connection for ``ip``; established ones continue until they end (conntrack keeps
-        their NAT). Wait for them with `runtime.network.flows.wait_drained` before stopping it."""
-        self._member_change(key, ip, membership.with_drained)
-
-    def remove_backend(self, key: str, ip: str) -> None:
-        """Forget ``ip`` for the key (its established TCP connections still finish)."""
-        self._member_change(key, ip, membership.with_removed)
-
-    def membership(self, key: str) -> membership.Membership:
-        with self._lock:
-            entry = self.state.read()["ports"].get(key)
-        if entry is None:
-            raise NetworkError(f"{key}: no published port")
-        return membership.membership_of(entry)
-
-    def _member_change(self, key: str, ip: str, change: Any) -> None:
-        try:
-            ipaddress.IPv4Address(ip)
-        except ValueError as exc:
-            raise NetworkError(f"{key}: backend {ip!r} is not an IPv4 address") from exc
-        with self._lock, self.state.locked() as state:
-            old = state["ports"].get(key)
-            if old is None:
-                raise NetworkError(f"{key}: no published port")
-            self._change(state, key, change(old, ip))
-
-    def _change(self, state: dict[str, Any], key: str, entry: dict[str, Any]) -> None:
-        self._change_all(state, {key: entry})
+            self._change_all(state, {key: {"bindings": [asdict(b) for b in bindings], "backends": list(backends)}
+                                     for key, (bindings, backends) in publications.items()})
 
     def _change_all(self, state: dict[str, Any], entries: dict[str, dict[str, Any]]) -> None:
         """Store the keys' new entries and apply them at once; stale UDP flows are forgotten after a change."""
@@ -454,9 +418,9 @@ class NetworkManager:
         self._apply(state)
         for key, old in changed.items():
             entry = entries[key]
-            active = membership.active_backends(entry)
+            active = entry["backends"]
             udp = [b["host_port"] for b in entry["bindings"] if b["protocol"] == "udp"]
-            if udp and (old is None or membership.active_backends(old) != active):
+            if udp and (old is None or _active(old) != active):
                 forget_udp_flows(udp, active)
 
     def unpublish(self, key: str) -> None:
@@ -472,7 +436,7 @@ class NetworkManager:
     def _apply(self, state: dict[str, Any]) -> None:
         networks = [_info(n, raw) for n, raw in state["networks"].items()]
         publications = [
-            Publication(key, tuple(PortBinding(**b) for b in entry["bindings"]), membership.active_backends(entry))
+            Publication(key, tuple(PortBinding(**b) for b in entry["bindings"]), tuple(_active(entry)))
             for key, entry in state["ports"].items()
         ]
         if not networks and not publications:
@@ -503,3 +467,10 @@ class NetworkManager:
             self._nft_cmd(removal(self.layout.nft_table))
             shutil.rmtree(self.layout.networks_dir, ignore_errors=True)
             self.close()
+
+
+def _active(entry: dict[str, Any]) -> list[str]:
+    """A published key's backends; one stored by an older pyorch may carry drain marks (those
+    backends took no new connection then): the engine's next publish rewrites the entry."""
+    draining = set(entry.get("draining", ()))
+    return [ip for ip in entry["backends"] if ip not in draining]
