@@ -28,6 +28,7 @@ class _Response:
     """Status, headers and the rest of the connection's bytes as a buffered file."""
 
     def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.file = sock.makefile("rb")
         status_line = self.file.readline()
         parts = status_line.split(None, 2)
@@ -52,6 +53,30 @@ class _Response:
             if not line:
                 return
             yield line
+
+    def abort(self) -> None:
+        """End the connection from another thread: a read blocked on it returns at once."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by the other end
+
+
+class Subscription:
+    """A stream of JSON lines that the thread reading it, or any other, may end with `close()`."""
+
+    def __init__(self, response: _Response) -> None:
+        self._response = response
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            for line in self._response.lines():
+                yield json.loads(line)
+        finally:
+            self._response.file.close()
+
+    def close(self) -> None:
+        self._response.abort()
 
 
 def run_root(environ: Mapping[str, str]) -> Path:
@@ -143,14 +168,17 @@ class EngineClient:
         return self.stream(path, method="POST", body=body)
 
     def stream(self, path: str, method: str = "GET", body: Any = None) -> Iterator[dict[str, Any]]:
+        yield from self.subscribe(path, method, body)
+
+    def subscribe(self, path: str, method: str = "GET", body: Any = None) -> Subscription:
+        """Open a stream now (a refusal raises here); iterate it for its objects."""
         response = self._send(method, path, body, None, True)
-        try:
-            if response.status >= 400:
+        if response.status >= 400:
+            try:
                 _raise_refusal(json.loads(response.body() or b"{}"), response.status, "stream refused")
-            for line in response.lines():
-                yield json.loads(line)
-        finally:
-            response.file.close()
+            finally:
+                response.file.close()
+        return Subscription(response)
 
 
 def _raise_refusal(data: Any, status: int, fallback: str = "") -> None:

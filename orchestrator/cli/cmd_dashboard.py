@@ -1,4 +1,4 @@
-"""`pyorch dashboard` (alias `dash`): services, replicas, health, restarts, resources and rollouts, live."""
+"""`pyorch dashboard` (alias `dash`): the project live, and keys to act on it (docs/cli.md lists them)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ LoadProject = Callable[[argparse.Namespace], "Project"]
 
 
 def register(sub: Any, project_name: ProjectName, load: LoadProject) -> None:
-    dash = sub.add_parser("dashboard", aliases=["dash"], help="Live view of the project (Ctrl-C to quit)")
+    dash = sub.add_parser("dashboard", aliases=["dash"],
+                          help="The project live: logs, restart, stop, start, shell, rollback (? for keys)")
     dash.add_argument("--once", action="store_true", help="Print one frame and exit (no full screen)")
     dash.add_argument("--interval", type=float, default=1.0, help="Seconds between frames (default 1)")
     dash.set_defaults(run=lambda a, c: _dashboard(a, c, project_name, load))
@@ -29,6 +30,8 @@ def _dashboard(args: argparse.Namespace, client: EngineClient, project_name: Pro
                load: LoadProject) -> int:
     if args.interval <= 0:
         raise PyorchError(f"--interval must be a positive number of seconds, not {args.interval:g}")
+    if not args.once and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise PyorchError("the dashboard is interactive and needs a terminal; --once prints one frame")
     try:  # desired replicas come from the Compose file; with only -p NAME they are unknown
         project = load(args)
         name, desired = project.name, {n: s.replicas for n, s in project.services.items()}

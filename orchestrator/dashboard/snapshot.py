@@ -22,6 +22,12 @@ class ContainerView:
     memory_bytes: int | None
     memory_limit: int | None
     pids: int | None
+    id: str = ""
+    number: int = 0
+    pid: int | None = None          # its first process on the host (changes on every restart)
+    started_at: float | None = None
+    exit_code: int | None = None
+    image: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,9 @@ def build_snapshot(project: str, desired: dict[str, int], ps_rows: list[dict[str
             name=row["name"], service=row["service"], status=row["status"], health=health,
             restarts=int(row.get("restart_count") or 0), cpu_percent=cpu.get(row["id"]),
             memory_bytes=st["memory_bytes"] if st else None, memory_limit=st["memory_limit"] if st else None,
-            pids=st["pids"] if st else None,
+            pids=st["pids"] if st else None, id=row["id"], number=int(row.get("number") or 0),
+            pid=row.get("pid") if row["status"] in ("running", "paused") else None,
+            started_at=row.get("started_at"), exit_code=row.get("exit_code"), image=row.get("image") or "",
         ))
     records = {r["service"]: r for r in rollouts}
     names = sorted(set(desired) | {c.service for c in containers})

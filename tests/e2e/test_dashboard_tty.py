@@ -1,0 +1,114 @@
+"""The interactive dashboard in a real terminal (tmux, 80×24 as over SSH): select, logs, restart, quit."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime.layout import HostLayout
+from tests.e2e.test_engine import write
+from tests.helpers import REPO, env_for, pyorch
+from tests.terminal import Terminal, terminal
+
+pytestmark = pytest.mark.root
+
+COMPOSE = """
+name: board
+services:
+  web:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; echo web says hello from $$(hostname); while :; do sleep 0.2; done"]
+    deploy:
+      replicas: 2
+  db:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]
+"""
+
+
+def _selected(screen: str) -> str:
+    """The NAME cell of the selected row (marked ▶, also without colours)."""
+    line = next((line for line in screen.splitlines() if line.startswith("▶ ")), "")
+    return line[2:].split("  ")[0].strip()
+
+
+def _select(term: Terminal, name: str) -> str:
+    """Move down until the selected row is ``name`` (`web`, `└ web-2`)."""
+    for _ in range(10):
+        screen = term.screen()
+        current = _selected(screen)
+        if current == name:
+            return screen
+        term.keys("Down")
+        term.wait_for(lambda s, was=current: _selected(s) != was, "the selection to move", 10)
+    raise AssertionError(f"no row {name!r}:\n{term.screen()}")
+
+
+def _pid(screen: str, container: str) -> int:
+    match = re.search(rf"^{container}  id \w+  pid (\d+)", screen, re.MULTILINE)
+    assert match, screen
+    return int(match.group(1))
+
+
+def test_select_logs_restart_and_quit_in_a_terminal(layout: HostLayout, tmp_path: Path) -> None:
+    file = write(tmp_path, COMPOSE)
+    pyorch(layout, "image", "bootstrap")
+    pyorch(layout, "-f", file, "up", "-d")
+    command = [sys.executable, "-m", "orchestrator.cli", "-f", file, "dashboard"]
+    stty = tmp_path / "stty-after"
+    try:
+        with terminal(command, env_for(layout), 80, 24, cwd=str(REPO), after=f"stty -a > {stty}") as term:
+            screen = term.wait_for(lambda s: "board-web-2" in s or "└ web-2" in s, "the first frame")
+            assert term.pane("alternate_on") == "1"
+            assert "r restart" in screen and "q quit" in screen        # the keys are on screen
+
+            # the service: its logs pane shows what each replica printed
+            _select(term, "web")
+            term.keys("Enter")
+            screen = term.wait_text("web-1 | web says hello from")
+            assert "logs · service web" in screen and "web-2 | web says hello from" in screen
+
+            # one container: its own logs, then a restart that gives it new processes and leaves its sibling be
+            screen = _select(term, "└ web-2")
+            term.keys("Enter")
+            term.wait_for(lambda s: "logs · board-web-2" in s and "web says hello" in s, "web-2's logs")
+            screen = term.wait_for(lambda s: "board-web-2  id" in s, "the details of web-2")
+            before = _pid(screen, "board-web-2")
+            term.keys("Up")
+            sibling = _pid(term.wait_text("board-web-1  id"), "board-web-1")
+            term.keys("Down")
+            term.wait_text("board-web-2  id")
+            term.keys("r")
+            assert "Restart board-web-2?" in term.wait_text("Restart board-web-2?")
+            term.keys("y")
+            term.wait_text("restarted board-web-2")
+            screen = term.wait_for(lambda s: "board-web-2  id" in s and _pid(s, "board-web-2") != before,
+                                   "a new pid for web-2")
+            assert "restarted board-web-2," not in screen.splitlines()[0]   # it alone
+            term.keys("Up")
+            assert _pid(term.wait_text("board-web-1  id"), "board-web-1") == sibling   # untouched
+            rows = {row["name"]: row for row in _ps(layout, file)}
+            assert rows["board-web-2"]["pid"] != before and rows["board-web-1"]["pid"] == sibling
+
+            # a larger terminal: the frame grows and more columns appear
+            term.resize(200, 60)
+            screen = term.wait_for(lambda s: "ROLLOUT" in s, "the wide layout")
+            assert len(screen.splitlines()) > 24
+
+            # q: the shell's screen and terminal modes come back
+            term.keys("q")
+            assert term.wait_exit() == 0
+            assert term.pane("alternate_on") == "0"
+            modes = stty.read_text()
+            assert " icanon" in modes and " echo " in modes and " isig" in modes and "-icanon" not in modes
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1")
+
+
+def _ps(layout: HostLayout, file: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = json.loads(pyorch(layout, "-f", file, "ps", "-a", "--format", "json").stdout)
+    return rows
