@@ -117,10 +117,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.reply(200, engine.ops.down(name, body.get("timeout"), bool(body.get("volumes"))))
             case "POST", ["v1", "projects", name, "stop"]:
                 body = self.body()
-                self.reply(200, engine.ops.stop_services(name, list(body.get("services") or []), body.get("timeout")))
+                self.reply(200, engine.ops.stop_services(name, list(body.get("services") or []), body.get("timeout"),
+                                                         list(body.get("containers") or [])))
             case "POST", ["v1", "projects", name, "start"]:
                 body = self.body()
-                self.reply(200, engine.ops.start_services(name, list(body.get("services") or [])))
+                self.reply(200, engine.ops.start_services(name, list(body.get("services") or []),
+                                                          list(body.get("containers") or [])))
             case "POST", ["v1", "projects", name, ("pause" | "unpause") as verb]:
                 body = self.body()
                 self.reply(200, engine.ops.pause_services(name, list(body.get("services") or []), verb == "pause"))

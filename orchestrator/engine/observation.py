@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from orchestrator.engine.labels import Labelled
+from orchestrator.errors import EngineError
 from runtime.container.state import ContainerInfo
 
 
@@ -29,10 +30,17 @@ class Observation:
     def service(self, project: str, service: str) -> list[Labelled]:
         return [c for c in self._by_project.get(project, ()) if c.service == service]
 
-    def selected(self, project: str, services: Iterable[str]) -> list[Labelled]:
-        """The project's replicas of ``services`` (all of them when ``services`` is empty)."""
-        wanted = set(services)
-        return [c for c in self._by_project.get(project, ()) if not wanted or c.service in wanted]
+    def selected(self, project: str, services: Iterable[str], containers: Iterable[str] = ()) -> list[Labelled]:
+        """The project's replicas of ``services`` (all of them when ``services`` is empty), only those
+        named in ``containers`` when it names any; a name that is not a replica there is refused."""
+        wanted, named = set(services), set(containers)
+        chosen = [c for c in self._by_project.get(project, ()) if not wanted or c.service in wanted]
+        if not named:
+            return chosen
+        unknown = sorted(named - {c.name for c in chosen})
+        if unknown:
+            raise EngineError(f"no such container in {project}: {', '.join(unknown)}")
+        return [c for c in chosen if c.name in named]
 
     def running(self, project: str) -> list[Labelled]:
         return [c for c in self._by_project.get(project, ()) if c.status == "running"]

@@ -10,7 +10,7 @@ project's lock, so it never interleaves with a pass or a rollout step of the sam
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,11 +138,12 @@ class ProjectOps:
         return sorted(removed)
 
     # --- stop / start -----------------------------------------------------------------------------
-    def stop_services(self, project: str, services: list[str], timeout: float | None) -> dict[str, Any]:
+    def stop_services(self, project: str, services: list[str], timeout: float | None,
+                      containers: Sequence[str] = ()) -> dict[str, Any]:
         """A manual stop: the container stays, and no restart policy brings it back."""
         p = self.parts
         with p.locks(project):
-            chosen = [c for c in p.observe().selected(project, services) if c.status == "running"]
+            chosen = [c for c in p.observe().selected(project, services, containers) if c.status == "running"]
             for c in chosen:
                 self.store.set_container_flags(c.id, project, True, 0.0)
             list(p.executor.pool.map(lambda c: p.executor.stop(c.id, timeout), chosen))
@@ -185,7 +186,7 @@ class ProjectOps:
         p.wake()
         return {"killed": killed}
 
-    def start_services(self, project: str, services: list[str]) -> dict[str, Any]:
+    def start_services(self, project: str, services: list[str], containers: Sequence[str] = ()) -> dict[str, Any]:
         """Start stopped containers again (same container, new process), resetting their restart count."""
         p = self.parts
         loaded = p.loader.load(project)
@@ -193,7 +194,7 @@ class ProjectOps:
             raise EngineError(f"project {project!r} is not up")
         started, errors = [], []
         with p.locks(project):
-            for c in p.observe().selected(project, services):
+            for c in p.observe().selected(project, services, containers):
                 if c.status != "exited":
                     continue
                 self.store.set_container_flags(c.id, project, False, 0.0)
