@@ -52,8 +52,12 @@ class Sampler:
         self.desired = desired
         self._previous: list[dict[str, object]] | None = None
 
+    def _get(self, what: str) -> Any:
+        # autostart off: a dashboard shows that the engine is gone rather than starting one
+        return self.client.request("GET", f"/v1/projects/{self.project}/{what}", autostart=False)
+
     def _stats(self) -> list[dict[str, object]]:
-        rows: list[dict[str, object]] = self.client.request("GET", f"/v1/projects/{self.project}/stats")
+        rows: list[dict[str, object]] = self._get("stats")
         return rows
 
     def sample(self) -> Snapshot:
@@ -61,8 +65,8 @@ class Sampler:
             self._previous = self._stats()
             time.sleep(CPU_WINDOW_S)
         before, after = self._previous, self._stats()
-        ps = self.client.request("GET", f"/v1/projects/{self.project}/ps?all=1")
-        rollouts = self.client.request("GET", f"/v1/projects/{self.project}/rollouts")
+        ps = self._get("ps?all=1")
+        rollouts = self._get("rollouts")
         self._previous = after
         return build_snapshot(self.project, self.desired, ps, before, after, rollouts,  # type: ignore[arg-type]
                               time.time())

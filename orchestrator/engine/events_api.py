@@ -8,6 +8,8 @@ following: what `pyorch events --since/--until` asks for, as Docker's event stre
 from __future__ import annotations
 
 import json
+import select
+import socket
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -36,6 +38,8 @@ class Handler(Protocol):
 
     @property
     def wfile(self) -> Sink: ...
+    @property
+    def connection(self) -> socket.socket: ...
     def stream_start(self) -> None: ...
 
 
@@ -49,7 +53,9 @@ def handle(handler: Handler, store: EventSource, stopping: Callable[[], bool], m
             since, until = _number(query, "since"), _number(query, "until")
             follow = query.get("follow", ["1"])[0] == "1"
             handler.stream_start()
-            stream(handler.wfile, store, stopping, project, after, since, until, follow)
+            connection = handler.connection
+            stream(handler.wfile, store, lambda: stopping() or peer_closed(connection), project, after, since,
+                   until, follow)
         case _:
             return False
     return True
@@ -76,6 +82,18 @@ def stream(out: Sink, store: EventSource, stopping: Callable[[], bool], project:
         if not follow or stopping() or (until is not None and now >= until):
             return
         store.wait_for_event(after, WAIT_S if until is None else max(0.0, min(WAIT_S, until - now)))
+
+
+def peer_closed(connection: socket.socket) -> bool:
+    """Whether the client has hung up (a quiet stream would otherwise notice only at its next write)."""
+    if not select.select([connection], [], [], 0)[0]:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def _number(query: dict[str, Any], key: str) -> float | None:

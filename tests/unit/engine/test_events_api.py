@@ -56,3 +56,17 @@ def test_following_waits_after_the_newest_event_of_any_project() -> None:
     stream(out, store, lambda: next(stopping), "p", 0, None, None, follow=True)
     assert _sent(out) == [1, 2]
     assert store.waits == [(5, 1.0)]   # not (2, …): the other project's events would wake it at once
+
+
+def test_a_client_that_hung_up_is_noticed_without_a_write() -> None:
+    import socket
+
+    from orchestrator.engine.events_api import peer_closed
+
+    server, client = socket.socketpair()
+    with server, client:
+        assert not peer_closed(server)
+        client.sendall(b"x")           # data waiting is not a hang-up
+        assert not peer_closed(server) and server.recv(1) == b"x"
+        client.close()
+        assert peer_closed(server)
