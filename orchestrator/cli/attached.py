@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli import render
@@ -41,16 +42,32 @@ def finished(project: Project, rows: list[dict[str, Any]]) -> bool:
     return bool(rows) and all(r["status"] == "exited" and not will_restart(project, r) for r in rows)
 
 
+@dataclass(frozen=True)
+class Shown:
+    """Whose output attached `up` prints, and how (`--attach`, `--no-attach`, `--timestamps`, …)."""
+    attach: list[str] = field(default_factory=list)  # only these services (all when empty)
+    no_attach: set[str] = field(default_factory=set)
+    timestamps: bool = False
+    prefix: bool = True
+    color: bool = True
+
+    def includes(self, service: str) -> bool:
+        return (not self.attach or service in self.attach) and service not in self.no_attach
+
+
 def follow_up(client: EngineClient, project: Project, out: Console, err: Console, abort_on_exit: bool,
-              exit_code_from: str | None, color: bool) -> int:
+              exit_code_from: str | None, shown: Shown | None = None) -> int:
     name = project.name
+    shown = shown or Shown()
     rows = client.request("GET", f"/v1/projects/{name}/ps?all=1")
-    err.print("Attaching to " + ", ".join(render.escape(r["name"]) for r in rows))
+    err.print("Attaching to " + ", ".join(render.escape(r["name"]) for r in rows if shown.includes(r["service"])))
+    query = "".join(f"&service={service}" for service in shown.attach)
 
     def pump() -> None:
         try:
-            for record in client.stream(f"/v1/projects/{name}/logs?follow=1&tail=-1"):
-                render.log_line(out, record, timestamps=False, prefix=True, color=color)
+            for record in client.stream(f"/v1/projects/{name}/logs?follow=1&tail=-1{query}"):
+                if shown.includes(record["service"]):
+                    render.log_line(record, timestamps=shown.timestamps, prefix=shown.prefix, color=shown.color)
         except Exception:  # the engine went away: the main loop notices and reports
             return
 

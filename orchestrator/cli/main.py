@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--exit-code-from", metavar="SERVICE", help="Return this service's exit code (implies "
                     "--abort-on-container-exit)")
     up.add_argument("--no-color", action="store_true", help="Monochrome log prefixes")
+    up.add_argument("--timestamps", action="store_true", help="Show timestamps (attached)")
+    up.add_argument("--no-log-prefix", action="store_true", help="Don't print a prefix in logs (attached)")
+    up.add_argument("--attach", action="append", default=[], metavar="SERVICE",
+                    help="Restrict attaching to the specified services")
+    up.add_argument("--no-attach", action="append", default=[], metavar="SERVICE",
+                    help="Don't attach (stream logs) to the specified services")
     up.add_argument("services", nargs="*")
     up.set_defaults(run=cmd_up)
 
@@ -110,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--no-color", action="store_true", help="Monochrome output")
     logs.add_argument("--since", help="Since a timestamp (2026-01-02T13:23:37Z) or relative (42m)")
     logs.add_argument("--until", help="Until a timestamp or relative time")
+    logs.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
     logs.add_argument("services", nargs="*")
     logs.set_defaults(run=cmd_logs)
 
@@ -199,8 +206,9 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
         return wait_ready(client, result["project"], args.wait_timeout)
     if args.detach or project is None:
         return 0
-    return attached.follow_up(client, project, out, err, args.abort_on_container_exit, args.exit_code_from,
-                              color=not args.no_color)
+    shown = attached.Shown(attach=list(args.attach), no_attach=set(args.no_attach), timestamps=args.timestamps,
+                           prefix=not args.no_log_prefix, color=not args.no_color)
+    return attached.follow_up(client, project, out, err, args.abort_on_container_exit, args.exit_code_from, shown)
 
 
 def wait_ready(client: EngineClient, name: str, timeout: float | None) -> int:
@@ -282,6 +290,8 @@ def cmd_logs(args: argparse.Namespace, client: EngineClient) -> int:
     name = project_name(args)
     tail = -1 if args.tail == "all" else int(args.tail)
     query = f"follow={'1' if args.follow else '0'}&tail={tail}" + "".join(f"&service={s}" for s in args.services)
+    if args.index is not None:
+        query += f"&index={args.index}"
     since = logtime.parse_instant(args.since, time.time()) if args.since else None
     until = logtime.parse_instant(args.until, time.time()) if args.until else None
     try:
@@ -290,7 +300,7 @@ def cmd_logs(args: argparse.Namespace, client: EngineClient) -> int:
                 at = logtime.record_time(record["time"])
                 if (since is not None and at < since) or (until is not None and at > until):
                     continue
-            render.log_line(out, record, timestamps=args.timestamps, prefix=not args.no_log_prefix,
+            render.log_line(record, timestamps=args.timestamps, prefix=not args.no_log_prefix,
                             color=not args.no_color)
     except KeyboardInterrupt:
         pass

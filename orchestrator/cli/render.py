@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import sys
 import time
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 _COLORS = ["cyan", "yellow", "green", "magenta", "blue", "bright_cyan", "bright_yellow", "bright_green"]
+_ANSI = {"cyan": "36", "yellow": "33", "green": "32", "magenta": "35", "blue": "34", "bright_cyan": "96",
+         "bright_yellow": "93", "bright_green": "92"}
 
 
 _MARKUP_LIKE = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
@@ -100,16 +104,28 @@ def prefix_color(container: str) -> str:
     return _COLORS[zlib.crc32(container.encode()) % len(_COLORS)]
 
 
-def log_line(console: Console, record: dict[str, str], timestamps: bool, prefix: bool, color: bool = True) -> None:
+def log_line(record: dict[str, str], timestamps: bool, prefix: bool, color: bool = True,
+             stream: TextIO | None = None) -> None:
+    """One record as `docker compose logs` prints it: ``name  | text``. The text is the container's,
+    written as it is (no markup, no emoji, no tab expansion, its own colours kept); only the
+    prefix is coloured, on a terminal."""
+    stream = stream or sys.stdout
     parts = []
-    if prefix and color:
-        parts.append(f"[{prefix_color(record['container'])}]{escape(record['container'])}  |[/] ")
-    elif prefix:
-        parts.append(f"{escape(record['container'])}  | ")
+    if prefix:
+        name = record["container"]
+        if color and _colour_allowed(stream):
+            parts.append(f"\x1b[{_ANSI[prefix_color(name)]}m{name}  |\x1b[0m ")
+        else:
+            parts.append(f"{name}  | ")
     if timestamps and record.get("time"):
-        parts.append(escape(record["time"]) + " ")
-    parts.append(escape(record["text"]))
-    console.print("".join(parts), soft_wrap=True)
+        parts.append(record["time"] + " ")
+    parts.append(record["text"])
+    stream.write("".join(parts) + "\n")
+    stream.flush()
+
+
+def _colour_allowed(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
 def top(console: Console, containers: list[dict[str, Any]]) -> None:

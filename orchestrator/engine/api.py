@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from orchestrator.engine import build_api, compose_api, events_api, images_api, rollout_api
+from orchestrator.engine import build_api, compose_api, events_api, images_api, log_archive, rollout_api
 from orchestrator.engine import network_api as network_routes
 from orchestrator.engine.compose_source import project_from_source
 from orchestrator.engine.engine import Engine
@@ -177,10 +177,15 @@ class _Handler(BaseHTTPRequestHandler):
         services = set(query.get("service", []))
         follow = query.get("follow", ["0"])[0] == "1"
         tail = int(query.get("tail", ["-1"])[0])
+        index = int(query["index"][0]) if query.get("index") else None
 
         def sources() -> list[LogSource]:
-            return [LogSource(c.name, c.service, engine.runtime.log_path(c.id))
-                    for c in engine.observe().selected(project, services)]
+            live = [LogSource(c.name, c.service, engine.runtime.log_path(c.id), key=c.id)
+                    for c in engine.observe().selected(project, services)
+                    if index is None or c.number == index]
+            known = {src.key for src in live}
+            kept = log_archive.sources(engine.runtime, project, services, index)
+            return [src for src in kept if src.key not in known] + live
 
         self.stream_start()
         for record in stream_logs(sources, follow, tail, self.server.shutdown_requested.is_set):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+from orchestrator.engine import log_archive
 from orchestrator.engine.extra_hosts import with_host_gateway
 from orchestrator.engine.netplan import network_specs
 from orchestrator.engine.network_mode import runtime_network_mode
@@ -182,6 +183,7 @@ class Executor:
         info = self.runtime.inspect(cid)
         with self._writing():
             self.runtime.stop(cid, timeout)
+            log_archive.keep(self.runtime, self.runtime.inspect(cid))  # `logs` shows it until `down`
             attachments = [(cid, network) for network in self.store.attachments(cid)]
             try:
                 self.runtime.remove(cid, force=True)
@@ -210,6 +212,10 @@ class Executor:
                 self.network.release_addresses(attachments)
                 self.network.remove_networks(doomed)
             self.network.await_veths_gone(attachments)
+
+    def purge_logs(self, project: str) -> None:
+        """`down`: the kept logs of the project's removed containers go with it (log_archive.py)."""
+        log_archive.purge(self.runtime, project)
 
     def forget_removed(self, project: str, cid: str, name: str, service: str) -> None:
         """The store's side of a removed container: its records go, its removal is an event."""

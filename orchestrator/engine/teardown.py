@@ -49,6 +49,7 @@ def take_down(store: Store, executor: Executor, publisher: Publisher, networks: 
     removals: list[Future[str | None]] = [pool.submit(_remove, executor, name, c) for c in stopped]
     executor.remove_networks(attachments, _doomed_networks(networks, name, project))
     errors += [e for e in (f.result() for f in removals) if e]
+    executor.purge_logs(name)  # the kept logs of containers removed before go with the project
     return containers, errors
 
 

@@ -18,7 +18,9 @@ from orchestrator.engine.labels import (
     LABEL_WORKDIR,
 )
 from orchestrator.spec import Project, Service
+from orchestrator.spec.logging_checks import log_options
 from runtime.container.runconfig import DeviceMapping, Mount, Resources, RunConfig
+from runtime.container.spec import LogSettings
 
 
 def container_labels(project: Project, service: Service, number: int, revision: int) -> dict[str, str]:
@@ -89,7 +91,15 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         oom_score_adj=service.oom_score_adj,
         mounts=mounts_of(project, service, number),
         files=file_mounts(project, service),
+        log=log_settings(service),
     )
+
+
+def log_settings(service: Service) -> LogSettings:
+    """`logging:` as the shim keeps the log (pyorch's capped default without it)."""
+    options = log_options(service.logging)
+    return LogSettings(driver=options.driver, max_size=options.max_size, max_files=options.max_files,
+                       compress=options.compress)
 
 
 def seccomp_of(project: Project, security_opt: list[str]) -> str | None:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from orchestrator.spec.dotenv import read_env_file
 from orchestrator.spec.errors import ComposeError, CycleError, Location, SchemaError, UndefinedReferenceError
+from orchestrator.spec.logging_checks import check_logging
 from orchestrator.spec.model import Network, Project
 from orchestrator.spec.network_checks import check_network_addresses
 from orchestrator.spec.support import unapplied_warnings
@@ -65,6 +66,7 @@ def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], sourc
     _apply_defaults(project)
     _check_references(project, locate)
     check_network_addresses(project, locate)
+    check_logging(project, locate, warnings)
     _check_dependency_cycles(project, locate)
     project.referenced_environment = _referenced_environment(project, environment)
     for warning in unapplied_warnings(project.services):

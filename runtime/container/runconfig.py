@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from runtime.container.spec import LogSettings
+
 
 @dataclass
 class Resources:
@@ -92,6 +94,7 @@ class RunConfig:
     devices: list[DeviceMapping] = field(default_factory=list)
     device_cgroup_rules: list[str] = field(default_factory=list)   # Docker syntax: "c 1:3 rwm"
     files: list[FileMount] = field(default_factory=list)           # secrets and configs
+    log: LogSettings = field(default_factory=LogSettings)
 
 
 def command_line(

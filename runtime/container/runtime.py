@@ -21,6 +21,7 @@ from typing import Any
 from runtime.cgroups import Cgroup, open_cgroups
 from runtime.cgroups import Resources as CgroupResources
 from runtime.container.file_mounts import check_files, stage_files
+from runtime.container.logfile import LOG_NAME, log_files
 from runtime.container.mounts import resolve_mounts
 from runtime.container.netmode import default_hostname, host_files, joined_bundle, netns_path
 from runtime.container.runconfig import RunConfig, command_line, merge_env
@@ -172,7 +173,7 @@ class ContainerRuntime:
             init_path=find_init_binary() if use_init else "",
             shm_size=config.shm_size or 64 * 1024 * 1024,
             oom_score_adj=config.oom_score_adj,
-            log_path=str(bundle / "ctr.log"),
+            log_path=str(bundle / LOG_NAME),
             privileged=config.privileged,
             seccomp_path=security.seccomp_path,
             sysctls=security.sysctls,
@@ -185,6 +186,7 @@ class ContainerRuntime:
             network_mode=config.network_mode,
             netns_path=netns,
             files=stage_files(config.files, bundle),
+            log=config.log,
         )
         record = ContainerRecord(
             id=cid,
@@ -405,7 +407,23 @@ class ContainerRuntime:
             pass
 
     def log_path(self, cid: str) -> Path:
-        return self.layout.containers_dir / cid / "ctr.log"
+        return self.layout.containers_dir / cid / LOG_NAME
+
+    def archive_logs(self, cid: str, dest: Path) -> bool:
+        """Move a container's log and its rotated files into ``dest`` (made here), so they outlive
+        the container's removal; the same files, so a reader following them keeps reading."""
+        files = log_files(self.log_path(cid))
+        if not files:
+            return False
+        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for file in files:
+            for name in (file.name, file.name + ".gz"):  # a rotated file may have been gzipped meanwhile
+                try:
+                    shutil.move(file.parent / name, dest / name)  # a rename on the same filesystem
+                    break
+                except FileNotFoundError:
+                    continue
+        return True
 
     def exit_events(self) -> Iterator[dict[str, Any]]:
         return self.shim.events()

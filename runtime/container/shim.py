@@ -217,7 +217,7 @@ class Shim:
         """
         if spec.id in self.containers:
             return proto.error(f"container {spec.id} already exists")
-        log = LogFile(spec.log_path)
+        log = LogFile(spec.log_path, spec.log)
         try:
             warm = self.warm.take(spec)
         except BaseException:

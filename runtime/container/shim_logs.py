@@ -9,26 +9,122 @@ from __future__ import annotations
 import os
 import select
 
-from runtime.container.logfile import encode_records
+from runtime.container.logfile import encode_records, rotated_path
 from runtime.container.shim_loop import Loop
+from runtime.container.spec import LogSettings
 
 READ_SIZE = 65536
 DRAIN_WAIT_S = 0.2  # how long a pipe may stay silent while the last output is drained
 
 
 class LogFile:
-    """The container's log, in the k8s-file format (logfile.py), opened once, appended to."""
+    """The container's log in the k8s-file format (logfile.py), rotated as its settings say.
 
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    A write that would take the file past ``max_size`` first rotates it: ``ctr.log`` becomes
+    ``ctr.log.1``, the older ones move up, the one beyond ``max_files`` goes; a single file
+    (``max_files`` 1) is emptied instead. Rotated files are gzipped by a forked child, so the
+    shim keeps serving; the next rotation of the same log waits for it. Driver ``none``: nothing
+    is written.
+    """
+
+    def __init__(self, path: str, settings: LogSettings) -> None:
+        self.path = path
+        self.settings = settings
+        self.fd = -1
+        self.size = 0
+        self.compressor = 0  # pid of the child gzipping this log's newest rotated file
+        if settings.driver != "none":
+            self._open(truncate=False)
+
+    def _open(self, truncate: bool) -> None:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
+        self.fd = os.open(self.path, flags, 0o640)
+        self.size = os.fstat(self.fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
-        os.write(self.fd, encode_records(stream, data))
+        if self.fd < 0:
+            return
+        records = encode_records(stream, data)
+        limit = self.settings.max_size
+        while limit and self.size + len(records) > limit:
+            fits = records.rfind(b"\n", 0, limit - self.size) + 1  # the whole records that fit
+            if fits == 0 and self.size == 0:  # one record larger than a file: it has one to itself
+                fits = records.find(b"\n") + 1
+            if fits:
+                os.write(self.fd, records[:fits])
+                self.size += fits
+                records = records[fits:]
+            if records:
+                self._rotate()
+        if records:
+            os.write(self.fd, records)
+            self.size += len(records)
+
+    def read_size(self) -> int:
+        """How much to read from a pipe at once: records well under a file's size, so files stay
+        within ``max_size`` (a read is one record when it has no newline)."""
+        limit = self.settings.max_size
+        return min(READ_SIZE, max(4096, limit // 4)) if limit else READ_SIZE
+
+    def _rotate(self) -> None:
+        os.close(self.fd)
+        self.fd = -1
+        keep = self.settings.max_files
+        if keep > 1:
+            self._wait_compressor()
+            for index in range(keep - 1, 0, -1):
+                for compressed in (False, True):
+                    older = rotated_path(self.path, index, compressed)
+                    if not os.path.exists(older):
+                        continue
+                    if index == keep - 1:
+                        os.unlink(older)
+                    else:
+                        os.rename(older, rotated_path(self.path, index + 1, compressed))
+            os.rename(self.path, rotated_path(self.path, 1))
+            if self.settings.compress:
+                self.compressor = _fork_compressor(rotated_path(self.path, 1))
+        self._open(truncate=True)
+
+    def _wait_compressor(self) -> None:
+        if self.compressor:
+            try:
+                os.waitpid(self.compressor, 0)
+            except ChildProcessError:
+                pass  # the reaper had it already
+            self.compressor = 0
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _fork_compressor(path: str) -> int:
+    """gzip ``path`` into ``path.gz`` in a child (written aside, renamed, then the plain one removed);
+    0 when no child could be forked (the file stays plain)."""
+    import gzip
+    import shutil
+
+    try:
+        pid = os.fork()
+    except OSError:
+        return 0
+    if pid:
+        return pid
+    try:
+        import signal
+
+        signal.set_wakeup_fd(-1)  # the shim's handlers are not this child's
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        tmp = path + ".gz.tmp"
+        with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.rename(tmp, path + ".gz")
+        os.unlink(path)
+        os._exit(0)
+    except BaseException:
+        os._exit(1)
 
 
 class Output:
@@ -46,7 +142,7 @@ class Output:
 
     def pump(self, fd: int) -> None:
         try:
-            data = os.read(fd, READ_SIZE)
+            data = os.read(fd, self.log.read_size())
         except BlockingIOError:
             return
         except OSError:

@@ -80,6 +80,16 @@ class DeviceNode:
 
 
 @dataclass
+class LogSettings:
+    """How the shim keeps a container's output (logfile.py); the default caps every container."""
+
+    driver: str = "local"            # local or json-file: rotated files; none: nothing is kept
+    max_size: int = 20 << 20         # bytes a file may reach before it rotates; 0: no limit
+    max_files: int = 5               # files kept, the current one included
+    compress: bool = True            # rotated files are gzipped
+
+
+@dataclass
 class ContainerSpec:
     """Everything the shim needs to create one container."""
 
@@ -115,6 +125,7 @@ class ContainerSpec:
     network_mode: str = ""           # "", none, host, container:<id> (runtime/container/netmode.py)
     netns_path: str = ""             # the namespace stage 2 joins first; worked out at every spawn
     files: list[FileSpec] = field(default_factory=list)     # secrets and configs
+    log: LogSettings = field(default_factory=LogSettings)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -126,4 +137,5 @@ class ContainerSpec:
         rlimits = [(str(n), int(s), int(h)) for n, s, h in raw.pop("rlimits", [])]
         nodes = [DeviceNode(**d) for d in raw.pop("device_nodes", [])]
         files = [FileSpec(**f) for f in raw.pop("files", [])]
-        return cls(binds=binds, tmpfs=tmpfs, rlimits=rlimits, device_nodes=nodes, files=files, **raw)
+        log = LogSettings(**raw.pop("log", {}))
+        return cls(binds=binds, tmpfs=tmpfs, rlimits=rlimits, device_nodes=nodes, files=files, log=log, **raw)

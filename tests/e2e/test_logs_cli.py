@@ -1,0 +1,109 @@
+"""`pyorch logs` as a user meets it: a flood that stays within its cap, and the lines of replicas
+that are gone."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from runtime.container.logfile import log_files
+from runtime.layout import HostLayout
+from tests.e2e.test_engine import wait_until, write
+from tests.helpers import pyorch
+
+pytestmark = pytest.mark.root
+
+FLOOD = """
+name: flood
+services:
+  noisy:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "timeout 10 yes 'flood line of a container writing as fast as it can'; echo done; sleep 3600"]
+    init: true
+    logging:
+      driver: json-file
+      options: {max-size: 1m, max-file: "3"}
+"""
+
+
+def container_ids(layout: HostLayout, file: str) -> list[str]:
+    rows = json.loads(pyorch(layout, "-f", file, "ps", "-a", "--format", "json").stdout)
+    return [str(r["id"]) for r in rows]
+
+
+def log_bytes(layout: HostLayout, cid: str) -> int:
+    path = layout.containers_dir / cid / "ctr.log"
+    return sum(f.stat().st_size for f in log_files(path) if f.exists())
+
+
+def test_a_flooding_container_stays_within_its_cap_and_logs_answer(layout: HostLayout, tmp_path: Path) -> None:
+    file = write(tmp_path, FLOOD)
+    pyorch(layout, "image", "bootstrap")
+    try:
+        pyorch(layout, "-f", file, "up", "-d")
+        [cid] = container_ids(layout, file)
+        peak = 0
+        answers = 0
+        took: list[float] = []
+        deadline = time.monotonic() + 60
+        while True:
+            peak = max(peak, log_bytes(layout, cid))
+            started = time.monotonic()
+            tail = pyorch(layout, "-f", file, "logs", "--tail", "5", "--no-log-prefix", "noisy").stdout.splitlines()
+            took.append(time.monotonic() - started)
+            assert len(tail) == 5, tail
+            answers += 1
+            if tail[-1].endswith("done"):  # `yes` was killed mid-line: "done" may end its last line
+                break
+            full = "flood line of a container writing as fast as it can"
+            if "Terminated" not in tail:  # what busybox's timeout prints when it ends the flood
+                assert all(line == full for line in tail[:-1]) and full.startswith(tail[-1]), tail  # last may be open
+            assert time.monotonic() < deadline, "the flood did not end"
+        peak = max(peak, log_bytes(layout, cid))
+        files = log_files(layout.containers_dir / cid / "ctr.log")
+        print(f"log flood: peak {peak / (1 << 20):.2f} MiB on disk, {answers} `logs --tail 5` answered meanwhile, "
+              f"median {statistics.median(took) * 1000:.0f} ms each (the CLI's start included)")
+        assert [f.name for f in files] == ["ctr.log.2", "ctr.log.1", "ctr.log"]
+        assert peak <= 3 * (1 << 20)
+        assert answers >= 2  # `logs --tail` answered while the container was writing
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1")
+
+
+CRASHING = """
+name: crashy
+services:
+  app:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "echo starting attempt; echo 'boom: cannot reach the database' >&2; exit 3"]
+    restart: always
+"""
+FIXED = CRASHING.replace('"sh", "-c", "echo starting attempt; echo \'boom: cannot reach the database\' >&2; exit 3"',
+                         '"sh", "-c", "echo fixed and serving; sleep 3600"')
+
+
+def test_a_crash_looping_replicas_lines_outlive_its_replacement(layout: HostLayout, tmp_path: Path) -> None:
+    file = write(tmp_path, CRASHING)
+    pyorch(layout, "image", "bootstrap")
+    try:
+        pyorch(layout, "-f", file, "up", "-d")
+        wait_until(lambda: pyorch(layout, "-f", file, "logs", "app").stdout.count("starting attempt") >= 3,
+                   "the service to crash three times")
+        [old] = container_ids(layout, file)
+        write(tmp_path, FIXED)
+        pyorch(layout, "-f", file, "up", "-d")
+        [new] = container_ids(layout, file)
+        assert new != old
+        wait_until(lambda: "fixed and serving" in pyorch(layout, "-f", file, "logs", "app").stdout, "the fixed one")
+        logs = pyorch(layout, "-f", file, "logs", "--no-log-prefix", "app").stdout.splitlines()
+        assert logs.count("boom: cannot reach the database") >= 3  # what the removed replica printed
+        assert logs.index("fixed and serving") > max(i for i, line in enumerate(logs) if line.startswith("boom"))
+        assert "boom" in pyorch(layout, "-f", file, "logs", "--index", "1", "app").stdout
+        assert pyorch(layout, "-f", file, "logs", "--index", "2", "app").stdout == ""
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1")
+    assert not (layout.state_root / "logs" / "crashy").exists()  # `down` takes the kept logs too
