@@ -123,6 +123,9 @@ class FakeRuntime:
     def set_hosts(self, cid: str, entries: list[tuple[str, str]]) -> None:
         pass
 
+    def archive_logs(self, cid: str, dest: Path) -> bool:
+        return False  # a fake container writes no log
+
     # --- what observation and queries read ---------------------------------------------------------
     def containers(self) -> list[ContainerInfo]:
         self.reads += 1
@@ -267,6 +270,7 @@ def build(tmp_path: Path) -> Harness:
     """The real engine over the fakes, in a temporary state root."""
     layout = HostLayout(state_root=tmp_path / "state", run_root=tmp_path / "run", instance="unit")
     runtime, network, scheduler = FakeRuntime(layout.images_dir), FakeNetwork(), FakeScheduler()
+    runtime.layout = layout  # type: ignore[attr-defined]  # where removed containers' logs would be kept
     engine = Engine(layout, Store(layout.state_root / "engine.db"), runtime, network, scheduler,  # type: ignore[arg-type]
                     dns=lambda: None)
     return Harness(engine, runtime, network, scheduler, tmp_path)
