@@ -29,6 +29,7 @@ from orchestrator.cli import (
     logtime,
     quickname,
     render,
+    replicas,
 )
 from orchestrator.cli import cmd_build as build_verbs
 from orchestrator.cli import cmd_images as cmd_images_verbs
@@ -88,15 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     stop = sub.add_parser("stop", help="Stop services (containers are kept; restart policies do not apply)")
     stop.add_argument("-t", "--timeout", type=float, default=None)
+    stop.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
     stop.add_argument("services", nargs="*")
     stop.set_defaults(run=cmd_stop)
 
     start = sub.add_parser("start", help="Start stopped services")
+    start.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
     start.add_argument("services", nargs="*")
     start.set_defaults(run=cmd_start)
 
     restart = sub.add_parser("restart", help="Restart services")
     restart.add_argument("-t", "--timeout", type=float, default=None)
+    restart.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
     restart.add_argument("services", nargs="*")
     restart.set_defaults(run=cmd_restart)
 
@@ -247,7 +251,8 @@ def cmd_down(args: argparse.Namespace, client: EngineClient) -> int:
 def cmd_stop(args: argparse.Namespace, client: EngineClient) -> int:
     name = project_name(args)
     result = client.request("POST", f"/v1/projects/{name}/stop",
-                            {"services": args.services, "timeout": args.timeout})
+                            {"services": args.services, "timeout": args.timeout,
+                             "containers": replicas.indexed(args, client, name)})
     for c in result["stopped"]:
         err.print(f" [green]✔[/] Container {render.escape(c)}  Stopped")
     return 0
@@ -255,7 +260,8 @@ def cmd_stop(args: argparse.Namespace, client: EngineClient) -> int:
 
 def cmd_start(args: argparse.Namespace, client: EngineClient) -> int:
     name = project_name(args)
-    result = client.request("POST", f"/v1/projects/{name}/start", {"services": args.services})
+    result = client.request("POST", f"/v1/projects/{name}/start",
+                            {"services": args.services, "containers": replicas.indexed(args, client, name)})
     for c in result["started"]:
         err.print(f" [green]✔[/] Container {render.escape(c)}  Started")
     for e in result["errors"]:

@@ -129,7 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
             case "POST", ["v1", "projects", name, "kill"]:
                 body = self.body()
                 self.reply(200, engine.ops.kill_services(name, list(body.get("services") or []),
-                                                          signal_number(str(body.get("signal", signal.SIGKILL)))))
+                                                         signal_number(str(body.get("signal", signal.SIGKILL))),
+                                                         list(body.get("containers") or [])))
             case "GET", ["v1", "projects", name, "stats"]:
                 self.reply(200, engine.queries.stats(name))
             case "GET", ["v1", "projects", name, "ps"]:

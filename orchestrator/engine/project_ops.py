@@ -171,12 +171,13 @@ class ProjectOps:
             self._publish(project)
         return {"containers": done, "errors": errors}
 
-    def kill_services(self, project: str, services: list[str], sig: int) -> dict[str, Any]:
+    def kill_services(self, project: str, services: list[str], sig: int,
+                      containers: Sequence[str] = ()) -> dict[str, Any]:
         """`kill`: a signal to each running container; like Docker, no restart policy brings it back."""
         p = self.parts
         killed = []
         with p.locks(project):
-            for c in p.observe().selected(project, services):
+            for c in p.observe().selected(project, services, containers):
                 if c.status in ("running", "paused"):
                     # Like moby's killWithSignal: a killed container counts as stopped by hand.
                     self.store.set_container_flags(c.id, project, True, 0.0)
