@@ -23,6 +23,7 @@ from orchestrator.engine import network_api as network_routes
 from orchestrator.engine.compose_source import project_from_source
 from orchestrator.engine.engine import Engine
 from orchestrator.engine.logs import LogSource, stream_logs
+from orchestrator.engine.peer import peer_closed
 from orchestrator.engine.project_ops import UpOptions
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
@@ -189,7 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
             return [src for src in kept if src.key not in known] + live
 
         self.stream_start()
-        for record in stream_logs(sources, follow, tail, self.server.shutdown_requested.is_set):
+        connection = self.connection
+        stopped = self.server.shutdown_requested.is_set
+        for record in stream_logs(sources, follow, tail, lambda: stopped() or peer_closed(connection)):
             self.wfile.write(json.dumps(record).encode() + b"\n")
             self.wfile.flush()
 

@@ -8,12 +8,12 @@ following: what `pyorch events --since/--until` asks for, as Docker's event stre
 from __future__ import annotations
 
 import json
-import select
 import socket
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from orchestrator.engine.peer import peer_closed
 from orchestrator.engine.store import Event
 from orchestrator.errors import EngineError
 
@@ -82,18 +82,6 @@ def stream(out: Sink, store: EventSource, stopping: Callable[[], bool], project:
         if not follow or stopping() or (until is not None and now >= until):
             return
         store.wait_for_event(after, WAIT_S if until is None else max(0.0, min(WAIT_S, until - now)))
-
-
-def peer_closed(connection: socket.socket) -> bool:
-    """Whether the client has hung up (a quiet stream would otherwise notice only at its next write)."""
-    if not select.select([connection], [], [], 0)[0]:
-        return False
-    try:
-        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
 
 
 def _number(query: dict[str, Any], key: str) -> float | None:

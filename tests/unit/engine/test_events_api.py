@@ -61,7 +61,7 @@ def test_following_waits_after_the_newest_event_of_any_project() -> None:
 def test_a_client_that_hung_up_is_noticed_without_a_write() -> None:
     import socket
 
-    from orchestrator.engine.events_api import peer_closed
+    from orchestrator.engine.peer import peer_closed
 
     server, client = socket.socketpair()
     with server, client:
