@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from orchestrator.cli import (
     attached,
     cmd_compose,
+    cmd_config,
     cmd_dashboard,
     cmd_events,
     cmd_info,
@@ -138,16 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("services", nargs="*")
     top.set_defaults(run=cmd_top)
 
-    config = sub.add_parser("config", help="Parse, resolve and render the Compose file in canonical form")
-    config.add_argument("--format", choices=["yaml", "json"], default="yaml")
-    config.add_argument("-q", "--quiet", action="store_true")
-    config.add_argument("--services", action="store_true")
-    config.add_argument("--volumes", action="store_true")
-    config.add_argument("--profiles", action="store_true")
-    config.add_argument("--images", action="store_true")
-    config.add_argument("--hash", metavar="SERVICES")
-    config.set_defaults(run=cmd_config)
-
     images = sub.add_parser("images", help="List images")
     images.set_defaults(run=cmd_images)
 
@@ -176,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_stats.register(sub, project_name)
     cmd_events.register(sub, project_name)
     cmd_compose.register(sub, project_name, load)
+    cmd_config.register(sub)
     cmd_rollout.register(sub, project_name)
     port_verbs.register(sub, project_name)
     cmd_dashboard.register(sub, project_name, load)
@@ -334,30 +326,6 @@ def cmd_top(args: argparse.Namespace, client: EngineClient) -> int:
     name = project_name(args)
     query = "&".join(f"service={s}" for s in args.services)
     render.top(out, client.request("GET", f"/v1/projects/{name}/top?{query}"))
-    return 0
-
-
-def cmd_config(args: argparse.Namespace, client: EngineClient) -> int:
-    from orchestrator.spec.render import render_config
-
-    project = load(args)
-    if args.quiet:
-        return 0
-    if args.services:
-        out.print("\n".join(project.services), markup=False)
-    elif args.volumes:
-        out.print("\n".join(project.volumes), markup=False)
-    elif args.profiles:
-        out.print("\n".join(sorted({p for s in project.services.values() for p in (s.profiles or [])})),
-                  markup=False)
-    elif args.images:
-        out.print("\n".join(s.image or "" for s in project.services.values()), markup=False)
-    elif args.hash:
-        names = list(project.services) if args.hash == "*" else args.hash.split(",")
-        for n in names:
-            out.print(f"{n} {project.config_hash(n)}", markup=False)
-    else:
-        sys.stdout.write(render_config(project, args.format))
     return 0
 
 

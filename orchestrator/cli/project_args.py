@@ -18,7 +18,7 @@ from orchestrator.cli.console import err
 from orchestrator.spec import ComposeError
 
 if TYPE_CHECKING:
-    from orchestrator.spec import Project
+    from orchestrator.spec import LoadOptions, Project
 
 
 def source(args: argparse.Namespace) -> dict[str, object]:
@@ -37,12 +37,12 @@ def source(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def load(args: argparse.Namespace) -> Project:
-    """The model in this process, for verbs that use it themselves (config, run, attached up, …)."""
-    from orchestrator.spec import LoadOptions, load_project  # the model's import is the CLI's slowest part
+def load_options(args: argparse.Namespace, services: list[str] | None = None) -> LoadOptions:
+    """The loader's inputs from the command line. ``services`` (`config SERVICE…`) are enabled with
+    their profiles, and the project is cut down to them and what they depend on."""
+    from orchestrator.spec import LoadOptions  # the model's import is the CLI's slowest part
 
-    stdin_text = sys.stdin.read() if "-" in args.file else None
-    project = load_project(LoadOptions(
+    return LoadOptions(
         files=[Path(f) for f in args.file],
         working_dir=Path.cwd(),
         project_name=args.project_name,
@@ -50,8 +50,17 @@ def load(args: argparse.Namespace) -> Project:
         env_files=[Path(f) for f in args.env_file],
         profiles=list(args.profile),
         environ=dict(os.environ),
-        stdin_text=stdin_text,
-    ))
+        stdin_text=sys.stdin.read() if "-" in args.file else None,
+        services=list(services or []),
+        select_services=bool(services),
+    )
+
+
+def load(args: argparse.Namespace) -> Project:
+    """The model in this process, for verbs that use it themselves (config, run, attached up, …)."""
+    from orchestrator.spec import load_project
+
+    project = load_project(load_options(args))
     print_warnings(project.warnings)
     return project
 

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
         ServiceVolume,
         Volume,
     )
+    from orchestrator.spec.raw import load_raw_model
 
 # The model and the loader are imported on first use (PEP 562): building the pydantic models costs
 # about a third of a second, which CLI verbs that only need a project name (`down`, `ps`) skip.
 _LAZY = {
     "LoadOptions": "orchestrator.spec.loader", "load_project": "orchestrator.spec.loader",
+    "load_raw_model": "orchestrator.spec.raw",
     **{name: "orchestrator.spec.model" for name in (
         "BuildConfig", "DependsOn", "Deploy", "Healthcheck", "Network", "Project", "Service", "ServiceNetwork",
         "ServicePort", "ServiceVolume", "Volume")},
@@ -56,4 +58,5 @@ __all__ = [
     "ServiceVolume",
     "Volume",
     "load_project",
+    "load_raw_model",
 ]

@@ -8,16 +8,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator.spec.dotenv import read_env_file
-from orchestrator.spec.errors import ComposeError, CycleError, Location, SchemaError, UndefinedReferenceError
+from orchestrator.spec.consistency import check_consistency
+from orchestrator.spec.errors import Location, UndefinedReferenceError
 from orchestrator.spec.logging_checks import check_logging
 from orchestrator.spec.model import Network, Project
 from orchestrator.spec.network_checks import check_network_addresses
+from orchestrator.spec.normalize import apply_defaults, normalize_services
 from orchestrator.spec.support import unapplied_warnings
 from orchestrator.spec.validate import schema_error
 from orchestrator.spec.yamlsource import Path_, SourceMap
-
-HEALTHCHECK_DEFAULTS = {"interval": 30.0, "timeout": 30.0, "retries": 3, "start_period": 0.0, "start_interval": 5.0}
 
 
 class _Locator:
@@ -44,13 +43,13 @@ class _Locator:
 
 def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], sources: Sequence[SourceMap],
                      environment: Mapping[str, str], profiles: Sequence[str], named: Sequence[str],
-                     warnings: list[str]) -> Project:
+                     warnings: list[str], select: bool = False) -> Project:
     locate = _Locator(sources)
+    added: set[tuple[str, ...]] = set()
+    apply_defaults(merged, project_dir)
+    normalize_services(merged, environment, locate, added)
     services_data = merged.get("services") or {}
     for service_name, body in services_data.items():
-        body.pop("extends", None)
-        body["environment"] = _resolve_environment(service_name, body, environment, locate)
-        body.pop("env_file", None)
         body["name"] = service_name
     data = {k: v for k, v in merged.items() if k not in ("name", "version", "include")}
     data.update(name=name, working_dir=str(project_dir))
@@ -61,18 +60,21 @@ def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], sourc
         source = locate.source_for(tuple(first))
         raise schema_error(exc, data, source, ()) from None
 
-    _check_images(project, locate)
+    declared = [p for service in project.services.values() for p in service.profiles or []]
     _apply_profiles(project, profiles, named, locate, warnings)
-    _apply_defaults(project)
-    _check_references(project, locate)
+    _apply_defaults(project, added)
+    _name_resources(project, added)
+    check_consistency(project, locate)
     check_network_addresses(project, locate)
     check_logging(project, locate, warnings)
-    _check_dependency_cycles(project, locate)
+    if select:
+        _select(project, named)
     project.referenced_environment = _referenced_environment(project, environment)
     for warning in unapplied_warnings(project.services):
         if warning not in warnings:
             warnings.append(warning)
     project.warnings = list(dict.fromkeys(warnings))
+    project.remember_loading(declared, dict(environment), added)
     return project
 
 
@@ -84,61 +86,31 @@ def _referenced_environment(project: Project, environment: Mapping[str, str]) ->
     return {name: environment[name] for name in sorted(names) if name in environment}
 
 
-def _resolve_environment(service: str, body: dict[str, Any], environment: Mapping[str, str],
-                         locate: _Locator) -> dict[str, str | None]:
-    """env_file entries in order, then `environment` on top; bare names come from the environment."""
-    result: dict[str, str | None] = {}
-    for index, entry in enumerate(body.get("env_file") or []):
-        path = Path(entry["path"])
-        if not path.is_file():
-            if entry.get("required", True):
-                raise ComposeError(f"service {service!r}: env file {path} not found",
-                                   locate(("services", service, "env_file", index)))
-            continue
-        raw = entry.get("format") == "raw"
-        result.update(read_env_file(path, environment, interpolate=not raw))
-    result.update(body.get("environment") or {})
-    return {k: (environment.get(k) if v is None else v) for k, v in result.items()}
-
-
-def _check_images(project: Project, locate: _Locator) -> None:
-    for name, service in project.services.items():
-        if not service.image and not service.build and not service.provider:
-            raise SchemaError(f"service {name!r} has neither an image nor a build context specified",
-                              locate(("services", name)))
-
-
 def _apply_profiles(project: Project, profiles: Sequence[str], named: Sequence[str], locate: _Locator,
                     warnings: list[str]) -> None:
-    """Keep services without profiles, with an enabled profile, or named explicitly (plus their deps)."""
-    enabled = set(profiles)
+    """Compose's rules: a service runs when it has no profiles or one of them is enabled (`*`
+    enables all); naming a service on the command line enables its profiles. A dependency on a
+    disabled service is an error unless it is `required: false` (then it is dropped for the engine
+    and kept for `config`, which prints it as Compose does)."""
     for name in named:
         if name not in project.services:
-            raise UndefinedReferenceError(f"no such service: {name!r}")
-    active = {
-        name for name, svc in project.services.items()
-        if not svc.profiles or "*" in enabled or enabled & set(svc.profiles)
-    }
-    pending = list(named)
-    while pending:
-        name = pending.pop()
-        if name in active and name not in named:
-            continue
-        active.add(name)
-        for dep in (project.services[name].depends_on or {}):
-            if dep in project.services and dep not in active:
-                pending.append(dep)
+            raise UndefinedReferenceError(f"no such service: {name}")
+    enabled = set(profiles)
+    for name in named:
+        enabled.update(project.services[name].profiles or [])
+    active = {name for name, svc in project.services.items()
+              if not svc.profiles or "*" in enabled or enabled & set(svc.profiles)}
     for name, service in project.services.items():
         if name not in active:
             continue
         for dep, spec in list((service.depends_on or {}).items()):
             if dep in active:
                 continue
-            if not spec.required:
+            if not spec.required and dep in project.services:
                 assert service.depends_on is not None
                 del service.depends_on[dep]
-                state = "disabled by profiles" if dep in project.services else "not defined"
-                warnings.append(f"service {name}: optional dependency {dep!r} is {state}; ignored")
+                service.keep_disabled_optional(dep, spec)
+                warnings.append(f"service {name}: optional dependency {dep!r} is disabled by profiles; ignored")
                 continue
             reason = "is not enabled by the active profiles" if dep in project.services else "is not defined"
             raise UndefinedReferenceError(f"service {name!r} depends on service {dep!r}, which {reason}",
@@ -147,77 +119,44 @@ def _apply_profiles(project: Project, profiles: Sequence[str], named: Sequence[s
     project.services = {k: v for k, v in project.services.items() if k in active}
 
 
-def _apply_defaults(project: Project) -> None:
+def _apply_defaults(project: Project, added: set[tuple[str, ...]]) -> None:
+    """Services without `network_mode` (or a `provider`) join `default`, declared when used."""
     needs_default = False
-    for service in project.services.values():
-        if service.network_mode:
+    for name, service in project.services.items():
+        if service.network_mode or service.provider:
             continue
         if not service.networks:
             service.networks = {"default": None}
+            added.add(("services", name, "networks", "default"))
         if "default" in service.networks:
             needs_default = True
-        if service.healthcheck is not None and service.healthcheck.test and service.healthcheck.test[0] != "NONE" \
-                and not service.healthcheck.disable:
-            for key, value in HEALTHCHECK_DEFAULTS.items():
-                if getattr(service.healthcheck, key) is None:
-                    setattr(service.healthcheck, key, value)
     if needs_default and "default" not in project.networks:
         project.networks["default"] = Network()
+        added.add(("networks", "default"))
 
 
-def _check_references(project: Project, locate: _Locator) -> None:
-    for name, service in project.services.items():
-        here = ("services", name)
-        for network in service.networks or {}:
-            if network not in project.networks:
-                raise UndefinedReferenceError(f"service {name!r} refers to undefined network {network!r}",
-                                              locate((*here, "networks", network)))
-        for index, volume in enumerate(service.volumes or []):
-            if volume.type == "volume" and volume.source and volume.source not in project.volumes:
-                raise UndefinedReferenceError(f"service {name!r} refers to undefined volume {volume.source!r}",
-                                              locate((*here, "volumes", index)))
-        for section in ("secrets", "configs"):
-            declared = getattr(project, section)
-            for index, ref in enumerate(getattr(service, section) or []):
-                if ref.source not in declared:
-                    raise UndefinedReferenceError(
-                        f"service {name!r} refers to undefined {section[:-1]} {ref.source!r}",
-                        locate((*here, section, index)))
-        mode = service.network_mode or ""
-        if mode.startswith("service:") and mode[len("service:"):] not in project.services:
-            raise UndefinedReferenceError(f"service {name!r}: network_mode refers to undefined service "
-                                          f"{mode[len('service:'):]!r}", locate((*here, "network_mode")))
-        if service.network_mode and service.networks:
-            raise SchemaError(f"service {name!r}: network_mode and networks cannot be combined",
-                              locate((*here, "network_mode")))
-    _check_service_shape(project, locate)
+def _name_resources(project: Project, added: set[tuple[str, ...]]) -> None:
+    """Named as Compose names them: `<project>_<key>`, or `<key>` when external."""
+    for section in ("networks", "volumes", "secrets", "configs"):
+        for key, resource in getattr(project, section).items():
+            if not resource.name:
+                resource.name = key if resource.external else f"{project.name}_{key}"
+                added.add((section, key, "name"))
 
 
-def _check_service_shape(project: Project, locate: _Locator) -> None:
-    for name, service in project.services.items():
-        if service.container_name and service.replicas > 1:
-            raise SchemaError(f"service {name!r}: container_name {service.container_name!r} cannot be used with "
-                              f"{service.replicas} replicas (names must be unique)",
-                              locate(("services", name, "container_name")))
-        if service.network_mode == "host" and service.ports:
-            raise SchemaError(f"service {name!r}: ports cannot be published with network_mode: host",
-                              locate(("services", name, "ports")))
-
-
-def _check_dependency_cycles(project: Project, locate: _Locator) -> None:
-    state: dict[str, int] = {}
-
-    def visit(name: str, chain: list[str]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            cycle = [*chain[chain.index(name):], name]
-            raise CycleError(f"dependency cycle: {' -> '.join(cycle)}", locate(("services", name, "depends_on")))
-        state[name] = 1
-        for dep in project.services[name].depends_on or {}:
-            if dep in project.services:
-                visit(dep, [*chain, name])
-        state[name] = 2
-
-    for service_name in project.services:
-        visit(service_name, [])
+def _select(project: Project, named: Sequence[str]) -> None:
+    """`config SERVICE…`: only those services and what they need; a required one missing is an error."""
+    wanted: set[str] = set()
+    pending = list(named)
+    while pending:
+        name = pending.pop()
+        if name in wanted:
+            continue
+        if name not in project.services:
+            raise UndefinedReferenceError(f"no such service: {name}")
+        wanted.add(name)
+        for dep, spec in (project.services[name].depends_on or {}).items():
+            if dep in project.services or spec.required:
+                pending.append(dep)
+    project.disabled_services = sorted({*project.disabled_services, *(set(project.services) - wanted)})
+    project.services = {k: v for k, v in project.services.items() if k in wanted}

@@ -7,7 +7,6 @@ or raises ValueError with a message naming the offending value.
 from __future__ import annotations
 
 import functools
-import re
 import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -23,7 +22,7 @@ def _keep_none(function: _F) -> _F:
     def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
         return None if value is None else function(value, *args, **kwargs)
     return cast(_F, wrapper)
-_PROPAGATION = ("shared", "slave", "private", "rshared", "rslave", "rprivate")
+_PROPAGATION = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
 
 
 def scalar_text(value: Any) -> str | None:
@@ -94,20 +93,28 @@ def command(value: Any) -> list[str] | None:
     return string_list(value)
 
 
-def _port_range(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
-    if not match:
-        raise ValueError(f"invalid port {text!r}")
-    start = int(match.group(1))
-    end = int(match.group(2) or start)
-    if end < start or end > 65535:
-        raise ValueError(f"invalid port range {text!r}")
+def _port_range(text: str, what: str) -> tuple[int, int]:
+    """`8000` or `8000-8010`, each a 16-bit number (Docker's nat.ParsePortRange)."""
+    start_text, sep, end_text = text.partition("-")
+    try:
+        start = _uint16(start_text)
+        end = _uint16(end_text) if sep else start
+    except ValueError:
+        raise ValueError(f"invalid {what}: {text}") from None
+    if end < start:
+        raise ValueError(f"invalid range specified for port: {text}")
     return start, end
+
+
+def _uint16(text: str) -> int:
+    if not text.isdigit() or not text.isascii() or int(text) > 65535:
+        raise ValueError(text)
+    return int(text)
 
 
 @_keep_none
 def ports(value: Any) -> list[Any]:
-    """`ports`: strings/ints are expanded; mappings are kept for the model to check."""
+    """`ports`: strings and numbers are expanded as Docker does; mappings are kept for the model."""
     if not isinstance(value, list):
         raise ValueError("ports must be a list")
     out: list[Any] = []
@@ -115,119 +122,153 @@ def ports(value: Any) -> list[Any]:
         if isinstance(item, dict):
             out.append(item)
         elif isinstance(item, int) and not isinstance(item, bool):
-            out.append({"target": item, "protocol": "tcp", "mode": "ingress"})
+            out.extend(short_port(str(item)))
         elif isinstance(item, str):
             out.extend(short_port(item))
         else:
-            raise ValueError(f"invalid port {item!r}")
+            raise ValueError(f"invalid type {type(item).__name__} for port")
     return out
 
 
 def short_port(text: str) -> list[dict[str, Any]]:
-    """`[[IP:](HOST|RANGE):](CONTAINER|RANGE)[/PROTO]` → one long-form entry per container port."""
-    spec, _, protocol = text.strip().partition("/")
-    protocol = protocol or "tcp"
+    """`[[IP:](HOST|RANGE):](CONTAINER|RANGE)[/PROTO]` → long form, one entry per container port.
+
+    Docker's rules (nat.ParsePortSpec): the IP is everything before the last two `:`-separated
+    parts (`[...]` around IPv6 is dropped); a single container port may take a host range (kept as
+    the range, to pick a free port from); the entries come out sorted by `PORT/PROTO` as text.
+    """
+    parts = text.split(":")
+    container = parts[-1]
+    host_ip, published = "", ""
+    if len(parts) == 2:
+        published = parts[0]
+    elif len(parts) == 3:
+        host_ip, published = parts[0], parts[1]
+    elif len(parts) > 3:
+        host_ip, published = ":".join(parts[:-2]), parts[-2]
+    container, _, protocol = container.partition("/")
+    protocol = (protocol or "tcp").lower() if container else ""
+    if host_ip.startswith("["):
+        if not host_ip.endswith("]"):
+            raise ValueError(f"invalid IP address {host_ip}")
+        host_ip = host_ip[1:-1]
+    if host_ip and not _is_ip(host_ip):
+        raise ValueError(f"invalid IP address: {host_ip}")
+    if not container:
+        raise ValueError(f"no port specified: {text}<empty>")
+    start, end = _port_range(container, "containerPort")
+    host_start = host_end = 0
+    if published:
+        host_start, host_end = _port_range(published, "hostPort")
+        if end - start != host_end - host_start and end != start:
+            raise ValueError(f"invalid ranges specified for container and host Ports: {container} and {published}")
     if protocol not in _PROTOCOLS:
-        raise ValueError(f"invalid protocol {protocol!r} in port {text!r}")
-    host_ip: str | None = None
-    published: str | None = None
-    if spec.startswith("["):
-        close = spec.find("]")
-        if close < 0:
-            raise ValueError(f"invalid IPv6 address in port {text!r}")
-        host_ip = spec[1:close]
-        rest = spec[close + 1:]
-        if not rest.startswith(":"):
-            raise ValueError(f"invalid port {text!r}")
-        published, _, container = rest[1:].rpartition(":")
-        if not _:
-            container, published = rest[1:], None
-    else:
-        parts = spec.split(":")
-        if len(parts) == 1:
-            container = parts[0]
-        elif len(parts) == 2:
-            published, container = parts
-        elif len(parts) == 3:
-            host_ip, published, container = parts
-        else:
-            raise ValueError(f"invalid port {text!r}")
-    start, end = _port_range(container)
-    published = published or None
-    if published is None:
-        pub_ranges = None
-    else:
-        p_start, p_end = _port_range(published)
-        pub_ranges = (p_start, p_end)
+        raise ValueError(f"invalid proto: {protocol}")
     entries = []
-    count = end - start + 1
-    for offset in range(count):
-        pub: str | None
-        if pub_ranges is None:
-            pub = None
-        elif count == 1:
-            pub = published
-        elif pub_ranges[1] - pub_ranges[0] + 1 == count:
-            pub = str(pub_ranges[0] + offset)
-        elif pub_ranges[0] == pub_ranges[1]:
-            raise ValueError(f"port {text!r}: a container port range needs a host range of the same size")
-        else:
-            raise ValueError(f"port {text!r}: host and container ranges differ in size")
-        entry: dict[str, Any] = {"target": start + offset, "protocol": protocol, "mode": "ingress"}
-        if pub is not None:
-            entry["published"] = pub
+    for offset in range(end - start + 1):
+        host = ""
+        if published:
+            host = str(host_start + offset)
+            if start == end and host_start != host_end:
+                host = f"{host}-{host_end}"
+        entry: dict[str, Any] = {"mode": "ingress", "target": start + offset, "protocol": protocol}
+        if host:
+            entry["published"] = host
         if host_ip:
             entry["host_ip"] = host_ip
-        entries.append(entry)
-    return entries
+        entries.append((f"{start + offset}/{protocol}", entry))
+    return [entry for _, entry in sorted(entries, key=lambda pair: pair[0])]
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_path(source: str) -> bool:
-    return source.startswith((".", "/", "~")) or re.match(r"^[a-zA-Z]:[\\/]", source) is not None
+    if not source:
+        return False
+    if source[0] in "./~" or source.startswith("\\\\"):
+        return True
+    return len(source) > 1 and source[0].isalpha() and source[1] == ":"
 
 
 def short_volume(text: str) -> dict[str, Any]:
-    """`[SOURCE:]TARGET[:MODE]` → long form; a path-like source means a bind mount."""
-    parts = text.split(":")
-    modes: list[str] = []
-    if len(parts) == 1:
-        return {"type": "volume", "target": parts[0]}
-    if len(parts) == 2 and not parts[1].startswith("/") and _all_modes(parts[1]):
-        source, target, modes = "", parts[0], parts[1].split(",")
-    elif len(parts) == 2:
-        source, target = parts
-    elif len(parts) == 3:
-        source, target, modes = parts[0], parts[1], parts[2].split(",")
-    else:
-        raise ValueError(f"invalid volume {text!r} (expected SOURCE:TARGET[:MODE])")
-    if not target:
-        raise ValueError(f"invalid volume {text!r}: empty target")
-    entry: dict[str, Any] = {"target": target}
-    if not source:
-        entry["type"] = "volume"
-    elif _is_path(source):
-        entry.update(type="bind", source=source, bind={"create_host_path": True})
-    else:
-        entry.update(type="volume", source=source)
-    for mode in filter(None, modes):
-        if mode == "ro":
-            entry["read_only"] = True
-        elif mode == "rw":
-            entry["read_only"] = False
-        elif mode in ("z", "Z"):
-            entry.setdefault("bind", {})["selinux"] = mode
-        elif mode in _PROPAGATION:
-            entry.setdefault("bind", {})["propagation"] = mode
-        elif mode == "nocopy":
-            entry.setdefault("volume", {})["nocopy"] = True
+    """`[SOURCE:]TARGET[:OPTIONS]` → long form, as Compose reads it (format.ParseVolume).
+
+    A path-like source (`.`, `/`, `~`, a Windows drive) is a bind mount that creates the host path;
+    otherwise a named volume (anonymous without a source). `${...}` and a drive letter's `:` do not
+    split. Options: `ro`, `rw`, `nocopy`, `z`, `Z` and propagation modes; others (`cached`,
+    `delegated`, ...) are ignored, as Compose ignores them.
+    """
+    if not text:
+        raise ValueError("invalid empty volume spec")
+    if len(text) <= 2:
+        return {"type": "volume", "target": text}
+    fields: dict[str, str] = {}
+    options: dict[str, Any] = {}
+    buffer: list[str] = []
+    depth = 0
+    spec = text + "\0"
+    for index, char in enumerate(spec):
+        at_end = index == len(text)
+        if char == "$" and index + 1 < len(text) and text[index + 1] == "{":
+            depth += 1
+            buffer.append(char)
+            continue
+        if char == "}" and depth > 0:
+            depth -= 1
+            buffer.append(char)
+            continue
+        if char == ":" and len(buffer) == 1 and buffer[0].isalpha():
+            buffer.append(char)
+        elif (char == ":" or at_end) and depth == 0:
+            _volume_field("".join(buffer), at_end, fields, options, text)
+            buffer = []
         else:
-            raise ValueError(f"invalid mode {mode!r} in volume {text!r}")
+            buffer.append(char)
+    source = fields.get("source", "")
+    entry: dict[str, Any] = {"type": "bind" if _is_path(source) else "volume"}
+    if source:
+        entry["source"] = source
+    entry["target"] = fields.get("target", "")
+    if "read_only" in options:
+        entry["read_only"] = options["read_only"]
+    if entry["type"] == "bind":
+        entry["bind"] = {**options.get("bind", {}), "create_host_path": True}
+    else:
+        if "bind" in options:
+            entry["bind"] = options["bind"]
+        entry["volume"] = options.get("volume", {})
     return entry
 
 
-def _all_modes(text: str) -> bool:
-    known = {"ro", "rw", "z", "Z", "nocopy", *_PROPAGATION}
-    return all(m in known for m in text.split(","))
+def _volume_field(buffer: str, at_end: bool, fields: dict[str, str], options: dict[str, Any], text: str) -> None:
+    if not buffer:
+        raise ValueError(f"invalid spec: {text}: empty section between colons")
+    if "source" not in fields and at_end:
+        fields["target"] = buffer
+    elif "source" not in fields:
+        fields["source"] = buffer
+    elif "target" not in fields:
+        fields["target"] = buffer
+    elif not at_end:
+        raise ValueError(f"invalid spec: {text}: too many colons")
+    else:
+        for option in buffer.split(","):
+            if option in ("ro", "rw"):
+                options["read_only"] = option == "ro"
+            elif option == "nocopy":
+                options["volume"] = {"nocopy": True}
+            elif option in ("z", "Z"):
+                options.setdefault("bind", {})["selinux"] = option
+            elif option in _PROPAGATION:
+                options.setdefault("bind", {})["propagation"] = option
 
 
 @_keep_none

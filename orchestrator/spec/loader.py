@@ -9,6 +9,7 @@ profiles, warnings).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from orchestrator.spec.model import Project
 from orchestrator.spec.paths import resolve_paths
 from orchestrator.spec.template import MissingVariableError, Substitution, TemplateSyntaxError
 from orchestrator.spec.validate import validate_file
-from orchestrator.spec.yamlsource import Override, Path_, Reset, SourceMap, parse_documents
+from orchestrator.spec.yamlsource import Override, Path_, Reset, SourceMap, parse_documents, read_text
 
 SECTIONS = ("services", "networks", "volumes", "secrets", "configs", "models")
 
@@ -48,6 +49,8 @@ class LoadOptions:
     stdin_text: str | None = None
     # Services named on the command line: enabled whatever their profiles (with their dependencies).
     services: list[str] = field(default_factory=list)
+    # `config SERVICE…`: the project is cut down to those services and what they depend on.
+    select_services: bool = False
 
 
 @dataclass
@@ -58,7 +61,6 @@ class Document:
     directives: dict[Path_, str]
     source: SourceMap
     base_dir: Path   # relative paths resolve against this (the project directory)
-    file_dir: Path   # `extends.file` resolves against the file's own directory
 
 
 def load_project(options: LoadOptions) -> Project:
@@ -69,6 +71,45 @@ def load_project(options: LoadOptions) -> Project:
         raise ComposeError("the input is nested too deeply") from None
 
 
+def _truthy(value: str, name: str) -> bool:
+    """Go's strconv.ParseBool, which Compose uses for its boolean variables."""
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if value in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ComposeError(f"invalid boolean {value!r} in {name}")
+
+
+@dataclass
+class Environment:
+    """The variables the files are interpolated with: the process environment, then `.env`.
+
+    Resolved as Compose v2 resolves it: the `.env` of the working directory (the project
+    directory if given, else the first `-f` file's directory, else the current one) is read first;
+    `COMPOSE_FILE` may then choose the files; once they are known, the `.env` of the project
+    directory is read too. A variable already set (by the shell, or by the first `.env`) keeps
+    its value. Inside a `.env`, a reference to a variable the shell sets takes the shell's value.
+    """
+
+    values: dict[str, str]
+    files_read: list[Path] = field(default_factory=list)
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def read(self, paths: list[Path]) -> None:
+        read: dict[str, str] = {}
+        for path in paths:
+            if not path.exists():
+                raise ComposeFileNotFound(f"couldn't find env file: {path}")
+            if path.is_dir():
+                raise ComposeError(f"{path} is a directory")
+            read_env_file(path, lambda k: self.values.get(k, read.get(k)), read)
+            self.files_read.append(path)
+        for key, value in read.items():
+            self.values.setdefault(key, value)
+
+
 class _ProjectLoader:
     def __init__(self, options: LoadOptions) -> None:
         self.options = options
@@ -77,43 +118,67 @@ class _ProjectLoader:
         self.file_cache: dict[Path, list[Document]] = {}
 
     # --- environment and files ------------------------------------------------------------------------
-    def _dotenv(self, directory: Path, env_files: list[Path]) -> dict[str, str]:
+    def _env_files(self, directory: Path) -> list[Path]:
+        """The project's env files: --env-file (or COMPOSE_ENV_FILES), else `<directory>/.env`."""
         environ = self.options.environ
-        if env_files:
-            paths = [p if p.is_absolute() else self.working_dir / p for p in env_files]
-        elif environ.get("COMPOSE_DISABLE_ENV_FILE", "").lower() in ("1", "true"):
-            paths = []
-        else:
-            default = directory / ".env"
-            paths = [default] if default.is_file() else []
-        values: dict[str, str] = {}
-        for path in paths:
-            parsed = read_env_file(path, {**environ, **values})
-            values.update({k: v for k, v in parsed.items() if v is not None})
-        return values
+        if self.options.env_files:
+            return [p if p.is_absolute() else self.working_dir / p for p in self.options.env_files]
+        listed = [f for f in environ.get("COMPOSE_ENV_FILES", "").split(",") if f]
+        if listed:
+            return [Path(os.path.abspath(self.working_dir / f)) for f in listed]
+        if "COMPOSE_DISABLE_ENV_FILE" in environ and _truthy(environ["COMPOSE_DISABLE_ENV_FILE"],
+                                                             "COMPOSE_DISABLE_ENV_FILE"):
+            return []
+        default = directory / ".env"
+        return [default] if default.is_file() else []
 
-    def _environment(self, directory: Path) -> dict[str, str]:
-        return {**self._dotenv(directory, self.options.env_files), **self.options.environ}
+    def _files_from_environment(self, environment: Environment) -> list[Path]:
+        value = environment.get("COMPOSE_FILE")
+        if value is None:
+            return []
+        separator = environment.get("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        files = []
+        for item in value.split(separator):
+            if item == "-":
+                files.append(discovery.STDIN)
+                continue
+            path = Path(os.path.abspath(self.working_dir / item))
+            if not path.exists():
+                raise ComposeFileNotFound(f"COMPOSE_FILE names {item!r}, which does not exist ({path})")
+            files.append(path)
+        return files
 
-    def load(self) -> Project:
+    def resolve_inputs(self) -> tuple[list[Path], Path, Environment]:
+        """Which files, which project directory, which variables: Compose v2's order of steps."""
         opts = self.options
+        environ = dict(opts.environ)
+        environ.setdefault("PWD", str(self.working_dir))
         explicit_dir = Path(os.path.abspath(self.working_dir / opts.project_directory)) \
             if opts.project_directory else None
         files = [f if f == discovery.STDIN or f.is_absolute() else self.working_dir / f for f in opts.files]
-        first_dir = next((f.parent for f in files if f != discovery.STDIN), None)
-        environment = self._environment(explicit_dir or first_dir or self.working_dir)
+
+        def directory_of(candidates: list[Path]) -> Path:
+            first = next((f for f in candidates if f != discovery.STDIN), None)
+            return explicit_dir or (Path(os.path.abspath(first)).parent if first else self.working_dir)
+
+        environment = Environment(environ)
+        environment.read(self._env_files(directory_of(files)))
         if not files:
-            files = discovery.files_from_environment(environment, self.working_dir)
+            files = self._files_from_environment(environment)
         if not files:
             files = discovery.discover_files(self.working_dir)
             ambiguity = discovery.ambiguous_default_warning(files)
             if ambiguity:
                 self.warnings.append(ambiguity)
-        first_dir = next((Path(os.path.abspath(f.parent)) for f in files if f != discovery.STDIN), None)
-        project_dir = explicit_dir or first_dir or self.working_dir
-        if not opts.env_files and project_dir != (explicit_dir or self.working_dir):
-            environment = self._environment(project_dir)
+        project_dir = directory_of(files)
+        second = [p for p in self._env_files(project_dir) if p not in environment.files_read]
+        environment.read(second)
+        return files, project_dir, environment
 
+    def load(self) -> Project:
+        opts = self.options
+        files, project_dir, environment_values = self.resolve_inputs()
+        environment = environment_values.values
         raw_docs = [doc for f in files for doc in self._parse(f)]
         file_name, name_at = self._name_from_files(raw_docs, environment)
         try:
@@ -121,13 +186,13 @@ class _ProjectLoader:
         except ProjectNameError as exc:
             from_file = file_name is not None and not opts.project_name and not environment.get("COMPOSE_PROJECT_NAME")
             raise ProjectNameError(exc.message, name_at if from_file else None) from None
-        environment.setdefault("COMPOSE_PROJECT_NAME", name)
+        environment["COMPOSE_PROJECT_NAME"] = name
         documents = [self._prepare(data, directives, source, project_dir, environment, [])
                      for data, directives, source in raw_docs]
         merged = merge_documents(documents)
-        profiles = opts.profiles or [p.strip() for p in environment.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
+        profiles = opts.profiles or [p.strip() for p in environment.get("COMPOSE_PROFILES", "").split(",")]
         return finalize_project(name, project_dir, merged, [d.source for d in documents], environment, profiles,
-                                opts.services, self.warnings)
+                                opts.services, self.warnings, select=opts.select_services)
 
     def _parse(self, file: Path) -> list[tuple[Any, dict[Path_, str], SourceMap]]:
         if file == discovery.STDIN:
@@ -135,9 +200,9 @@ class _ProjectLoader:
         else:
             label = str(file)
             try:
-                text = file.read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ComposeFileNotFound(f"cannot read Compose file {file}: {exc}") from None
+                text = read_text(file)
+            except OSError as exc:
+                raise ComposeFileNotFound(f"cannot read Compose file {file}: {exc.strerror or exc}") from None
         out = []
         for data, source in parse_documents(text, label):
             directives: dict[Path_, str] = {}
@@ -168,9 +233,8 @@ class _ProjectLoader:
             message = "the attribute `version` is obsolete, it will be ignored, please remove it"
             if message not in self.warnings:
                 self.warnings.append(message)
-        file_dir = Path(os.path.abspath(source.file)).parent if source.file != "-" else base_dir
-        resolve_paths(canonical, base_dir, file_dir, environment)
-        document = Document(canonical, directives, source, base_dir, file_dir)
+        resolve_paths(canonical, base_dir, self.options.environ.get("HOME"))
+        document = Document(canonical, directives, source, base_dir)
         self._apply_includes(document, environment, include_stack)
         if apply_extends:
             self._apply_extends(document, environment)
@@ -222,32 +286,46 @@ class _ProjectLoader:
 
     # --- include --------------------------------------------------------------------------------------
     def _apply_includes(self, document: Document, environment: dict[str, str], stack: list[Path]) -> None:
+        """Each `include` entry is a project of its own, loaded and merged on its own, then its
+        resources are copied in. As in Compose, its paths, `project_directory` and `env_file` are
+        relative to the including project's directory; its own variables come from its `env_file`
+        or its directory's `.env`, under the including project's (which win)."""
         includes = document.data.pop("include", None) or []
         for index, entry in enumerate(includes):
             at = document.source.locate(("include", index))
-            paths = [Path(p) if os.path.isabs(p) else document.file_dir / p for p in entry["path"]]
+            paths = [Path(os.path.normpath(document.base_dir / p)) for p in entry["path"]]
             for p in paths:
                 if not p.is_file():
                     raise ComposeFileNotFound(f"included file {p} not found", at)
-            key = Path(os.path.abspath(paths[0]))
-            if key in stack:
-                raise CycleError(f"include cycle: {' -> '.join(str(s) for s in [*stack, key])}", at)
-            project_dir = Path(os.path.abspath(document.file_dir / entry["project_directory"])) \
+            key = paths[0]
+            if key in stack or key == Path(os.path.abspath(document.source.file)):
+                chain = [*stack, Path(os.path.abspath(document.source.file)), key]
+                raise CycleError(f"include cycle: {' -> '.join(str(s) for s in chain)}", at)
+            project_dir = Path(os.path.normpath(document.base_dir / entry["project_directory"])) \
                 if entry.get("project_directory") else key.parent
-            # Like compose-go: an include's env_file is relative to the including project's directory.
-            env_files = [document.base_dir / f for f in entry.get("env_file") or []]
-            if env_files:
-                own: dict[str, str] = {}
-                for f in env_files:
-                    parsed = read_env_file(f, {**environment, **own})
-                    own.update({k: v for k, v in parsed.items() if v is not None})
-            else:
-                own = self._dotenv(project_dir, []) if (project_dir / ".env").is_file() else {}
+            env_files = [Path(os.path.normpath(document.base_dir / f)) for f in entry.get("env_file") or []]
+            if not env_files and (project_dir / ".env").is_file():
+                env_files = [project_dir / ".env"]
+            own: dict[str, str] = {}
+            lookup = _chained(environment, own)
+            for f in env_files:
+                if not f.is_file():
+                    raise ComposeFileNotFound(f"couldn't find env file: {f}", at)
+                read_env_file(f, lookup, own)
             sub_environment = {**own, **environment}
-            docs = [self._prepare(d, dirs, src, project_dir, sub_environment, [*stack, key])
+            docs = [self._prepare(d, dirs, src, project_dir, sub_environment,
+                                  [*stack, Path(os.path.abspath(document.source.file))])
                     for f in paths for d, dirs, src in self._parse(f)]
             included = merge_documents(docs)
             _import_resources(document, included, at)
+
+
+def _chained(first: dict[str, str], then: dict[str, str]) -> Callable[[str], str | None]:
+    """A lookup in ``first``, then in ``then`` (which may still grow)."""
+    def lookup(name: str) -> str | None:
+        value = first.get(name)
+        return value if value is not None else then.get(name)
+    return lookup
 
 
 def _import_resources(document: Document, included: dict[str, Any], at: Location) -> None:

@@ -14,7 +14,15 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from orchestrator.spec import forms
@@ -79,6 +87,14 @@ class ComposeModel(BaseModel):
                         {"key": key, "known": sorted(set(cls.model_fields) - cls.internal_fields)})
         return data
 
+    @model_validator(mode="after")
+    def _empty_is_unset(self) -> Any:
+        """An empty string where a key may be absent means absent, as in Compose (Go's zero value)."""
+        for name, field in type(self).model_fields.items():
+            if field.default is None and getattr(self, name) == "":
+                object.__setattr__(self, name, None)
+        return self
+
     def extensions(self) -> dict[str, Any]:
         """The `x-*` keys written on this object."""
         return dict(self.model_extra or {})
@@ -89,12 +105,26 @@ class ComposeModel(BaseModel):
 class Ulimit(ComposeModel):
     soft: int
     hard: int
+    # Written as one number: Compose prints it back as one number (not dumped for the engine).
+    _single: int | None = PrivateAttr(default=None)
 
     @classmethod
     def normalize(cls, data: Any) -> Any:
         if isinstance(data, int | str) and not isinstance(data, bool):
             return {"soft": data, "hard": data}
         return data
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_single(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Ulimit:
+        ulimit: Ulimit = handler(data)
+        if not isinstance(data, dict | Ulimit):
+            ulimit._single = ulimit.soft
+        return ulimit
+
+    @property
+    def single(self) -> int | None:
+        return self._single
 
 
 class ServiceConfigRef(ComposeModel):
@@ -537,6 +567,16 @@ class Service(ComposeModel):
     volumes: list[ServiceVolume] | None = None
     volumes_from: list[str] | None = None
     working_dir: str | None = None
+    # Optional dependencies on services the active profiles disable: dropped for the engine,
+    # still printed by `config` as Compose prints them.
+    _disabled_optional: dict[str, DependsOn] = PrivateAttr(default_factory=dict)
+
+    def disabled_optional_dependencies(self) -> dict[str, DependsOn]:
+        return dict(self._disabled_optional)
+
+    def keep_disabled_optional(self, name: str, dependency: DependsOn) -> None:
+        self._disabled_optional[name] = dependency
+
 
     @model_validator(mode="after")
     def _check_replicas(self) -> Service:
@@ -691,11 +731,36 @@ class Project(ComposeModel):
     # The values of the variables that secrets' and configs' `environment:` name, taken from the
     # loader's environment (as compose-go's project.Environment); never printed by `config`.
     referenced_environment: dict[str, str] = Field(default_factory=dict)
+    # What only `config` prints (kept in this process, not sent to the engine): every profile the
+    # files declare, enabled or not, and the environment variables were interpolated from.
+    _declared_profiles: list[str] = PrivateAttr(default_factory=list)
+    _environment: dict[str, str] = PrivateAttr(default_factory=dict)
+    # Paths (as `config` prints them) that Compose's normalisation added: `--no-normalize` omits them.
+    _normalized: set[tuple[str, ...]] = PrivateAttr(default_factory=set)
+
+    @property
+    def declared_profiles(self) -> list[str]:
+        return list(self._declared_profiles)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return dict(self._environment)
+
+    @property
+    def normalized_paths(self) -> set[tuple[str, ...]]:
+        return set(self._normalized)
+
+    def remember_loading(self, declared_profiles: list[str], environment: dict[str, str],
+                         normalized: set[tuple[str, ...]]) -> None:
+        self._declared_profiles = sorted(set(declared_profiles))
+        self._environment = dict(environment)
+        self._normalized = set(normalized)
 
     def config_hash(self, service_name: str) -> str:
-        """sha256 of the canonical service config minus what does not need a new container."""
+        """sha256 of the canonical service config minus what does not need a new container
+        (and minus `x-*` keys, which no container uses: Compose's hash leaves them out too)."""
         service = self.services[service_name]
-        data = service.model_dump(mode="json", exclude_none=True, exclude=set(HASH_EXCLUDED))
+        data = _without_extensions(service.model_dump(mode="json", exclude_none=True, exclude=set(HASH_EXCLUDED)))
         deploy = data.get("deploy")
         if isinstance(deploy, dict):
             deploy.pop("replicas", None)
@@ -713,35 +778,13 @@ class Project(ComposeModel):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def to_canonical_dict(self) -> dict[str, Any]:
-        """The project as a Compose document (long form): what `pyorch config` prints.
 
-        Every `$` in a value is written as `$$`, so that loading the output again yields the
-        same values instead of interpolating them a second time.
-        """
-        escaped: dict[str, Any] = _escape_dollars(self._canonical())
-        return escaped
-
-    def _canonical(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name}
-        out["services"] = {
-            name: service.model_dump(mode="json", exclude_none=True, exclude={"name"})
-            for name, service in self.services.items()
-        }
-        for section in ("networks", "volumes", "secrets", "configs", "models"):
-            items = getattr(self, section)
-            if items:
-                out[section] = {k: v.model_dump(mode="json", exclude_none=True) for k, v in items.items()}
-        for key, value in (self.model_extra or {}).items():
-            out[key] = value
-        return out
-
-
-def _escape_dollars(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("$", "$$")
+def _without_extensions(value: Any) -> Any:
+    """The value without `x-*` keys, nor the empty mappings a model may hold for an empty
+    sub-object (`placement: {}` says nothing more than no `placement`)."""
     if isinstance(value, dict):
-        return {k: _escape_dollars(v) for k, v in value.items()}
+        kept = {k: _without_extensions(v) for k, v in value.items() if not str(k).startswith("x-")}
+        return {k: v for k, v in kept.items() if v != {}}
     if isinstance(value, list):
-        return [_escape_dollars(v) for v in value]
+        return [_without_extensions(v) for v in value]
     return value

@@ -1,77 +1,95 @@
-"""What `pyorch config` prints: the canonical project as YAML or JSON, and its listings."""
+"""What `pyorch config` prints: the project as Compose v2 prints it, and its listings."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import yaml
-
+from orchestrator.spec.canonical import compose_tree
+from orchestrator.spec.goformat import emit_json, emit_yaml, sorted_keys
 from orchestrator.spec.model import Project
-from orchestrator.spec.yamlsource import YamlResolver
+from orchestrator.spec.raw import Variable, extract_variables
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style; strings that YAML 1.1 readers would misread (`no`, `on`, `8080:80`) get quoted."""
+def render_config(project: Project, fmt: str = "yaml", normalize: bool = True) -> str:
+    """The project in Compose's canonical form, in `yaml` or `json`.
 
-
-_PLAIN_RESOLVER = YamlResolver()
-_STR = "tag:yaml.org,2002:str"
-
-
-def _implicit_tag(resolver: Any, value: str) -> str:
-    """The tag a reader with this resolver gives the plain (unquoted) scalar `value`."""
-    tag: str = resolver.resolve(yaml.ScalarNode, value, (True, False))
-    return tag
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    """Quote a string whenever a YAML 1.2 (ours) or 1.1 reader would take it for another type."""
-    style: str | None = "|" if "\n" in value else None
-    if _implicit_tag(_PLAIN_RESOLVER, value) != _STR or _implicit_tag(dumper, value) != _STR:
-        style = "'"  # also quoted for YAML 1.1 readers, where `no` and `8080:80` are not strings
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
-def render_config(project: Project, fmt: str = "yaml") -> str:
-    """The project in long form, in `yaml` or `json`."""
-    data = project.to_canonical_dict()
-    if fmt == "json":
-        return json.dumps(data, indent=2) + "\n"
-    if fmt != "yaml":
+    As Compose does, every `$` is written `$$`, so that loading the output again yields the same
+    values instead of interpolating them a second time. ``normalize=False`` (`--no-normalize`)
+    leaves out what Compose adds while normalising: resource names, the implicit `default`
+    network, `dockerfile: Dockerfile`.
+    """
+    if fmt not in ("yaml", "json"):
         raise ValueError(f"unknown format {fmt!r} (yaml or json)")
-    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
-    return text
+    tree = compose_tree(project, fmt, normalize)
+    text = emit_json(tree) if fmt == "json" else emit_yaml(tree)
+    return text.replace("$", "$$")
+
+
+def render_raw(model: dict[str, Any], fmt: str) -> str:
+    """`--no-interpolate`: the merged files as written, every mapping sorted as Go sorts a map."""
+    if fmt not in ("yaml", "json"):
+        raise ValueError(f"unknown format {fmt!r} (yaml or json)")
+
+    def sort(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: sort(node[k]) for k in sorted_keys(node, fmt)}
+        if isinstance(node, list):
+            return [sort(v) for v in node]
+        return node
+
+    tree = sort(model)
+    return emit_json(tree) if fmt == "json" else emit_yaml(tree)
+
+
+def variables(model: dict[str, Any]) -> dict[str, Variable]:
+    """`--variables`: the variables the files use, by name."""
+    found = extract_variables(model)
+    return {name: found[name] for name in sorted(found)}
 
 
 def service_names(project: Project) -> list[str]:
-    return list(project.services)
+    """`config --services`: enabled services, dependencies before the services that need them."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen or name not in project.services:
+            return
+        seen.add(name)
+        for dependency in sorted(project.services[name].depends_on or {}):
+            visit(dependency)
+        order.append(name)
+
+    for name in sorted(project.services):
+        visit(name)
+    return order
+
+
+def model_names(project: Project) -> list[str]:
+    return [m.model for _, m in sorted(project.models.items())]
 
 
 def volume_names(project: Project) -> list[str]:
-    return list(project.volumes)
+    return sorted(project.volumes)
 
 
 def network_names(project: Project) -> list[str]:
-    return list(project.networks)
+    return sorted(project.networks)
 
 
 def profile_names(project: Project) -> list[str]:
-    """Every profile named by a service, enabled or not (`config --profiles`)."""
-    return sorted({p for s in project.services.values() for p in (s.profiles or [])})
+    """Every profile a service declares, enabled or not (`config --profiles`)."""
+    return project.declared_profiles or sorted({p for s in project.services.values() for p in (s.profiles or [])})
 
 
 def images(project: Project) -> list[str]:
     """The image of each service; a build-only service is named `<project>-<service>` as Compose does."""
-    return [s.image or f"{project.name}-{name}" for name, s in project.services.items()]
+    return [project.services[name].image or f"{project.name}-{name}" for name in sorted(project.services)]
 
 
 def hashes(project: Project, names: list[str] | None = None) -> dict[str, str]:
-    """`config --hash`: service → config hash."""
-    return {n: project.config_hash(n) for n in (names or list(project.services))}
+    """`config --hash`: service → the config hash pyorch labels its containers with."""
+    return {n: project.config_hash(n) for n in sorted(names or list(project.services))}
 
 
 def as_json_safe(project: Project) -> dict[str, Any]:

@@ -71,5 +71,13 @@ def unapplied_warnings(services: dict[str, Service]) -> list[str]:
         for key in sorted(used_keys(service)):
             if status_of(key) != "applied" and key not in seen:
                 seen[key] = name
-    return [f"service {svc}: key '{key}' is accepted but not applied yet" for key, svc in seen.items()]
+    return [f"service {svc}: key '{key}' {UNAPPLIED}" for key, svc in seen.items()]
+
+
+UNAPPLIED = "is accepted but not applied yet"
+
+
+def about_the_model(warnings: list[str]) -> list[str]:
+    """The warnings about the files themselves (what `config` shows), not about what `up` applies."""
+    return [w for w in warnings if not w.endswith(UNAPPLIED)]
 

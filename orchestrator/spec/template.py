@@ -1,9 +1,14 @@
-"""Variable substitution in one string, as the Compose specification and compose-go define it.
+"""Variable substitution in one string, with Docker Compose v2's exact rules.
 
 Forms: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`,
-`${VAR:+replacement}`, `${VAR+replacement}`; the word after the operator may itself contain
-substitutions (nesting) and is only evaluated when used. `$$` is a literal `$`; a `$` that starts
-no substitution is kept as it is.
+`${VAR:+replacement}`, `${VAR+replacement}`; `$$` is a literal `$`; a `$` that starts no
+substitution (`$1`, `$ `) is kept; `${` without a valid name and closing brace is an error.
+
+Compose's rules, which this follows on purpose: names are `[_a-zA-Z][_a-zA-Z0-9]*`; the text
+after the operator (default, replacement or error message) may hold substitutions and is
+expanded *before* the variable is looked at, so an error in it fails even when it is not used;
+after a braced substitution with an operator, the rest of the match is expanded again (this is
+how `${A:-${B}}` nests).
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-_NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
-_OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+_PATTERN = re.compile(
+    r"\$(?i:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)|\{(?:(?P<braced>[_a-z][_a-z0-9]*(?::?[-+?](.*))?)\}"
+    r"|(?P<invalid>)))")
+_OPERATORS = (":?", "?", ":-", "-", ":+", "+")
+
+Lookup = Callable[[str], "str | None"]
 
 
 class TemplateSyntaxError(ValueError):
@@ -29,6 +38,96 @@ class MissingVariableError(ValueError):
         super().__init__(f"{message}: {detail}" if detail else message)
 
 
+def _first_closing_brace(text: str) -> int:
+    """Index of the `}` that closes the first `{` (the character after each `{` is skipped)."""
+    depth = 0
+    i = 0
+    while i < len(text):
+        if text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        if text[i] == "{":
+            depth += 1
+            i += 1
+        i += 1
+    return -1
+
+
+def _operator(text: str) -> str | None:
+    found = [(text.find(op), op) for op in _OPERATORS if op in text]
+    return min(found)[1] if found else None
+
+
+class _Substituter:
+    def __init__(self, lookup: Lookup, unset: list[str]) -> None:
+        self.lookup = lookup
+        self.unset = unset
+
+    def substitute(self, template: str) -> str:
+        failure: list[ValueError] = []
+
+        def replace(match: re.Match[str]) -> str:
+            try:
+                return self._replacement(match.group(0))
+            except (TemplateSyntaxError, MissingVariableError) as exc:
+                if not failure:
+                    failure.append(exc)
+                return ""
+
+        result = _PATTERN.sub(replace, template)
+        if failure:
+            if isinstance(failure[0], TemplateSyntaxError) and not str(failure[0]):
+                raise TemplateSyntaxError(f"invalid template: {template!r}")
+            raise failure[0]
+        return result
+
+    def _replacement(self, substring: str) -> str:
+        operator = _operator(substring)
+        closing = _first_closing_brace(substring)
+        rest = ""
+        if closing > -1:
+            rest = substring[closing + 1:]
+            substring = substring[:closing + 1]
+        match = _PATTERN.match(substring)
+        groups = match.groupdict() if match else {}
+        if groups.get("escaped"):
+            return "$"
+        name = groups.get("named") or ""
+        braced = False
+        if not name:
+            name = groups.get("braced") or ""
+            braced = True
+        if not name:
+            raise TemplateSyntaxError("")
+        if braced and operator is not None and operator in name:
+            return self._with_operator(name, operator) + self.substitute(rest)
+        value = self.lookup(name)
+        if value is None:
+            self.unset.append(name)
+            return ""
+        return value
+
+    def _with_operator(self, substitution: str, operator: str) -> str:
+        name, _, word = substitution.partition(operator)
+        word = self.substitute(word)
+        value = self.lookup(name)
+        is_set, non_empty = value is not None, bool(value)
+        if operator in (":?", "?"):
+            if not is_set or (operator == ":?" and not non_empty):
+                raise MissingVariableError(name, word)
+            return value or ""
+        if operator in (":-", "-"):
+            return word if not is_set or (operator == ":-" and not non_empty) else value or ""
+        # ":+" / "+": the replacement when set (and non-empty for ":+"), else the value itself
+        return word if is_set and (operator == "+" or non_empty) else value or ""
+
+
+def substitute_with(text: str, lookup: Lookup, unset: list[str] | None = None) -> str:
+    """Expand `text`, looking variables up with ``lookup`` (None: unset)."""
+    return _Substituter(lookup, [] if unset is None else unset).substitute(text)
+
+
 @dataclass
 class Substitution:
     """Variable lookup for one file, collecting the names that were used while unset."""
@@ -40,124 +139,9 @@ class Substitution:
         return self.environment.get(name)
 
     def expand(self, text: str) -> str:
-        return _Parser(text, self.lookup, self.unset).parse_all()
+        return substitute_with(text, self.lookup, self.unset)
 
 
 def substitute(text: str, environment: Mapping[str, str]) -> str:
     """Expand every substitution in `text`; unset variables without a default become ""."""
     return Substitution(environment).expand(text)
-
-
-class _Parser:
-    def __init__(self, text: str, lookup: Callable[[str], str | None], unset: list[str]) -> None:
-        self.text = text
-        self.pos = 0
-        self.lookup = lookup
-        self.unset = unset
-
-    def parse_all(self) -> str:
-        return self._until(closing=False)
-
-    def _until(self, closing: bool) -> str:
-        """Expand text up to the end, or up to the `}` that closes the current braces."""
-        parts: list[str] = []
-        text = self.text
-        while self.pos < len(text):
-            ch = text[self.pos]
-            if closing and ch == "}":
-                return "".join(parts)
-            if ch != "$":
-                nxt = text.find("$", self.pos)
-                stop = len(text) if nxt < 0 else nxt
-                if closing:
-                    brace = text.find("}", self.pos)
-                    if 0 <= brace < stop:
-                        stop = brace
-                parts.append(text[self.pos:stop])
-                self.pos = stop
-                continue
-            parts.append(self._dollar())
-        if closing:
-            raise TemplateSyntaxError("missing closing '}'")
-        return "".join(parts)
-
-    def _skip_until_closing(self) -> None:
-        """Skip an unused word (lazy evaluation), still checking that it is well-formed."""
-        depth = 0
-        text = self.text
-        while self.pos < len(text):
-            ch = text[self.pos]
-            if ch == "$" and text.startswith("$$", self.pos):
-                self.pos += 2
-                continue
-            if ch == "$" and text.startswith("${", self.pos):
-                depth += 1
-                self.pos += 2
-                continue
-            if ch == "}":
-                if depth == 0:
-                    return
-                depth -= 1
-            self.pos += 1
-        raise TemplateSyntaxError("missing closing '}'")
-
-    def _dollar(self) -> str:
-        text = self.text
-        self.pos += 1  # the "$"
-        if self.pos >= len(text):
-            return "$"
-        ch = text[self.pos]
-        if ch == "$":
-            self.pos += 1
-            return "$"
-        if ch == "{":
-            self.pos += 1
-            return self._braced()
-        match = _NAME.match(text, self.pos)
-        if match is None:
-            return "$"
-        self.pos = match.end()
-        return self._value(match.group(0))
-
-    def _value(self, name: str) -> str:
-        value = self.lookup(name)
-        if value is None:
-            self.unset.append(name)
-            return ""
-        return value
-
-    def _braced(self) -> str:
-        text = self.text
-        match = _NAME.match(text, self.pos)
-        if match is None:
-            raise TemplateSyntaxError("a '${' must be followed by a variable name")
-        name = match.group(0)
-        self.pos = match.end()
-        if self.pos >= len(text):
-            raise TemplateSyntaxError("missing closing '}'")
-        if text[self.pos] == "}":
-            self.pos += 1
-            return self._value(name)
-        operator = next((op for op in _OPERATORS if text.startswith(op, self.pos)), None)
-        if operator is None:
-            raise TemplateSyntaxError(f"unexpected {text[self.pos]!r} after ${{{name}")
-        self.pos += len(operator)
-        value = self.lookup(name)
-        is_set = value is not None
-        is_nonempty = bool(value)
-        wants_word = {
-            ":-": not is_nonempty, "-": not is_set,
-            ":?": not is_nonempty, "?": not is_set,
-            ":+": is_nonempty, "+": is_set,
-        }[operator]
-        if not wants_word:
-            self._skip_until_closing()
-            self.pos += 1
-            if operator in (":+", "+"):
-                return ""
-            return value or ""
-        word = self._until(closing=True)
-        self.pos += 1  # the "}"
-        if operator in (":?", "?"):
-            raise MissingVariableError(name, word)
-        return word

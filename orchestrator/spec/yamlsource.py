@@ -1,15 +1,21 @@
 """Phase 1: YAML text → plain Python data plus a map of where every key and value sits.
 
-Follows YAML 1.2 core scalars as compose-go does (so `no`, `on` and `8080:80` stay strings),
-resolves anchors, aliases and `<<` merge keys, turns keys into strings, and keeps `!reset` and
-`!override` as markers for the merge phase. Aliases are expanded with a budget so that a
-"billion laughs" document is refused instead of exhausting memory.
+Scalars are read as Compose's YAML library (gopkg.in/yaml.v3) reads them into `any`: `no`,
+`on` and `8080:80` stay strings, `0x1F`, `0o17`, `017`, `0b101` and `1_000` are integers,
+`1e3` and `08` are floats, timestamps stay text. Anchors, aliases and `<<` merge keys are
+resolved, keys become strings, and `!reset` / `!override` are kept as markers for the merge
+phase. Aliases are expanded under yaml.v3's budget (at most 99% of a document's nodes, falling
+to 10% for very large ones, may come from aliases), so a "billion laughs" document is refused
+after a few thousand nodes instead of exhausting memory. Text that is not UTF-8 or holds
+characters YAML forbids (NUL among them) is refused with the line and column where it is.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -21,7 +27,10 @@ Path_ = tuple[str | int, ...]
 
 RESET_TAG = "!reset"
 OVERRIDE_TAG = "!override"
-MAX_EXPANDED_NODES = 1_000_000
+PLAIN_TAG = "tag:pyorch,2025:plain"  # an untagged plain scalar, resolved below as yaml.v3 does
+
+# yaml.v3's alias budget: counted over decoded nodes, checked once 1000 nodes and 100 aliased ones.
+_ALIAS_RANGE = (400_000, 4_000_000)
 
 
 @dataclass(frozen=True)
@@ -56,20 +65,11 @@ class SourceMap:
 
 
 class YamlResolver(yaml.resolver.BaseResolver):
-    """YAML 1.2 core schema."""
+    """Every untagged plain scalar gets PLAIN_TAG; `_Builder` gives it a type as yaml.v3 would."""
 
 
-YamlResolver.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                list("tTfF"))
-YamlResolver.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789"))
-YamlResolver.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
-    list("-+0123456789."))
-YamlResolver.add_implicit_resolver(
-    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
-YamlResolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+YamlResolver.add_implicit_resolver(PLAIN_TAG, re.compile(r"(?s).*"), None)
+
 
 try:
     from yaml._yaml import CParser as _CParser
@@ -96,6 +96,23 @@ else:  # pragma: no cover - libyaml is normally present
             YamlResolver.__init__(self)
 
 
+def read_text(path: Path, label: str | None = None) -> str:
+    """A file's text (a UTF-8 BOM is dropped); bytes that are not UTF-8 are refused with where they are."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise YamlSyntaxError(f"invalid UTF-8 (byte 0x{data[exc.start]:02x})",
+                              _location_of(data, exc.start, label or str(path))) from None
+
+
+def _location_of(data: bytes, offset: int, file: str) -> Location:
+    before = data[:offset]
+    line = before.count(b"\n") + 1
+    column = len(before) - (before.rfind(b"\n") + 1) + 1
+    return Location(file, line, column)
+
+
 def parse_documents(text: str, file: str) -> list[tuple[Any, SourceMap]]:
     """Every YAML document of `text` as (data, positions); empty documents are skipped."""
     loader: Any = None
@@ -110,8 +127,11 @@ def parse_documents(text: str, file: str) -> list[tuple[Any, SourceMap]]:
         mark = exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc.context}", where) from None
+    except yaml.reader.ReaderError as exc:
+        where = _location_of(text.encode(), len(text[:exc.position].encode()), file)
+        raise YamlSyntaxError(f"invalid YAML: character {exc.character!r} is not allowed", where) from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(f"invalid YAML: {exc}", Location(file)) from None
+        raise YamlSyntaxError(f"invalid YAML: {exc}", _error_location(text, exc, file)) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -123,26 +143,60 @@ def parse_documents(text: str, file: str) -> list[tuple[Any, SourceMap]]:
     return documents
 
 
+def _error_location(text: str, exc: yaml.YAMLError, file: str) -> Location:
+    """libyaml's errors carry no mark object; their position is in the message ("line N, column M")."""
+    found = re.search(r"line (\d+), column (\d+)", str(exc))
+    if found:
+        return Location(file, int(found.group(1)), int(found.group(2)))
+    return Location(file, text.count("\n") + 1, 1)
+
+
+def _allowed_alias_ratio(decoded: int) -> float:
+    low, high = _ALIAS_RANGE
+    if decoded <= low:
+        return 0.99
+    if decoded >= high:
+        return 0.10
+    return 0.99 - 0.89 * (decoded - low) / (high - low)
+
+
 class _Builder:
     def __init__(self, source: SourceMap) -> None:
         self.source = source
-        self.budget = MAX_EXPANDED_NODES
         self.active: set[int] = set()
+        self.seen: set[int] = set()   # nodes built once: building one again expands an alias
+        self.decoded = 0
+        self.aliased = 0
+        self.alias_depth = 0
 
     def _where(self, node: Node) -> Location:
         return Location(self.source.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def build(self, node: Node, path: Path_) -> Any:
-        self.budget -= 1
-        if self.budget < 0:
-            raise YamlSyntaxError("document too large after expanding aliases", self._where(node))
-        if path not in self.source.values:
-            self.source.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-        if node.tag == RESET_TAG:
-            return Reset()
-        if node.tag == OVERRIDE_TAG:
-            return Override(self._build_plain(node, path))
-        return self._build_plain(node, path)
+        again = id(node) in self.seen
+        self.seen.add(id(node))
+        if again:
+            self.alias_depth += 1
+        try:
+            self._count(node)
+            if path not in self.source.values:
+                self.source.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+            if node.tag == RESET_TAG:
+                return Reset()
+            if node.tag == OVERRIDE_TAG:
+                return Override(self._build_plain(node, path))
+            return self._build_plain(node, path)
+        finally:
+            if again:
+                self.alias_depth -= 1
+
+    def _count(self, node: Node) -> None:
+        self.decoded += 1
+        if self.alias_depth > 0:
+            self.aliased += 1
+        if self.aliased > 100 and self.decoded > 1000 \
+                and self.aliased / self.decoded > _allowed_alias_ratio(self.decoded):
+            raise YamlSyntaxError("document contains excessive aliasing (alias expansion limit)", self._where(node))
 
     def _build_plain(self, node: Node, path: Path_) -> Any:
         if isinstance(node, ScalarNode):
@@ -163,10 +217,10 @@ class _Builder:
         result: dict[str, Any] = {}
         merge_values: list[Node] = []
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == "tag:yaml.org,2002:merge" or (key_node.tag == PLAIN_TAG and key_node.value == "<<"):
                 merge_values.append(value_node)
                 continue
-            key = self._key(key_node)
+            key = self._key(key_node, path)
             if key in result:
                 raise YamlSyntaxError(f"duplicate key {key!r}", self._where(key_node))
             self.source.keys.setdefault((*path, key), (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
@@ -185,38 +239,109 @@ class _Builder:
         for candidate in candidates:
             if not isinstance(candidate, MappingNode):
                 raise YamlSyntaxError("a merge key '<<' needs a mapping or a list of mappings", self._where(candidate))
-            sources.append(self._build_plain(candidate, path))
+            sources.append(self.build(candidate, path))
         return sources
 
-    def _key(self, node: Node) -> str:
+    def _key(self, node: Node, path: Path_) -> str:
+        """Keys must be strings, as Compose wants them (`1:` or `true:` as a key is refused)."""
         if not isinstance(node, ScalarNode):
             raise YamlSyntaxError("mapping keys must be scalars", self._where(node))
         value = self._scalar(node)
-        if value is None:
-            return "null" if node.value else ""
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value) if not isinstance(value, str) else value
+        if not isinstance(value, str):
+            where = ".".join(str(p) for p in path)
+            raise YamlSyntaxError(f"non-string key {'in ' + where if where else 'at top level'}: {node.value!r}",
+                                  self._where(node))
+        return str(value)
 
     def _scalar(self, node: ScalarNode) -> Any:
         text = node.value
         tag = node.tag
-        try:
-            if tag == "tag:yaml.org,2002:null":
-                return None
-            if tag == "tag:yaml.org,2002:bool":
-                return text.lower() == "true"
-            if tag == "tag:yaml.org,2002:int":
-                if text.startswith("0o"):
-                    return int(text[2:], 8)
-                if re.fullmatch(r"[-+]?0[0-7]+", text):  # YAML 1.1 octal, as yaml.v3 (and file modes) read it
-                    return int(text, 8)
-                return int(text, 0) if text.startswith("0x") else int(text, 10)
-            if tag == "tag:yaml.org,2002:float":
-                return float(text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
-                             .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
-        except ValueError:
-            raise YamlSyntaxError(f"invalid {tag.rsplit(':', 1)[-1]} {text!r}", self._where(node)) from None
-        if tag in ("tag:yaml.org,2002:str", "!", RESET_TAG, OVERRIDE_TAG) or tag.startswith("tag:yaml.org,2002:"):
+        if tag == PLAIN_TAG:
+            return resolve_plain(text)
+        if tag in ("tag:yaml.org,2002:str", "!", RESET_TAG, OVERRIDE_TAG):
+            return text
+        if tag == "tag:yaml.org,2002:null":
+            return None
+        resolved = resolve_plain(text)
+        wanted = {"tag:yaml.org,2002:bool": bool, "tag:yaml.org,2002:int": int, "tag:yaml.org,2002:float": float}
+        kind = wanted.get(tag)
+        if kind is float and isinstance(resolved, int) and not isinstance(resolved, bool):
+            return float(resolved)
+        if kind is not None and type(resolved) is kind:
+            return resolved
+        if kind is not None:
+            raise YamlSyntaxError(f"cannot decode {text!r} as {tag.rsplit(':', 1)[-1]}", self._where(node))
+        if tag.startswith("tag:yaml.org,2002:"):
             return text
         raise YamlSyntaxError(f"unsupported YAML tag {tag}", self._where(node))
+
+
+# --- what yaml.v3 makes of a plain scalar ----------------------------------------------------------
+
+_YAML_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_TIMESTAMP = re.compile(
+    r"^\d{4}-\d{1,2}-\d{1,2}(?:(?:[Tt]|[ \t]+)\d{1,2}:\d{2}:\d{2}(?:\.\d*)?(?:[ \t]*(?:Z|[-+]\d{1,2}(?::\d{2})?))?)?$")
+_SPECIAL_PLAIN: dict[str, Any] = {
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
+}
+_DIGITS = {2: "01", 8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}
+
+
+class Timestamp(str):
+    """A plain scalar yaml.v3 takes for a timestamp: decoded into `any`, it stays its text."""
+
+
+def go_parse_int(text: str) -> int | None:
+    """strconv.ParseInt, then ParseUint, with base 0: a sign, 0x/0o/0b prefixes, a leading 0 for octal."""
+    sign, body = 1, text
+    if body[:1] in ("+", "-"):
+        sign, body = (-1 if body[0] == "-" else 1), body[1:]
+    base = 10
+    if body[:2].lower() in ("0x", "0o", "0b"):
+        base, body = {"x": 16, "o": 8, "b": 2}[body[1].lower()], body[2:]
+    elif len(body) > 1 and body[0] == "0":
+        base, body = 8, body[1:]
+    if not body or any(c not in _DIGITS[base] for c in body):
+        return None
+    value = sign * int(body, base)
+    if not -(1 << 63) <= value < (1 << 64):
+        return None
+    return value
+
+
+def resolve_plain(text: str) -> Any:
+    """None, bool, int, float, or the text itself (a `Timestamp` for what looks like one)."""
+    if text in _SPECIAL_PLAIN:
+        return _SPECIAL_PLAIN[text]
+    first = text[:1]
+    if first == ".":
+        return float(text) if _YAML_FLOAT.match(text) else text
+    if not (first.isascii() and first.isdigit()) and first not in ("+", "-"):
+        return text
+    if _TIMESTAMP.match(text):
+        return Timestamp(text)
+    plain = text.replace("_", "")
+    number = go_parse_int(plain)
+    if number is not None:
+        return number
+    if _YAML_FLOAT.match(plain):
+        return float(plain)
+    return text
+
+
+def go_text(value: Any) -> str:
+    """`fmt.Sprint` of a decoded scalar: how Compose turns a number or boolean into a string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        from orchestrator.spec.goformat import format_float
+
+        return format_float(value)
+    return str(value)

@@ -15,7 +15,7 @@ from orchestrator.spec.yamlsource import parse_documents
 
 def _port(target: int, published: str | None = None, host_ip: str | None = None,
           protocol: str = "tcp") -> dict[str, Any]:
-    entry: dict[str, Any] = {"target": target, "protocol": protocol, "mode": "ingress"}
+    entry: dict[str, Any] = {"mode": "ingress", "target": target, "protocol": protocol}
     if published is not None:
         entry["published"] = published
     if host_ip is not None:
@@ -34,13 +34,16 @@ def _port(target: int, published: str | None = None, host_ip: str | None = None,
     ("3000-3001", [_port(3000), _port(3001)]),
     ("9090-9091:8080-8081", [_port(8080, "9090"), _port(8081, "9091")]),
     ("0.0.0.0:5000-5001:5000-5001/tcp", [_port(5000, "5000", "0.0.0.0"), _port(5001, "5001", "0.0.0.0")]),
+    ("80/UDP", [_port(80, protocol="udp")]),
+    # Docker sorts the entries of a range by "PORT/PROTO" as text.
+    ("8-10:8-10", [_port(10, "10"), _port(8, "8"), _port(9, "9")]),
 ])
 def test_short_ports(text: str, expected: list[dict[str, Any]]) -> None:
     assert short_port(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "abc", "80/icmp", "1:2:3:4", "9090-9092:8080-8081", "90-80", "70000",
-                                  "[::1", "5000:5000-5001"])
+                                  "[::1", "5000:5000-5001", "65536"])
 def test_invalid_short_ports(text: str) -> None:
     with pytest.raises(ValueError):
         short_port(text)
@@ -54,22 +57,29 @@ def test_long_port_published_is_checked() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("/data", {"type": "volume", "target": "/data"}),
-    ("data:/data", {"type": "volume", "source": "data", "target": "/data"}),
-    ("data:/data:ro", {"type": "volume", "source": "data", "target": "/data", "read_only": True}),
+    ("/data", {"type": "volume", "target": "/data", "volume": {}}),
+    ("/a", {"type": "volume", "target": "/a"}),   # two characters or fewer: a target, nothing else
+    ("data:/data", {"type": "volume", "source": "data", "target": "/data", "volume": {}}),
+    ("data:/data:ro", {"type": "volume", "source": "data", "target": "/data", "read_only": True, "volume": {}}),
     ("data:/data:nocopy", {"type": "volume", "source": "data", "target": "/data", "volume": {"nocopy": True}}),
     ("./src:/app", {"type": "bind", "source": "./src", "target": "/app", "bind": {"create_host_path": True}}),
+    ("./src:/app:cached", {"type": "bind", "source": "./src", "target": "/app", "bind": {"create_host_path": True}}),
     ("/host:/app:rw,z", {"type": "bind", "source": "/host", "target": "/app", "read_only": False,
                          "bind": {"create_host_path": True, "selinux": "z"}}),
     ("~/x:/x:rshared", {"type": "bind", "source": "~/x", "target": "/x",
                         "bind": {"create_host_path": True, "propagation": "rshared"}}),
-    ("/data:ro", {"type": "volume", "target": "/data", "read_only": True}),
+    # As in Compose: a second field is the target (so this mounts /data on `ro`), and a single
+    # letter before `:` is a Windows drive.
+    ("/data:ro", {"type": "bind", "source": "/data", "target": "ro", "bind": {"create_host_path": True}}),
+    ("c:/x", {"type": "volume", "target": "c:/x", "volume": {}}),
+    ("a:/b:bogus", {"type": "bind", "source": "a:/b", "target": "bogus", "bind": {"create_host_path": True}}),
+    ("${SRC:-./x}:/x", {"type": "volume", "source": "${SRC:-./x}", "target": "/x", "volume": {}}),
 ])
 def test_short_volumes(text: str, expected: dict[str, Any]) -> None:
     assert short_volume(text) == expected
 
 
-@pytest.mark.parametrize("text", ["a:/b:bogus", "a:b:c:d", "a:"])
+@pytest.mark.parametrize("text", ["", "ab:cd:ef:gh", "data:", "data::/y"])
 def test_invalid_short_volumes(text: str) -> None:
     with pytest.raises(ValueError):
         short_volume(text)

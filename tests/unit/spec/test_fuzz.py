@@ -1,5 +1,5 @@
 """Property-based: no input produces anything but a Project or a ComposeError, and errors from a file
-say where; what loads prints as canonical YAML that loads back equal."""
+say where; what loads prints as canonical YAML that loads back into the same output and hashes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from orchestrator.spec import ComposeError, LoadOptions, Project, load_project
 from orchestrator.spec.model import Deploy, Healthcheck, Service, ServicePort, ServiceVolume
-from orchestrator.spec.render import render_config
+from orchestrator.spec.render import hashes, render_config
 from orchestrator.spec.template import MissingVariableError, TemplateSyntaxError, substitute
 
 ENVIRON = {"SET": "value", "EMPTY": "", "HOME": "/root", "PORT": "8080"}
@@ -33,9 +33,11 @@ def _load_text(text: str) -> Project | ComposeError:
 
 
 def _check_round_trip(project: Project) -> None:
-    again = _load_text(render_config(project))
+    printed = render_config(project)
+    again = _load_text(printed)
     assert isinstance(again, Project), f"canonical output does not load: {again}"
-    assert again == project
+    assert render_config(again) == printed
+    assert hashes(again) == hashes(project)
 
 
 scalars = st.one_of(

@@ -45,8 +45,7 @@ def _indent(text: str) -> str:
     ("image: a\ncommand: [a, b]", "command: c d", "command", ["c", "d"]),
     ("image: a\nentrypoint: [a]", "entrypoint: [b]", "entrypoint", ["b"]),
     ("image: a\nhealthcheck: {test: [CMD, a], retries: 5}", "healthcheck: {test: [CMD, b]}", "healthcheck",
-     {"test": ["CMD", "b"], "retries": 5, "interval": 30.0, "timeout": 30.0, "start_period": 0.0,
-      "start_interval": 5.0}),
+     {"test": ["CMD", "b"], "retries": 5}),
     # sequences: appended (and made unique where the spec says so)
     ("image: a\ndns: [1.1.1.1]", "dns: [8.8.8.8, 1.1.1.1]", "dns", ["1.1.1.1", "8.8.8.8"]),
     ("image: a\ncap_add: [NET_ADMIN]", "cap_add: [SYS_TIME]", "cap_add", ["NET_ADMIN", "SYS_TIME"]),

@@ -25,9 +25,9 @@ services:
     ([], {"COMPOSE_PROFILES": "debug,ops"}, [], ["debug", "tools", "web"]),
     (["*"], {}, [], ["backend", "debug", "frontend", "tools", "web"]),
     (["frontend", "backend"], {}, [], ["backend", "frontend", "web"]),
-    # a service named on the command line is enabled, with what it depends on
-    ([], {}, ["frontend"], ["backend", "frontend", "web"]),
-    ([], {}, ["debug"], ["debug", "web"]),
+    # naming a service on the command line enables its profiles (as Compose does)
+    ([], {}, ["debug"], ["debug", "tools", "web"]),
+    (["backend"], {}, ["frontend"], ["backend", "frontend", "web"]),
 ])
 def test_active_services(write: Write, load: Load, profiles: list[str], environ: dict[str, str],
                          named: list[str], active: list[str]) -> None:
@@ -35,6 +35,12 @@ def test_active_services(write: Write, load: Load, profiles: list[str], environ:
     project = load(profiles=profiles, environ=environ, services=named)
     assert sorted(project.services) == active
     assert sorted(project.disabled_services) == sorted({"web", "debug", "tools", "frontend", "backend"} - set(active))
+
+
+def test_a_named_service_does_not_enable_its_dependencies_profiles(write: Write, load: Load) -> None:
+    write("compose.yaml", PROJECT)
+    with pytest.raises(UndefinedReferenceError, match="'backend', which is not enabled"):
+        load(services=["frontend"])
 
 
 def test_dependency_on_a_disabled_service_is_an_error(write: Write, load: Load) -> None:

@@ -53,9 +53,8 @@ ENV = {"FOO": "first", "BAR": "", "JSON": '{"json":2}', "INNER": "in", "DOLLAR":
     ("${UNSET:-}", ""),
     ("${UNSET:-$$}", "$"),
     ("${DOLLAR}FOO", "$FOO"),   # substituted text is not expanded again
-    # lazy: an unused default is not evaluated
-    ("${FOO:-${MISSING?boom}}", "first"),
-    ("${BAR:+${MISSING?boom}}", ""),
+    ("${FOO:-a} and ${UNSET:-b}", "first and b"),
+    ("$FOO$FOO", "firstfirst"),
 ])
 def test_substitution(template: str, expected: str) -> None:
     assert substitute(template, ENV) == expected
@@ -73,6 +72,9 @@ def test_invalid_templates_are_refused(template: str) -> None:
     ("${BAR:?empty is not ok}", "required variable BAR is missing a value: empty is not ok"),
     ("${UNSET?}", "required variable UNSET is missing a value"),
     ("${UNSET:?$FOO here}", "required variable UNSET is missing a value: first here"),
+    # As in Compose, the word after the operator is expanded first, even when it is not used.
+    ("${FOO:-${MISSING?boom}}", "required variable MISSING is missing a value: boom"),
+    ("${BAR:+${MISSING?boom}}", "required variable MISSING is missing a value: boom"),
 ])
 def test_required_variables(template: str, message: str) -> None:
     with pytest.raises(MissingVariableError) as info:
