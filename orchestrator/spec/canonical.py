@@ -115,7 +115,8 @@ class Renderer:
 
     @staticmethod
     def size(value: int | None) -> str | None:
-        return None if value is None else str(value)
+        """A byte size (Go's UnitBytes): its number as a string; zero counts as unset."""
+        return None if not value else str(value)
 
     @staticmethod
     def f32(value: float | None) -> Float32 | None:
@@ -124,7 +125,7 @@ class Renderer:
     # --- project ---------------------------------------------------------------------------------
     def project_tree(self) -> dict[str, Any]:
         project = self.project
-        used = _used_resources(project)
+        used = used_resources(project)
         services = {name: self.service(project.services[name]) for name in sorted_keys(project.services, self.fmt)}
         sections: dict[str, dict[str, Any]] = {
             "networks": self.mapping({k: v for k, v in project.networks.items() if k in used["networks"]},
@@ -571,7 +572,7 @@ def _multi_option(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def _used_resources(project: Project) -> dict[str, set[str]]:
+def used_resources(project: Project) -> dict[str, set[str]]:
     """What enabled services refer to; Compose prints only those resources."""
     used: dict[str, set[str]] = {k: set() for k in ("networks", "volumes", "secrets", "configs", "models")}
     for service in project.services.values():

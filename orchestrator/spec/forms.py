@@ -11,6 +11,8 @@ import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from orchestrator.spec.yamlsource import go_text
+
 _PROTOCOLS = ("tcp", "udp", "sctp")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -29,10 +31,8 @@ def scalar_text(value: Any) -> str | None:
     """A YAML scalar as the string Compose uses (`true`, `1`, `1.5`); None stays None."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | str):
-        return str(value)
+    if isinstance(value, bool | int | float | str):
+        return go_text(value)
     raise ValueError(f"expected a string, number or boolean, got {type(value).__name__}")
 
 

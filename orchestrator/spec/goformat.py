@@ -268,11 +268,24 @@ def needs_quotes(text: str) -> bool:
     return text in _OLD_BOOLS or _BASE60_FLOAT.match(text) is not None
 
 
+_TAGS = {type(None): "null", bool: "bool", int: "int", float: "float"}
+
+
 class _GoDumper(yaml.SafeDumper):
-    """Block style with indented sequences and no line folding, as yaml.v3 with SetIndent(2)."""
+    """Block style with indented sequences and no line folding, as yaml.v3 with SetIndent(2);
+    a plain scalar means what yaml.v3 reads in it (so `=` stays plain and `1_000` is quoted)."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            resolved = resolve_plain(value)
+            if isinstance(resolved, Timestamp):
+                return "tag:yaml.org,2002:timestamp"
+            return f"tag:yaml.org,2002:{_TAGS.get(type(resolved), 'str')}"
+        result: str = super().resolve(kind, value, implicit)
+        return result
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -285,11 +298,13 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 def _represent_float32(dumper: yaml.SafeDumper, value: Float32) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:float", _yaml_float_text(value.value, 32))
+    text = _yaml_float_text(value.value, 32)
+    return dumper.represent_scalar(dumper.resolve(yaml.ScalarNode, text, (True, False)), text)
 
 
 def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:float", _yaml_float_text(value, 64))
+    text = _yaml_float_text(value, 64)
+    return dumper.represent_scalar(dumper.resolve(yaml.ScalarNode, text, (True, False)), text)
 
 
 def _yaml_float_text(value: float, bits: int) -> str:

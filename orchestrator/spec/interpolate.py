@@ -7,7 +7,7 @@ from typing import Any
 
 from orchestrator.spec.errors import InterpolationError
 from orchestrator.spec.template import MissingVariableError, Substitution, TemplateSyntaxError
-from orchestrator.spec.yamlsource import Override, Path_, Reset, SourceMap
+from orchestrator.spec.yamlsource import Override, Path_, Reset, SourceMap, Timestamp
 
 
 def interpolate_tree(data: Any, environment: Mapping[str, str], source: SourceMap,
@@ -23,6 +23,8 @@ def interpolate_tree(data: Any, environment: Mapping[str, str], source: SourceMa
 
 
 def _walk(value: Any, path: Path_, substitution: Substitution, source: SourceMap) -> Any:
+    if isinstance(value, Timestamp):  # holds no variable; kept as what it is for the checks after
+        return value
     if isinstance(value, str):
         try:
             return substitution.expand(value)

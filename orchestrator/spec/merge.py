@@ -36,6 +36,15 @@ def _target_key(item: Any) -> Any:
     return item.get("target") or item.get("source")
 
 
+def _mount_key(directory: str) -> Callable[[Any], Any]:
+    """A secret or config is unique by where it is mounted (its default place when no target)."""
+    def key(item: Any) -> Any:
+        if not isinstance(item, dict):
+            return repr(item)
+        return item.get("target") or f"{directory}/{item.get('source')}"
+    return key
+
+
 def _env_file_key(item: Any) -> Any:
     return item.get("path") if isinstance(item, dict) else item
 
@@ -47,8 +56,8 @@ def _device_key(item: Any) -> Any:
 _UNIQUE_BY: dict[tuple[str, ...], Callable[[Any], Any]] = {
     ("ports",): _port_key,
     ("volumes",): _target_key,
-    ("secrets",): _target_key,
-    ("configs",): _target_key,
+    ("secrets",): _mount_key("/run/secrets"),
+    ("configs",): _mount_key(""),
     ("build", "secrets"): _target_key,
     ("env_file",): _env_file_key,
     ("devices",): _device_key,

@@ -20,7 +20,9 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     ValidatorFunctionWrapHandler,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -125,6 +127,11 @@ class Ulimit(ComposeModel):
     @property
     def single(self) -> int | None:
         return self._single
+
+    @model_serializer(mode="wrap")
+    def _dump_single(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """One number stays one number (the files' own form, which Compose prints back)."""
+        return self._single if self._single is not None else handler(self)
 
 
 class ServiceConfigRef(ComposeModel):
@@ -369,9 +376,20 @@ class Extends(ComposeModel):
         return {"service": data} if isinstance(data, str) else data
 
 
+def _no_booleans(value: Any) -> Any:
+    """Values Compose takes as strings or numbers only (a YAML boolean is refused)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, bool):
+                raise ValueError(f"{key}: must be a string or a number, not a boolean (quote it)")
+    return value
+
+
 class Logging(ComposeModel):
     driver: str | None = None
-    options: OptionalStringDict | None = None
+    # Validators run last-first: booleans are refused before the values become strings.
+    options: Annotated[dict[str, str | None] | None, BeforeValidator(forms.list_or_dict),
+                       BeforeValidator(_no_booleans)] = None
 
 
 class DeviceMapping(ComposeModel):
@@ -381,12 +399,13 @@ class DeviceMapping(ComposeModel):
 
     @classmethod
     def normalize(cls, data: Any) -> Any:
+        """`HOST[:CONTAINER[:PERMISSIONS]]`, permissions `rwm` by default (as Compose reads it)."""
         if isinstance(data, str):
             parts = data.split(":")
-            entry = {"source": parts[0], "target": parts[1] if len(parts) > 1 else parts[0]}
-            if len(parts) > 2:
-                entry["permissions"] = parts[2]
-            return entry
+            if len(parts) > 3:
+                raise ValueError(f"confusing device mapping, please use long syntax: {data}")
+            target = parts[1] if len(parts) > 1 and parts[1] else parts[0]
+            return {"source": parts[0], "target": target, "permissions": parts[2] if len(parts) > 2 else "rwm"}
         return data
 
 

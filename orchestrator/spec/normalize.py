@@ -57,6 +57,9 @@ def normalize_services(data: dict[str, Any], environment: Mapping[str, str], loc
         if isinstance(build, dict) and not build.get("dockerfile") and not build.get("dockerfile_inline"):
             build["dockerfile"] = "Dockerfile"
             added.add(("services", name, "build", "dockerfile"))
+        deploy = service.get("deploy")
+        if service.get("scale") is not None and isinstance(deploy, dict) and deploy.get("replicas") is None:
+            deploy["replicas"] = service["scale"]
         for secret in service.get("secrets") or []:
             if isinstance(secret, dict) and not secret.get("target"):
                 secret["target"] = f"/run/secrets/{secret['source']}"

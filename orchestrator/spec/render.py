@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.spec.canonical import compose_tree
+from orchestrator.spec.canonical import compose_tree, used_resources
 from orchestrator.spec.goformat import emit_json, emit_yaml, sorted_keys
 from orchestrator.spec.model import Project
 from orchestrator.spec.raw import Variable, extract_variables
@@ -66,15 +66,17 @@ def service_names(project: Project) -> list[str]:
 
 
 def model_names(project: Project) -> list[str]:
-    return [m.model for _, m in sorted(project.models.items())]
+    used = used_resources(project)["models"]
+    return [m.model for key, m in sorted(project.models.items()) if key in used]
 
 
 def volume_names(project: Project) -> list[str]:
-    return sorted(project.volumes)
+    """The volumes enabled services use (Compose leaves the others out of the model)."""
+    return sorted(set(project.volumes) & used_resources(project)["volumes"])
 
 
 def network_names(project: Project) -> list[str]:
-    return sorted(project.networks)
+    return sorted(set(project.networks) & used_resources(project)["networks"])
 
 
 def profile_names(project: Project) -> list[str]:

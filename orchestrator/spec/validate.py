@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from orchestrator.spec.errors import SchemaError
 from orchestrator.spec.model import ComposeFile
+from orchestrator.spec.nulls import check_values
 from orchestrator.spec.yamlsource import Path_, SourceMap
 
 _RESOURCE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
@@ -22,6 +23,7 @@ def validate_file(data: Any, source: SourceMap) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise SchemaError("a Compose file must be a mapping at the top level", source.locate(()))
+    check_values(data, source)
     for section in _SECTIONS:
         items = data.get(section)
         if not isinstance(items, dict):

@@ -155,7 +155,7 @@ services:
     ("dns", "8.8.8.8", ["8.8.8.8"]),
     ("tmpfs", "/run", ["/run"]),
     ("networks", ["front", "back"], {"front": None, "back": None}),
-    ("ulimits", {"nofile": 1024}, {"nofile": {"soft": 1024, "hard": 1024}}),
+    ("ulimits", {"nofile": 1024}, {"nofile": 1024}),  # one number stays one number (soft = hard)
     ("depends_on", ["db"], {"db": {"condition": "service_started", "required": True, "restart": False}}),
     ("healthcheck", {"test": "curl x"}, {"test": ["CMD-SHELL", "curl x"]}),
     ("env_file", ".env", [{"path": ".env", "required": True}]),
@@ -166,7 +166,7 @@ services:
     ("secrets", [{"source": "s", "mode": "0440"}], [{"source": "s", "mode": 0o440}]),
     ("memswap_limit", -1, -1),
     ("cpu_rt_runtime", "10ms", 10000),
-    ("devices", ["/dev/fuse"], [{"source": "/dev/fuse", "target": "/dev/fuse"}]),
+    ("devices", ["/dev/fuse"], [{"source": "/dev/fuse", "target": "/dev/fuse", "permissions": "rwm"}]),
     ("user", 1000, "1000"),
     ("group_add", [1000, "audio"], ["1000", "audio"]),
     ("expose", [80, "81/udp"], ["80", "81/udp"]),

@@ -58,7 +58,10 @@ def _values(depth: int) -> st.SearchStrategy[Any]:
     return st.one_of(
         scalars,
         st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(SUB_KEYS) | st.text(max_size=6), inner, max_size=3),
+        # A `$` in a key is printed `$$` (Compose escapes every `$` of its output), so such keys are
+        # not a fixed point of `config`; they are left out here.
+        st.dictionaries(st.sampled_from(SUB_KEYS) | st.text(max_size=6).filter(lambda k: "$" not in k), inner,
+                        max_size=3),
     )
 
 

@@ -38,7 +38,7 @@ def _indent(text: str) -> str:
     ("image: a\nextra_hosts: ['a:1.1.1.1']", "extra_hosts: {b: 2.2.2.2}", "extra_hosts",
      {"a": "1.1.1.1", "b": "2.2.2.2"}),
     ("image: a\nulimits: {nofile: 10}", "ulimits: {nproc: {soft: 1, hard: 2}}", "ulimits",
-     {"nofile": {"soft": 10, "hard": 10}, "nproc": {"soft": 1, "hard": 2}}),
+     {"nofile": 10, "nproc": {"soft": 1, "hard": 2}}),
     ("image: a\ndeploy: {replicas: 2, resources: {limits: {memory: 1k}}}", "deploy: {resources: {limits: {cpus: 1}}}",
      "deploy", {"replicas": 2, "resources": {"limits": {"memory": 1024, "cpus": 1.0}}}),
     # commands: replaced, never appended
