@@ -45,9 +45,11 @@ def check_file_objects(project: Project) -> None:
 
 
 def _mount(project: Project, kind: str, obj: Secret | Config, ref: ServiceConfigRef, target: str) -> FileMount:
-    name = obj.name or ref.source
+    # Messages name the object as the file does (its key); an external one by its real name, as
+    # Compose does (the loader names every object, `<project>_<key>` when not external).
+    name = ref.source
     if obj.external:
-        raise EngineError(f"unsupported external {kind} {name}")
+        raise EngineError(f"unsupported external {kind} {obj.name or name}")
     if isinstance(obj, Secret) and obj.driver:
         raise EngineError(f"{kind} {name}: driver {obj.driver!r} is not supported")
     if obj.template_driver:

@@ -7,7 +7,7 @@ buildable service, `build.platforms` without the service's `platform`, `network_
 `scale` different from `deploy.replicas`, a per-service limit different from its `deploy`
 twin (cpus, memory, pids, memory reservation), `container_name` with several replicas, a
 `develop.watch` rule without `target` for a sync action, two mounts on one target, a secret with
-neither `file` nor `environment`, dependency cycles. pyorch also refuses `network_mode: host`
+neither `file` nor `environment` (nor `content`, which pyorch accepts), dependency cycles. pyorch also refuses `network_mode: host`
 with `ports` (Docker would drop the ports silently).
 """
 
@@ -40,8 +40,10 @@ def check_consistency(project: Project, locate: Locate) -> None:
                 raise SchemaError(f"service {name!r}: develop.watch needs a target for the {rule.action!r} action",
                                   locate((*here, "develop", "watch", index)))
     for key, secret in project.secrets.items():
-        if not secret.external and not secret.file and not secret.environment:
-            raise SchemaError(f"secret {key!r} must declare either `file` or `environment`", locate(("secrets", key)))
+        # `content` is pyorch's addition (newer specifications have it; Compose v2.40.3 refuses it).
+        if not secret.external and not secret.file and not secret.environment and secret.content is None:
+            raise SchemaError(f"secret {key!r} must declare either `file` or `environment` (or `content`)",
+                              locate(("secrets", key)))
     _check_dependency_cycles(project, locate)
 
 

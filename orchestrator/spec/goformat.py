@@ -280,11 +280,10 @@ class _GoDumper(yaml.SafeDumper):
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
-            resolved = resolve_plain(value)
-            if isinstance(resolved, Timestamp):
+            if isinstance(resolve_plain(value), Timestamp):
                 return "tag:yaml.org,2002:timestamp"
-            return f"tag:yaml.org,2002:{_TAGS.get(type(resolved), 'str')}"
-        result: str = super().resolve(kind, value, implicit)
+            return _plain_tag(value)
+        result: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         return result
 
 
@@ -297,14 +296,20 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+def _plain_tag(text: str) -> str:
+    """The tag yaml.v3 gives `text` written plain: a float written `4` is read back as an int."""
+    resolved = resolve_plain(text)
+    return f"tag:yaml.org,2002:{_TAGS.get(type(resolved), 'str')}"
+
+
 def _represent_float32(dumper: yaml.SafeDumper, value: Float32) -> yaml.ScalarNode:
     text = _yaml_float_text(value.value, 32)
-    return dumper.represent_scalar(dumper.resolve(yaml.ScalarNode, text, (True, False)), text)
+    return dumper.represent_scalar(_plain_tag(text), text)
 
 
 def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.ScalarNode:
     text = _yaml_float_text(value, 64)
-    return dumper.represent_scalar(dumper.resolve(yaml.ScalarNode, text, (True, False)), text)
+    return dumper.represent_scalar(_plain_tag(text), text)
 
 
 def _yaml_float_text(value: float, bits: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from orchestrator.engine.file_objects import check_file_objects, file_mounts
 from orchestrator.errors import EngineError
 from orchestrator.spec import LoadOptions, Project, load_project
+from orchestrator.spec.render import render_config
 from runtime.container.runconfig import FileMount
 
 
@@ -64,7 +64,7 @@ def test_targets_sources_and_defaults_as_compose(tmp_path: Path) -> None:
         FileMount("/etc/app.conf", source=str(tmp_path / "app.conf"), mode=0o440),
     ]
     # the value is kept for the engine, never shown by `config`
-    assert "from-dotenv" not in json.dumps(project.to_canonical_dict())
+    assert "from-dotenv" not in render_config(project, "json")
 
 
 def test_the_process_environment_wins_and_a_missing_variable_is_refused_at_up(tmp_path: Path) -> None:
