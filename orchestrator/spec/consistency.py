@@ -7,8 +7,8 @@ buildable service, `build.platforms` without the service's `platform`, `network_
 `scale` different from `deploy.replicas`, a per-service limit different from its `deploy`
 twin (cpus, memory, pids, memory reservation), `container_name` with several replicas, a
 `develop.watch` rule without `target` for a sync action, two mounts on one target, a secret with
-neither `file` nor `environment` (nor `content`, which pyorch accepts), dependency cycles. pyorch also refuses `network_mode: host`
-with `ports` (Docker would drop the ports silently).
+neither `file` nor `environment` (nor `content`, which pyorch accepts), dependency cycles.
+pyorch also refuses `network_mode: host` with `ports` (Docker would drop the ports silently).
 """
 
 from __future__ import annotations
