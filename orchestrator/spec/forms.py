@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from orchestrator.spec.yamlsource import go_text
+from orchestrator.spec.goformat import go_text
 
 _PROTOCOLS = ("tcp", "udp", "sctp")
 

@@ -117,6 +117,17 @@ def format_float(value: float, bits: int = 64, style: str = "g") -> str:
     return f"{sign}{digits[:exponent + 1]}.{digits[exponent + 1:]}"
 
 
+def go_text(value: Any) -> str:
+    """`fmt.Sprint` of a decoded scalar: how Compose turns a number or boolean into a string."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format_float(value)
+    return str(value)
+
+
 # --- gopkg.in/yaml.v3's order of map keys ---------------------------------------------------------
 
 def _is_letter(ch: str) -> bool:

@@ -66,7 +66,7 @@ class Document:
 def load_project(options: LoadOptions) -> Project:
     """Load, validate and normalise a Compose project; raise ComposeError on bad input."""
     try:
-        return _ProjectLoader(options).load()
+        return ProjectLoader(options).load()
     except RecursionError:
         raise ComposeError("the input is nested too deeply") from None
 
@@ -110,7 +110,7 @@ class Environment:
             self.values.setdefault(key, value)
 
 
-class _ProjectLoader:
+class ProjectLoader:
     def __init__(self, options: LoadOptions) -> None:
         self.options = options
         self.working_dir = Path(os.path.abspath(options.working_dir))
@@ -179,7 +179,7 @@ class _ProjectLoader:
         opts = self.options
         files, project_dir, environment_values = self.resolve_inputs()
         environment = environment_values.values
-        raw_docs = [doc for f in files for doc in self._parse(f)]
+        raw_docs = [doc for f in files for doc in self.parse(f)]
         file_name, name_at = self._name_from_files(raw_docs, environment)
         try:
             name = discovery.choose_project_name(opts.project_name, environment, file_name, project_dir)
@@ -194,7 +194,7 @@ class _ProjectLoader:
         return finalize_project(name, project_dir, merged, [d.source for d in documents], environment, profiles,
                                 opts.services, self.warnings, select=opts.select_services)
 
-    def _parse(self, file: Path) -> list[tuple[Any, dict[Path_, str], SourceMap]]:
+    def parse(self, file: Path) -> list[tuple[Any, dict[Path_, str], SourceMap]]:
         if file == discovery.STDIN:
             text, label = self.options.stdin_text or "", "-"
         else:
@@ -247,7 +247,7 @@ class _ProjectLoader:
                 raise ComposeFileNotFound(f"cannot find extended file {path}", at)
             # Extends inside that file are resolved lazily by `_extended`, which sees cycles across files.
             self.file_cache[key] = [self._prepare(d, dirs, src, key.parent, environment, [], apply_extends=False)
-                                    for d, dirs, src in self._parse(key)]
+                                    for d, dirs, src in self.parse(key)]
         return self.file_cache[key]
 
     # --- extends --------------------------------------------------------------------------------------
@@ -315,7 +315,7 @@ class _ProjectLoader:
             sub_environment = {**own, **environment}
             docs = [self._prepare(d, dirs, src, project_dir, sub_environment,
                                   [*stack, Path(os.path.abspath(document.source.file))])
-                    for f in paths for d, dirs, src in self._parse(f)]
+                    for f in paths for d, dirs, src in self.parse(f)]
             included = merge_documents(docs)
             _import_resources(document, included, at)
 

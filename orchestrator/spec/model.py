@@ -779,7 +779,7 @@ class Project(ComposeModel):
         """sha256 of the canonical service config minus what does not need a new container
         (and minus `x-*` keys, which no container uses: Compose's hash leaves them out too)."""
         service = self.services[service_name]
-        data = _without_extensions(service.model_dump(mode="json", exclude_none=True, exclude=set(HASH_EXCLUDED)))
+        data = without_extensions(service.model_dump(mode="json", exclude_none=True, exclude=set(HASH_EXCLUDED)))
         deploy = data.get("deploy")
         if isinstance(deploy, dict):
             deploy.pop("replicas", None)
@@ -798,12 +798,12 @@ class Project(ComposeModel):
     __hash__ = None  # type: ignore[assignment]
 
 
-def _without_extensions(value: Any) -> Any:
+def without_extensions(value: Any) -> Any:
     """The value without `x-*` keys, nor the empty mappings a model may hold for an empty
     sub-object (`placement: {}` says nothing more than no `placement`)."""
     if isinstance(value, dict):
-        kept = {k: _without_extensions(v) for k, v in value.items() if not str(k).startswith("x-")}
+        kept = {k: without_extensions(v) for k, v in value.items() if not str(k).startswith("x-")}
         return {k: v for k, v in kept.items() if v != {}}
     if isinstance(value, list):
-        return [_without_extensions(v) for v in value]
+        return [without_extensions(v) for v in value]
     return value

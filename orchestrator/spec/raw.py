@@ -14,22 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.spec.loader import SECTIONS, LoadOptions, _ProjectLoader
+from orchestrator.spec.loader import SECTIONS, LoadOptions, ProjectLoader
 from orchestrator.spec.merge import remove_path
-from orchestrator.spec.template import _PATTERN, _first_closing_brace
+from orchestrator.spec.template import PATTERN, first_closing_brace
 
 
 def load_raw_model(options: LoadOptions) -> dict[str, Any]:
-    loader = _ProjectLoader(options)
+    loader = ProjectLoader(options)
     files, project_dir, _ = loader.resolve_inputs()
     merged: dict[str, Any] = {}
     for file in files:
-        for data, directives, _source in loader._parse(file):
+        for data, directives, _source in loader.parse(file):
             if not isinstance(data, dict):
                 continue
             for include in data.pop("include", None) or []:
                 for included_file in _include_paths(include, project_dir):
-                    for included, _, _ in loader._parse(included_file) if included_file.is_file() else []:
+                    for included, _, _ in loader.parse(included_file) if included_file.is_file() else []:
                         if isinstance(included, dict):
                             included.pop("include", None)
                             _merge(merged, included)
@@ -93,14 +93,14 @@ def extract_variables(tree: Any) -> dict[str, Variable]:
 
 def _variables_in(text: str) -> list[Variable]:
     out: list[Variable] = []
-    for match in _PATTERN.finditer(text):
+    for match in PATTERN.finditer(text):
         if match.group("escaped"):
             continue
         value = match.group("named") or ""
         if not value:
             value = match.group("braced") or ""
             whole = match.group(0)
-            closing = _first_closing_brace(whole)
+            closing = first_closing_brace(whole)
             if closing > 0:
                 value = whole[2:closing]
                 out.extend(_variables_in(whole[closing + 1:]))

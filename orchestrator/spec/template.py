@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-_PATTERN = re.compile(
+PATTERN = re.compile(
     r"\$(?i:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)|\{(?:(?P<braced>[_a-z][_a-z0-9]*(?::?[-+?](.*))?)\}"
     r"|(?P<invalid>)))")
 _OPERATORS = (":?", "?", ":-", "-", ":+", "+")
@@ -38,7 +38,7 @@ class MissingVariableError(ValueError):
         super().__init__(f"{message}: {detail}" if detail else message)
 
 
-def _first_closing_brace(text: str) -> int:
+def first_closing_brace(text: str) -> int:
     """Index of the `}` that closes the first `{` (the character after each `{` is skipped)."""
     depth = 0
     i = 0
@@ -75,7 +75,7 @@ class _Substituter:
                     failure.append(exc)
                 return ""
 
-        result = _PATTERN.sub(replace, template)
+        result = PATTERN.sub(replace, template)
         if failure:
             if isinstance(failure[0], TemplateSyntaxError) and not str(failure[0]):
                 raise TemplateSyntaxError(f"invalid template: {template!r}")
@@ -84,12 +84,12 @@ class _Substituter:
 
     def _replacement(self, substring: str) -> str:
         operator = _operator(substring)
-        closing = _first_closing_brace(substring)
+        closing = first_closing_brace(substring)
         rest = ""
         if closing > -1:
             rest = substring[closing + 1:]
             substring = substring[:closing + 1]
-        match = _PATTERN.match(substring)
+        match = PATTERN.match(substring)
         groups = match.groupdict() if match else {}
         if groups.get("escaped"):
             return "$"

@@ -332,16 +332,3 @@ def resolve_plain(text: str) -> Any:
     if _YAML_FLOAT.match(plain):
         return float(plain)
     return text
-
-
-def go_text(value: Any) -> str:
-    """`fmt.Sprint` of a decoded scalar: how Compose turns a number or boolean into a string."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        from orchestrator.spec.goformat import format_float
-
-        return format_float(value)
-    return str(value)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.spec import LoadOptions, Project, load_project
-from orchestrator.spec.model import _without_extensions
+from orchestrator.spec.model import without_extensions
 from orchestrator.spec.render import hashes, render_config
 
 HERE = Path(__file__).parent
@@ -40,7 +40,7 @@ def test_round_trip_through_config(directory: Path, fmt: str, tmp_path: Path) ->
     # carries no `x-*` keys below the top level) ...
     def services(p: Project) -> object:
         dump = p.model_dump(mode="json", include={"services"}, exclude_none=True)
-        return _without_extensions(dump) if fmt == "json" else dump
+        return without_extensions(dump) if fmt == "json" else dump
 
     assert services(again) == services(project)
     assert hashes(again) == hashes(project)
