@@ -27,13 +27,23 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def _in_own_pid_namespace(pid: int) -> bool:
+    """Stage 2 (the warm PID 1) is PID 1 of a namespace of its own; stage 1, which forks it and
+    exits, is briefly the shim's child too and must not be taken for it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return any(line.startswith("NSpid:") and len(line.split()) == 3 for line in status.splitlines())
+
+
 def warm_pid(rt: ContainerRuntime) -> int:
     """The shim's one child that is no container (it appears once the shim is idle)."""
     shim = rt.shim.shim_pid()
     deadline = time.monotonic() + 10
     while True:
         containers = {info.record.pid for info in rt.containers()}
-        waiting = children_of(shim) - containers
+        waiting = {pid for pid in children_of(shim) - containers if _in_own_pid_namespace(pid)}
         if len(waiting) == 1:
             return waiting.pop()
         assert time.monotonic() < deadline, f"no single warm process: {waiting}"
