@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 
@@ -245,7 +245,13 @@ class Loop:
         os.close(self.wake_w)
 
 
-def perform(client: EngineClient, project: str, act: Act) -> tuple[str, bool]:
+class Requester(Protocol):
+    """The part of the API client an action needs."""
+
+    def request(self, method: str, path: str, body: Any = None) -> Any: ...
+
+
+def perform(client: Requester, project: str, act: Act) -> tuple[str, bool]:
     """One action through the API; the line the status bar shows, and whether it went well."""
     target = act.target
     selection: dict[str, Any] = {"services": [target.service]}

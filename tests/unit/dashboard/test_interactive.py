@@ -228,3 +228,35 @@ def test_the_shell_is_pyorch_exec_of_the_chosen_replica() -> None:
 
     assert shell_command("shop", Exec("web", 2, "shop-web-2")) == [
         sys.executable, "-m", "orchestrator.cli", "-p", "shop", "exec", "--index", "2", "web", "sh"]
+
+
+class _FakeClient:
+    """Records the API calls an action makes; answers as the engine does."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+
+    def request(self, method: str, path: str, body: Any = None, **_: Any) -> Any:
+        self.calls.append((method, path, body))
+        if path.endswith("/stop"):
+            return {"stopped": body.get("containers") or ["shop-web-1", "shop-web-2"]}
+        if path.endswith("/start"):
+            return {"started": body.get("containers") or ["shop-web-1", "shop-web-2"], "errors": []}
+        return {"revision": 7}
+
+
+def test_actions_go_to_the_api_for_exactly_the_selection() -> None:
+    from orchestrator.dashboard.live import perform
+
+    client = _FakeClient()
+    web2 = Target("web", "shop-web-2", 2)
+    assert perform(client, "shop", Act("restart", web2)) == ("restarted shop-web-2", True)
+    assert client.calls == [("POST", "/v1/projects/shop/stop", {"services": ["web"], "containers": ["shop-web-2"]}),
+                            ("POST", "/v1/projects/shop/start", {"services": ["web"], "containers": ["shop-web-2"]})]
+    client.calls.clear()
+    assert perform(client, "shop", Act("stop", Target("web")))[0] == "stopped shop-web-1, shop-web-2"
+    assert client.calls == [("POST", "/v1/projects/shop/stop", {"services": ["web"]})]
+    client.calls.clear()
+    assert perform(client, "shop", Act("rollback", Target("web"))) == (
+        "rollback of web started (revision 7)", True)
+    assert client.calls == [("POST", "/v1/projects/shop/rollback", {"service": "web"})]
