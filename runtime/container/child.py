@@ -30,6 +30,7 @@ import signal
 import socket
 import stat
 import struct
+import termios
 from typing import NoReturn
 
 from runtime.container import sync
@@ -45,6 +46,7 @@ NAMESPACE_FLAGS = (
 STAGE1_NAMESPACE_FLAGS = NAMESPACE_FLAGS & ~sc.CLONE_NEWCGROUP & ~sc.CLONE_NEWNS
 INIT_TARGET = "/dev/.pyorch-init"
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+_TIOCSPTLCK, _TIOCGPTN, _TIOCGPTPEER = 0x40045431, 0x80045430, 0x5441  # unlock, number, peer (>= 4.13)
 _IFREQ_FLAGS = "16sH22x"  # struct ifreq: the name, then ifr_flags in a 24-byte union
 
 _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("tty", 5, 0), ("random", 1, 8), ("urandom", 1, 9))
@@ -88,9 +90,13 @@ def run_waiting_stage2(ch: sync.Channel) -> None:
     spec means the shim let this process go. Never returns.
     """
     try:
-        raw = sync.wait_spec(ch)
-        if raw is None:
+        got = sync.wait_spec(ch)
+        if got is None:
             os._exit(0)
+        raw, stdin_fd = got
+        if stdin_fd is not None:  # stdin_open without a terminal: a pipe the shim writes
+            os.dup2(stdin_fd, 0)
+            os.close(stdin_fd)
         spec = ContainerSpec.from_dict(json.loads(raw))
         sc.unshare(sc.CLONE_NEWNS)
         if spec.oom_score_adj is not None:
@@ -133,6 +139,8 @@ def run_stage2(spec: ContainerSpec, ch: sync.Channel) -> None:
             sc.setdomainname(spec.domainname)
         uid, gid, groups = resolve_user(spec.user)
         groups = _with_extra_groups(groups, spec.group_add)
+        if spec.tty:
+            _make_console(ch, uid, spec.console_size)
         _apply_rlimits(spec.rlimits)
         _make_workdir(spec.cwd or "/")
         if not sync.wait_attached(ch):
@@ -212,13 +220,39 @@ def _default_signals() -> None:
                 pass  # the C library's own real-time signals
 
 
-def _redirect_stdio(out_w: int, err_w: int) -> None:
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
+def _redirect_stdio(out_w: int, err_w: int, stdin_r: int | None = None) -> None:
+    stdin = os.open("/dev/null", os.O_RDONLY) if stdin_r is None else stdin_r
+    os.dup2(stdin, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
-    for fd in {null, out_w, err_w} - {0, 1, 2}:
+    for fd in {stdin, out_w, err_w} - {0, 1, 2}:
         os.close(fd)
+
+
+def _make_console(ch: sync.Channel, uid: int, size: list[int] | None) -> None:
+    """A pty from the container's own devpts (so `tty` names /dev/pts/N inside), as runc makes one:
+    its slave becomes stdin, stdout, stderr and the controlling terminal of a new session, owned
+    by the user the command runs as; its master goes to the shim, which holds it from then on."""
+    master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+        if size:
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+        try:
+            slave = fcntl.ioctl(master, _TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+        except OSError:  # before Linux 4.13: by its name
+            number = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0" * 4))[0]
+            slave = os.open(f"/dev/pts/{number}", os.O_RDWR | os.O_NOCTTY)
+        sync.hand_terminal(ch, master)
+    finally:
+        os.close(master)
+    os.fchown(slave, uid, -1)
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    if slave > 2:
+        os.close(slave)
 
 
 def _close_all_but(keep: tuple[int, ...]) -> None:
@@ -514,7 +548,8 @@ _EXEC_NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
 
 
 def run_exec(
-    spec: ContainerSpec, target_pid: int, request: dict[str, object], channel_fd: int, out_w: int, err_w: int
+    spec: ContainerSpec, target_pid: int, request: dict[str, object], channel_fd: int, out_w: int, err_w: int,
+    stdin_r: int | None = None,
 ) -> None:
     """Stage 1 of `exec`: join the container's cgroup and namespaces, fork into its PID namespace.
 
@@ -525,7 +560,7 @@ def run_exec(
     try:
         os.setsid()
         _default_signals()
-        _redirect_stdio(out_w, err_w)
+        _redirect_stdio(out_w, err_w, stdin_r)
         _close_all_but((0, 1, 2, channel_fd))
         seccomp_program = _read_program(spec.seccomp_path)  # a host path: read before joining the mount ns
         ns_fds = [os.open(f"/proc/{target_pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in _EXEC_NAMESPACES]
@@ -549,6 +584,12 @@ def _exec_stage2(spec: ContainerSpec, request: dict[str, object], ch: sync.Chann
         user = str(request.get("user") or spec.user)
         uid, gid, groups = resolve_user(user)
         groups = _with_extra_groups(groups, spec.group_add)
+        terminal = request.get("session") or {}
+        if isinstance(terminal, dict) and terminal.get("tty"):
+            size = terminal.get("size")
+            _make_console(ch, uid, [int(n) for n in size] if isinstance(size, list) else None)
+        else:
+            os.setpgid(0, 0)  # a group of its own, which a client's hang-up reaches
         _give_stdio_to(uid)
         _drop_privileges(spec, uid, gid, groups, seccomp_program)
         extra = [str(e) for e in request.get("env") or []]  # type: ignore[attr-defined]

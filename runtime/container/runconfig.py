@@ -95,6 +95,9 @@ class RunConfig:
     device_cgroup_rules: list[str] = field(default_factory=list)   # Docker syntax: "c 1:3 rwm"
     files: list[FileMount] = field(default_factory=list)           # secrets and configs
     log: LogSettings = field(default_factory=LogSettings)
+    tty: bool = False
+    stdin_open: bool = False
+    console_size: tuple[int, int] | None = None   # rows, columns of the pty when it is made
 
 
 def command_line(

@@ -11,6 +11,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -187,6 +188,9 @@ class ContainerRuntime:
             netns_path=netns,
             files=stage_files(config.files, bundle),
             log=config.log,
+            tty=config.tty,
+            stdin_open=config.stdin_open,
+            console_size=list(config.console_size) if config.console_size else None,
         )
         record = ContainerRecord(
             id=cid,
@@ -365,6 +369,26 @@ class ContainerRuntime:
             {"id": cid, "args": args, "env": env or [], "user": user, "workdir": workdir}
         )
         return ExecSession(self.shim, pid, out_fd, err_fd)
+
+    def exec_session(self, cid: str, args: list[str], env: list[str] | None = None, user: str | None = None,
+                     workdir: str | None = None, tty: bool = False, stdin: bool = False,
+                     size: tuple[int, int] | None = None) -> tuple[int, socket.socket]:
+        """Like `exec`, with the process's stdio kept in the shim: returns its pid and the client's
+        end of its session (runtime/container/session.py), to hand to whoever types into it."""
+        _, record = self._load(cid)
+        if not is_alive(record):
+            raise ContainerStateError(f"container {record.name} is not running")
+        return self.shim.exec_session({"id": cid, "args": args, "env": env or [], "user": user, "workdir": workdir},
+                                      tty, stdin, size)
+
+    def attach(self, cid: str, stdin: bool) -> tuple[dict[str, Any], socket.socket]:
+        """A session on a created or running container's stdio (its output from now on, its input
+        when ``stdin`` and the container keeps stdin open): ``({"tty", "stdin_open"}, socket)``."""
+        _, record = self._load(cid)
+        try:
+            return self.shim.attach(cid, stdin)
+        except ShimError as exc:
+            raise ContainerStateError(f"cannot attach to {record.name}: {exc}") from exc
 
     def processes(self, cid: str) -> list[dict[str, Any]]:
         """What `top` shows: every process in the container's cgroup, as the host sees it."""

@@ -29,10 +29,11 @@ from typing import Any
 
 from runtime.container import shim_exec, spare_cgroup, sync
 from runtime.container import shim_protocol as proto
-from runtime.container.shim_logs import LogFile, Output
+from runtime.container.shim_logs import LogFile
 from runtime.container.shim_loop import Loop
 from runtime.container.shim_protocol import Op
 from runtime.container.shim_reaper import Reaper, death_of, write_exit_record
+from runtime.container.shim_stdio import Stdio
 from runtime.container.shim_warm import SETUP_TIMEOUT_S, Warm, WarmPool, kill_quietly
 from runtime.container.spec import ContainerSpec
 
@@ -42,7 +43,7 @@ class Tracked:
     spec: ContainerSpec
     pid: int
     channel: sync.Channel | None  # open until the container has exec'd
-    output: Output
+    stdio: Stdio
     status: str = "created"
     exit: dict[str, Any] | None = None
     created_at: float = field(default_factory=time.monotonic)
@@ -62,10 +63,11 @@ class Shim:
         self.by_pid: dict[int, str] = {}
         self.clients: dict[int, Client] = {}
         self.subscribers: dict[int, socket.socket] = {}
+        self.exec_sessions: dict[int, Stdio] = {}  # exec'd pid → its stdio, while a client may attach
         # PYORCH_WARM=0 turns the warm process off (to measure, or to rule it out).
         self.warm = WarmPool(os.path.join(os.path.dirname(socket_path), "spare-cgroups.json"),
                              keep_warm=os.environ.get("PYORCH_WARM", "1") != "0")
-        self.reaper = Reaper(self._container_exited)
+        self.reaper = Reaper(self._exited)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
 
     # --- setup -------------------------------------------------------------------------------
@@ -156,7 +158,9 @@ class Shim:
         if op == Op.START:
             return self._start(request["id"])
         if op == Op.EXEC:
-            return self._exec(fd, request)
+            return self._exec_session(fd, request) if request.get("session") else self._exec(fd, request)
+        if op == Op.ATTACH:
+            return self._attach_client(fd, request)
         if op == Op.EXEC_STATUS:
             known, info = self.reaper.exec_status(int(request["pid"]))
             return {"ok": True, "exit": info} if known else proto.error(f"no exec process {request['pid']}")
@@ -181,10 +185,11 @@ class Shim:
         if t is None or t.status != "running":
             return proto.error(f"container {request['id']} is not running")
         try:
-            pid, out_r, err_r = shim_exec.spawn(t.spec, t.pid, request)
+            started = shim_exec.spawn(t.spec, t.pid, request)
         except shim_exec.ExecFailed as exc:
             self.reaper.reap()
             return proto.error(str(exc))
+        pid, out_r, err_r = started.pid, started.out_r, started.err_r
         self.reaper.reap()
         self.reaper.expect_exec(pid)
         self.reaper.reap()
@@ -194,6 +199,59 @@ class Shim:
             os.close(out_r)
             os.close(err_r)
         return None
+
+    def _exec_session(self, fd: int, request: dict[str, Any]) -> dict[str, Any] | None:
+        """Run a process inside a running container with its stdio in the shim (a pty when asked):
+        the client's end of its session goes back over SCM_RIGHTS (session.py)."""
+        t = self.containers.get(request["id"])
+        if t is None or t.status != "running":
+            return proto.error(f"container {request['id']} is not running")
+        options = request["session"]
+        tty, stdin = bool(options.get("tty")), bool(options.get("stdin"))
+        stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC) if stdin and not tty else (None, None)
+        try:
+            started = shim_exec.spawn(t.spec, t.pid, request, stdin_r)
+        except shim_exec.ExecFailed as exc:
+            if stdin_w is not None:
+                os.close(stdin_w)
+            self.reaper.reap()
+            return proto.error(str(exc))
+        finally:
+            if stdin_r is not None:
+                os.close(stdin_r)
+        stdio = Stdio(self.loop, None, started.pid, hang_up_when_left=True)
+        if started.terminal >= 0:
+            os.close(started.out_r)
+            os.close(started.err_r)
+            stdio.set_terminal(started.terminal, accepts_input=stdin)
+        else:
+            stdio.add_source(started.out_r, "stdout")
+            stdio.add_source(started.err_r, "stderr")
+            if stdin_w is not None:
+                stdio.set_stdin(stdin_w)
+        client_fd = stdio.attach(stdin)
+        self.exec_sessions[started.pid] = stdio
+        self.reaper.reap()
+        early = self.reaper.unclaimed.pop(started.pid, None)  # it exited before it was known
+        if early is not None:
+            self._exec_exited(started.pid, int(early["exit_code"]))
+        self._send_fd(fd, {"ok": True, "pid": started.pid}, client_fd)
+        return None
+
+    def _attach_client(self, fd: int, request: dict[str, Any]) -> dict[str, Any] | None:
+        """A client for a container's stdio (`attach`, `run`): its end goes back over SCM_RIGHTS."""
+        t = self.containers.get(request["id"])
+        if t is None or t.status == "exited" or t.stdio.finished:
+            return proto.error(f"container {request['id']} is not running")
+        client_fd = t.stdio.attach(bool(request.get("stdin")))
+        self._send_fd(fd, {"ok": True, "tty": t.spec.tty, "stdin_open": t.spec.stdin_open}, client_fd)
+        return None
+
+    def _send_fd(self, fd: int, reply: dict[str, Any], passed: int) -> None:
+        try:
+            socket.send_fds(self.clients[fd].conn, [proto.encode(reply)], [passed])
+        finally:
+            os.close(passed)
 
     def _describe(self, t: Tracked) -> dict[str, Any]:
         return {"id": t.spec.id, "pid": t.pid, "status": t.status, "exit": t.exit}
@@ -218,11 +276,17 @@ class Shim:
         if spec.id in self.containers:
             return proto.error(f"container {spec.id} already exists")
         log = LogFile(spec.log_path, spec.log)
+        stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC) if spec.stdin_open and not spec.tty else (None, None)
         try:
-            warm = self.warm.take(spec)
+            warm = self.warm.take(spec, stdin_r)
         except BaseException:
             log.close()
+            if stdin_w is not None:
+                os.close(stdin_w)
             raise
+        finally:
+            if stdin_r is not None:
+                os.close(stdin_r)
         in_cgroup = warm.spare_id == spec.id  # already in the container's cgroups (a reserved id)
         if in_cgroup:
             self.warm.disown_spare(warm)
@@ -234,19 +298,30 @@ class Shim:
             report = sync.collect(warm.channel, sync.Kind.READY, SETUP_TIMEOUT_S)
             if report.error is not None or not report.ready:
                 kill_quietly(warm.pid)
+                if report.terminal >= 0:
+                    os.close(report.terminal)
                 raise RuntimeError(report.error or "container setup ended without a report: " + death_of(warm.pid))
         except BaseException:
             warm.close_fds()
             log.close()
+            if stdin_w is not None:
+                os.close(stdin_w)
             if warm.spare_dirs:  # a spare it may not have left: removed once the process is gone
                 death_of(warm.pid)
                 self.warm.drop_spare(warm)
             self.reaper.reap()
             raise
-        output = Output(self.loop, log)
-        output.add(warm.out_r, "stdout")
-        output.add(warm.err_r, "stderr")
-        self.containers[spec.id] = Tracked(spec=spec, pid=warm.pid, channel=warm.channel, output=output)
+        stdio = Stdio(self.loop, log, warm.pid)
+        if report.terminal >= 0:  # its stdio is the pty's slave: the pipes are at their end already
+            os.close(warm.out_r)
+            os.close(warm.err_r)
+            stdio.set_terminal(report.terminal, accepts_input=spec.stdin_open)
+        else:
+            stdio.add_source(warm.out_r, "stdout")
+            stdio.add_source(warm.err_r, "stderr")
+            if stdin_w is not None:
+                stdio.set_stdin(stdin_w)
+        self.containers[spec.id] = Tracked(spec=spec, pid=warm.pid, channel=warm.channel, stdio=stdio)
         self.by_pid[warm.pid] = spec.id
         self.reaper.reap()
         return {"ok": True, "pid": warm.pid}
@@ -309,23 +384,33 @@ class Shim:
         if t is None:
             return
         self.by_pid.pop(t.pid, None)
-        t.output.close()
+        t.stdio.close()
         if t.channel is not None:
             t.channel.close()
         if t.status != "exited":
             kill_quietly(t.pid)
 
     # --- exits ---------------------------------------------------------------------------------
-    def _container_exited(self, pid: int, exit_code: int, sig: int) -> bool:
+    def _exited(self, pid: int, exit_code: int, sig: int) -> bool:
+        """A child's exit, if it is one the shim keeps: a container's, or an exec's with a client."""
+        if pid in self.exec_sessions:
+            self._exec_exited(pid, exit_code)
+            return True
         cid = self.by_pid.get(pid)
         if cid is None:
             return False
         t = self.containers[cid]
-        t.output.drain()  # the last output comes before the exit is announced
+        t.stdio.drain()  # the last output comes before the exit is announced
         t.exit = write_exit_record(t.spec.bundle_dir, exit_code, sig)
         t.status = "exited"
         self._broadcast({"event": "exit", "id": t.spec.id, "pid": t.pid, **t.exit})
+        t.stdio.finish({"exit_code": exit_code})
         return True
+
+    def _exec_exited(self, pid: int, exit_code: int) -> None:
+        stdio = self.exec_sessions.pop(pid)
+        stdio.drain()
+        stdio.finish({"exit_code": exit_code})
 
 
 def _attach_cgroups(procs_files: list[str], pid: int) -> None:

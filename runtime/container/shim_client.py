@@ -211,6 +211,31 @@ class ShimClient:
             raise ShimError(str(reply.get("error", "exec failed")))
         return int(reply["pid"]), fds[0], fds[1]
 
+    def exec_session(self, payload: dict[str, Any], tty: bool, stdin: bool,
+                     size: tuple[int, int] | None) -> tuple[int, socket.socket]:
+        """Start a process in a container with its stdio kept in the shim (a pty with ``tty``):
+        returns its pid and the client's end of its session (session.py)."""
+        session = {"tty": tty, "stdin": stdin, "size": list(size) if size else None}
+        reply, sock = self._with_session({"op": Op.EXEC, **payload, "session": session})
+        return int(reply["pid"]), sock
+
+    def attach(self, cid: str, stdin: bool) -> tuple[dict[str, Any], socket.socket]:
+        """A session on a created or running container's stdio: (``{"tty", "stdin_open"}``, socket)."""
+        return self._with_session({"op": Op.ATTACH, "id": cid, "stdin": stdin})
+
+    def _with_session(self, request: dict[str, Any]) -> tuple[dict[str, Any], socket.socket]:
+        with self._borrowed() as conn:
+            conn.send(request)
+            data, fds, _, _ = socket.recv_fds(conn.sock, 65536, 1, socket.MSG_CMSG_CLOEXEC)
+            if not data:
+                raise ShimError("pyorch-shim closed the connection")
+        reply: dict[str, Any] = json.loads(data.split(b"\n", 1)[0])
+        if not reply.get("ok") or not fds:
+            for fd in fds:
+                os.close(fd)
+            raise ShimError(str(reply.get("error", "no session was handed over")))
+        return reply, socket.socket(fileno=fds[0])
+
     def exec_status(self, pid: int) -> dict[str, Any] | None:
         info: dict[str, Any] | None = self.request({"op": Op.EXEC_STATUS, "pid": pid})["exit"]
         return info

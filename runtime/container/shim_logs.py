@@ -1,20 +1,17 @@
-"""A container's output in the shim: its stdout and stderr pipes, copied into its log file.
+"""A container's log file in the shim, rotated as the container's settings say.
 
-The shim, not the engine, holds the pipes, so SIGKILL of the engine loses no line (conmon's
-ctr_logging.c plays this part). Standard library only.
+The shim, not the engine, holds the container's output (shim_stdio.py) and writes it here, so
+SIGKILL of the engine loses no line (conmon's ctr_logging.c plays this part). Standard library only.
 """
 
 from __future__ import annotations
 
 import os
-import select
 
 from runtime.container.logfile import encode_records, rotated_path
-from runtime.container.shim_loop import Loop
 from runtime.container.spec import LogSettings
 
 READ_SIZE = 65536
-DRAIN_WAIT_S = 0.2  # how long a pipe may stay silent while the last output is drained
 
 
 class LogFile:
@@ -125,49 +122,3 @@ def _fork_compressor(path: str) -> int:
         os._exit(0)
     except BaseException:
         os._exit(1)
-
-
-class Output:
-    """The read ends of a container's stdout and stderr, served by the loop into its log."""
-
-    def __init__(self, loop: Loop, log: LogFile) -> None:
-        self.loop = loop
-        self.log = log
-        self.pipes: dict[int, str] = {}  # read fd → stream name
-
-    def add(self, fd: int, stream: str) -> None:
-        os.set_blocking(fd, False)
-        self.pipes[fd] = stream
-        self.loop.add(fd, lambda _events: self.pump(fd))
-
-    def pump(self, fd: int) -> None:
-        try:
-            data = os.read(fd, self.log.read_size())
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._close_pipe(fd)
-            return
-        self.log.write(self.pipes[fd], data)
-
-    def drain(self) -> None:
-        """Copy what is left in the pipes (the last output comes before the exit is announced); a
-        pipe still held open by a stray process stays registered."""
-        for fd in list(self.pipes):
-            while fd in self.pipes:
-                ready, _, _ = select.select([fd], [], [], DRAIN_WAIT_S)
-                if not ready:
-                    break
-                self.pump(fd)
-
-    def close(self) -> None:
-        for fd in list(self.pipes):
-            self._close_pipe(fd)
-        self.log.close()
-
-    def _close_pipe(self, fd: int) -> None:
-        self.loop.remove(fd)
-        del self.pipes[fd]
-        os.close(fd)

@@ -17,6 +17,11 @@ per connection. Errors: ``{"ok": false, "error": ...}``.
 - ``{"op": "start", "id": ...}`` → ``{"ok": true, "pid": N}``.
 - ``{"op": "exec", "id": ..., "args": [...], "env": [...], "user": ..., "workdir": ...}`` →
   ``{"ok": true, "pid": N}`` with the read ends of its stdout and stderr (SCM_RIGHTS).
+  With ``"session": {"tty": bool, "stdin": bool, "size": [rows, cols]}`` the process's stdio
+  stays in the shim (a pty made inside the container when ``tty``) and the reply carries the
+  client's end of its session instead (session.py).
+- ``{"op": "attach", "id": ..., "stdin": bool}`` → ``{"ok": true, "tty": bool, "stdin_open": bool}``
+  with the client's end of a session on the container's stdio (SCM_RIGHTS).
 - ``{"op": "exec_status", "pid": N}`` → ``{"ok": true, "exit": null or {"exit_code": N}}``.
 - ``{"op": "list"}`` → ``{"ok": true, "containers": [...], "spare": id or null}``.
 - ``{"op": "forget", "id": ...}``: kill and drop a container (also gives a reserved spare up).
@@ -41,6 +46,7 @@ class Op(enum.StrEnum):
     RESERVE = "reserve"
     START = "start"
     EXEC = "exec"
+    ATTACH = "attach"
     EXEC_STATUS = "exec_status"
     LIST = "list"
     FORGET = "forget"

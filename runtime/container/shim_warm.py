@@ -107,9 +107,10 @@ class WarmPool:
             return
         self._place_spare(self.warm)
 
-    def take(self, spec: ContainerSpec) -> Warm:
-        """The warm process with ``spec`` handed over, or a process forked now if there is none
-        (or the warm one died meanwhile). A warm process reserved for another create stays."""
+    def take(self, spec: ContainerSpec, stdin_fd: int | None = None) -> Warm:
+        """The warm process with ``spec`` (and the read end of its stdin pipe) handed over, or a
+        process forked now if there is none (or the warm one died meanwhile). A warm process
+        reserved for another create stays."""
         payload = spec.to_json().encode()
         warm: Warm | None = None
         if self.warm is not None and (self.warm.spare_id == spec.id or not self.warm.reserved()):
@@ -119,7 +120,7 @@ class WarmPool:
             if candidate is None:
                 candidate = fork_process()
             try:
-                sync.send_spec(candidate.channel, payload)
+                sync.send_spec(candidate.channel, payload, stdin_fd)
                 return candidate
             except OSError as exc:
                 if candidate.spare_id == spec.id:

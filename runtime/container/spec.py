@@ -126,6 +126,9 @@ class ContainerSpec:
     netns_path: str = ""             # the namespace stage 2 joins first; worked out at every spawn
     files: list[FileSpec] = field(default_factory=list)     # secrets and configs
     log: LogSettings = field(default_factory=LogSettings)
+    tty: bool = False                # a pty for stdin, stdout and stderr (its master stays in the shim)
+    stdin_open: bool = False         # input from attached clients (a pipe, or the pty)
+    console_size: list[int] | None = None  # [rows, columns] of the pty when it is made
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

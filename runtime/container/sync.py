@@ -8,9 +8,13 @@ their frame in order.
 
     child → shim   PID <n>       stage 1: the pid of stage 2 (the container's PID 1);
                                  exec: the pid of the process that will run the command
+                   TERMINAL      stage 2 or exec, with a terminal: the pty's master (one fd),
+                                 opened inside the container so that it belongs to its devpts
                    READY         stage 2: the root is built, waiting for START
                    ERROR <text>  setup failed: what the user sees
-    shim → child   SPEC <json>   stage 2 (warm): the container to become; end-of-file instead
+    shim → child   STDIN         stage 2 (warm), before SPEC when stdin is open without a
+                                 terminal: the read end of its stdin pipe (one fd)
+                   SPEC <json>   stage 2 (warm): the container to become; end-of-file instead
                                  means the shim let this process go
                    ATTACHED      stage 2: PID 1 is in the container's cgroups; end-of-file
                                  instead means the create was given up
@@ -34,15 +38,17 @@ from runtime.container.frames import Decoder, encode
 
 class Kind(enum.Enum):
     PID = b"P"
+    TERMINAL = b"T"
     READY = b"R"
     ERROR = b"E"
+    STDIN = b"I"
     SPEC = b"C"
     ATTACHED = b"A"
     START = b"S"
 
 
 # How many descriptors ride with a message of each kind (the others carry none).
-_FDS: dict[Kind, int] = {}
+_FDS: dict[Kind, int] = {Kind.TERMINAL: 1, Kind.STDIN: 1}
 _MAX_FDS = 4
 ERROR_LIMIT = 3900  # characters of an error message kept
 
@@ -120,6 +126,7 @@ def channel() -> tuple[Channel, int]:
 class Report:
     """What a child said until the awaited message, an error, or end-of-file."""
     pid: int = 0
+    terminal: int = -1  # the pty's master, when the child made one (the caller closes it on failure)
     ready: bool = False
     error: str | None = None
     ended: bool = False  # end-of-file: the child's end closed (exec'd, or died)
@@ -136,6 +143,8 @@ def collect(ch: Channel, until: Kind | None, timeout: float) -> Report:
             return report
         if message.kind is Kind.PID:
             report.pid = int(message.payload or b"0")
+        elif message.kind is Kind.TERMINAL and message.fds:
+            report.terminal = message.fds[0]
         elif message.kind is Kind.READY:
             report.ready = True
         elif message.kind is Kind.ERROR:
@@ -145,7 +154,9 @@ def collect(ch: Channel, until: Kind | None, timeout: float) -> Report:
             return report
 
 
-def send_spec(ch: Channel, spec_json: bytes) -> None:
+def send_spec(ch: Channel, spec_json: bytes, stdin_fd: int | None = None) -> None:
+    if stdin_fd is not None:
+        ch.send(Kind.STDIN, fds=(stdin_fd,))
     ch.send(Kind.SPEC, spec_json)
 
 
@@ -163,6 +174,10 @@ def report_pid(ch: Channel, pid: int) -> None:
     ch.send(Kind.PID, str(pid).encode())
 
 
+def hand_terminal(ch: Channel, master: int) -> None:
+    ch.send(Kind.TERMINAL, fds=(master,))
+
+
 def report_ready(ch: Channel) -> None:
     ch.send(Kind.READY)
 
@@ -171,10 +186,16 @@ def report_error(ch: Channel, text: str) -> None:
     ch.send(Kind.ERROR, text.replace("\n", " ")[:ERROR_LIMIT].encode(errors="replace"))
 
 
-def wait_spec(ch: Channel) -> bytes | None:
-    """The spec to become; None when the shim let this process go."""
-    message = ch.recv()
-    return message.payload if message is not None and message.kind is Kind.SPEC else None
+def wait_spec(ch: Channel) -> tuple[bytes, int | None] | None:
+    """The spec to become and, when its stdin is open, the read end of its stdin pipe; None when
+    the shim let this process go."""
+    stdin_fd: int | None = None
+    while (message := ch.recv()) is not None:
+        if message.kind is Kind.STDIN and message.fds:
+            stdin_fd = message.fds[0]
+        elif message.kind is Kind.SPEC:
+            return message.payload, stdin_fd
+    return None
 
 
 def wait_attached(ch: Channel) -> bool:

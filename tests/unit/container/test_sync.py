@@ -69,7 +69,7 @@ def test_spec_attached_start_in_order_and_end_of_file_means_let_go() -> None:
     big = b"{" + b" " * 300000 + b"}"  # larger than a socket buffer: the child reads as it comes
     sender = threading.Thread(target=sync.send_spec, args=(shim_end, big))
     sender.start()
-    assert sync.wait_spec(child_end) == big
+    assert sync.wait_spec(child_end) == (big, None)
     sender.join()
     sync.send_attached(shim_end)
     sync.send_start(shim_end)
@@ -89,3 +89,26 @@ def test_protocol_lines_split_anywhere() -> None:
         while (message := lines.next()) is not None:
             got.append(message)
     assert got == [{"op": "ping"}, {"ok": True, "pid": 7}]
+
+
+def test_descriptors_ride_with_their_messages() -> None:
+    shim_end, child_fd = sync.channel()
+    child_end = sync.Channel.from_fd(child_fd)
+    read_end, write_end = os.pipe()
+    sync.send_spec(shim_end, b"{}", stdin_fd=read_end)
+    spec, stdin = sync.wait_spec(child_end) or (b"", None)
+    assert spec == b"{}" and stdin is not None and stdin not in (read_end, write_end)
+    os.write(write_end, b"typed")
+    assert os.read(stdin, 5) == b"typed"  # the same pipe, another descriptor
+    master_r, master_w = os.pipe()
+    sync.report_pid(child_end, 9)
+    sync.hand_terminal(child_end, master_r)
+    sync.report_ready(child_end)
+    report = sync.collect(shim_end, sync.Kind.READY, timeout=5)
+    assert report.pid == 9 and report.ready and report.terminal >= 0
+    os.write(master_w, b"x")
+    assert os.read(report.terminal, 1) == b"x"
+    for fd in (read_end, write_end, stdin, master_r, master_w, report.terminal):
+        os.close(fd)
+    child_end.close()
+    shim_end.close()
