@@ -196,6 +196,8 @@ def cmd_prune(args: argparse.Namespace, client: EngineClient) -> int:
         out.print(f"untagged: {untagged}", markup=False)
     for blob in result["deleted_blobs"]:
         out.print(f"deleted: {blob}", markup=False)
+    if result.get("cache_mounts"):
+        out.print(f"removed {result['cache_mounts']} build cache mounts", markup=False)
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.cli import (
     attached,
+    build_progress,
     cmd_compose,
     cmd_config,
     cmd_dashboard,
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--project-directory", help="Alternate working directory")
     parser.add_argument("--env-file", action="append", default=[], help="Alternate environment file(s)")
     parser.add_argument("--profile", action="append", default=[], help="Enable a profile")
+    parser.add_argument("--progress", dest="global_progress", choices=build_progress.MODES,
+                        help="How builds show their progress: auto, tty, plain or quiet")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", help="Create and start containers")
@@ -183,12 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
     # Attached mode and --build use the model here; otherwise the engine loads the files (see source()).
     project = load(args) if args.build or not (args.detach or args.wait) else None
-    if project is not None and args.build:
-        build_verbs.build_project(client, project, [n for n, s in project.services.items() if s.build])
+    # Builds first, through the build route, so their progress shows (the engine's own pre-flight
+    # would build a missing image silently): every service's under --build, else the missing ones.
+    inputs = source(args) if project is None else None  # read once: it may hold stdin
+    build_verbs.build_project(client, project, list(args.services) or None, progress=build_verbs.progress_mode(args),
+                              missing=not args.build, source=inputs, with_dependencies=not args.no_deps)
     options = {"force_recreate": args.force_recreate, "no_recreate": args.no_recreate,
                "remove_orphans": args.remove_orphans, "pull": args.pull, "services": args.services,
                "no_deps": args.no_deps, "timeout": args.timeout, "scale": cmd_compose.parse_scale(args.scale)}
-    body = {"project": project.model_dump(mode="json")} if project is not None else {"source": source(args)}
+    body = {"project": project.model_dump(mode="json")} if project is not None else {"source": inputs}
     name = project.name if project is not None else quickname.quick_project_name(args, os.environ)
     with render.busy(err, f"Starting project {name}" if name else "Starting project"):
         result = client.request("POST", "/v1/projects/up", {**body, "options": options})

@@ -1,70 +1,118 @@
-"""The engine's build routes; progress streams as JSON lines (steps, RUN output, notes), then the result.
+"""The engine's build routes; progress streams as JSON lines (steps, their output, notes), then the result.
 
-- ``POST /v1/images/build``: one build from a context directory (``pyorch image build``).
-- ``POST /v1/projects/build``: the services of a project that have ``build:`` (``pyorch build``).
+- ``POST /v1/images/build``: one build from a context directory (``pyorch image build``). Secrets
+  come with the request (base64), read by the CLI from its files and environment.
+- ``POST /v1/projects/build``: the services of a project that have ``build:`` (``pyorch build``,
+  and ``pyorch up`` first, so its builds show their progress). The project comes as a model
+  (``project``) or as the CLI's inputs (``source``); ``environ`` is the caller's environment, which
+  Compose build secrets read; ``missing`` builds only what ``up`` would (a missing image, or
+  ``pull_policy: build``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.engine.compose_build import build_service, with_build_images
+from orchestrator.engine.compose_build import build_service, services_to_build, with_build_images
+from orchestrator.engine.compose_source import project_from_source
 from orchestrator.engine.engine import Engine
 from orchestrator.engine.images_api import Handler, stream_work
+from orchestrator.engine.selection import dependencies_closure
 from orchestrator.errors import EngineError
 from orchestrator.spec.model import Project
 from runtime.image.build import Builder, BuildEvent, BuildRequest
+from runtime.image.build.cache import BuildCache
+from runtime.image.build.cache_mounts import prune_cache_mounts
 from runtime.image.registry import pull_image
 
 Listener = Callable[[BuildEvent], None]
 
 
 def builder_for(engine: Engine) -> Builder:
-    """A builder that pulls base images it does not have, through the engine's registry settings."""
+    """A builder that pulls base images it does not have (the engine's registry settings) and puts
+    RUN steps on the build network through the engine's network manager."""
     registries = engine.registries()
-    return Builder(engine.runtime, pull=lambda ref: pull_image(engine.runtime.images, registries, ref, None))
+    return Builder(engine.runtime, pull=lambda ref: pull_image(engine.runtime.images, registries, ref, None),
+                   network=engine.network)
 
 
 def handle(handler: Handler, engine: Engine, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
     match method, parts:
         case "POST", ["v1", "images", "build"]:
-            body = handler.body()
-            request = BuildRequest(
-                context=Path(body["context"]),
-                dockerfile=Path(body["dockerfile"]) if body.get("dockerfile") else None,
-                build_args=dict(body.get("args") or {}), target=body.get("target") or None,
-                labels=dict(body.get("labels") or {}), tags=list(body.get("tags") or []),
-                no_cache=bool(body.get("no_cache")))
+            request = image_request(handler.body())
             stream_work(handler, lambda listen: _one(builder_for(engine), request, listen), "image-build")
         case "POST", ["v1", "projects", "build"]:
             body = handler.body()
-            try:
-                project = Project.model_validate(with_build_images(body["project"]))
-            except ValueError as exc:
-                raise EngineError(f"invalid project: {exc}") from exc
-            names = list(body.get("services") or [n for n, s in project.services.items() if s.build])
-            unknown = [n for n in names if n not in project.services]
-            if unknown:
-                raise EngineError(f"no such service: {', '.join(unknown)}")
+            project, environ = _project(body)
+            names: list[str] | None = list(body["services"]) if body.get("services") else None
+            if names and body.get("with_dependencies"):  # `up SERVICE…`: what it starts is what it builds
+                wanted = dependencies_closure({n: {"depends_on": s.depends_on or {}}
+                                               for n, s in project.services.items()}, names)
+                names = [n for n, s in project.services.items() if n in wanted and s.build]
+            builder = builder_for(engine)
+            names = services_to_build(project, names, bool(body.get("missing")), builder)
             args = dict(body.get("args") or {})
             no_cache = bool(body.get("no_cache"))
-            stream_work(handler, lambda listen: _services(builder_for(engine), project, names, no_cache, args, listen),
+            stream_work(handler, lambda listen: _services(builder, project, names, no_cache, args, environ, listen),
                         "image-build")
+        case "POST", ["v1", "builder", "prune"]:
+            handler.reply(200, prune_builder(engine))
         case _:
             return False
     return True
 
 
+def prune_builder(engine: Engine) -> dict[str, Any]:
+    """`builder prune`: the layer cache's entries, the cache mounts, and the build's intermediate
+    images and layers no image or container keeps."""
+    store = engine.runtime.images
+    entries = BuildCache(store).prune()
+    mounts = prune_cache_mounts(store.root)
+    blobs = store.prune(keep_ids={c.record.image_id for c in engine.runtime.containers()})
+    return {"cache_entries": entries, "cache_mounts": mounts, "deleted_blobs": blobs}
+
+
+def image_request(body: dict[str, Any]) -> BuildRequest:
+    try:
+        secrets = {str(k): base64.b64decode(str(v), validate=True) for k, v in (body.get("secrets") or {}).items()}
+    except (binascii.Error, ValueError) as exc:
+        raise EngineError(f"build secrets must be base64: {exc}") from None
+    return BuildRequest(
+        context=Path(body["context"]),
+        dockerfile=Path(body["dockerfile"]) if body.get("dockerfile") else None,
+        build_args=dict(body.get("args") or {}), target=body.get("target") or None,
+        labels=dict(body.get("labels") or {}), tags=list(body.get("tags") or []),
+        no_cache=bool(body.get("no_cache")), network=str(body.get("network") or "default"),
+        extra_hosts=dict(body.get("extra_hosts") or {}), secrets=secrets,
+        allow=frozenset(body.get("allow") or []))
+
+
+def _project(body: dict[str, Any]) -> tuple[Project, dict[str, str]]:
+    try:
+        if "source" in body:
+            source = body["source"]
+            spec = project_from_source(source)
+            environ = dict(source.get("environ") or {})
+        else:
+            spec = body["project"]
+            environ = dict(body.get("environ") or {})
+        return Project.model_validate(with_build_images(spec)), environ
+    except ValueError as exc:
+        raise EngineError(f"invalid project: {exc}") from exc
+
+
 def _one(builder: Builder, request: BuildRequest, listen: Listener) -> dict[str, Any]:
     result = builder.build(request, listen)
     return {"images": [{"id": result.image.id, "references": result.image.references, "ran": result.ran,
-                        "cached": result.cached}]}
+                        "cached": result.cached, "steps": [r.to_json() for r in result.records]}]}
 
 
 def _services(builder: Builder, project: Project, names: list[str], no_cache: bool, args: dict[str, str],
-              listen: Listener) -> dict[str, Any]:
+              environ: dict[str, str], listen: Listener) -> dict[str, Any]:
     built = []
     for name in names:
         service = project.services[name]
@@ -72,7 +120,7 @@ def _services(builder: Builder, project: Project, names: list[str], no_cache: bo
             listen(BuildEvent("note", f"service {name} has no build section: skipped"))
             continue
         listen(BuildEvent("service", name))
-        result = build_service(builder, project, service, listen, no_cache, args)
+        result = build_service(builder, project, service, listen, no_cache, args, environ)
         built.append({"service": name, "id": result.image.id, "references": result.image.references,
-                      "ran": result.ran, "cached": result.cached})
+                      "ran": result.ran, "cached": result.cached, "steps": [r.to_json() for r in result.records]})
     return {"images": built}

@@ -18,6 +18,7 @@ from orchestrator.errors import PyorchError
 from runtime.errors import RuntimeFailure
 from runtime.image import Image, ImageStore
 from runtime.image.archive import load_images, save_images
+from runtime.image.build.cache_mounts import prune_cache_mounts
 from runtime.image.reference import parse
 from runtime.image.registry import Credentials, Registries, parse_platform, pull_image, push_image
 from runtime.image.registry.client import RegistryClient
@@ -125,7 +126,8 @@ def prune(store: ImageStore, in_use: set[str], all_unused: bool) -> dict[str, An
             if image.id not in in_use:
                 untagged += store.remove(image.id, in_use)
     removed = store.prune(keep_ids=in_use)
-    return {"untagged": untagged, "deleted_blobs": removed}
+    # RUN --mount=type=cache directories live under the store too (docs/build.md)
+    return {"untagged": untagged, "deleted_blobs": removed, "cache_mounts": prune_cache_mounts(store.root)}
 
 
 def login(engine: Engine, registry: str, username: str, password: str) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 `ImageConfig.from_oci` reads the ``config`` object of an image config blob (Docker and OCI use
 the same capitalised keys: ``Env``, ``Entrypoint``, ``Cmd``, ``WorkingDir``, ``User``,
-``ExposedPorts``, ``Labels``, ``StopSignal``, ``Volumes``, ``Healthcheck``); `to_oci` writes it back.
+``ExposedPorts``, ``Labels``, ``StopSignal``, ``Volumes``, ``Healthcheck``, and Docker's ``Shell`` and
+``OnBuild``, which builds read); `to_oci` writes it back.
 A null and an empty list differ for ``Entrypoint``/``Cmd`` (an empty one clears the inherited value),
 so both survive a round trip.
 """
@@ -31,6 +32,8 @@ class ImageConfig:
     stop_signal: str | None = None
     volumes: list[str] = field(default_factory=list)
     healthcheck: dict[str, Any] | None = None
+    shell: list[str] | None = None       # SHELL of the Dockerfile that made it; builds FROM it inherit it
+    on_build: list[str] = field(default_factory=list)  # ONBUILD triggers, run by builds FROM it
 
     @classmethod
     def from_oci(cls, config: dict[str, Any] | None) -> ImageConfig:
@@ -51,6 +54,8 @@ class ImageConfig:
             stop_signal=_string(c, "StopSignal") or None,
             volumes=sorted(_keys(c, "Volumes")),
             healthcheck=dict(healthcheck) if healthcheck else None,
+            shell=_strings(c, "Shell") or None,
+            on_build=_strings(c, "OnBuild") or [],
         )
 
     def to_oci(self) -> dict[str, Any]:
@@ -73,6 +78,10 @@ class ImageConfig:
             out["Volumes"] = {v: {} for v in self.volumes}
         if self.healthcheck:
             out["Healthcheck"] = dict(self.healthcheck)
+        if self.shell:
+            out["Shell"] = list(self.shell)
+        if self.on_build:
+            out["OnBuild"] = list(self.on_build)
         return out
 
 

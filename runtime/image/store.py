@@ -224,18 +224,19 @@ class ImageStore:
 
     # --- images ----------------------------------------------------------------------------------------
     def add_image(self, layers: list[Layer], config: ImageConfig, reference: str | None,
-                  history: str = "") -> Image:
+                  history: str | builtins.list[dict[str, Any]] = "") -> Image:
         """Record an image from layer blobs already in the store, bottom first; unpack what is missing.
 
-        This is the one way images enter the store: import uses it now, registry pulls and builds
-        will use it later.
+        ``history`` is one ``created_by`` text, or the config's whole history (entries of steps that
+        made no layer say ``empty_layer``), as a build writes it.
         """
         ref_key = normalize(reference) if reference else None  # refuse a bad reference before any work
         with self.writing():
             config_json = {
                 "architecture": _arch(), "os": "linux", "config": config.to_oci(),
                 "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
-                "history": [{"created_by": history}] if history else [],
+                "history": ([{"created_by": history}] if history else []) if isinstance(history, str)
+                else [dict(entry) for entry in history],
             }
             config_digest = self.put_blob(json.dumps(config_json, sort_keys=True).encode())
             manifest = {

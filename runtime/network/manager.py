@@ -15,7 +15,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,22 @@ class NetworkManager:
                     self._delete_link(self.layout.veth_name(cid, name))
                 self._delete_link(raw["bridge"])
             self._apply(state)
+
+    def remove_network_if_unused(self, name: str, alive: Callable[[str], bool]) -> bool:
+        """Remove the network unless a container for which ``alive(id)`` holds an address on it; the
+        addresses of containers that are gone are dropped first. For networks that exist only while
+        short-lived containers use them (the build network)."""
+        with self._lock, self.state.locked() as state:
+            raw = state["networks"].get(name)
+            if raw is None:
+                return False
+            raw["allocations"] = {ip: cid for ip, cid in raw["allocations"].items() if alive(cid)}
+            if raw["allocations"]:
+                return False
+            del state["networks"][name]
+            self._delete_link(raw["bridge"])
+            self._apply(state)
+            return True
 
     def release_addresses(self, attachments: list[tuple[str, str]]) -> None:
         """Free the addresses of (container id, network) pairs in one state write; no link changes."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from runtime.image import ImageStore
@@ -16,16 +18,21 @@ EXAMPLE = "compose-examples/build-multistage/compose.yaml"
 def test_compose_build_caches_and_up_runs_the_built_image(layout: HostLayout) -> None:
     ensure_base_images(ImageStore(layout.images_dir))
     first = pyorch(layout, "-f", EXAMPLE, "build")
-    assert "STEP 4/" in first.stderr and "RUN sed" in first.stderr
+    # Compose v2's plain progress: numbered steps, per stage and service, with their output and time
+    assert re.search(r"^#\d+ \[web assets 4/4\] RUN sed ", first.stderr, re.M), first.stderr
+    assert re.search(r"^#\d+ DONE \d+\.\ds$", first.stderr, re.M)
+    assert re.search(r"^#\d+ \[web\] exporting to image$", first.stderr, re.M)
     assert first.stdout.startswith("web: docker.io/library/build-multistage-web:latest sha256:")
     second = pyorch(layout, "-f", EXAMPLE, "build")
-    assert second.stderr.count("using cache") == 4  # WORKDIR, COPY, RUN, COPY --from: every layer step
+    assert len(re.findall(r"^#\d+ CACHED$", second.stderr, re.M)) == 4  # WORKDIR, COPY, RUN, COPY --from
     assert second.stdout == first.stdout
 
     inspect = pyorch(layout, "image", "inspect", "pyorch.local/build-example:1.0").stdout
     assert '"org.example.team": "docs"' in inspect and '"8080/tcp"' in inspect
+    pyorch(layout, "rmi", "pyorch.local/build-example:1.0", "build-multistage-web")
     try:
-        pyorch(layout, "-f", EXAMPLE, "up", "-d")
+        up = pyorch(layout, "-f", EXAMPLE, "up", "-d")  # the image is missing: up builds it, and shows it
+        assert re.search(r"^#\d+ \[web assets 4/4\] RUN sed ", up.stderr, re.M), up.stderr
         status, body = wait_http("http://127.0.0.1:18480/")
         assert status == 200 and "version 1.0" in body
         assert "notes.draft" not in pyorch(layout, "-f", EXAMPLE, "exec", "web", "ls", "/www").stdout

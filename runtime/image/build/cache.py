@@ -64,3 +64,13 @@ class BuildCache:
             with contextlib.suppress(OSError):
                 Path(tmp).unlink()
             raise
+
+    def prune(self) -> int:
+        """Forget every entry (`builder prune`); the layers go with the next image prune if unused."""
+        removed = 0
+        if self.dir.is_dir():
+            for entry in self.dir.iterdir():
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed += 1
+        return removed

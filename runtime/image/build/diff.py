@@ -27,10 +27,15 @@ _XATTR_PREFIX = "SCHILY.xattr."
 Change = tuple[str, "Path | None"]  # (name in the layer, host path); None: a whiteout or opaque marker
 
 
-def collect_changes(upper: Path, below: LayerView) -> list[Change]:
-    """What a step changed, in layer order; [] when it changed nothing."""
+def collect_changes(upper: Path, below: LayerView, mount_points: frozenset[str] = frozenset()) -> list[Change]:
+    """What a step changed, in layer order; [] when it changed nothing.
+
+    ``mount_points`` (absolute in-image paths of the step's ``--mount`` targets) are left out like
+    the runtime's own, with the directories made only to hold them.
+    """
+    points = RUNTIME_MOUNT_POINTS | {p.strip("/") for p in mount_points}
     try:
-        return _collect(upper, "", below)
+        return _collect(upper, "", below, points)
     except OSError as exc:
         raise ImageError(f"cannot read the changes of a build step in {upper}: {exc}") from exc
 
@@ -44,11 +49,12 @@ def write_diff(changes: list[Change], out: IO[bytes]) -> None:
         raise ImageError(f"cannot read the changes of a build step: {exc}") from exc
 
 
-def _collect(root: Path, relative: str, below: LayerView) -> list[tuple[str, Path | None]]:
+def _collect(root: Path, relative: str, below: LayerView, points: frozenset[str]) -> list[tuple[str, Path | None]]:
     """(name in the layer, host path) depth first in name order; a None path is a whiteout.
 
     A directory that overlayfs only copied up to hold a mount point or an unchanged child, and that
-    the image already has with the same owner and mode, is left out.
+    the image already has with the same owner and mode, is left out; so is one the runtime made
+    only as the parent of a mount point.
     """
     entries: list[tuple[str, Path | None]] = []
     for name in sorted(os.listdir(root / relative) if relative else os.listdir(root)):
@@ -58,14 +64,16 @@ def _collect(root: Path, relative: str, below: LayerView) -> list[tuple[str, Pat
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
             entries.append((f"{relative}/{WHITEOUT_PREFIX}{name}" if relative else WHITEOUT_PREFIX + name, None))
             continue
-        if arcname in RUNTIME_MOUNT_POINTS and _empty(path, st) and below.lstat("/" + arcname) is None:
+        if arcname in points and _empty(path, st) and below.lstat("/" + arcname) is None:
             continue
         if not stat.S_ISDIR(st.st_mode):
             entries.append((arcname, path))
             continue
-        children = _collect(root, arcname, below)
+        children = _collect(root, arcname, below, points)
         opaque = _opaque(path)
-        if not children and not opaque and _same_directory(st, below.lstat("/" + arcname)):
+        old = below.lstat("/" + arcname)
+        holder = old is None and any(p.startswith(arcname + "/") for p in points)
+        if not children and not opaque and (_same_directory(st, old) or holder):
             continue
         entries.append((arcname, path))
         if opaque:

@@ -16,3 +16,7 @@ class DockerfileError(BuildError):
         super().__init__(f"{filename}:{line}: {message}" if line else f"{filename}: {message}")
         self.filename = filename
         self.line = line
+
+
+class BuildCancelled(BuildError):
+    """A step stopped because another stage of the same build failed (that failure is the one reported)."""

@@ -1,5 +1,5 @@
 """Instructions that only change the image config (pure): ENV, LABEL, EXPOSE, VOLUME, USER, WORKDIR,
-STOPSIGNAL, CMD, ENTRYPOINT, HEALTHCHECK, SHELL, and the ARG declarations.
+STOPSIGNAL, CMD, ENTRYPOINT, HEALTHCHECK, SHELL, ONBUILD, and the ARG declarations.
 
 Each function takes the stage's `StageConfig` and an instruction and returns the new one, or raises
 `DockerfileError` with the instruction's line. Variables are substituted where Docker does it, with
@@ -22,6 +22,7 @@ from runtime.image.config import ImageConfig
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 _PORT = re.compile(r"(\d+)(?:-(\d+))?(?:/(tcp|udp|sctp))?", re.IGNORECASE)
+_HEREDOC_ONLY = re.compile(r"<<-?(['\"]?)[A-Za-z_][A-Za-z0-9_]*\1")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
        "h": 3_600_000_000_000}
@@ -112,7 +113,7 @@ def declare_args(df: Dockerfile, ins: Instruction, config: StageConfig, build_ar
 
 
 def apply(df: Dockerfile, ins: Instruction, config: StageConfig) -> StageConfig:
-    """ENV, LABEL, EXPOSE, VOLUME, USER, STOPSIGNAL, CMD, ENTRYPOINT, HEALTHCHECK, SHELL, MAINTAINER."""
+    """ENV, LABEL, EXPOSE, VOLUME, USER, STOPSIGNAL, CMD, ENTRYPOINT, HEALTHCHECK, SHELL, ONBUILD, MAINTAINER."""
     env = config.env()
     image = config.image
     match ins.keyword:
@@ -148,7 +149,11 @@ def apply(df: Dockerfile, ins: Instruction, config: StageConfig) -> StageConfig:
         case "SHELL":
             if not ins.exec_form:
                 raise _fail(df, ins, "wants a non-empty JSON array")
-            return dataclasses.replace(config, shell=tuple(ins.exec_form))
+            # Kept in the image config too: a build FROM this image starts with it (Docker's "Shell").
+            return dataclasses.replace(config, shell=tuple(ins.exec_form),
+                                       image=dataclasses.replace(image, shell=list(ins.exec_form)))
+        case "ONBUILD":
+            image = dataclasses.replace(image, on_build=[*image.on_build, ins.args])
         case "MAINTAINER":
             pass  # deprecated; Docker writes it to the "author" field, which pyorch's config does not keep
         case _:
@@ -163,13 +168,33 @@ def workdir(df: Dockerfile, ins: Instruction, config: StageConfig) -> str:
 
 
 def command(ins: Instruction, shell: tuple[str, ...]) -> list[str]:
-    """Exec form as written; shell form wrapped in the stage's SHELL."""
+    """Exec form as written; shell form wrapped in the stage's SHELL.
+
+    Heredocs follow the command as its shell sees them (``RUN python3 <<EOF`` feeds the body to
+    python3's stdin); a RUN that is only one heredoc runs the body as the script (`script_heredoc`
+    says when the body starts with ``#!`` and must run as its own executable).
+    """
     if ins.exec_form is not None:
         return list(ins.exec_form)
+    if ins.heredocs and _only_heredoc(ins):
+        return [*shell, ins.heredocs[0].body]
     text = ins.args
     for doc in ins.heredocs:
         text += f"\n{doc.body}{doc.name}"
     return [*shell, text]
+
+
+def script_heredoc(ins: Instruction) -> str | None:
+    """The body of ``RUN <<EOF`` when it starts with a ``#!`` line: BuildKit runs such a script as a
+    file (at ``/dev/pipes/<name>``), so its own interpreter runs it."""
+    if ins.keyword == "RUN" and ins.exec_form is None and ins.heredocs and _only_heredoc(ins) \
+            and ins.heredocs[0].body.startswith("#!"):
+        return ins.heredocs[0].body
+    return None
+
+
+def _only_heredoc(ins: Instruction) -> bool:
+    return len(ins.heredocs) == 1 and _HEREDOC_ONLY.fullmatch(ins.args.strip()) is not None
 
 
 def _ports(df: Dockerfile, ins: Instruction, item: str) -> set[str]:

@@ -27,19 +27,16 @@ FLAGS: dict[str, frozenset[str]] = {
     "HEALTHCHECK": frozenset({"interval", "timeout", "start-period", "start-interval", "retries"}),
 }
 SUPPORTED = frozenset({"FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER", "EXPOSE", "CMD", "ENTRYPOINT",
-                       "HEALTHCHECK", "LABEL", "STOPSIGNAL", "VOLUME", "SHELL", "MAINTAINER"})
-REFUSED = {"ONBUILD": "ONBUILD triggers are not supported by pyorch build"}
+                       "HEALTHCHECK", "LABEL", "STOPSIGNAL", "VOLUME", "SHELL", "MAINTAINER", "ONBUILD"})
+# An ONBUILD trigger may not be one of these (Docker's rule).
+NOT_TRIGGERS = frozenset({"ONBUILD", "FROM", "MAINTAINER"})
 _EXEC_FORM = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
 _HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
+_REPEATABLE = frozenset({("RUN", "mount"), ("COPY", "exclude"), ("ADD", "exclude")})
+_BOOLEAN = frozenset({"link", "parents", "keep-git-dir"})  # a bare --link means --link=true
 # Flags that parse but that pyorch cannot honour: refused with a reason at parse time.
 _REFUSED_FLAGS = {
-    ("RUN", "mount"): "RUN --mount (cache, secret, ssh, bind mounts) needs BuildKit; it is not supported",
-    ("RUN", "security"): "RUN --security is not supported",
-    ("COPY", "parents"): "COPY --parents is not supported",
-    ("COPY", "exclude"): "COPY --exclude is not supported",
-    ("ADD", "exclude"): "ADD --exclude is not supported",
-    ("ADD", "checksum"): "ADD --checksum is for URLs, and ADD of URLs is not supported (builds are offline)",
-    ("ADD", "keep-git-dir"): "ADD of git repositories is not supported (builds are offline)",
+    ("ADD", "keep-git-dir"): "ADD of git repositories is not supported",
 }
 
 
@@ -56,9 +53,14 @@ class Instruction:
     args: str                             # the text after the flags, unexpanded
     line: int                             # 1-based line of the instruction's first line
     text: str                             # the instruction as written, continuations joined
-    flags: dict[str, str] = field(default_factory=dict)  # --name=value ("" for a bare --name)
+    flags: dict[str, str] = field(default_factory=dict)  # --name=value ("true" for a bare boolean flag)
     exec_form: list[str] | None = None    # the JSON array form, when used
     heredocs: tuple[Heredoc, ...] = ()
+    repeated: dict[str, tuple[str, ...]] = field(default_factory=dict)  # every value of --mount, --exclude
+
+    def all(self, name: str) -> tuple[str, ...]:
+        """Every value of a flag that may be given more than once (``--mount``), in order."""
+        return self.repeated.get(name, ())
 
 
 @dataclass(frozen=True)
@@ -153,13 +155,25 @@ def _heredocs(lines: list[str], i: int, rest: str, filename: str, first: int) ->
     return tuple(docs), i
 
 
+def parse_trigger(text: str, filename: str, line: int, escape: str = "\\") -> Instruction:
+    """One ONBUILD trigger (``RUN make``): the instruction it stands for, checked like any other."""
+    keyword, _, rest = text.strip().partition(" ")
+    keyword = keyword.upper()
+    if keyword in NOT_TRIGGERS:
+        raise DockerfileError(filename, line, f"ONBUILD {keyword} is not allowed")
+    return _instruction(keyword, rest.strip(), line, text.strip(), (), filename)
+
+
 def _instruction(keyword: str, rest: str, line: int, text: str, heredocs: tuple[Heredoc, ...],
                  filename: str) -> Instruction:
-    if keyword in REFUSED:
-        raise DockerfileError(filename, line, REFUSED[keyword])
     if keyword not in SUPPORTED:
         raise DockerfileError(filename, line, f"unknown instruction: {keyword}")
-    flags, rest = _flags(keyword, rest, line, filename)
+    if keyword == "ONBUILD":
+        if not rest:
+            raise DockerfileError(filename, line, "ONBUILD requires an instruction")
+        parse_trigger(rest, filename, line)  # refused now, not when an image FROM it is built
+        return Instruction(keyword, rest, line, text)
+    flags, repeated, rest = _flags(keyword, rest, line, filename)
     if not rest and not heredocs:
         raise DockerfileError(filename, line, f"{keyword} requires at least one argument")
     exec_form = None
@@ -169,11 +183,13 @@ def _instruction(keyword: str, rest: str, line: int, text: str, heredocs: tuple[
             raise DockerfileError(filename, line, "SHELL requires the JSON form, like SHELL [\"/bin/sh\", \"-c\"]")
     elif keyword == "SHELL":
         raise DockerfileError(filename, line, "SHELL requires the JSON form, like SHELL [\"/bin/sh\", \"-c\"]")
-    return Instruction(keyword, rest, line, text, flags, exec_form, heredocs)
+    return Instruction(keyword, rest, line, text, flags, exec_form, heredocs, repeated)
 
 
-def _flags(keyword: str, rest: str, line: int, filename: str) -> tuple[dict[str, str], str]:
+def _flags(keyword: str, rest: str, line: int, filename: str,
+           ) -> tuple[dict[str, str], dict[str, tuple[str, ...]], str]:
     flags: dict[str, str] = {}
+    repeated: dict[str, tuple[str, ...]] = {}
     while rest.startswith("--"):
         word, _, remainder = rest.partition(" ")
         if word == "--":
@@ -184,13 +200,19 @@ def _flags(keyword: str, rest: str, line: int, filename: str) -> tuple[dict[str,
             raise DockerfileError(filename, line, f"unknown flag --{name} for {keyword}")
         if (keyword, name) in _REFUSED_FLAGS:
             raise DockerfileError(filename, line, _REFUSED_FLAGS[(keyword, name)])
-        if name in flags:
+        if name in flags and (keyword, name) not in _REPEATABLE:
             raise DockerfileError(filename, line, f"flag --{name} is given twice")
-        if not eq and name not in ("link",):
+        if name in _BOOLEAN:
+            value = value.lower() if eq else "true"
+            if value not in ("true", "false"):
+                raise DockerfileError(filename, line, f"flag --{name} wants true or false, not {value!r}")
+        elif not eq or not value:
             raise DockerfileError(filename, line, f"flag --{name} needs a value (--{name}=…)")
         flags[name] = value
+        if (keyword, name) in _REPEATABLE:
+            repeated[name] = (*repeated.get(name, ()), value)
         rest = remainder.strip()
-    return flags, rest
+    return flags, repeated, rest
 
 
 def json_array(text: str) -> list[str] | None:

@@ -88,9 +88,10 @@ def select_target(plan: Plan, target: str | None) -> Stage:
 
 
 def needed_stages(plan: Plan, target: Stage, global_env: dict[str, str]) -> list[Stage]:
-    """The stages the target depends on (through FROM <stage> and COPY --from=<stage>), in file order.
+    """The stages the target depends on (through FROM <stage>, COPY --from=<stage> and
+    RUN --mount=…,from=<stage>), in file order.
 
-    Like BuildKit, stages nothing needs are skipped. A ``--from`` with a variable counts every
+    Like BuildKit, stages nothing needs are skipped. A ``from`` with a variable counts every
     earlier stage as needed.
     """
     needed: set[int] = set()
@@ -99,27 +100,49 @@ def needed_stages(plan: Plan, target: Stage, global_env: dict[str, str]) -> list
         if stage.index in needed:
             return
         needed.add(stage.index)
-        base = _expanded(plan, stage.line, stage.base, global_env)
-        dep = plan.find(base)
-        if dep is not None and dep.index < stage.index and not base.isdigit():
-            visit(dep)
-        for ins in stage.instructions:
-            source = ins.flags.get("from")
-            if ins.keyword != "COPY" or source is None:
-                continue
-            if "$" in source:
-                for earlier in plan.stages[: stage.index]:
-                    visit(earlier)
-                continue
-            dep = plan.find(source)
-            if dep is not None:
-                if dep.index >= stage.index:
-                    raise plan.dockerfile.error(ins.line, f"COPY --from={source}: a stage can only copy from an "
-                                                          "earlier stage")
-                visit(dep)
+        for dep in stage_dependencies(plan, stage, global_env):
+            visit(plan.stages[dep])
 
     visit(target)
     return [s for s in plan.stages if s.index in needed]
+
+
+def stage_dependencies(plan: Plan, stage: Stage, global_env: dict[str, str]) -> set[int]:
+    """Indexes of the earlier stages ``stage`` reads: they must be built before it, the others may
+    be built at the same time (as BuildKit runs independent stages concurrently)."""
+    deps: set[int] = set()
+    base = _expanded(plan, stage.line, stage.base, global_env)
+    dep = plan.find(base)
+    if dep is not None and dep.index < stage.index and not base.isdigit():
+        deps.add(dep.index)
+    for ins in stage.instructions:
+        for source in stage_sources(ins):
+            if "$" in source:
+                deps |= {earlier.index for earlier in plan.stages[: stage.index]}
+                continue
+            dep = plan.find(source)
+            if dep is None:
+                continue  # an image
+            if dep.index >= stage.index:
+                raise plan.dockerfile.error(ins.line, f"{ins.keyword} --from={source}: a stage can only "
+                                                      "use an earlier stage")
+            deps.add(dep.index)
+    return deps
+
+
+def stage_sources(ins: Instruction) -> list[str]:
+    """What an instruction names with ``--from`` (COPY) or a mount's ``from=`` (RUN)."""
+    if ins.keyword == "COPY" and ins.flags.get("from"):
+        return [ins.flags["from"]]
+    if ins.keyword != "RUN":
+        return []
+    found = []
+    for mount in ins.all("mount"):
+        for option in mount.split(","):
+            name, _, value = option.strip().partition("=")
+            if name.lower() == "from" and value:
+                found.append(value)
+    return found
 
 
 def _expanded(plan: Plan, line: int, word: str, env: dict[str, str]) -> str:

@@ -62,6 +62,11 @@ def expand(word: str, env: dict[str, str], escape: str = "\\") -> str:
     return words[0] if words else ""
 
 
+def expand_heredoc(text: str, env: dict[str, str], escape: str = "\\") -> str:
+    """A heredoc body with an unquoted delimiter: variables substituted, quotes kept as they are."""
+    return _Lexer(text, env, escape).substitute()
+
+
 def expand_words(text: str, env: dict[str, str], escape: str = "\\") -> list[str]:
     """Several words (split on unquoted whitespace), each with quotes removed and variables substituted."""
     return _Lexer(text, env, escape).run(split=True)
@@ -108,6 +113,18 @@ class _Lexer:
         if started:
             words.append("".join(current))
         return words
+
+    def substitute(self) -> str:
+        out: list[str] = []
+        while self.pos < len(self.text):
+            ch = self._next()
+            if ch == self.escape and self._peek() in ("$", self.escape) and self._peek():
+                out.append(self._next())
+            elif ch == "$":
+                out.append(self._dollar())
+            else:
+                out.append(ch)
+        return "".join(out)
 
     def _single_quoted(self) -> str:
         end = self.text.find("'", self.pos)
