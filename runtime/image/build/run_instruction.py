@@ -149,7 +149,9 @@ class _StepNetwork:
 def _network(run: BuildRun, mode: str) -> _StepNetwork:
     """What the step's container needs for its network mode; ``host-gateway`` names the host."""
     wanted = dict(run.request.extra_hosts)
-    if mode != "default":
+    if mode == "none":  # no way to the host: a host-gateway name is left out, as Docker does
+        return _StepNetwork({name: ip for name, ip in wanted.items() if ip != HOST_GATEWAY}, mode)
+    if mode == "host":
         return _StepNetwork({name: ("127.0.0.1" if ip == HOST_GATEWAY else ip) for name, ip in wanted.items()}, mode)
     info = run.network.ensure()
     return _StepNetwork({name: (info.gateway if ip == HOST_GATEWAY else ip) for name, ip in wanted.items()}, "",
