@@ -149,7 +149,9 @@ class RolloutController:
             record = self.records.get(project.name, name)
             if not dirty:
                 if record is not None and record.status in plan.ACTIVE_STATES and record.to_hash == target:
-                    self._finish(record.with_(status=plan.completed_status(_kind(record.kind))))
+                    total, updated = plan.resumed_counts(record.total, record.updated, record.failed, 0)
+                    self._finish(record.with_(status=plan.completed_status(_kind(record.kind)), total=total,
+                                              updated=updated))
                 continue
             same_target = record is not None and record.to_hash == target
             if same_target and record is not None and record.status in plan.PAUSED_STATES \
@@ -166,7 +168,8 @@ class RolloutController:
             resumed = same_target and record is not None and record.status in plan.ACTIVE_STATES
             now = time.time()
             if resumed and record is not None:
-                new_record = record.with_(revision=revision, total=record.updated + record.failed + len(dirty))
+                total, updated = plan.resumed_counts(record.total, record.updated, record.failed, len(dirty))
+                new_record = record.with_(revision=revision, total=total, updated=updated)
             else:
                 new_record = RolloutRecord(
                     project=project.name, service=name, kind=kind, status=plan.active_status(kind),

@@ -113,6 +113,18 @@ def failure_outcome(kind: Kind, config: RolloutConfig) -> tuple[str, bool]:
     return PAUSED, False
 
 
+def resumed_counts(total: int, updated: int, failed: int, dirty: int) -> tuple[int, int]:
+    """(total, updated) of a rollout an engine restart interrupted, from what is observed now.
+
+    A slot the restart cut short (its new replica created, not yet counted), or a replica the
+    reconcile pass re-created meanwhile, is no longer dirty although it was never counted: every
+    replica of the rollout that is not dirty and did not fail has been updated. Dirty replicas
+    beyond the original set (a scale-up meanwhile) widen the total.
+    """
+    updated = max(updated, total - dirty - failed)
+    return max(total, updated + dirty), updated
+
+
 def completed_status(kind: Kind) -> str:
     return ROLLBACK_COMPLETED if kind == "rollback" else COMPLETED
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
+import signal
 import threading
 import time
 from collections import Counter
@@ -168,3 +170,61 @@ def test_unhealthy_update_rolls_back_and_old_version_keeps_serving(layout: HostL
         assert record["revision"] == 3  # the rollback is a stored revision after v1 (1) and v2 (2)
     finally:
         pyorch(layout, "-f", compose, "down", "-t", "2", **v1)
+
+
+RESUMED = """
+name: resumed
+services:
+  web:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "echo $$VERSION; exec sleep 1000"]
+    environment:
+      VERSION: ${VERSION}
+    init: true
+    deploy:
+      replicas: 4
+      update_config:
+        parallelism: 1
+        order: stop-first
+        monitor: 3s
+"""
+
+
+def _events(layout: HostLayout, kind: str) -> list[dict[str, object]]:
+    """Events straight from the engine's store (the engine may be down)."""
+    from orchestrator.engine.store import Store
+
+    store = Store(layout.state_root / "engine.db")
+    try:
+        return [dict(e.detail, subject=e.subject) for e in store.events_since(0) if e.kind == kind]
+    finally:
+        store.close()
+
+
+def test_a_rollout_resumed_after_an_engine_kill_counts_every_replica(layout: HostLayout, tmp_path: Path) -> None:
+    """The engine is SIGKILLed while a replica it just replaced is being monitored: that replica is
+    no longer outdated when the next engine resumes the rollout, and still counts as updated."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(RESUMED)
+    pyorch(layout, "image", "bootstrap")
+    pyorch(layout, "-f", str(compose), "up", "-d", "--wait", VERSION="v1")
+    try:
+        pyorch(layout, "-f", str(compose), "up", "-d", VERSION="v2")
+        # the first replica is counted; the second is created and inside its 3 s monitor
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            progress = _events(layout, "update-progress")
+            created = [e for e in _events(layout, "container-start") if e.get("service") == "web"]
+            if len(progress) == 1 and len(created) >= 4 + 2:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the rollout did not reach its second replica")
+        os.kill(int((layout.run_root / "engine.pid").read_text()), signal.SIGKILL)
+        pyorch(layout, "-f", str(compose), "rollout", "status", "--wait", VERSION="v2")  # a new engine resumes it
+        record = _rollouts(layout, str(compose), {"VERSION": "v2"})["web"]
+        assert (record["status"], record["updated"], record["total"], record["failed"]) == ("completed", 4, 4, 0)
+        rows = json.loads(pyorch(layout, "-f", str(compose), "ps", "--format", "json", VERSION="v2").stdout)
+        assert len(rows) == 4 and all(r["status"] == "running" for r in rows)
+    finally:
+        pyorch(layout, "-f", str(compose), "down", "-t", "1", VERSION="v2")

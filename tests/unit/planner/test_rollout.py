@@ -168,3 +168,16 @@ def test_bad_update_config_is_refused_with_file_and_line(tmp_path: Any, key: str
     with pytest.raises(ComposeError) as caught:
         load_project(LoadOptions(files=[path], working_dir=tmp_path, environ={}))
     assert f"{path}:6:" in str(caught.value) and key in str(caught.value)
+
+
+@pytest.mark.parametrize(("before", "dirty", "after"), [
+    ((4, 1, 0), 2, (4, 2)),   # the slot in flight when the engine died: replaced, never counted
+    ((4, 1, 0), 3, (4, 1)),   # killed between slots: nothing to add
+    ((4, 3, 0), 0, (4, 4)),   # the last slot was in flight: completed on resume with every replica
+    ((4, 1, 1), 2, (4, 1)),   # a stop-first failure is not an update
+    ((4, 1, 0), 5, (6, 1)),   # scaled up meanwhile: the new outdated replicas widen the total
+])
+def test_a_resumed_rollout_counts_what_is_no_longer_dirty(before: tuple[int, int, int], dirty: int,
+                                                          after: tuple[int, int]) -> None:
+    total, updated, failed = before
+    assert plan.resumed_counts(total, updated, failed, dirty) == after
