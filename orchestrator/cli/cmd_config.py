@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, client: EngineClient) -> int:
     def load(services: list[str] | None = None) -> Project:
         from orchestrator.spec.support import about_the_model
 
-        project = load_project(load_options(args, services))
+        project = load_project(load_options(args, services, render_only=True))
         print_warnings(about_the_model(project.warnings))
         return project
 

@@ -28,6 +28,7 @@ from orchestrator.cli import (
     cmd_project,
     cmd_rollout,
     cmd_stats,
+    cmd_volumes,
     logtime,
     quickname,
     render,
@@ -174,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_rollout.register(sub, project_name)
     port_verbs.register(sub, project_name)
     cmd_dashboard.register(sub, project_name, load)
+    cmd_volumes.register(sub, project_name)
 
     engine = sub.add_parser("engine", help="Control the pyorch engine")
     engine.add_argument("action", choices=["start", "stop", "status"])

@@ -37,9 +37,10 @@ def source(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def load_options(args: argparse.Namespace, services: list[str] | None = None) -> LoadOptions:
+def load_options(args: argparse.Namespace, services: list[str] | None = None, render_only: bool = False) -> LoadOptions:
     """The loader's inputs from the command line. ``services`` (`config SERVICE…`) are enabled with
-    their profiles, and the project is cut down to them and what they depend on."""
+    their profiles, and the project is cut down to them and what they depend on; ``render_only``
+    (`config`) accepts valid files pyorch could not run (volume drivers it does not have, …)."""
     from orchestrator.spec import LoadOptions  # the model's import is the CLI's slowest part
 
     return LoadOptions(
@@ -53,6 +54,7 @@ def load_options(args: argparse.Namespace, services: list[str] | None = None) ->
         stdin_text=sys.stdin.read() if "-" in args.file else None,
         services=list(services or []),
         select_services=bool(services),
+        render_only=render_only,
     )
 
 

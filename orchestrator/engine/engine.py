@@ -79,7 +79,7 @@ class Engine:
                                      gate, self.rollouts, self.observe, lambda at: self.wake(at=at))
         self.queries = Queries(store, self.loader, self.observe, runtime, self.publisher, self.health.state)
         preflight = Preflight(network.list_networks, runtime.images, lambda: Builder(runtime), self.registries,
-                              self.publisher)
+                              self.publisher, runtime.volumes)
         self.ops = ProjectOps(OpsParts(
             store=store, loader=self.loader, locks=self.locks, executor=self.executor, publisher=self.publisher,
             reconciler=self.reconciler, preflight=preflight, queries=self.queries, observe=self.observe,

@@ -1,7 +1,7 @@
 """Pre-flight: what would fail half-way is refused before anything changes (DESIGN invariant 6):
-unsupported networks, secrets and configs that cannot be read, images that are missing and may
-not be pulled (built first when the service has `build:`), host ports another program or project
-holds."""
+unsupported networks, secrets and configs that cannot be read, external volumes that are missing
+and volumes that exist with other driver options, images that are missing and may not be pulled
+(built first when the service has `build:`), host ports another program or project holds."""
 
 from __future__ import annotations
 
@@ -12,27 +12,32 @@ from orchestrator.engine.file_objects import check_file_objects
 from orchestrator.engine.netplan import check_networks
 from orchestrator.engine.publishing import Publisher
 from orchestrator.engine.pull_policy import ensure_image
+from orchestrator.engine.volume_mounts import check_volumes
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project, Service
 from runtime.image import ImageStore
 from runtime.image.build import Builder
 from runtime.image.registry import Registries
 from runtime.network import NetworkInfo
+from runtime.volume import VolumeStore
 
 
 class Preflight:
     def __init__(self, networks: Callable[[], list[NetworkInfo]], images: ImageStore,
-                 builder: Callable[[], Builder], registries: Callable[[], Registries], publisher: Publisher) -> None:
+                 builder: Callable[[], Builder], registries: Callable[[], Registries], publisher: Publisher,
+                 volumes: VolumeStore) -> None:
         self.networks = networks
         self.images = images
         self.builder = builder
         self.registries = registries
         self.publisher = publisher
+        self.volumes = volumes
 
     def check(self, project: Project, pull: str | None = None) -> None:
         """Raise EngineError for the first thing that would fail; builds and pulls what is needed."""
         check_networks(project, self.networks())
         check_file_objects(project)
+        check_volumes(project, self.volumes)
         listening: dict[str, set[int]] = {}  # the host's listening ports, read once for every service
         for service in project.services.values():
             self.build_missing(project, service)

@@ -28,7 +28,7 @@ from orchestrator.engine.reconcile import Reconciler
 from orchestrator.engine.selection import select_services, with_scale
 from orchestrator.engine.store import Store
 from orchestrator.engine.teardown import take_down
-from orchestrator.engine.translate import volume_runtime_name
+from orchestrator.engine.volume_mounts import volume_runtime_name
 from orchestrator.errors import EngineError
 from orchestrator.planner.converge import ConvergeOptions
 from orchestrator.planner.model import Plan, RestartContainer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from orchestrator.engine.labels import (
     LABEL_SERVICE,
     LABEL_WORKDIR,
 )
+from orchestrator.engine.volume_mounts import anonymous_volumes, volume_mount
 from orchestrator.spec import Project, Service
 from orchestrator.spec.logging_checks import log_options
 from runtime.container.runconfig import DeviceMapping, Mount, Resources, RunConfig
@@ -92,6 +92,7 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         mounts=mounts_of(project, service, number),
         files=file_mounts(project, service),
         log=log_settings(service),
+        image_volumes=anonymous_volumes(project, service.name, number),
     )
 
 
@@ -115,11 +116,6 @@ def seccomp_of(project: Project, security_opt: list[str]) -> str | None:
     return None
 
 
-def volume_runtime_name(project: Project, key: str) -> str:
-    volume = project.volumes.get(key)
-    return volume.name if volume is not None and volume.name else f"{project.name}_{key}"
-
-
 def mounts_of(project: Project, service: Service, number: int) -> list[Mount]:
     """`volumes:` (long form after loading) and `tmpfs:` as runtime mounts."""
     mounts: list[Mount] = []
@@ -128,12 +124,7 @@ def mounts_of(project: Project, service: Service, number: int) -> list[Mount]:
             mounts.append(Mount("bind", v.target, v.source or "", bool(v.read_only),
                                 create_host_path=bool(v.bind and v.bind.create_host_path)))
         elif v.type == "volume":
-            if v.source:
-                name = volume_runtime_name(project, v.source)
-            else:  # anonymous: one per replica and target, kept across recreation like Compose does
-                digest = hashlib.sha256(v.target.encode()).hexdigest()[:12]
-                name = f"{project.name}_{service.name}_{number}_anon_{digest}"
-            mounts.append(Mount("volume", v.target, name, bool(v.read_only)))
+            mounts.append(volume_mount(project, service.name, number, v))
         elif v.type == "tmpfs":
             mounts.append(Mount("tmpfs", v.target, read_only=bool(v.read_only),
                                 tmpfs_size=v.tmpfs.size if v.tmpfs else None,

@@ -46,6 +46,10 @@ class UndefinedReferenceError(ComposeError):
     """A service refers to a service, network, volume, secret or config that does not exist."""
 
 
+class UnsupportedError(ComposeError):
+    """Valid Compose that pyorch cannot run (refused before anything starts)."""
+
+
 class CycleError(ComposeError):
     """`extends`, `include` or `depends_on` form a cycle."""
 

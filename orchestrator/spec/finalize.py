@@ -16,6 +16,7 @@ from orchestrator.spec.network_checks import check_network_addresses
 from orchestrator.spec.normalize import apply_defaults, normalize_services
 from orchestrator.spec.support import unapplied_warnings
 from orchestrator.spec.validate import schema_error
+from orchestrator.spec.volume_checks import check_volume_drivers
 from orchestrator.spec.yamlsource import Path_, SourceMap
 
 
@@ -43,7 +44,7 @@ class _Locator:
 
 def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], sources: Sequence[SourceMap],
                      environment: Mapping[str, str], profiles: Sequence[str], named: Sequence[str],
-                     warnings: list[str], select: bool = False) -> Project:
+                     warnings: list[str], select: bool = False, check_support: bool = True) -> Project:
     locate = _Locator(sources)
     added: set[tuple[str, ...]] = set()
     apply_defaults(merged, project_dir)
@@ -67,6 +68,8 @@ def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], sourc
     check_consistency(project, locate)
     check_network_addresses(project, locate)
     check_logging(project, locate, warnings)
+    if check_support:
+        check_volume_drivers(project, locate)
     if select:
         _select(project, named)
     project.referenced_environment = _referenced_environment(project, environment)

@@ -51,6 +51,8 @@ class LoadOptions:
     services: list[str] = field(default_factory=list)
     # `config SERVICE…`: the project is cut down to those services and what they depend on.
     select_services: bool = False
+    # `config`: render any valid file, even one with what pyorch cannot run (volume drivers, …)
+    render_only: bool = False
 
 
 @dataclass
@@ -192,7 +194,8 @@ class ProjectLoader:
         merged = merge_documents(documents)
         profiles = opts.profiles or [p.strip() for p in environment.get("COMPOSE_PROFILES", "").split(",")]
         return finalize_project(name, project_dir, merged, [d.source for d in documents], environment, profiles,
-                                opts.services, self.warnings, select=opts.select_services)
+                                opts.services, self.warnings, select=opts.select_services,
+                                check_support=not opts.render_only)
 
     def parse(self, file: Path) -> list[tuple[Any, dict[Path_, str], SourceMap]]:
         if file == discovery.STDIN:

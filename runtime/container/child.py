@@ -37,6 +37,7 @@ from runtime.container import sync
 from runtime.container.file_mounts import mount_files
 from runtime.container.spec import ContainerSpec, DeviceNode, capability_mask
 from runtime.linux import syscalls as sc
+from runtime.volume.copy_up import fill_volume, open_image_dir
 
 NAMESPACE_FLAGS = (
     sc.CLONE_NEWNS | sc.CLONE_NEWUTS | sc.CLONE_NEWIPC | sc.CLONE_NEWNET | sc.CLONE_NEWPID | sc.CLONE_NEWCGROUP
@@ -119,9 +120,13 @@ def run_stage2(spec: ContainerSpec, ch: sync.Channel) -> None:
         for node in spec.device_nodes:
             _make_device_node(rootfs, node)
         for bind in spec.binds:
+            if bind.populate:
+                fill_volume(open_image_dir(_safe_path(rootfs, bind.target)), bind.source)
             _bind(bind.source, rootfs, bind.target, bind.read_only)
         for mount in spec.tmpfs:
-            _tmpfs(rootfs, mount.target, mount.size, mount.mode)
+            image_dir = open_image_dir(_safe_path(rootfs, mount.target)) if mount.populate else -1
+            _tmpfs(rootfs, mount.target, mount.size, mount.mode, mount.options)
+            fill_volume(image_dir, _safe_path(rootfs, mount.target))
         mount_files(spec.bundle_dir, spec.files, lambda source, target: _bind(source, rootfs, target, True))
         if spec.init_path:
             _bind(spec.init_path, rootfs, INIT_TARGET, True)
@@ -350,10 +355,11 @@ def _bind(source: str, rootfs: str, target: str, read_only: bool) -> None:
         sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
 
 
-def _tmpfs(rootfs: str, target: str, size: int | None, mode: int | None) -> None:
+def _tmpfs(rootfs: str, target: str, size: int | None, mode: int | None, extra: str = "") -> None:
     path = _safe_path(rootfs, target)
     _ensure_dir(path)
-    options = ",".join(o for o in (f"size={size}" if size else "", f"mode={mode:o}" if mode is not None else "") if o)
+    options = ",".join(o for o in (f"size={size}" if size else "", f"mode={mode:o}" if mode is not None else "",
+                                   extra) if o)
     sc.mount("tmpfs", path, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, options or None)
 
 

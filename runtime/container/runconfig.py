@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import posixpath
 from dataclasses import dataclass, field
 
 from runtime.container.spec import LogSettings
@@ -31,6 +33,24 @@ class Mount:
     create_host_path: bool = True
     tmpfs_size: int | None = None
     tmpfs_mode: int | None = None
+    # volume: created with these when missing (Docker's local driver options and labels); options
+    # None take the volume as it exists (an external volume)
+    volume_driver: str = "local"
+    volume_options: dict[str, str] | None = field(default_factory=dict)
+    volume_labels: dict[str, str] = field(default_factory=dict)
+    copy_image_content: bool = True   # an empty volume gets the image's files there (`nocopy` turns it off)
+
+
+@dataclass
+class AnonymousVolumes:
+    """Where an image's VOLUME paths get volumes of their own: ``prefix`` + a hash of the path, so a
+    recreated container finds the same ones (Compose carries them over to the new container)."""
+
+    prefix: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def name_for(self, target: str) -> str:
+        return self.prefix + hashlib.sha256(posixpath.normpath(target).encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -98,6 +118,8 @@ class RunConfig:
     tty: bool = False
     stdin_open: bool = False
     console_size: tuple[int, int] | None = None   # rows, columns of the pty when it is made
+    # The image's VOLUME paths: None leaves them in the root filesystem (build steps, as Docker's builder)
+    image_volumes: AnonymousVolumes | None = None
 
 
 def command_line(

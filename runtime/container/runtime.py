@@ -23,7 +23,7 @@ from runtime.cgroups import Cgroup, open_cgroups
 from runtime.cgroups import Resources as CgroupResources
 from runtime.container.file_mounts import check_files, stage_files
 from runtime.container.logfile import LOG_NAME, log_files
-from runtime.container.mounts import resolve_mounts
+from runtime.container.mounts import image_volume_mounts, resolve_mounts
 from runtime.container.netmode import default_hostname, host_files, joined_bundle, netns_path
 from runtime.container.runconfig import RunConfig, command_line, merge_env
 from runtime.container.shim_client import ShimClient, ShimError
@@ -55,6 +55,7 @@ from runtime.linux.signals import signal_number
 from runtime.security.device_requests import parse_cgroup_rule
 from runtime.security.devices import DeviceRule
 from runtime.security.policy import SecurityPlan, plan_security, restrict_devices
+from runtime.volume import VolumeStore
 
 INIT_BINARY_CANDIDATES = ("/usr/bin/tini-static", "/usr/bin/catatonit")
 
@@ -106,6 +107,7 @@ class ContainerRuntime:
         self.cgroups = open_cgroups(layout)
         self.features = host_features()  # probed once per process, at start-up
         self.shim = ShimClient(layout.run_root)
+        self.volumes = VolumeStore(layout.volumes_dir)
         self._spare_cgroups = _spare_cgroups_config(self.cgroups.plan(_ANY_ID, CgroupResources()))
         layout.make_private_dirs()
 
@@ -124,7 +126,8 @@ class ContainerRuntime:
         )
         netns = netns_path(config.network_mode, self.layout.containers_dir)  # refuses a stopped target
         args = command_line(config.entrypoint, config.command, image.config.entrypoint, image.config.cmd)
-        user_binds, tmpfs = resolve_mounts(config.mounts, self.layout.volumes_dir)
+        mounts = [*config.mounts, *image_volume_mounts(image.config.volumes, config.mounts, config.image_volumes)]
+        user_binds, tmpfs = resolve_mounts(mounts, self.layout.volumes_dir)
         check_files(config.files)
         resources = _cgroup_resources(config)
         self.cgroups.plan(_ANY_ID, resources)  # refused here, before anything is made
@@ -422,6 +425,23 @@ class ContainerRuntime:
             if record is not None:
                 result.append(self._observe(bundle, record))
         return result
+
+    def volume_users(self) -> dict[str, list[ContainerInfo]]:
+        """Volume name → the containers (running or not) that mount it, from their specs."""
+        users: dict[str, list[ContainerInfo]] = {}
+        prefix = str(self.layout.volumes_dir) + "/"
+        for info in self.containers():
+            try:
+                raw = json.loads((self.layout.containers_dir / info.id / "spec.json").read_text())
+            except (OSError, ValueError):
+                continue
+            names = {str(m.get("volume") or "") for m in [*raw.get("binds", []), *raw.get("tmpfs", [])]}
+            # specs written before binds named their volume: the source path says it
+            names |= {str(b["source"])[len(prefix):].split("/")[0] for b in raw.get("binds", [])
+                      if str(b.get("source", "")).startswith(prefix)}
+            for name in sorted(names - {""}):
+                users.setdefault(name, []).append(info)
+        return users
 
     def cgroups_cleanup(self) -> None:
         """Remove this instance's (empty) parent cgroups; busy ones stay for the next time."""

@@ -45,6 +45,8 @@ class BindMount:
     source: str
     target: str
     read_only: bool = False
+    populate: bool = False   # an empty volume gets the image's content at target (runtime/volume/copy_up.py)
+    volume: str = ""         # the volume it mounts, if any (`volume ls` finds its users by it)
 
 
 @dataclass
@@ -52,6 +54,9 @@ class TmpfsMount:
     target: str
     size: int | None = None
     mode: int | None = None
+    options: str = ""        # more mount data, e.g. a tmpfs volume's "uid=1000,nr_inodes=1k"
+    populate: bool = False
+    volume: str = ""
 
 
 @dataclass

@@ -8,6 +8,7 @@ import pytest
 
 from runtime.container.mounts import MountError, resolve_mounts
 from runtime.container.runconfig import Mount
+from runtime.errors import RuntimeFailure
 
 
 def test_volume_becomes_a_directory_under_the_state_root(tmp_path: Path) -> None:
@@ -32,5 +33,5 @@ def test_bad_targets_are_refused(tmp_path: Path, target: str) -> None:
 
 @pytest.mark.parametrize("name", ["../escape", "/abs", "a/b"])
 def test_volume_names_cannot_escape(tmp_path: Path, name: str) -> None:
-    with pytest.raises(MountError):
+    with pytest.raises(RuntimeFailure, match="invalid volume name"):
         resolve_mounts([Mount("volume", "/d", name)], tmp_path)
