@@ -43,6 +43,7 @@ from runtime.image.registry import Registries
 from runtime.layout import HostLayout
 from runtime.network import NetworkManager
 from runtime.network.dns import DnsServer
+from runtime.volume import VolumeStore
 
 log = logging.getLogger("pyorch.engine")
 PASS_INTERVAL_S = 2.0
@@ -79,7 +80,7 @@ class Engine:
                                      gate, self.rollouts, self.observe, lambda at: self.wake(at=at))
         self.queries = Queries(store, self.loader, self.observe, runtime, self.publisher, self.health.state)
         preflight = Preflight(network.list_networks, runtime.images, lambda: Builder(runtime), self.registries,
-                              self.publisher, runtime.volumes)
+                              self.publisher, lambda: VolumeStore(layout.volumes_dir))
         self.ops = ProjectOps(OpsParts(
             store=store, loader=self.loader, locks=self.locks, executor=self.executor, publisher=self.publisher,
             reconciler=self.reconciler, preflight=preflight, queries=self.queries, observe=self.observe,

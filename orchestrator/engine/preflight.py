@@ -25,7 +25,7 @@ from runtime.volume import VolumeStore
 class Preflight:
     def __init__(self, networks: Callable[[], list[NetworkInfo]], images: ImageStore,
                  builder: Callable[[], Builder], registries: Callable[[], Registries], publisher: Publisher,
-                 volumes: VolumeStore) -> None:
+                 volumes: Callable[[], VolumeStore]) -> None:
         self.networks = networks
         self.images = images
         self.builder = builder
@@ -37,7 +37,7 @@ class Preflight:
         """Raise EngineError for the first thing that would fail; builds and pulls what is needed."""
         check_networks(project, self.networks())
         check_file_objects(project)
-        check_volumes(project, self.volumes)
+        check_volumes(project, self.volumes())
         listening: dict[str, set[int]] = {}  # the host's listening ports, read once for every service
         for service in project.services.values():
             self.build_missing(project, service)

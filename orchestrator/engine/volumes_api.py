@@ -18,8 +18,8 @@ SERVICE_LABEL = "com.docker.compose.service"
 
 
 class Handler(Protocol):
-    def _body(self) -> dict[str, Any]: ...
-    def _reply(self, status: int, payload: Any) -> None: ...
+    def body(self) -> dict[str, Any]: ...
+    def reply(self, status: int, payload: Any) -> None: ...
 
 
 class HasRuntime(Protocol):
@@ -31,17 +31,17 @@ def handle(handler: Handler, engine: HasRuntime, method: str, parts: list[str], 
     runtime = engine.runtime
     match method, parts:
         case "GET", ["v1", "volumes"]:
-            handler._reply(200, list_volumes(runtime, query.get("filter", [])))
+            handler.reply(200, list_volumes(runtime, query.get("filter", [])))
         case "POST", ["v1", "volumes", "remove"]:
-            body = handler._body()
-            handler._reply(200, remove_volumes(runtime, [str(n) for n in body.get("names") or []],
+            body = handler.body()
+            handler.reply(200, remove_volumes(runtime, [str(n) for n in body.get("names") or []],
                                                bool(body.get("force"))))
         case "POST", ["v1", "volumes", "prune"]:
-            body = handler._body()
+            body = handler.body()
             filters = [str(f) for f in body.get("filters") or []]
-            handler._reply(200, prune_volumes(runtime, bool(body.get("all")), filters))
+            handler.reply(200, prune_volumes(runtime, bool(body.get("all")), filters))
         case "GET", ["v1", "volumes", name]:
-            handler._reply(200, _row(runtime.volumes.get(name), runtime.volume_users().get(name, [])))
+            handler.reply(200, _row(runtime.volumes.get(name), runtime.volume_users().get(name, [])))
         case _:
             return False
     return True
