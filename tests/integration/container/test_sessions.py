@@ -92,13 +92,16 @@ def test_an_exec_with_a_terminal_answers_resizes_and_is_interrupted(rt: Containe
     client.type("stty size\r")
     client.wait_text("40 132")
     client.type("sleep 300\r")
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while not any(p["cmd"] == "sleep 300" for p in rt.processes(cid)):  # the foreground job runs
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     client.type("\x03")  # Ctrl-C, through the pty's line discipline to the foreground job
     client.type("echo after $?\r")
     client.wait_text("after 130")
     client.type("exit 7\r")
     assert client.wait_exit() == 7
-    assert not os.path.exists(f"/proc/{pid}")
+    gone(pid)
 
 
 def test_an_exec_with_a_pipe_reads_stdin_to_its_end(rt: ContainerRuntime) -> None:
