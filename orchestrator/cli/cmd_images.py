@@ -39,6 +39,8 @@ def register(sub: Any, image_sub: Any) -> None:
         p = parsers.add_parser(name, help="Push an image to a registry")
         p.add_argument("reference")
         p.add_argument("target", nargs="?", help="push under this name instead (default: the reference)")
+        p.add_argument("--compression", choices=["gzip", "zstd", "none"], default="gzip",
+                       help="how plain layers go to the registry (default gzip, as Docker)")
         p.add_argument("-q", "--quiet", action="store_true")
         p.set_defaults(run=cmd_push)
     login = sub.add_parser("login", help="Log in to a registry (credentials are checked, then stored)")
@@ -110,7 +112,7 @@ def cmd_pull(args: argparse.Namespace, client: EngineClient) -> int:
 
 
 def cmd_push(args: argparse.Namespace, client: EngineClient) -> int:
-    body = {"reference": args.reference, "target": args.target}
+    body = {"reference": args.reference, "target": args.target, "compression": args.compression}
     result = render_transfer(client.stream_post("/v1/images/push", body), args.target or args.reference, args.quiet)
     out.print(f"{args.target or args.reference}: digest: {result['digest']}", markup=False)
     return 0

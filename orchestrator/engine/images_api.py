@@ -22,6 +22,7 @@ from runtime.image.build.cache_mounts import prune_cache_mounts
 from runtime.image.reference import parse
 from runtime.image.registry import Credentials, Registries, parse_platform, pull_image, push_image
 from runtime.image.registry.client import RegistryClient
+from runtime.image.registry.compress import COMPRESSIONS
 from runtime.image.registry.credentials import CredentialStore
 from runtime.image.registry.endpoint import endpoint_for
 
@@ -51,8 +52,12 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
             store.resolve(body["reference"])
             if body.get("target"):
                 parse(body["target"])
+            compression = str(body.get("compression") or "gzip")
+            if compression not in COMPRESSIONS:
+                raise PyorchError(f"compression {compression!r}: want one of {', '.join(COMPRESSIONS)}")
             stream_work(handler, lambda listener: {"digest": push_image(
-                store, _registries(engine), body["reference"], body.get("target") or None, listener)})
+                store, _registries(engine), body["reference"], body.get("target") or None, listener,
+                compression=compression)})
         case "POST", ["v1", "images", "remove"]:
             body = handler.body()
             handler.reply(200, {"untagged": remove(store, body["reference"], _in_use(engine),

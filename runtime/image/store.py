@@ -122,6 +122,7 @@ class ImageStore:
             raise ImageError(f"image index {self.root / 'index.json'} is unreadable: {exc}") from exc
         data.setdefault("references", {})
         data.setdefault("images", {})
+        data.setdefault("pushed", {})  # manifest digest -> image id: the manifests `push` made (compressed)
         return data
 
     def _write_index(self, index: dict[str, Any]) -> None:
@@ -343,13 +344,28 @@ class ImageStore:
 
     @staticmethod
     def _find_by_digest(index: dict[str, Any], repository: str, digest: str) -> str | None:
-        """``repo@sha256:…`` names the manifest of an image stored under that repository."""
+        """``repo@sha256:…`` names the manifest of an image stored under that repository (the one it
+        was stored with, or one a push made)."""
         for image_id, manifest_digest in index["images"].items():
-            if digest in (manifest_digest, image_id) and any(
+            if digest in (manifest_digest, image_id, *_pushed_of(index, image_id)) and any(
                     r.rsplit(":", 1)[0] == repository or r.split("@")[0] == repository
                     for r, i in index["references"].items() if i == image_id):
                 return str(image_id)
         return None
+
+    def add_pushed_manifest(self, image_id: str, body: bytes) -> str:
+        """Record another manifest of the image (a push's, naming compressed layer blobs already in
+        the store): ``name@<its digest>`` resolves to the image, and `prune` keeps it and its blobs
+        while the image is kept."""
+        with self.writing():
+            digest = self.put_blob(body)
+            with self._locked():
+                index = self._index()
+                if image_id not in index["images"]:
+                    raise ImageNotFound(f"no such image: {image_id} (removed meanwhile)")
+                index["pushed"][digest] = image_id
+                self._write_index(index)
+        return digest
 
     def list(self) -> builtins.list[Image]:
         return [self.resolve(i) for i in sorted(self._index()["images"])]
@@ -422,12 +438,14 @@ class ImageStore:
             for image_id in builtins.list(index["images"]):
                 if image_id not in tagged and image_id not in keep_ids:
                     del index["images"][image_id]
+            index["pushed"] = {d: i for d, i in index["pushed"].items() if i in index["images"]}
             self._write_index(index)
             live_blobs: set[str] = set()
             live_layers: set[str] = set()
             for image_id, manifest_digest in index["images"].items():
-                manifest = self.read_json(manifest_digest)
-                live_blobs |= {image_id, manifest_digest, *(layer["digest"] for layer in manifest["layers"])}
+                for digest in (manifest_digest, *_pushed_of(index, image_id)):
+                    manifest = self.read_json(digest)
+                    live_blobs |= {image_id, digest, *(layer["digest"] for layer in manifest["layers"])}
                 live_layers |= set(self.read_json(image_id)["rootfs"]["diff_ids"])
             removed = []
             for blob in sorted(self.blobs.iterdir()):
@@ -439,6 +457,10 @@ class ImageStore:
                 if f"sha256:{layer.name}" not in live_layers:
                     shutil.rmtree(layer)
             return removed
+
+
+def _pushed_of(index: dict[str, Any], image_id: str) -> builtins.list[str]:
+    return [digest for digest, owner in index["pushed"].items() if owner == image_id]
 
 
 class _HashingWriter:

@@ -1,7 +1,9 @@
 """Pushing a stored image: every blob the registry lacks (HEAD first), the config, then the manifest.
 
-The manifest is pushed byte for byte as stored, so the registry's digest is the store's manifest
-digest and a pull of what was pushed gives back the same image id.
+Plain (uncompressed) layers go compressed, gzip by default or zstd (`compress.py`), under a new
+manifest that the store records as a pushed manifest of the image; an image whose layers are all
+compressed already (a pulled one) is pushed byte for byte as stored. Either way a pull of what
+was pushed gives back the same image id and the pushed manifest digest.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from runtime.image.reference import parse
 from runtime.image.registry.client import RegistryClient
+from runtime.image.registry.compress import manifest_for_push
 from runtime.image.registry.errors import RegistryError
 from runtime.image.registry.events import Listener, TransferEvent, ignore
 from runtime.image.registry.media import OCI_MANIFEST, Descriptor, ImageManifest, parse_manifest
@@ -18,7 +21,8 @@ from runtime.image.store import ImageStore
 
 
 def push_image(store: ImageStore, registries: Registries, source: str, target: str | None = None,
-               listener: Listener = ignore, chunk_size: int | None = None, concurrency: int = 3) -> str:
+               listener: Listener = ignore, chunk_size: int | None = None, concurrency: int = 3,
+               compression: str = "gzip") -> str:
     """Push ``source`` (a stored image) as ``target`` (default: ``source``); returns the manifest digest."""
     image = store.resolve(source)
     ref = parse(target or source)
@@ -28,6 +32,11 @@ def push_image(store: ImageStore, registries: Registries, source: str, target: s
     manifest = parse_manifest(body)
     if not isinstance(manifest, ImageManifest):
         raise RegistryError(f"image {source} is stored with an index, not a manifest")
+    with store.writing():  # the compressed blobs are not collected before the manifest names them
+        manifest, pushed = manifest_for_push(store, manifest, body, compression)
+        if pushed != body:
+            store.add_pushed_manifest(image.id, pushed)
+    body = pushed
     with registries.client(ref.registry) as client:
         blobs = [*manifest.layers, manifest.config]
         with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="push") as pool:
