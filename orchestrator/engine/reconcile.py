@@ -28,7 +28,7 @@ from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.rollouts import RolloutController
 from orchestrator.engine.store import Store
 from orchestrator.planner.converge import ConvergeOptions, plan_project
-from orchestrator.planner.model import DesiredService, ObservedContainer, Plan, RestartContainer
+from orchestrator.planner.model import Action, DesiredService, ObservedContainer, Plan, RestartContainer
 from orchestrator.spec import Project
 
 log = logging.getLogger("pyorch.engine")
@@ -96,9 +96,15 @@ class Reconciler:
                             restart_history=history)
         plan = self._defer_future_restarts(plan, now)
         deadline = time.monotonic() + (DEPENDENCY_TIMEOUT_S if wait_for_dependencies else 0.0)
-        errors = self.executor.run(project, revision, plan,
-                                   lambda wave: self.gate.wait(project, wave, deadline),
-                                   stop_timeout) if plan else []
+
+        def before_wave(wave: list[Action]) -> str | None:
+            # The containers of earlier waves get their DNS names and views now: a one-shot that a
+            # later wave waits for (a migration) must resolve `db`, a dependency must pass a health
+            # check that reaches its own dependencies by name.
+            self.publisher.sync_dns()
+            return self.gate.wait(project, wave, deadline)
+
+        errors = self.executor.run(project, revision, plan, before_wave, stop_timeout) if plan else []
         seen = self._fresh(seen)
         self.health.sync(project, seen)
         self.rollouts.reconcile(project, revision, self.planner_view(project.name, seen))
