@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from orchestrator.engine.health import HealthState
 from orchestrator.engine.labels import Labelled
 from orchestrator.engine.observation import Observation, Observe
+from orchestrator.planner.health import HealthState
 from orchestrator.planner.model import Action
 from orchestrator.spec import Project
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from orchestrator.engine.health import HealthCheck
 from orchestrator.engine.observation import Observation
 from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.translate import health_check_for
+from orchestrator.planner.health import HealthCheck
 from orchestrator.spec import Project
 from runtime.errors import RuntimeFailure
 from runtime.image import ImageStore
@@ -27,8 +27,12 @@ class HealthSync:
     def sync(self, project: Project, seen: Observation) -> None:
         """Start monitors for new running replicas, end those of replicas that stopped or restarted."""
         running: dict[str, tuple[float, HealthCheck | None]] = {}
+        checks: dict[tuple[str, str], HealthCheck | None] = {}  # replicas share their service's check
         for c in seen.running(project.name):
             if c.service not in project.services:
                 continue
-            running[c.id] = (c.started_at, self.check_of(project, c.service, c.info.record.image))
+            key = (c.service, c.info.record.image)
+            if key not in checks:
+                checks[key] = self.check_of(project, c.service, c.info.record.image)
+            running[c.id] = (c.started_at, checks[key])
         self.monitor.sync(project.name, running)

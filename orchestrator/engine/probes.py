@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from apscheduler.schedulers.base import BaseScheduler
 
-from orchestrator.engine.health import (
+from orchestrator.planner.health import (
     HealthCheck,
     HealthState,
     ProbeResult,

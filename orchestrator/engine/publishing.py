@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from orchestrator.engine.discovery import dns_tables, dns_views
 from orchestrator.engine.observation import Observation, Observe
 from orchestrator.engine.ports import port_key, service_bindings
-from orchestrator.engine.projects import ProjectLoader
+from orchestrator.engine.projects import Loaded, ProjectLoader
 from orchestrator.engine.store import Store
 from orchestrator.errors import EngineError
 from orchestrator.planner.networks import service_networks
@@ -74,6 +74,7 @@ class Publisher:
             for source in self._exclusions:
                 excluded |= source(project.name)
             running = [c for c in seen.running(project.name) if c.id not in excluded]
+            attachments = self.store.all_attachments()  # one query for every replica and the DNS
             publications: dict[str, tuple[list[PortBinding], list[str]]] = {}
             for name, service in project.services.items():
                 if not service.ports:
@@ -84,14 +85,14 @@ class Publisher:
                 backends = []
                 for c in running:
                     if c.service == name:
-                        ip = self.store.attachments(c.id).get(nets[0].runtime_name)
+                        ip = attachments.get(c.id, {}).get(nets[0].runtime_name)
                         if ip:
                             backends.append(ip)
                 publications[port_key(project.name, name)] = (self.bindings(project, name, True), sorted(backends))
             if publications:
                 with self.network_lock:  # every service's port in one nftables transaction
                     self.network.publish_all(publications)
-            self._sync_dns(seen)
+            self._sync_dns(seen, attachments)
 
     @contextmanager
     def leaving(self, project: Project, cid: str) -> Iterator[None]:
@@ -113,13 +114,24 @@ class Publisher:
     # --- DNS --------------------------------------------------------------------------------------
     def sync_dns(self, seen: Observation | None = None) -> None:
         with self._lock:
-            self._sync_dns(seen if seen is not None and seen.generation == self.generation() else self.observe())
+            fresh = seen if seen is not None and seen.generation == self.generation() else self.observe()
+            self._sync_dns(fresh, self.store.all_attachments())
 
-    def _sync_dns(self, seen: Observation) -> None:
+    def _sync_dns(self, seen: Observation, attachments: dict[str, dict[str, str]]) -> None:
         """Rebuild every network's name table from the running containers (all projects)."""
         if self.dns is None:
             return
-        tables = dns_tables(seen.all, self.loader.load, self.store.attachments)
+        projects: dict[str, Loaded | None] = {}
+
+        def project_of(name: str) -> Loaded | None:  # each project read once, not once per replica
+            if name not in projects:
+                projects[name] = self.loader.load(name)
+            return projects[name]
+
+        def attachments_of(cid: str) -> dict[str, str]:
+            return attachments.get(cid, {})
+
+        tables = dns_tables(seen.all, project_of, attachments_of)
         networks = {n.name: n for n in self.network.list_networks()}
         for name in set(self.dns.networks()) - set(networks):
             self.dns.remove_network(name)
@@ -130,4 +142,4 @@ class Publisher:
                 log.warning("DNS on %s (%s): %s", name, info.gateway, exc)
                 continue
             self.dns.set_records(name, tables.get(name, {}))
-        self.dns.set_views(dns_views(seen.all, self.loader.load, self.store.attachments))
+        self.dns.set_views(dns_views(seen.all, project_of, attachments_of))

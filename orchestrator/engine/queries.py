@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from orchestrator.engine.health import HealthState
 from orchestrator.engine.labels import Labelled
 from orchestrator.engine.observation import Observe
 from orchestrator.engine.projects import ProjectLoader
@@ -15,6 +14,7 @@ from orchestrator.engine.publishing import Publisher
 from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.store import Store
 from orchestrator.errors import EngineError
+from orchestrator.planner.health import HealthState
 from runtime.cgroups import Cgroup
 from runtime.container.state import ContainerInfo
 from runtime.errors import RuntimeFailure

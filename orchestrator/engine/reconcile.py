@@ -75,7 +75,8 @@ class Reconciler:
         """Plan and act (the caller holds the project's lock); returns (errors, the last observation)."""
         self.executor.ensure_networks(project)
         seen = self._fresh(seen)
-        observed = self.planner_view(project.name, seen)
+        flags = self.store.all_container_flags()  # one query for the whole project
+        observed = self.planner_view(project.name, seen, flags)
         desired = {
             name: DesiredService(
                 name=name,
@@ -88,7 +89,7 @@ class Reconciler:
             )
             for name, svc in project.services.items()
         }
-        delays = {c.id: self.store.container_flags(c.id)[1] for c in observed}
+        delays = {c.id: flags.get(c.id, (False, 0.0))[1] for c in observed}
         history = {c.id: self.store.restart_history(c.id) for c in observed if c.status == "exited"}
         now = time.time()
         desired, observed = self.rollouts.adjust(project, desired, observed)
@@ -117,12 +118,16 @@ class Reconciler:
             return seen
         return self.observe()
 
-    def planner_view(self, project: str, seen: Observation) -> list[ObservedContainer]:
+    def planner_view(self, project: str, seen: Observation,
+                     flags: dict[str, tuple[bool, float]] | None = None) -> list[ObservedContainer]:
         """The project's replicas as the planner sees them; an exit seen for the first time is
-        recorded as a `container-die` event (also one that happened while the engine was down)."""
+        recorded as a `container-die` event (also one that happened while the engine was down).
+        ``flags``: the store's container flags, when the caller has just read them."""
+        if flags is None:
+            flags = self.store.all_container_flags()
         result = []
         for c in seen.project(project):
-            stopped_by_user, _ = self.store.container_flags(c.id)
+            stopped_by_user, _ = flags.get(c.id, (False, 0.0))
             info = c.info
             if info.status == "exited" and info.finished_at:
                 self.store.record_exit_once(project, info.id, info.name, info.finished_at, info.exit_code,

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from orchestrator.engine.executor import Executor
-from orchestrator.engine.health import HealthCheck, HealthState
 from orchestrator.engine.health_sync import HealthSync
 from orchestrator.engine.observation import Observe
 from orchestrator.engine.projects import ProjectLoader, ProjectLocks
@@ -36,6 +35,7 @@ from orchestrator.engine.rollout_store import RolloutRecord, RolloutStore
 from orchestrator.engine.store import Store
 from orchestrator.errors import EngineError
 from orchestrator.planner import rollout as plan
+from orchestrator.planner.health import HealthCheck, HealthState
 from orchestrator.planner.model import DesiredService, ObservedContainer
 from orchestrator.spec import Project
 from runtime.container.state import ContainerInfo

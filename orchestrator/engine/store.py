@@ -153,6 +153,12 @@ class Store:
             ).fetchone()
         return (False, 0.0) if row is None else (bool(row[0]), float(row[1]))
 
+    def all_container_flags(self) -> dict[str, tuple[bool, float]]:
+        """`container_flags` of every container at once (one query for a whole pass)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, stopped_by_user, restart_delay FROM containers").fetchall()
+        return {r[0]: (bool(r[1]), float(r[2])) for r in rows}
+
     def set_container_flags(self, container_id: str, project: str, stopped_by_user: bool, delay: float) -> None:
         with self._lock:
             self._db.execute(
@@ -230,6 +236,15 @@ class Store:
                 "SELECT network, ip FROM attachments WHERE container_id=?", (container_id,)
             ).fetchall()
         return {r[0]: r[1] for r in rows}
+
+    def all_attachments(self) -> dict[str, dict[str, str]]:
+        """`attachments` of every container at once: container id -> network -> address."""
+        with self._lock:
+            rows = self._db.execute("SELECT container_id, network, ip FROM attachments").fetchall()
+        result: dict[str, dict[str, str]] = {}
+        for cid, network, ip in rows:
+            result.setdefault(cid, {})[network] = ip
+        return result
 
     def host_port(self, project: str, service: str, index: int) -> int | None:
         with self._lock:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.file_objects import file_mounts
-from orchestrator.engine.health import HealthCheck
 from orchestrator.engine.labels import (
     LABEL_HASH,
     LABEL_NUMBER,
@@ -17,6 +16,7 @@ from orchestrator.engine.labels import (
     LABEL_WORKDIR,
 )
 from orchestrator.engine.volume_mounts import anonymous_volumes, volume_mount
+from orchestrator.planner.health import HealthCheck
 from orchestrator.spec import Project, Service
 from orchestrator.spec.logging_checks import log_options
 from runtime.container.runconfig import DeviceMapping, Mount, Resources, RunConfig

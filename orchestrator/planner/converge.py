@@ -145,9 +145,3 @@ def plan_project(
         if wave:
             plan.waves.append(wave)
     return plan
-
-
-def orphan_containers(
-    services: dict[str, DesiredService], observed: list[ObservedContainer]
-) -> list[ObservedContainer]:
-    return [c for c in observed if c.service not in services]

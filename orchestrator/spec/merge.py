@@ -73,11 +73,6 @@ def merge_service(base: Mapping[str, Any], override: Mapping[str, Any], directiv
     return result
 
 
-def merge_resource(base: Mapping[str, Any], override: Mapping[str, Any], directives: Directives) -> dict[str, Any]:
-    """Networks, volumes, secrets, configs: the same mapping rules."""
-    return merge_service(base, override, directives)
-
-
 def _merge_mapping(base: dict[str, Any], override: Mapping[str, Any], path: tuple[str, ...],
                    directives: Directives) -> dict[str, Any]:
     result = dict(base)

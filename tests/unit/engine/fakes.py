@@ -8,6 +8,7 @@ milliseconds, drive its decisions, and read what reached the data plane.
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.engine import Engine
+from orchestrator.engine.labels import LABEL_SERVICE
 from orchestrator.engine.store import Store
 from orchestrator.spec import LoadOptions, Project, load_project
 from runtime.container.runconfig import RunConfig
@@ -52,13 +54,39 @@ class _Container:
                              self.finished_at)
 
 
+class FakeSession:
+    """An exec that has already finished: its output waits in a pipe, its exit code is known."""
+
+    def __init__(self, code: int, output: bytes = b"") -> None:
+        self.pid = 0
+        self.code = code
+        read, write = os.pipe()
+        os.write(write, output)
+        os.close(write)
+        self._read = read
+
+    def raw_fds(self) -> list[tuple[int, str]]:
+        return [(self._read, "stdout")]
+
+    def wait(self, timeout: float = 30.0) -> int:
+        os.close(self._read)
+        return self.code
+
+
 class FakeRuntime:
-    """Containers as records in a dict; every call that changes one is logged in `calls`."""
+    """Containers as records in a dict; every call that changes one is logged in `calls`.
+
+    `exits[service or image] = code`: those containers exit with ``code`` as soon as they start
+    (a one-shot, or a crash); `probe_codes[container or service name] = code`: what their health
+    probes return.
+    """
 
     def __init__(self, root: Path) -> None:
         self.images = FakeImages(root)
         self.store: dict[str, _Container] = {}
         self.calls: list[tuple[str, str]] = []
+        self.exits: dict[str, int] = {}
+        self.probe_codes: dict[str, int] = {}
         self.reads = 0  # calls of containers(): how often the engine observed
         self._ids = itertools.count(1)
         self._pids = itertools.count(1000)
@@ -90,6 +118,9 @@ class FakeRuntime:
         c.status = "running"
         c.record.started_at = time.time()
         self.calls.append(("start", c.record.name))
+        code = self.exits.get(c.record.image, self.exits.get(c.record.labels.get(LABEL_SERVICE, "")))
+        if code is not None:
+            self.exit(cid, code)
         return c.info()
 
     def stop(self, cid: str, timeout: float | None = None) -> ContainerInfo:
@@ -129,13 +160,17 @@ class FakeRuntime:
     # --- what observation and queries read ---------------------------------------------------------
     def containers(self) -> list[ContainerInfo]:
         self.reads += 1
-        return [c.info() for c in self.store.values()]
+        return [c.info() for c in list(self.store.values())]
 
     def inspect(self, cid: str) -> ContainerInfo:
         return self._get(cid).info()
 
-    def exec(self, cid: str, args: list[str], **options: Any) -> Any:
-        raise RuntimeFailure("the fake runtime runs no processes")
+    def exec(self, cid: str, args: list[str], **options: Any) -> FakeSession:
+        c = self._get(cid)
+        if c.status != "running":
+            raise RuntimeFailure(f"container {cid[:12]} is not running")
+        code = self.probe_codes.get(c.record.name, self.probe_codes.get(c.record.labels.get(LABEL_SERVICE, ""), 0))
+        return FakeSession(code, b"ok\n" if code == 0 else b"failing\n")
 
     def processes(self, cid: str) -> list[dict[str, Any]]:
         return []
@@ -149,10 +184,10 @@ class FakeRuntime:
         c.status, c.exit_code, c.finished_at = "exited", code, time.time()
 
     def by_name(self, name: str) -> ContainerInfo:
-        return next(c.info() for c in self.store.values() if c.record.name == name)
+        return next(c.info() for c in list(self.store.values()) if c.record.name == name)
 
     def names(self, status: str | None = None) -> list[str]:
-        return sorted(c.record.name for c in self.store.values() if status is None or c.status == status)
+        return sorted(c.record.name for c in list(self.store.values()) if status is None or c.status == status)
 
     def _get(self, cid: str) -> _Container:
         try:
@@ -169,6 +204,7 @@ class FakeNetwork:
         self.addresses: dict[tuple[str, str], str] = {}
         self.published: dict[str, tuple[list[PortBinding], list[str]]] = {}
         self.publish_calls = 0
+        self.history: list[dict[str, list[str]]] = []  # the backends of every publish, in order
         self._hosts = itertools.count(2)
         self._ports = itertools.count(40000)
 
@@ -206,6 +242,7 @@ class FakeNetwork:
     def publish_all(self, publications: dict[str, tuple[list[PortBinding], list[str]]]) -> None:
         self.publish_calls += 1
         self.published.update({k: (list(b), list(ips)) for k, (b, ips) in publications.items()})
+        self.history.append({k: list(ips) for k, (_, ips) in publications.items()})
 
     def unpublish_all(self, keys: list[str]) -> None:
         for key in keys:
@@ -241,6 +278,19 @@ class FakeScheduler:
 
     def get_job(self, job_id: str) -> None:
         return None
+
+    def run_probes(self) -> int:
+        """Run every health probe that is due (each schedules its successor); how many ran."""
+        due = [j for j in self.jobs if getattr(j.func, "__name__", "") == "_probe"]
+        self.jobs = [j for j in self.jobs if j not in due]
+        for job in due:
+            job.func(*job.kwargs.get("args", ()))
+        return len(due)
+
+    def wakes(self) -> list[float]:
+        """The times of the passes asked for with `wake(at=…)` (restart delays), as epoch seconds."""
+        return [j.kwargs["run_date"].timestamp() for j in self.jobs if j.trigger == "date"
+                and getattr(j.func, "__name__", "") == "wake"]
 
     def start(self) -> None:
         pass

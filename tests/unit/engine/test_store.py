@@ -68,7 +68,7 @@ def test_an_exit_is_recorded_once_as_an_event(tmp_path: Path) -> None:
 
 
 def test_health_is_kept_per_run_and_forgotten_with_the_container(tmp_path: Path) -> None:
-    from orchestrator.engine.health import HealthState, ProbeResult, state_from_dict, state_to_dict
+    from orchestrator.planner.health import HealthState, ProbeResult, state_from_dict, state_to_dict
 
     store = Store(tmp_path / "engine.db")
     state = HealthState("healthy", 0, (ProbeResult(1.5, 1.75, 0, "ok\n"),))

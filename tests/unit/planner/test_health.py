@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.engine.health import (
+from orchestrator.planner.health import (
     MAX_OUTPUT,
     HealthCheck,
     HealthState,
