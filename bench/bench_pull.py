@@ -34,7 +34,7 @@ from runtime.image.bootstrap import build_busybox_rootfs, build_python_rootfs
 from runtime.image.layer_tar import write_layer
 from runtime.image.registry import CredentialStore, Registries, pull_image, push_image
 from runtime.image.registry.media import OCI_LAYER_GZIP
-from tests.integration.registry.servers import run_registry
+from tests.integration.image.registry.servers import run_registry
 
 
 def _gzip_layer(store: ImageStore, tree: Path, work: Path) -> Layer:

@@ -12,7 +12,7 @@ import pytest
 from runtime.layout import HostLayout
 from tests.e2e.test_images_cli import _private_store
 from tests.helpers import pyorch
-from tests.integration.registry.servers import run_registry
+from tests.integration.image.registry.servers import run_registry
 
 pytestmark = pytest.mark.root
 

@@ -13,7 +13,7 @@ import pytest
 from runtime.image.bootstrap import build_busybox_rootfs
 from runtime.layout import HostLayout
 from tests.helpers import REPO, env_for, pyorch
-from tests.integration.registry.servers import PASSWORD, USER, run_registry
+from tests.integration.image.registry.servers import PASSWORD, USER, run_registry
 
 pytestmark = pytest.mark.root
 

@@ -14,7 +14,7 @@ import pytest
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import Builder, BuildError, BuildRequest
 from runtime.image.build.cache_mounts import cache_root, prune_cache_mounts
-from tests.integration.build.test_builder import run_image_cmd
+from tests.integration.image.build.test_builder import run_image_cmd
 
 pytestmark = pytest.mark.root
 BUSYBOX = "pyorch.local/busybox:latest"

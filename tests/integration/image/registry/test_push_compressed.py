@@ -15,7 +15,7 @@ from runtime.image import ImageStore
 from runtime.image.build import Builder, BuildRequest
 from runtime.image.registry import CredentialStore, Registries, pull_image, push_image
 from runtime.image.registry.media import OCI_LAYER_GZIP, OCI_LAYER_ZSTD
-from tests.integration.registry.servers import run_registry
+from tests.integration.image.registry.servers import run_registry
 
 pytestmark = pytest.mark.root
 MEDIA = {"gzip": OCI_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD}

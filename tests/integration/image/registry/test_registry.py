@@ -26,7 +26,7 @@ from runtime.image.registry import (
 )
 from runtime.image.registry.media import OCI_INDEX
 from runtime.layout import HostLayout
-from tests.integration.registry.servers import PASSWORD, USER, RunningRegistry, run_registry
+from tests.integration.image.registry.servers import PASSWORD, USER, RunningRegistry, run_registry
 
 pytestmark = pytest.mark.root
 

@@ -11,8 +11,8 @@ import pytest
 
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import Builder, BuildError, BuildRequest
-from tests.integration.build.test_build_network import host_server
-from tests.integration.build.test_builder import run_image_cmd
+from tests.integration.image.build.test_build_network import host_server
+from tests.integration.image.build.test_builder import run_image_cmd
 
 pytestmark = pytest.mark.root
 BUSYBOX = "pyorch.local/busybox:latest"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestrator.cli.main import build_parser
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
 
 
 def _verbs(parser: argparse.ArgumentParser) -> set[str]:

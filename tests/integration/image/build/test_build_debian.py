@@ -9,7 +9,7 @@ import pytest
 
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import Builder, BuildRequest
-from tests.integration.build.test_builder import run_image_cmd
+from tests.integration.image.build.test_builder import run_image_cmd
 
 pytestmark = pytest.mark.root
 

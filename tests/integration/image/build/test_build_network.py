@@ -16,7 +16,7 @@ from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import Builder, BuildError, BuildRequest
 from runtime.image.build.network import BUILD_NETWORK
 from runtime.network import NetworkManager
-from tests.integration.build.test_builder import run_image_cmd
+from tests.integration.image.build.test_builder import run_image_cmd
 
 pytestmark = pytest.mark.root
 BUSYBOX = "pyorch.local/busybox:latest"

@@ -18,7 +18,7 @@ from runtime.image import ImageConfig, ImageError, ImageStore, Layer
 from runtime.image.archive import load_images, save_images
 from runtime.image.registry import CredentialStore, Registries, pull_image, push_image
 from runtime.image.registry.media import OCI_LAYER_GZIP, OCI_LAYER_ZSTD
-from tests.integration.registry.servers import run_registry
+from tests.integration.image.registry.servers import run_registry
 
 pytestmark = pytest.mark.root
 

@@ -13,7 +13,7 @@ from runtime.errors import RuntimeFailure
 from runtime.image.build import Builder, BuildRequest
 from runtime.network import NetworkManager
 from runtime.network.model import NetworkSpec
-from tests.integration.build.test_builder import run_image_cmd
+from tests.integration.image.build.test_builder import run_image_cmd
 
 pytestmark = pytest.mark.root
 BUSYBOX = "pyorch.local/busybox:latest"
