@@ -94,6 +94,15 @@ def test_select_logs_restart_and_quit_in_a_terminal(layout: HostLayout, tmp_path
             rows = {row["name"]: row for row in _ps(layout, file)}
             assert rows["board-web-2"]["pid"] != before and rows["board-web-1"]["pid"] == sibling
 
+            # e: the dashboard gives the terminal to `pyorch exec board-web-1 sh` and comes back when it ends
+            # (without a TTY from exec, sh reads no command and ends at once; with one, it is told to exit)
+            term.keys("e")
+            screen = term.wait_for(lambda s: "back from the shell in board-web-1" in s or "/ # " in s, "the shell")
+            if "back from the shell" not in screen:
+                term.keys("exit", "Enter")
+                screen = term.wait_text("back from the shell in board-web-1")
+            assert term.pane("alternate_on") == "1" and "q quit" in screen
+
             # a larger terminal: the frame grows and more columns appear
             term.resize(200, 60)
             screen = term.wait_for(lambda s: "ROLLOUT" in s, "the wide layout")
