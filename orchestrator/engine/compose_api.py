@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from orchestrator.engine import oneoff
 from orchestrator.engine.compose_build import with_build_images
 from orchestrator.engine.engine import Engine
-from orchestrator.engine.labels import LABEL_ONEOFF_PROJECT
+from orchestrator.engine.labels import Labelled
 from orchestrator.engine.project_ops import UpOptions
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project
@@ -66,8 +66,7 @@ def _run(engine: Engine, name: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _attach(handler: Handler, engine: Engine, project: str, cid: str) -> None:
-    info = engine.runtime.inspect(cid)
-    if info.labels.get(LABEL_ONEOFF_PROJECT) != project:
+    if Labelled.of(engine.runtime.inspect(cid)).oneoff_project != project:
         raise EngineError(f"container {cid[:12]} is not a one-off container of project {project!r}")
     handler.stream_start()
     for record in oneoff.attach(engine.runtime, cid, handler.server.shutdown_requested.is_set):

@@ -21,8 +21,8 @@ from orchestrator.engine.labels import (
     LABEL_ONEOFF,
     LABEL_ONEOFF_PROJECT,
     LABEL_PROJECT,
-    LABEL_SERVICE,
     LABEL_SLUG,
+    Labelled,
 )
 from orchestrator.engine.logs import LogSource, stream_logs
 from orchestrator.engine.observation import Observation
@@ -102,8 +102,8 @@ def attach(runtime: ContainerRuntime, cid: str, stopped: Callable[[], bool]) -> 
     The shim writes the log before it reports the exit, so one more read after the exit is seen
     gets every line.
     """
-    info = runtime.inspect(cid)
-    source = LogSource(info.name, info.labels.get(LABEL_SERVICE, ""), runtime.log_path(cid))
+    c = Labelled.of(runtime.inspect(cid))
+    source = LogSource(c.name, c.service, runtime.log_path(cid))
     exit_seen = False
 
     def done() -> bool:
@@ -122,8 +122,8 @@ def attach(runtime: ContainerRuntime, cid: str, stopped: Callable[[], bool]) -> 
 
 
 def remove_oneoff(executor: Executor, inspect: Inspect, project: str, cid: str) -> str:
-    info = inspect(cid)
-    if info.labels.get(LABEL_ONEOFF_PROJECT) != project:
+    c = Labelled.of(inspect(cid))
+    if c.oneoff_project != project:
         raise EngineError(f"container {cid[:12]} is not a one-off container of project {project!r}")
-    executor.remove_container(project, cid, info.labels.get(LABEL_SERVICE, ""), timeout=1.0)
-    return info.name
+    executor.remove_container(project, cid, c.service, timeout=1.0)
+    return c.name

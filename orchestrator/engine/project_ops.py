@@ -18,7 +18,7 @@ from typing import Any
 from orchestrator.engine import oneoff
 from orchestrator.engine.compose_build import with_build_images
 from orchestrator.engine.executor import Executor
-from orchestrator.engine.labels import LABEL_NUMBER, LABEL_SERVICE
+from orchestrator.engine.labels import LABEL_NUMBER, Labelled
 from orchestrator.engine.observation import Observe
 from orchestrator.engine.preflight import Preflight
 from orchestrator.engine.projects import ProjectLoader, ProjectLocks
@@ -225,23 +225,22 @@ class ProjectOps:
         removed: list[str] = []
         anonymous: list[str] = []
         with p.locks(project):
-            mine = [c.info for c in p.observe().selected(project, services)]
+            mine = p.observe().selected(project, services)
             if stop_first:
                 for c in mine:
                     if c.status in ("running", "paused"):
                         self.store.set_container_flags(c.id, project, True, 0.0)  # no restart meanwhile
                 list(p.executor.pool.map(lambda c: p.executor.stop(c.id, timeout), mine))
-                mine = [p.inspect(c.id) for c in mine]
+                mine = [Labelled.of(p.inspect(c.id)) for c in mine]
             gone: dict[str, int] = {}
             for c in mine:
                 if c.status not in ("exited", "created"):
                     continue
-                service = c.labels.get(LABEL_SERVICE, "")
-                p.executor.remove_container(project, c.id, service)
+                p.executor.remove_container(project, c.id, c.service)
                 removed.append(c.name)
-                gone[service] = gone.get(service, 0) + 1
+                gone[c.service] = gone.get(c.service, 0) + 1
                 if volumes:
-                    anonymous += self._remove_anonymous_volumes(project, service, c)
+                    anonymous += self._remove_anonymous_volumes(project, c)
             if gone:
                 left = {s: max(0, _replicas(spec, s) - n) for s, n in gone.items() if s in spec["services"]}
                 revision = self.store.save_revision(project, str(spec.get("working_dir", "")), with_scale(spec, left))
@@ -249,9 +248,9 @@ class ProjectOps:
         p.wake()
         return {"removed": removed, "volumes": sorted(anonymous)}
 
-    def _remove_anonymous_volumes(self, project: str, service: str, c: ContainerInfo) -> list[str]:
+    def _remove_anonymous_volumes(self, project: str, c: Labelled) -> list[str]:
         root = self.parts.volumes_dir
-        prefix = f"{project}_{service}_{c.labels.get(LABEL_NUMBER, '')}_anon_"
+        prefix = f"{project}_{c.service}_{c.info.labels.get(LABEL_NUMBER, '')}_anon_"
         removed = []
         if root.exists():
             for path in root.iterdir():
