@@ -48,10 +48,10 @@ def _select(term: Terminal, name: str) -> str:
     raise AssertionError(f"no row {name!r}:\n{term.screen()}")
 
 
-def _pid(screen: str, container: str) -> int:
+def _pid(screen: str, container: str) -> int | None:
+    """The pid the details line shows for ``container`` (None while it has no process)."""
     match = re.search(rf"^{container}  id \w+  pid (\d+)", screen, re.MULTILINE)
-    assert match, screen
-    return int(match.group(1))
+    return int(match.group(1)) if match else None
 
 
 def test_select_logs_restart_and_quit_in_a_terminal(layout: HostLayout, tmp_path: Path) -> None:
@@ -62,46 +62,48 @@ def test_select_logs_restart_and_quit_in_a_terminal(layout: HostLayout, tmp_path
     stty = tmp_path / "stty-after"
     try:
         with terminal(command, env_for(layout), 80, 24, cwd=str(REPO), after=f"stty -a > {stty}") as term:
-            screen = term.wait_for(lambda s: "board-web-2" in s or "└ web-2" in s, "the first frame")
+            # a frame is drawn top to bottom: wait for all of it (the keys are on screen)
+            term.wait_for(lambda s: "└ web-2" in s and "r restart" in s and "q quit" in s, "the first frame")
             assert term.pane("alternate_on") == "1"
-            assert "r restart" in screen and "q quit" in screen        # the keys are on screen
 
             # the service: its logs pane shows what each replica printed
             _select(term, "web")
             term.keys("Enter")
-            screen = term.wait_text("web-1 | web says hello from")
-            assert "logs · service web" in screen and "web-2 | web says hello from" in screen
+            term.wait_for(lambda s: "logs · service web" in s and "web-1 | web says hello from" in s
+                          and "web-2 | web says hello from" in s, "the logs of both replicas")
 
             # one container: its own logs, then a restart that gives it new processes and leaves its sibling be
             screen = _select(term, "└ web-2")
             term.keys("Enter")
             term.wait_for(lambda s: "logs · board-web-2" in s and "web says hello" in s, "web-2's logs")
-            screen = term.wait_for(lambda s: "board-web-2  id" in s, "the details of web-2")
-            before = _pid(screen, "board-web-2")
+            before = _pid(term.wait_for(lambda s: _pid(s, "board-web-2") is not None, "web-2's pid"), "board-web-2")
             term.keys("Up")
-            sibling = _pid(term.wait_text("board-web-1  id"), "board-web-1")
+            sibling = _pid(term.wait_for(lambda s: _pid(s, "board-web-1") is not None, "web-1's pid"), "board-web-1")
             term.keys("Down")
             term.wait_text("board-web-2  id")
             term.keys("r")
             assert "Restart board-web-2?" in term.wait_text("Restart board-web-2?")
             term.keys("y")
             term.wait_text("restarted board-web-2")
-            screen = term.wait_for(lambda s: "board-web-2  id" in s and _pid(s, "board-web-2") != before,
-                                   "a new pid for web-2")
+            screen = term.wait_for(lambda s: _pid(s, "board-web-2") not in (None, before), "a new pid for web-2")
             assert "restarted board-web-2," not in screen.splitlines()[0]   # it alone
             term.keys("Up")
-            assert _pid(term.wait_text("board-web-1  id"), "board-web-1") == sibling   # untouched
+            assert _pid(term.wait_for(lambda s: _pid(s, "board-web-1") is not None, "web-1's pid"),
+                        "board-web-1") == sibling   # untouched
             rows = {row["name"]: row for row in _ps(layout, file)}
             assert rows["board-web-2"]["pid"] != before and rows["board-web-1"]["pid"] == sibling
 
             # e: the dashboard gives the terminal to `pyorch exec board-web-1 sh` and comes back when it ends
             # (without a TTY from exec, sh reads no command and ends at once; with one, it is told to exit)
+            def back(s: str) -> bool:   # the whole frame drawn again, keys included
+                return "back from the shell in board-web-1" in s and "q quit" in s
+
             term.keys("e")
-            screen = term.wait_for(lambda s: "back from the shell in board-web-1" in s or "/ # " in s, "the shell")
-            if "back from the shell" not in screen:
+            screen = term.wait_for(lambda s: back(s) or "/ # " in s, "the shell")
+            if not back(screen):
                 term.keys("exit", "Enter")
-                screen = term.wait_text("back from the shell in board-web-1")
-            assert term.pane("alternate_on") == "1" and "q quit" in screen
+                term.wait_for(back, "the dashboard again")
+            assert term.pane("alternate_on") == "1"
 
             # a larger terminal: the frame grows and more columns appear
             term.resize(200, 60)
