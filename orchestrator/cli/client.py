@@ -164,6 +164,29 @@ class EngineClient:
             _raise_refusal(data, response.status)
         return data
 
+    def handover(self, path: str, body: Any) -> tuple[dict[str, Any], socket.socket]:
+        """POST for a reply that carries a descriptor (a terminal session, engine/session_api.py):
+        the JSON reply and the socket handed over, read with recvmsg so the descriptor is not lost."""
+        payload = json.dumps(body).encode()
+        sock = self._connect(600.0, True)
+        with sock:
+            head = [f"POST {path} HTTP/1.1", "Host: localhost", "Connection: close",
+                    f"Content-Length: {len(payload)}", "Content-Type: application/json"]
+            try:
+                sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+                data, fds = _read_reply_with_fds(sock)
+            except OSError as exc:
+                raise EngineUnavailable(f"cannot reach the pyorch engine at {self.socket_path}: {exc}") from exc
+        status, body_bytes = _split_reply(data)
+        reply = json.loads(body_bytes or b"null")
+        if status >= 400 or not fds:
+            for fd in fds:
+                os.close(fd)
+            _raise_refusal(reply, status, "the engine handed no session over")
+        for extra in fds[1:]:
+            os.close(extra)
+        return reply, socket.socket(fileno=fds[0])
+
     def stream_post(self, path: str, body: Any) -> Iterator[dict[str, Any]]:
         return self.stream(path, method="POST", body=body)
 
@@ -179,6 +202,31 @@ class EngineClient:
             finally:
                 response.file.close()
         return Subscription(response)
+
+
+def _read_reply_with_fds(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """A whole HTTP reply (headers and Content-Length bytes, or to the end) and any descriptors."""
+    data, fds = b"", []
+    while True:
+        chunk, received, _, _ = socket.recv_fds(sock, 65536, 4, socket.MSG_CMSG_CLOEXEC)
+        fds += received
+        if not chunk:
+            return data, fds
+        data += chunk
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep:
+            for line in head.split(b"\r\n")[1:]:
+                key, _, value = line.partition(b":")
+                if key.strip().lower() == b"content-length" and len(body) >= int(value):
+                    return data, fds
+
+
+def _split_reply(data: bytes) -> tuple[int, bytes]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    parts = head.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+        raise EngineUnavailable(f"the engine answered something that is not HTTP: {head[:80]!r}")
+    return int(parts[1]), body
 
 
 def _raise_refusal(data: Any, status: int, fallback: str = "") -> None:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.cli import render
+from orchestrator.cli import render, session
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import err, out
 from orchestrator.errors import EngineError, PyorchError
@@ -34,9 +34,12 @@ def register(sub: Any, project_name: ProjectName, load: LoadProject) -> None:
     run.add_argument("-w", "--workdir")
     run.add_argument("--name", help="Container name instead of <project>-<service>-run-<id>")
     run.add_argument("--no-deps", action="store_true", help="Don't start linked services")
-    run.add_argument("-T", "--no-TTY", action="store_true", help="Accepted for compatibility; no TTY is allocated")
-    run.add_argument("-i", "--interactive", action="store_true",
-                     help="Accepted for compatibility; stdin is not forwarded")
+    run.add_argument("-T", "--no-TTY", action="store_true",
+                     help="Disable pseudo-TTY allocation (default: a TTY when stdin and stdout are terminals)")
+    run.add_argument("-i", "--interactive", action="store_true", default=True,
+                     help="Keep STDIN open (the default, as Compose)")
+    run.add_argument("--detach-keys", default=session.DEFAULT_DETACH_KEYS,
+                     help="Key sequence that leaves the container running (default ctrl-p,ctrl-q)")
     run.add_argument("service")
     run.add_argument("command", nargs=argparse.REMAINDER)
     run.set_defaults(run=lambda a, c: _run(a, c, load))
@@ -120,21 +123,18 @@ def _run(args: argparse.Namespace, client: EngineClient, load: LoadProject) -> i
             "entrypoint": shlex.split(args.entrypoint) if args.entrypoint is not None else None,
             "env": env_entries(args.env, dict(os.environ)), "user": args.user, "workdir": args.workdir,
             "name": args.name, "no_deps": args.no_deps}
-    created = client.request("POST", f"/v1/projects/{project.name}/run", body)
     if args.detach:
+        created = client.request("POST", f"/v1/projects/{project.name}/run", body)
         out.print(created["name"], markup=False)
         return 0
-    code = 0
-    try:
-        for record in client.stream(f"/v1/projects/{project.name}/oneoff/{created['id']}/attach"):
-            if "exit_code" in record:
-                code = int(record["exit_code"])
-                continue
-            target = sys.stdout if record.get("stream") != "stderr" else sys.stderr
-            target.write(record["text"] + "\n")
-            target.flush()
-    except KeyboardInterrupt:
-        code = 130
+    keys = session.parse_detach_keys(args.detach_keys)
+    tty, stdin = session.wants_tty(args.no_TTY), bool(args.interactive)
+    body.update(tty=tty, stdin_open=stdin, size=session.terminal_size() if tty else None)
+    created, sock = client.handover(f"/v1/projects/{project.name}/sessions/run", body)
+    code = session.run(sock, session.Options(tty=tty, stdin=stdin, detach_keys=keys, sig_proxy=not tty))
+    if code is None:  # detached: the container runs on (and stays, even with --rm, until `down` or `rm`)
+        err.print(f"Detached from {render.escape(created['name'])}; it keeps running")
+        return 0
     if args.rm:
         client.request("POST", f"/v1/projects/{project.name}/oneoff/{created['id']}/remove", {})
     return code

@@ -6,7 +6,6 @@ Every command is a client of the engine API; errors of every layer are rendered 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import sys
@@ -27,6 +26,7 @@ from orchestrator.cli import (
     cmd_pause,
     cmd_project,
     cmd_rollout,
+    cmd_session,
     cmd_stats,
     cmd_volumes,
     logtime,
@@ -129,16 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("services", nargs="*")
     logs.set_defaults(run=cmd_logs)
 
-    execp = sub.add_parser("exec", help="Execute a command in a running container")
-    execp.add_argument("-T", "--no-TTY", action="store_true", help="Accepted for compatibility; no TTY is allocated")
-    execp.add_argument("-e", "--env", action="append", default=[])
-    execp.add_argument("-u", "--user")
-    execp.add_argument("-w", "--workdir")
-    execp.add_argument("--index", type=int, default=1)
-    execp.add_argument("service")
-    execp.add_argument("command", nargs=argparse.REMAINDER)
-    execp.set_defaults(run=cmd_exec)
-
     top = sub.add_parser("top", help="Display the running processes")
     top.add_argument("services", nargs="*")
     top.set_defaults(run=cmd_top)
@@ -165,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_images_verbs.register(sub, image_sub)
     build_verbs.register(sub, image_sub)
     cmd_lifecycle.register(sub, project_name)
+    cmd_session.register(sub, project_name)
     cmd_pause.register(sub, project_name)
     cmd_info.register(sub)
     cmd_project.register(sub)
@@ -311,23 +302,6 @@ def cmd_logs(args: argparse.Namespace, client: EngineClient) -> int:
     except KeyboardInterrupt:
         pass
     return 0
-
-
-def cmd_exec(args: argparse.Namespace, client: EngineClient) -> int:
-    name = project_name(args)
-    if not args.command:
-        raise PyorchError("exec needs a command, e.g. pyorch exec web sh -c 'id'")
-    body = {"service": args.service, "index": args.index, "args": args.command, "env": args.env,
-            "user": args.user, "workdir": args.workdir}
-    code = 0
-    for line in client.stream_post(f"/v1/projects/{name}/exec", body):
-        if "exit_code" in line:
-            code = int(line["exit_code"])
-            continue
-        target = sys.stdout if line["stream"] == "stdout" else sys.stderr
-        target.buffer.write(base64.b64decode(line["data"]))
-        target.flush()
-    return code
 
 
 def cmd_top(args: argparse.Namespace, client: EngineClient) -> int:

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from orchestrator.engine import build_api, compose_api, events_api, images_api, log_archive, rollout_api, volumes_api
+from orchestrator.engine import (
+    build_api,
+    compose_api,
+    events_api,
+    images_api,
+    log_archive,
+    rollout_api,
+    session_api,
+    volumes_api,
+)
 from orchestrator.engine import network_api as network_routes
 from orchestrator.engine.compose_source import project_from_source
 from orchestrator.engine.engine import Engine
@@ -166,6 +175,8 @@ class _Handler(BaseHTTPRequestHandler):
             case _ if build_api.handle(self, engine, method, parts, query):
                 pass
             case _ if rollout_api.handle(self, engine, method, parts, query):
+                pass
+            case _ if session_api.handle(self, engine, method, parts, query):
                 pass
             case _ if compose_api.handle(self, engine, method, parts, query):
                 pass

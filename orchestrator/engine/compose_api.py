@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from orchestrator.engine import oneoff
@@ -29,7 +30,7 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
     """Serve the request if it is one of ours; False lets the caller answer 404."""
     match method, parts:
         case "POST", ["v1", "projects", name, "run"]:
-            handler.reply(200, _run(engine, name, handler.body()))
+            handler.reply(200, run_oneoff(engine, name, handler.body()))
         case "GET", ["v1", "projects", name, "oneoff", cid, "attach"]:
             _attach(handler, engine, name, cid)
         case "POST", ["v1", "projects", name, "oneoff", cid, "remove"]:
@@ -51,7 +52,9 @@ def handle(handler: Handler, engine: Engine, method: str, parts: list[str], quer
     return True
 
 
-def _run(engine: Engine, name: str, body: dict[str, Any]) -> dict[str, Any]:
+def run_oneoff(engine: Engine, name: str, body: dict[str, Any],
+               before_start: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """`run`'s one-off container, created and started (``before_start(id)`` between the two)."""
     spec = body.get("project")
     if not isinstance(spec, dict) or spec.get("name") != name:
         raise EngineError("run needs the project (as `pyorch config --format json` prints it)")
@@ -61,7 +64,7 @@ def _run(engine: Engine, name: str, body: dict[str, Any]) -> dict[str, Any]:
         project = Project.model_validate(spec)
     except ValueError as exc:
         raise EngineError(f"invalid project: {exc}") from exc
-    info = engine.ops.run(spec, project, bool(body.get("no_deps")), request)
+    info = engine.ops.run(spec, project, bool(body.get("no_deps")), request, before_start)
     return {"id": info.id, "name": info.name}
 
 

@@ -136,8 +136,10 @@ class Executor:
                 self.runtime.unpause(cid)
 
     def create_container(self, project: Project, revision: int, service_name: str, number: int, name: str,
-                         adjust: Callable[[RunConfig], None] | None = None) -> str:
-        """Create, attach and start; ``adjust`` changes the config first (one-off `run` containers)."""
+                         adjust: Callable[[RunConfig], None] | None = None,
+                         before_start: Callable[[str], None] | None = None) -> str:
+        """Create, attach and start; ``adjust`` changes the config first and ``before_start(id)``
+        runs before the start (one-off `run` containers: a client attaches to its stdio there)."""
         service = project.services[service_name]
         config = run_config(project, service, name, number, revision)
         if adjust is not None:
@@ -157,6 +159,8 @@ class Executor:
                     self._detach(cid)
                 raise
             try:
+                if before_start is not None:
+                    before_start(info.id)
                 self.runtime.start(info.id)
             except BaseException:
                 self._detach(info.id)

@@ -44,6 +44,9 @@ class RunRequest:
     user: str | None = None
     workdir: str | None = None
     name: str | None = None
+    tty: bool | None = None                  # None: the service's `tty:`
+    stdin_open: bool | None = None           # None: the service's `stdin_open:`
+    console_size: tuple[int, int] | None = None
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> RunRequest:
@@ -57,7 +60,19 @@ class RunRequest:
         return cls(service=str(body["service"]), command=[str(a) for a in body.get("command") or []],
                    entrypoint=None if entrypoint is None else [str(a) for a in entrypoint],
                    env=env, user=body.get("user") or None, workdir=body.get("workdir") or None,
-                   name=body.get("name") or None)
+                   name=body.get("name") or None, tty=_flag(body.get("tty")), stdin_open=_flag(body.get("stdin_open")),
+                   console_size=_size(body.get("size")))
+
+
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _size(value: Any) -> tuple[int, int] | None:
+    """A terminal's [rows, columns]; anything else is no size."""
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(n, int) and 0 < n < 65536 for n in value):
+        return value[0], value[1]
+    return None
 
 
 def oneoff_name(project: str, service: str, slug: str) -> str:
@@ -80,10 +95,17 @@ def adjust_config(config: RunConfig, project: str, request: RunRequest, slug: st
         config.user = request.user
     if request.workdir:
         config.working_dir = request.workdir
+    if request.tty is not None:
+        config.tty = request.tty
+    if request.stdin_open is not None:
+        config.stdin_open = request.stdin_open
+    config.console_size = request.console_size
 
 
 def start_oneoff(executor: Executor, seen: Observation, inspect: Inspect, project: Project, revision: int,
-                 request: RunRequest) -> ContainerInfo:
+                 request: RunRequest, before_start: Callable[[str], None] | None = None) -> ContainerInfo:
+    """Create and start the one-off; ``before_start(id)`` runs between the two (a client attaches
+    there, so it sees the first byte the command writes)."""
     if request.service not in project.services:
         raise EngineError(f"no such service: {request.service}")
     slug = secrets.token_hex(32)
@@ -92,7 +114,8 @@ def start_oneoff(executor: Executor, seen: Observation, inspect: Inspect, projec
         raise EngineError(f"a container named {name!r} already exists")
     executor.ensure_networks(project)
     cid = executor.create_container(project, revision, request.service, 1, name,
-                                    adjust=lambda config: adjust_config(config, project.name, request, slug))
+                                    adjust=lambda config: adjust_config(config, project.name, request, slug),
+                                    before_start=before_start)
     return inspect(cid)
 
 

@@ -260,9 +260,11 @@ class ProjectOps:
         return removed
 
     # --- run / exec -------------------------------------------------------------------------------
-    def run(self, spec: dict[str, Any], project: Project, no_deps: bool, request: oneoff.RunRequest) -> ContainerInfo:
+    def run(self, spec: dict[str, Any], project: Project, no_deps: bool, request: oneoff.RunRequest,
+            before_start: Callable[[str], None] | None = None) -> ContainerInfo:
         """`run`: the service's dependencies up first (and waited for, like Compose), then the one-off;
-        ``spec`` is the project as `pyorch config --format json` prints it, ``project`` its model."""
+        ``spec`` is the project as `pyorch config --format json` prints it, ``project`` its model;
+        ``before_start(id)`` runs between the one-off's create and start."""
         p = self.parts
         if request.service not in project.services:
             raise EngineError(f"no such service: {request.service}")
@@ -274,7 +276,7 @@ class ProjectOps:
                 raise EngineError("dependencies failed: " + "; ".join(result["errors"]))
         p.preflight.build_missing(project, project.services[request.service])
         return oneoff.start_oneoff(p.executor, p.observe(), p.inspect, project,
-                                   self.store.current_revision(project.name) or 0, request)
+                                   self.store.current_revision(project.name) or 0, request, before_start)
 
     def remove_oneoff(self, project: str, cid: str) -> str:
         return oneoff.remove_oneoff(self.parts.executor, self.parts.inspect, project, cid)

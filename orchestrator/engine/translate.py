@@ -93,6 +93,8 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
         files=file_mounts(project, service),
         log=log_settings(service),
         image_volumes=anonymous_volumes(project, service.name, number),
+        tty=bool(service.tty),
+        stdin_open=bool(service.stdin_open),
     )
 
 

@@ -15,7 +15,7 @@ APPLIED_KEYS: frozenset[str] = frozenset({
     "oom_score_adj", "pull_policy", "platform", "security_opt", "sysctls", "ulimits", "group_add", "build",
     "devices", "device_cgroup_rules",
     "deploy.update_config", "deploy.rollback_config",
-    "network_mode", "dns_opt", "secrets", "configs", "logging",
+    "network_mode", "dns_opt", "secrets", "configs", "logging", "tty", "stdin_open",
 })
 
 # Keys the loader consumes itself: they shape the project, not a container.
@@ -23,8 +23,7 @@ LOADER_KEYS: frozenset[str] = frozenset({"extends"})
 
 # Accepted and warned about today, with work scheduled (docs status "planned").
 PLANNED_KEYS: frozenset[str] = frozenset({
-    "expose", "deploy.resources.reservations", "tty",
-    "stdin_open",
+    "expose", "deploy.resources.reservations",
 })
 
 
