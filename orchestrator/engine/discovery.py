@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from orchestrator.engine.labels import Labelled
 from orchestrator.engine.projects import Loaded
@@ -31,11 +31,15 @@ def _attached(containers: list[Labelled], project_of: ProjectOf, attachments_of:
 
 
 def dns_tables(containers: list[Labelled], project_of: ProjectOf, attachments_of: AttachmentsOf,
-               ) -> dict[str, dict[str, list[str]]]:
+               hidden: Collection[str] = frozenset()) -> dict[str, dict[str, list[str]]]:
     """network -> name -> addresses, for running containers: service name (every replica),
-    container name, and the service's aliases on that network, as Docker's embedded DNS does."""
+    container name, and the service's aliases on that network, as Docker's embedded DNS does.
+    ``hidden`` containers (ids, or names of ones still being created) are left out: not admitted
+    yet, draining, being stopped."""
     tables: dict[str, dict[str, list[str]]] = {}
     for c, service, pairs in _attached(containers, project_of, attachments_of):
+        if c.id in hidden or c.name in hidden:
+            continue
         for net, ip in pairs:
             table = tables.setdefault(net.runtime_name, {})
             for name in {service.name, c.name, *net.aliases}:

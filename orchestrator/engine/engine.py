@@ -65,6 +65,7 @@ class Engine:
         self.locks = ProjectLocks()
         self.publisher = Publisher(store, network, self.executor.network_lock, self.loader, self.observe,
                                    lambda: self.executor.generation)
+        self.executor.announce_to(self.publisher)  # DNS follows containers as they start and stop
         restarts = UnhealthyRestarts(store, self.loader, runtime.inspect, self.publisher,
                                      lambda cid: self.executor.stop(cid), self.wake)
         self.health = HealthMonitor(runtime, scheduler, restarts.on_change, store)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Protocol
 
 from orchestrator.engine import log_archive
 from orchestrator.engine.extra_hosts import with_host_gateway
@@ -41,6 +42,14 @@ log = logging.getLogger("pyorch.executor")
 MAX_PARALLEL = 8
 
 
+class Announcements(Protocol):
+    """Who hears of containers starting and stopping (the publisher, for DNS)."""
+
+    def started(self) -> None: ...
+
+    def stopping(self, cid: str, addresses: Iterable[str]) -> AbstractContextManager[None]: ...
+
+
 class Executor:
     def __init__(self, runtime: ContainerRuntime, network: NetworkManager, store: Store) -> None:
         self.runtime = runtime
@@ -50,6 +59,20 @@ class Executor:
         self.pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL, thread_name_prefix="pyorch-exec")
         self._generation = 0
         self._generation_guard = threading.Lock()
+        self._announce: Announcements | None = None
+
+    def announce_to(self, listener: Announcements) -> None:
+        """Tell ``listener`` when a container has started and before one is stopped."""
+        self._announce = listener
+
+    def _started(self) -> None:
+        if self._announce is not None:
+            self._announce.started()
+
+    def _stopping(self, cid: str) -> AbstractContextManager[None]:
+        if self._announce is None:
+            return nullcontext()
+        return self._announce.stopping(cid, self.store.attachments(cid).values())
 
     @property
     def generation(self) -> int:
@@ -118,13 +141,14 @@ class Executor:
     def start(self, cid: str) -> None:
         with self._writing():
             self.runtime.start(cid)
+        self._started()
 
     def stop(self, cid: str, timeout: float | None = None) -> None:
-        with self._writing():
+        with self._writing(), self._stopping(cid):
             self.runtime.stop(cid, timeout)
 
     def kill(self, cid: str, sig: int) -> None:
-        with self._writing():
+        with self._writing(), self._stopping(cid):
             self.runtime.kill(cid, sig)
 
     def pause(self, cid: str, pause: bool) -> None:
@@ -167,6 +191,7 @@ class Executor:
                 self.runtime.remove(info.id, force=True)
                 raise
         self.store.set_container_flags(info.id, project.name, False, 0.0)
+        self._started()  # its names resolve from now on
         self.store.record_event(project.name, "container-start", name, id=info.id, service=service_name)
         return info.id
 
@@ -177,6 +202,7 @@ class Executor:
             info = self.runtime.respawn(action.id, restart_count=action.restart_count,
                                         on_pid=lambda cid, pid: self._attach(project, service, cid, pid, action.name))
             self.runtime.start(info.id)
+        self._started()
         self.store.set_container_flags(action.id, project.name, False, action.delay)
         self.store.record_restart(action.id, project.name, time.time())
         self.store.record_event(project.name, "container-restart", action.name, id=action.id,
@@ -186,7 +212,8 @@ class Executor:
     def remove_container(self, project: str, cid: str, service: str, timeout: float | None = None) -> None:
         info = self.runtime.inspect(cid)
         with self._writing():
-            self.runtime.stop(cid, timeout)
+            with self._stopping(cid):  # its names go before it stops answering
+                self.runtime.stop(cid, timeout)
             log_archive.keep(self.runtime, self.runtime.inspect(cid))  # `logs` shows it until `down`
             attachments = [(cid, network) for network in self.store.attachments(cid)]
             try:

@@ -5,6 +5,12 @@ The one door to port rules and DNS tables. A replica leaves the rotation when a 
 admitted it yet or is draining it (the exclusion sources), or while an unhealthy one is being
 restarted (`leaving`). One publisher at a time computes and applies together: otherwise a pass
 that read the backends before a drain hid a replica could apply its older set after the drain's.
+
+DNS gets the same care as the ports, and follows containers as they come and go, not only after
+a pass: the executor tells the publisher when a container has started (its names resolve at
+once, also while `up` still waits on a later dependency wave: a one-shot gated on
+`db: service_healthy` must resolve `db`) and before it stops one (its addresses leave every
+table first). Containers left out of the ports are left out of DNS, of every project.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Publisher:
         self.dns: DnsServer | None = None  # started with the engine (binds port 53 on gateways)
         self._exclusions: list[Exclusions] = []
         self._leaving: set[str] = set()  # unhealthy containers being restarted
+        self._stopping: set[str] = set()  # containers the executor is stopping: out of DNS
         self._lock = threading.Lock()
 
     def exclude_with(self, source: Exclusions) -> None:
@@ -112,6 +119,24 @@ class Publisher:
             self.network.unpublish_all([port_key(project, service) for service in services])
 
     # --- DNS --------------------------------------------------------------------------------------
+    def started(self) -> None:
+        """A container has started (the executor says): its names resolve from now on."""
+        self.sync_dns()
+
+    @contextmanager
+    def stopping(self, cid: str, addresses: Iterable[str]) -> Iterator[None]:
+        """The container's addresses leave every DNS table before the block (its stop) runs,
+        without a rebuild (`down` stops many at once); rebuilds meanwhile leave it out too."""
+        with self._lock:
+            self._stopping.add(cid)
+            if self.dns is not None:
+                self.dns.forget(addresses)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._stopping.discard(cid)
+
     def sync_dns(self, seen: Observation | None = None) -> None:
         with self._lock:
             fresh = seen if seen is not None and seen.generation == self.generation() else self.observe()
@@ -131,7 +156,11 @@ class Publisher:
         def attachments_of(cid: str) -> dict[str, str]:
             return attachments.get(cid, {})
 
-        tables = dns_tables(seen.all, project_of, attachments_of)
+        hidden = self._stopping | self._leaving
+        for project in {c.project for c in seen.all if c.project}:
+            for source in self._exclusions:
+                hidden |= source(project)
+        tables = dns_tables(seen.all, project_of, attachments_of, hidden)
         networks = {n.name: n for n in self.network.list_networks()}
         for name in set(self.dns.networks()) - set(networks):
             self.dns.remove_network(name)

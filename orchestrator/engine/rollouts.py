@@ -10,7 +10,7 @@ against `max_failure_ratio`, then `failure_action` pause, continue or rollback.
 
 Coordination with the reconcile pass: replicas in flight are hidden from the planner (and the
 slot they stand for is subtracted from the desired count), and replicas not yet admitted or being
-drained are left out of the published port's backends. Every change of either happens under the
+drained are left out of the published port's backends and of DNS. Every change of either happens under the
 project's lock, so a pass never sees half a step. The rollout record is stored after each slot,
 so an engine restart resumes an active rollout (the pass finds the outdated replicas again) and
 keeps a paused one paused until the next `up`.
@@ -40,11 +40,17 @@ from orchestrator.planner.model import DesiredService, ObservedContainer
 from orchestrator.spec import Project
 from runtime.container.state import ContainerInfo
 from runtime.errors import RuntimeFailure
-from runtime.network.flows import wait_drained
+from runtime.network.flows import wait_drained, wait_inbound_drained
 
 log = logging.getLogger("pyorch.rollout")
 POLL_S = 0.1
 DEFAULT_DRAIN_S = 10.0
+# After a replica left DNS, how long a client that resolved its name just before may take to connect.
+NAME_GRACE_S = 1.0
+
+
+def _inbound_drained(pid: int, timeout: float) -> int:
+    return wait_inbound_drained(pid, timeout, NAME_GRACE_S)
 
 
 class RolloutError(EngineError):
@@ -58,6 +64,7 @@ class _Slot:
     service: str
     old: ObservedContainer
     new_id: str | None = None
+    new_name: str | None = None       # known before its id: DNS must not list it while it is created
     old_hidden: bool = False          # the old replica is being stopped: it stands for this slot
     old_draining: bool = False        # the old replica left the published port
     new_admitted: bool = False        # the new replica joined the published port
@@ -93,6 +100,9 @@ class RolloutParts:
     inspect: Callable[[str], ContainerInfo]
     wake: Callable[[], None]
     drained: Callable[[str, float], int] = wait_drained  # open connections left after waiting
+    # connections by name (container to container) left after waiting, read from the replica's
+    # own sockets: the host's conntrack sees them only with bridge netfilter on
+    inbound_drained: Callable[[int, float], int] = _inbound_drained
 
 
 class RolloutController:
@@ -119,10 +129,11 @@ class RolloutController:
         return adjusted, [c for c in observed if c.id not in hidden]
 
     def excluded(self, project: str) -> set[str]:
-        """Containers that must not receive new connections on published ports."""
+        """Containers that must not receive new connections, on published ports or by name: ids,
+        and the name of a new replica being created (DNS may be rebuilt before its id is known)."""
         with self._guard:
             slots = list(self._slots.get(project, []))
-        return ({s.new_id for s in slots if s.new_id and not s.new_admitted}
+        return ({s.new_id or s.new_name or "" for s in slots if (s.new_id or s.new_name) and not s.new_admitted}
                 | {s.old.id for s in slots if s.old_draining})
 
     def _rolling(self, project: Project, service: str, config_hash: str) -> bool:
@@ -387,6 +398,10 @@ class RolloutController:
             left = self.parts.drained(ip, timeout)
             if left:
                 log.info("%s: %d connection(s) still open after %.1fs of draining", slot.old.name, left, timeout)
+        # It left DNS with the port: clients by name may still connect (for NAME_GRACE_S) or be served.
+        left = self.parts.inbound_drained(self.parts.inspect(slot.old.id).record.pid, timeout)
+        if left:
+            log.info("%s: %d connection(s) by name still open after draining", slot.old.name, left)
 
     def _create_new(self, run: _Run, slot: _Slot) -> str | None:
         with self.parts.locks(run.project):
@@ -402,6 +417,7 @@ class RolloutController:
                 number = max(numbers, default=0) + 1
             name = service.container_name or f"{project.name}-{run.service}-{number}"
             slot.events_before = self.records.last_event_id()
+            slot.new_name = name
             slot.new_id = self.parts.executor.create_container(project, revision, run.service, number, name)
             self.parts.health.sync(project, self.parts.observe())
         return None

@@ -160,6 +160,15 @@ class DnsServer:
             if network is not None:
                 network.records = table
 
+    def forget(self, addresses: Iterable[str]) -> None:
+        """Answer no name with these addresses any more (a container about to stop), at once and
+        without a rebuild; the next `set_records` decides again."""
+        gone = set(addresses)
+        with self._lock:
+            for network in self._networks.values():
+                kept = {name: [ip for ip in ips if ip not in gone] for name, ips in network.records.items()}
+                network.records = {name: ips for name, ips in kept.items() if ips}
+
     def set_views(self, views: Mapping[str, list[str]]) -> None:
         """Which networks' names each container sees: all the networks it is attached to, like
         Docker's embedded DNS (the first network that knows a name answers)."""

@@ -12,11 +12,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from runtime.network import NetworkSpec, PortBinding
+from runtime.network.flows import inbound_connections, wait_inbound_drained
 from tests.bridge_netfilter import VALUES, bridge_nf_call_iptables
 from tests.helpers import host_address
 from tests.integration.network.conftest import TCP_PORT, UDP_PORT, Harness, Standin
@@ -113,3 +115,38 @@ def _greet_once(server: socket.socket) -> None:
     conn, _ = server.accept()
     with conn:
         conn.sendall(b"host\n")
+
+
+HOLD = """
+import socket, sys
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30) as s:
+    f = s.makefile("rwb")
+    f.readline()
+    f.write(b"hold\\n"); f.flush()
+    print(f.readline().decode().strip(), flush=True)
+"""
+
+
+def test_a_drain_sees_direct_connections_in_the_containers_own_sockets(harness: Harness, bridge_nf: str) -> None:
+    """A connection by name goes straight from one container to another: the host's conntrack
+    sees it only with bridge netfilter on; the server's own sockets show it either way."""
+    harness.nm.ensure_network(NetworkSpec(name="dr"))
+    client, server = harness.container("dc"), harness.container("ds")
+    harness.connect(client, "dr")
+    server_ip = harness.connect(server, "dr").ip
+    assert inbound_connections(server.pid) == 0  # its listening sockets are not connections
+    held = subprocess.Popen(["nsenter", "-t", str(client.pid), "-n", sys.executable, "-c", HOLD, server_ip,
+                             str(TCP_PORT)], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while inbound_connections(server.pid) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert inbound_connections(server.pid) == 1
+        assert wait_inbound_drained(server.pid, timeout=0.2) == 1  # still held: the wait gives up
+        server.release()
+        assert wait_inbound_drained(server.pid, timeout=10) == 0
+        assert held.communicate(timeout=10)[0].strip() == "done"  # the held request was answered
+    finally:
+        if held.poll() is None:
+            held.kill()
+            held.wait()
