@@ -14,6 +14,7 @@ from runtime.container import session as kinds
 from runtime.container.frames import Decoder, encode
 from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
+from runtime.container.state import process_start_time
 
 pytestmark = pytest.mark.root
 BUSYBOX = "pyorch.local/busybox:latest"
@@ -65,10 +66,12 @@ class Client:
         return self.exit
 
 
-def gone(pid: int) -> None:
-    """The process has exited and been reaped (the shim reaps just after it reports the exit)."""
+def gone(pid: int, started: int) -> None:
+    """The process has exited and been reaped (the shim reaps just after it reports the exit). A
+    process found at that pid with another start time is a new one: this host's pid_max is 32768
+    and busy suites wrap it within minutes."""
     deadline = time.monotonic() + 10
-    while os.path.exists(f"/proc/{pid}"):
+    while os.path.exists(f"/proc/{pid}") and process_start_time(pid) == started:
         assert time.monotonic() < deadline, f"process {pid} is still there"
         time.sleep(0.02)
 
@@ -83,6 +86,7 @@ def running(rt: ContainerRuntime, name: str, **extra: object) -> str:
 def test_an_exec_with_a_terminal_answers_resizes_and_is_interrupted(rt: ContainerRuntime) -> None:
     cid = running(rt, "tty-exec")
     pid, sock = rt.exec_session(cid, ["sh"], env=["PS1=prompt$ "], tty=True, stdin=True, size=(24, 80))
+    started = process_start_time(pid)
     client = Client(sock)
     client.wait_text("prompt$ ")
     client.type("tty; stty size\r")
@@ -101,7 +105,7 @@ def test_an_exec_with_a_terminal_answers_resizes_and_is_interrupted(rt: Containe
     client.wait_text("after 130")
     client.type("exit 7\r")
     assert client.wait_exit() == 7
-    gone(pid)
+    gone(pid, started)
 
 
 def test_an_exec_with_a_pipe_reads_stdin_to_its_end(rt: ContainerRuntime) -> None:
