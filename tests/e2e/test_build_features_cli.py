@@ -14,7 +14,7 @@ from runtime.image import ImageStore
 from runtime.image.bootstrap import ensure_base_images
 from runtime.layout import HostLayout
 from tests.helpers import pyorch
-from tests.integration.build.test_build_network import host_server
+from tests.integration.image.build.test_build_network import host_server
 
 pytestmark = pytest.mark.root
 
