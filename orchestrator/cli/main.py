@@ -19,6 +19,7 @@ from orchestrator.cli import (
     build_progress,
     cmd_compose,
     cmd_config,
+    cmd_cp,
     cmd_dashboard,
     cmd_events,
     cmd_info,
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     build_verbs.register(sub, image_sub)
     cmd_lifecycle.register(sub, project_name)
     cmd_session.register(sub, project_name)
+    cmd_cp.register(sub, project_name)
     cmd_pause.register(sub, project_name)
     cmd_info.register(sub)
     cmd_project.register(sub)

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 from orchestrator.engine import (
     build_api,
     compose_api,
+    copy_api,
     events_api,
     images_api,
     log_archive,
@@ -177,6 +178,8 @@ class _Handler(BaseHTTPRequestHandler):
             case _ if rollout_api.handle(self, engine, method, parts, query):
                 pass
             case _ if session_api.handle(self, engine, method, parts, query):
+                pass
+            case _ if copy_api.handle(self, engine, method, parts, query):
                 pass
             case _ if compose_api.handle(self, engine, method, parts, query):
                 pass

@@ -31,6 +31,7 @@ class Handler(Protocol):
     close_connection: bool
 
     def body(self) -> dict[str, Any]: ...
+    def reply(self, status: int, payload: Any) -> None: ...
 
 
 def handle(handler: Handler, engine: Engine, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:

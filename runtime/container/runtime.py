@@ -21,6 +21,7 @@ from typing import Any
 
 from runtime.cgroups import Cgroup, open_cgroups
 from runtime.cgroups import Resources as CgroupResources
+from runtime.container import copy
 from runtime.container.file_mounts import check_files, stage_files
 from runtime.container.logfile import LOG_NAME, log_files
 from runtime.container.mounts import image_volume_mounts, resolve_mounts
@@ -392,6 +393,24 @@ class ContainerRuntime:
             return self.shim.attach(cid, stdin)
         except ShimError as exc:
             raise ContainerStateError(f"cannot attach to {record.name}: {exc}") from exc
+
+    def copy_stat(self, cid: str, path: str, follow: bool = False) -> dict[str, Any]:
+        """`cp`: what ``path`` is in a running container (``exists``, ``dir``, ``parent_dir``)."""
+        return copy.path_info(self._running_pid(cid), path, follow)
+
+    def copy_from(self, cid: str, path: str, arcname: str, follow: bool = False) -> socket.socket:
+        """`cp` out of a running container: a socket yielding a JSON line, then a tar of ``path``."""
+        return copy.archive(self._running_pid(cid), path, arcname, follow)
+
+    def copy_into(self, cid: str, directory: str, keep_owners: bool) -> socket.socket:
+        """`cp` into a running container: a socket taking a tar to extract into ``directory``."""
+        return copy.extract(self._running_pid(cid), directory, keep_owners)
+
+    def _running_pid(self, cid: str) -> int:
+        _, record = self._load(cid)
+        if not is_alive(record):
+            raise ContainerStateError(f"container {record.name} is not running")
+        return record.pid
 
     def processes(self, cid: str) -> list[dict[str, Any]]:
         """What `top` shows: every process in the container's cgroup, as the host sees it."""

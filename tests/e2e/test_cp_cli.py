@@ -1,0 +1,115 @@
+"""`pyorch cp` both ways, as `docker compose cp`: a tree round-trips with its modes and owners (-a),
+Docker's path rules, and owners without -a."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from runtime.layout import HostLayout
+from tests.e2e.test_engine import write
+from tests.helpers import pyorch
+
+pytestmark = pytest.mark.root
+
+COMPOSE = """
+name: copies
+services:
+  app:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+"""
+
+
+def make_tree(root: Path) -> None:
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("alpha\n")
+    (root / "sub" / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (root / "sub" / "secret").write_bytes(os.urandom(70000))
+    os.symlink("a.txt", root / "link")
+    for path, mode, owner in ((root / "a.txt", 0o640, (1234, 5678)), (root / "sub", 0o750, (42, 43)),
+                              (root / "sub" / "run.sh", 0o4755, (0, 0)), (root / "sub" / "secret", 0o600, (1000, 1000)),
+                              (root, 0o755, (7, 7))):
+        os.chown(path, *owner)
+        os.chmod(path, mode)
+    os.lchown(root / "link", 99, 98)
+
+
+def listing(root: Path) -> dict[str, tuple[int, int, int, bytes]]:
+    """Every entry under ``root``: mode, uid, gid and content (a link's target)."""
+    found: dict[str, tuple[int, int, int, bytes]] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            content = os.readlink(path).encode()
+        elif stat.S_ISDIR(st.st_mode):
+            content = b""
+        else:
+            content = path.read_bytes()
+        found[str(path.relative_to(root))] = (stat.S_IMODE(st.st_mode) | stat.S_IFMT(st.st_mode), st.st_uid,
+                                              st.st_gid, content)
+    return found
+
+
+def in_container(layout: HostLayout, file: str, script: str) -> str:
+    return pyorch(layout, "-f", file, "exec", "-T", "app", "sh", "-c", script).stdout
+
+
+def test_a_tree_round_trips_with_owners_and_modes(layout: HostLayout, tmp_path: Path) -> None:
+    file = write(tmp_path, COMPOSE)
+    source = tmp_path / "tree"
+    make_tree(source)
+    pyorch(layout, "image", "bootstrap")
+    try:
+        pyorch(layout, "-f", file, "up", "-d")
+        in_container(layout, file, "mkdir -p /srv")
+        pyorch(layout, "-f", file, "cp", "-a", str(source), "app:/srv")  # /srv exists: tree goes in under its name
+        seen = in_container(layout, file, "cd /srv/tree && stat -c '%a %u %g %n' a.txt sub sub/run.sh link")
+        assert seen.split("\n")[:4] == ["640 1234 5678 a.txt", "750 42 43 sub", "4755 0 0 sub/run.sh",
+                                        "777 99 98 link"]
+        back = tmp_path / "back"
+        pyorch(layout, "-f", file, "cp", "-a", "app:/srv/tree", str(back))  # missing: becomes the copy
+        assert listing(back) == listing(source)
+        assert stat.S_IMODE(back.stat().st_mode) == 0o755 and back.stat().st_uid == 7
+
+        pyorch(layout, "-f", file, "cp", str(source / "a.txt"), "app:/tmp/renamed.txt")  # no -a: root's
+        assert in_container(layout, file, "stat -c '%a %u %g' /tmp/renamed.txt; cat /tmp/renamed.txt") == \
+            "640 0 0\nalpha\n"
+        pyorch(layout, "-f", file, "cp", f"{source}/.", "app:/tmp")  # the directory's contents
+        assert in_container(layout, file, "cat /tmp/a.txt; ls /tmp/sub") == "alpha\nrun.sh\nsecret\n"
+
+        refused = pyorch(layout, "-f", file, "cp", str(source), "app:/tmp/renamed.txt", check=False)
+        assert refused.returncode == 1 and "cannot copy a directory to a file" in refused.stderr
+        missing = pyorch(layout, "-f", file, "cp", "app:/nowhere", str(tmp_path / "x"), check=False)
+        assert missing.returncode == 1 and "no such file or directory" in missing.stderr
+        both = pyorch(layout, "-f", file, "cp", "a", "b", check=False)
+        assert both.returncode == 1 and "SERVICE:PATH" in both.stderr
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1")
+
+
+def test_a_link_in_the_container_cannot_lead_a_copy_out(layout: HostLayout, tmp_path: Path) -> None:
+    """A container that points a path at the host's files gets its own files, never the host's."""
+    file = write(tmp_path, COMPOSE)
+    pyorch(layout, "image", "bootstrap")
+    marker = tmp_path / "host-only"
+    marker.write_text("host secret\n")
+    try:
+        pyorch(layout, "-f", file, "up", "-d")
+        in_container(layout, file, f"mkdir -p {tmp_path} && ln -s {marker} /escape && echo inside > /inside")
+        out = tmp_path / "out"
+        result = pyorch(layout, "-f", file, "cp", "-L", "app:/escape", str(out), check=False)
+        assert "host secret" not in (out.read_text() if out.exists() else "")
+        assert result.returncode == 1  # /escape resolves inside the container, where nothing is there
+        # Into the container through a link to a directory the host has too: it lands in the container's.
+        in_container(layout, file, f"ln -s {tmp_path} /hostdir")
+        payload = tmp_path / "payload.txt"
+        payload.write_text("for the container\n")
+        pyorch(layout, "-f", file, "cp", str(payload), "app:/hostdir/landed.txt")
+        assert not (tmp_path / "landed.txt").exists()
+        assert in_container(layout, file, f"cat {tmp_path}/landed.txt") == "for the container\n"
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1")
