@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,12 @@ from orchestrator.spec.model import Project
 from runtime.image.build import Builder, BuildEvent, BuildRequest
 from runtime.image.build.cache import BuildCache
 from runtime.image.build.cache_mounts import prune_cache_mounts
+from runtime.image.build.errors import BuildCancelled
+from runtime.image.build.progress import VertexNumbers
 from runtime.image.registry import pull_image
 
 Listener = Callable[[BuildEvent], None]
+PARALLEL_SERVICES = 4
 
 
 def builder_for(engine: Engine) -> Builder:
@@ -113,14 +118,32 @@ def _one(builder: Builder, request: BuildRequest, listen: Listener) -> dict[str,
 
 def _services(builder: Builder, project: Project, names: list[str], no_cache: bool, args: dict[str, str],
               environ: dict[str, str], listen: Listener) -> dict[str, Any]:
-    built = []
+    """The services build at the same time (as Compose v2 builds them), their steps numbered as one
+    build's; the first failure cancels the others and is the answer."""
+    numbers, cancelled = VertexNumbers(), threading.Event()
+    wanted = []
     for name in names:
-        service = project.services[name]
-        if service.build is None:
+        if project.services[name].build is None:
             listen(BuildEvent("note", f"service {name} has no build section: skipped"))
-            continue
+        else:
+            wanted.append(name)
+
+    def one(name: str) -> dict[str, Any]:
         listen(BuildEvent("service", name))
-        result = build_service(builder, project, service, listen, no_cache, args, environ)
-        built.append({"service": name, "id": result.image.id, "references": result.image.references,
-                      "ran": result.ran, "cached": result.cached, "steps": [r.to_json() for r in result.records]})
-    return {"images": built}
+        try:
+            result = build_service(builder, project, project.services[name], listen, no_cache, args, environ,
+                                   numbers=numbers, cancelled=cancelled)
+        except BaseException:
+            cancelled.set()
+            raise
+        return {"service": name, "id": result.image.id, "references": result.image.references,
+                "ran": result.ran, "cached": result.cached, "steps": [r.to_json() for r in result.records]}
+
+    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_SERVICES, len(wanted))),
+                            thread_name_prefix="build-service") as pool:
+        futures = [pool.submit(one, name) for name in wanted]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
+    if errors:
+        real = [e for e in errors if not isinstance(e, BuildCancelled)]
+        raise (real or errors)[0]
+    return {"images": [f.result() for f in futures]}

@@ -12,6 +12,7 @@ missing, and every service with ``build:`` under ``up --build``. The other build
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from orchestrator.spec.model import Project, Service
 from runtime.errors import RuntimeFailure
 from runtime.image import Image, ImageNotFound
 from runtime.image.build import Builder, BuildEvent, BuildRequest, BuildResult
+from runtime.image.build.errors import BuildCancelled
+from runtime.image.build.progress import VertexNumbers
 
 APPLIED_BUILD_KEYS = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "tags", "no_cache",
                       "network", "extra_hosts", "secrets", "entitlements")
@@ -92,9 +95,13 @@ def build_request(project: Project, service: Service, no_cache: bool = False,
 
 def build_service(builder: Builder, project: Project, service: Service, listener: Callable[[BuildEvent], None],
                   no_cache: bool = False, extra_args: dict[str, str] | None = None,
-                  environ: Mapping[str, str] | None = None) -> BuildResult:
+                  environ: Mapping[str, str] | None = None, numbers: VertexNumbers | None = None,
+                  cancelled: threading.Event | None = None) -> BuildResult:
     try:
-        return builder.build(build_request(project, service, no_cache, extra_args, environ), listener)
+        return builder.build(build_request(project, service, no_cache, extra_args, environ), listener, numbers,
+                             cancelled)
+    except BuildCancelled:
+        raise
     except RuntimeFailure as exc:
         raise EngineError(f"service {service.name!r}: build failed: {exc}") from exc
 

@@ -58,3 +58,26 @@ def test_compose_build_with_secrets_hosts_and_the_network(layout: HostLayout, tm
     pruned = pyorch(layout, "builder", "prune", "-f")
     assert re.search(r"removed \d+ cache entries and [1-9]\d* cache mounts", pruned.stdout), pruned.stdout
     pyorch(layout, "-f", str(tmp_path / "compose.yaml"), "down")
+
+
+def test_services_build_at_the_same_time_with_one_step_numbering(layout: HostLayout, tmp_path: Path) -> None:
+    """Each service's RUN waits (up to a minute) for a file the other's writes into a shared cache
+    mount: `pyorch build` only succeeds if the two builds run at the same time."""
+    ensure_base_images(ImageStore(layout.images_dir))
+    meet = "meet-" + secrets.token_hex(4)
+    for name, mine, other in (("left", "l", "r"), ("right", "r", "l")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(
+            f"FROM pyorch.local/busybox:latest\nRUN --mount=type=cache,id={meet},target=/meet touch /meet/{mine} "
+            f"&& for i in $(seq 600); do [ -e /meet/{other} ] && break; sleep 0.1; done && [ -e /meet/{other} ]\n")
+    (tmp_path / "compose.yaml").write_text("name: pair\nservices:\n  left:\n    build: ./left\n"
+                                           "  right:\n    build: ./right\n")
+    built = pyorch(layout, "-f", str(tmp_path / "compose.yaml"), "--progress", "plain", "build")
+    assert built.stdout.count("sha256:") == 2
+    started = re.findall(r"^#(\d+) (\[\w+ [^\]]*\] .*)$", built.stderr, re.M)
+    numbers: dict[str, set[str]] = {}
+    for number, name in started:
+        numbers.setdefault(number, set()).add(name)
+    assert all(len(names) == 1 for names in numbers.values()), numbers  # one step per number
+    assert any("[left 2/2] RUN" in n for ns in numbers.values() for n in ns)
+    assert any("[right 2/2] RUN" in n for ns in numbers.values() for n in ns)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from runtime.image.build.errors import BuildError, DockerfileError
 from runtime.image.build.metadata import StageConfig
 from runtime.image.build.network import HOST_GATEWAY, BuildNetwork
 from runtime.image.build.parser import Dockerfile, parse
-from runtime.image.build.progress import BuildEvent, Listener, Progress, StepRecord
+from runtime.image.build.progress import BuildEvent, Listener, Progress, StepRecord, VertexNumbers
 from runtime.image.build.run import BuildRun
 from runtime.image.build.run_instruction import NETWORK_MODES
 from runtime.image.build.stages import Plan, Stage, needed_stages, select_target, split_stages
@@ -76,9 +77,12 @@ class Builder:
         self.pull = pull
         self.network = network  # the engine's; a builder on its own makes one when a RUN needs it
 
-    def build(self, request: BuildRequest, listener: Listener = lambda e: None) -> BuildResult:
+    def build(self, request: BuildRequest, listener: Listener = lambda e: None, numbers: VertexNumbers | None = None,
+              cancelled: threading.Event | None = None) -> BuildResult:
+        """Build the image. Builds side by side may share their step ``numbers`` (one listener) and a
+        ``cancelled`` event (the first to fail stops the others)."""
         _check_request(request)
-        progress = Progress(listener, request.progress_prefix)
+        progress = Progress(listener, request.progress_prefix, numbers)
         definition = progress.internal(f"load build definition from {_dockerfile_name(request)}")
         try:
             dockerfile, plan, stages, global_args = self._prepare(request)
@@ -90,7 +94,7 @@ class Builder:
             progress.note(note)
         network = BuildNetwork(self.network or (lambda: NetworkManager(self.runtime.layout)),
                                alive=lambda cid: (self.runtime.layout.containers_dir / cid).exists())
-        run = BuildRun(self, request, dockerfile, plan, global_args, progress, network)
+        run = BuildRun(self, request, dockerfile, plan, global_args, progress, network, cancelled)
         try:
             run.check(stages)
             with self.store.writing():

@@ -100,20 +100,32 @@ class Vertex:
                                       cached=status == "cached"))
 
 
+class VertexNumbers:
+    """Step numbers shared by builds that report to one listener (a project's services building at
+    once), so that each ``#N`` names one step; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = 0
+
+    def next(self) -> int:
+        with self._lock:
+            self._last += 1
+            return self._last
+
+
 class Progress:
     """Numbers vertices in the order they start and keeps their records; thread-safe."""
 
-    def __init__(self, listener: Listener, prefix: str = "") -> None:
+    def __init__(self, listener: Listener, prefix: str = "", numbers: VertexNumbers | None = None) -> None:
         self.listener = listener
         self.prefix = prefix  # Compose puts the service name in front: "[web build 2/4]"
+        self.numbers = numbers or VertexNumbers()
         self._lock = threading.Lock()
-        self._next = 0
         self.records: list[StepRecord] = []
 
     def start(self, name: str, stage: str = "") -> Vertex:
-        with self._lock:
-            self._next += 1
-            number = self._next
+        number = self.numbers.next()
         vertex = Vertex(self, number, name, stage)
         self.emit(BuildEvent("vertex", name, number, "started"))
         return vertex

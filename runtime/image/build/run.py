@@ -48,7 +48,8 @@ class BuildRun:
     """The state of one build: finished stages, counters, the cancel flag."""
 
     def __init__(self, builder: Builder, request: BuildRequest, dockerfile: Dockerfile, plan: Plan,
-                 global_args: dict[str, str], progress: Progress, network: BuildNetwork) -> None:
+                 global_args: dict[str, str], progress: Progress, network: BuildNetwork,
+                 cancelled: threading.Event | None = None) -> None:
         self.b = builder
         self.request = request
         self.df = dockerfile
@@ -60,7 +61,7 @@ class BuildRun:
         self.declared_args: set[str] = set(global_args) | {
             w.partition("=")[0] for ins in plan.global_args for w in ins.args.split()}
         self.check_only = True
-        self.cancelled = threading.Event()
+        self.cancelled = cancelled or threading.Event()
         self._lock = threading.Lock()
         self._checked: dict[int, StageState] = {}
         self._futures: dict[int, Future[StageState]] = {}
