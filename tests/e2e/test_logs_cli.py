@@ -107,3 +107,29 @@ def test_a_crash_looping_replicas_lines_outlive_its_replacement(layout: HostLayo
     finally:
         pyorch(layout, "-f", file, "down", "-t", "1")
     assert not (layout.state_root / "logs" / "crashy").exists()  # `down` takes the kept logs too
+
+
+TWO = """
+name: attached
+services:
+  first:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "echo from first :rocket:"]
+  second:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "echo from second"]
+"""
+
+
+def test_attached_up_prints_the_services_asked_for(layout: HostLayout, tmp_path: Path) -> None:
+    file = write(tmp_path, TWO)
+    pyorch(layout, "image", "bootstrap")
+    try:
+        shown = pyorch(layout, "-f", file, "up", "--attach", "first", "--timestamps", "--no-color").stdout
+        lines = [line for line in shown.splitlines() if "from " in line]
+        assert len(lines) == 1 and lines[0].startswith("attached-first-1  | 20")  # an RFC 3339 time first
+        assert lines[0].endswith(" from first :rocket:")  # the text as written, no emoji
+        shown = pyorch(layout, "-f", file, "up", "--no-attach", "first", "--no-log-prefix").stdout
+        assert [line for line in shown.splitlines() if "from " in line] == ["from second"]
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1")

@@ -166,3 +166,38 @@ def test_attach_to_a_running_container_with_stdin(rt: ContainerRuntime) -> None:
     client.wait_text("got hello")
     client.send(kinds.STDIN_CLOSE)
     assert client.wait_exit() == 0
+
+
+def test_sessions_leave_no_descriptor_in_the_shim(rt: ContainerRuntime) -> None:
+    """Every pty master, pipe and session socket is closed once its process is gone, however the
+    client left: exit, end of input, hang-up, detach, an attached client of an exited container."""
+    cid = running(rt, "fds")
+    shim = rt.shim.shim_pid()
+
+    def open_fds() -> set[str]:
+        return {os.readlink(f"/proc/{shim}/fd/{fd}") for fd in os.listdir(f"/proc/{shim}/fd")}
+
+    baseline = len(os.listdir(f"/proc/{shim}/fd"))
+    for _ in range(3):
+        _, sock = rt.exec_session(cid, ["sh"], env=["PS1=p$ "], tty=True, stdin=True, size=(24, 80))
+        Client(sock).wait_text("p$ ")
+        sock.close()  # hang-up
+        _, sock = rt.exec_session(cid, ["cat"], stdin=True)
+        client = Client(sock)
+        client.send(kinds.STDIN_CLOSE)
+        assert client.wait_exit() == 0
+        _, sock = rt.exec_session(cid, ["sh", "-c", "sleep 0.2"], tty=True, stdin=True)
+        Client(sock).send(kinds.DETACH)
+        sock.close()  # detached: closed when it exits
+    info = rt.create(RunConfig(name="short", image=BUSYBOX, command=["sh", "-c", "read x; exit 2"], tty=True,
+                               stdin_open=True))
+    _, sock = rt.attach(info.id, stdin=True)
+    rt.start(info.id)
+    client = Client(sock)
+    client.type("go\r")
+    assert client.wait_exit() == 2
+    rt.remove(info.id, force=True)  # its exit is reported just before its pid is reaped
+    deadline = time.monotonic() + 10
+    while len(os.listdir(f"/proc/{shim}/fd")) > baseline:
+        assert time.monotonic() < deadline, f"the shim holds more than before: {sorted(open_fds())}"
+        time.sleep(0.05)
