@@ -119,15 +119,18 @@ def _lines(out: TextIO, lines: list[str]) -> None:
 
 
 def _variables(out: TextIO, variables: dict[str, Variable], fmt: str) -> None:
-    """`--variables`: NAME, REQUIRED, DEFAULT VALUE, ALTERNATE VALUE (a table, or yaml/json)."""
+    """`--variables`: NAME, REQUIRED, DEFAULT VALUE, ALTERNATE VALUE; or, as Compose prints them,
+    a JSON object (4-space indent) or YAML mapping by name with the fields of each variable."""
     from orchestrator.spec.goformat import emit_yaml
+
     if fmt == "yaml":
         out.write(emit_yaml({name: {"name": v.name, "defaultvalue": v.default, "presencevalue": v.presence,
-                                    "required": v.required} for name, v in variables.items()}))
+                                    "required": v.required} for name, v in variables.items()}, indent=4))
         return
     if fmt == "json":
         out.write(json.dumps({name: {"Name": v.name, "DefaultValue": v.default, "PresenceValue": v.presence,
-                                     "Required": v.required} for name, v in variables.items()}) + "\n")
+                                     "Required": v.required} for name, v in variables.items()},
+                             indent=4, ensure_ascii=False) + "\n")
         return
     rows = [["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"]]
     rows += [[v.name, "true" if v.required else "false", v.default, v.presence] for v in variables.values()]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from orchestrator.spec.errors import UndefinedReferenceError
 from orchestrator.spec.goformat import Float32, duration_string, sorted_keys
 from orchestrator.spec.model import (
     BlkioConfig,
@@ -41,9 +42,10 @@ from orchestrator.spec.model import (
 )
 
 # How a field is left out when it holds its zero value (Go's `omitempty`, and what each encoder
-# counts as zero): OMIT drops "", 0, False, None, {} and []; NEVER keeps it; STRUCT is a struct
-# held by value (YAML drops it when every field is zero, JSON never drops it).
-OMIT, NEVER, STRUCT = "omit", "never", "struct"
+# counts as zero): OMIT drops "", 0, False, None, {} and []; NEVER keeps it; PTR is a pointer to a
+# struct (dropped when None, printed `{}` when empty); STRUCT is a struct held by value (YAML drops
+# it when every field is zero, JSON never drops it).
+OMIT, NEVER, PTR, STRUCT = "omit", "never", "ptr", "struct"
 
 Field = tuple[str, Any, str]
 
@@ -82,7 +84,7 @@ class Renderer:
         for key, value, omit in fields:
             if value is ABSENT:
                 continue
-            if omit == OMIT and _is_zero(value):
+            if (omit == OMIT and _is_zero(value)) or (omit == PTR and value is None):
                 continue
             if omit == STRUCT and self.fmt == "yaml" and value == {}:
                 continue
@@ -222,9 +224,9 @@ class Renderer:
             ("profiles", s.profiles, OMIT),
             ("annotations", self.mapping(s.annotations), OMIT),
             ("attach", s.attach, OMIT if s.attach is None else NEVER),
-            ("build", self.build(s.build) if s.build else None, OMIT),
-            ("develop", self.develop(s) if s.develop else None, OMIT),
-            ("blkio_config", self.blkio(s.blkio_config) if s.blkio_config else None, OMIT),
+            ("build", self.build(s.build) if s.build is not None else None, PTR),
+            ("develop", self.develop(s) if s.develop is not None else None, PTR),
+            ("blkio_config", self.blkio(s.blkio_config) if s.blkio_config is not None else None, PTR),
             ("cap_add", s.cap_add, OMIT),
             ("cap_drop", s.cap_drop, OMIT),
             ("cgroup_parent", s.cgroup_parent, OMIT),
@@ -244,9 +246,9 @@ class Renderer:
             ("credential_spec", self.struct([
                 ("config", s.credential_spec.config, OMIT), ("file", s.credential_spec.file, OMIT),
                 ("registry", s.credential_spec.registry, OMIT)], self.ext(s.credential_spec))
-                if s.credential_spec else None, OMIT),
+                if s.credential_spec is not None else None, PTR),
             ("depends_on", self.depends_on(s), OMIT),
-            ("deploy", self.deploy(s.deploy) if s.deploy else None, OMIT),
+            ("deploy", self.deploy(s.deploy) if s.deploy is not None else None, PTR),
             ("device_cgroup_rules", s.device_cgroup_rules, OMIT),
             ("devices", [self.struct([("source", d.source, OMIT), ("target", d.target, OMIT),
                                       ("permissions", d.permissions, OMIT)], self.ext(d))
@@ -258,7 +260,7 @@ class Renderer:
             ("entrypoint", s.entrypoint, command_omit if s.entrypoint is None else NEVER),
             ("provider", self.struct([("type", s.provider.type, OMIT),
                                       ("options", self.mapping(s.provider.options, _multi_option), OMIT)],
-                                     self.ext(s.provider)) if s.provider else None, OMIT),
+                                     self.ext(s.provider)) if s.provider is not None else None, PTR),
             ("environment", self.mapping(s.environment), OMIT),
             ("expose", s.expose, OMIT),
             ("external_links", s.external_links, OMIT),
@@ -266,7 +268,7 @@ class Renderer:
             ("group_add", s.group_add, OMIT),
             ("gpus", self.gpus(s), OMIT),
             ("hostname", s.hostname, OMIT),
-            ("healthcheck", self.healthcheck(s.healthcheck) if s.healthcheck else None, OMIT),
+            ("healthcheck", self.healthcheck(s.healthcheck) if s.healthcheck is not None else None, PTR),
             ("image", s.image, OMIT),
             ("init", s.init, OMIT if s.init is None else NEVER),
             ("ipc", s.ipc, OMIT),
@@ -276,7 +278,7 @@ class Renderer:
             ("links", s.links, OMIT),
             ("logging", self.struct([("driver", s.logging.driver, OMIT),
                                      ("options", self.mapping(s.logging.options, _option), OMIT)],
-                                    self.ext(s.logging)) if s.logging else None, OMIT),
+                                    self.ext(s.logging)) if s.logging is not None else None, PTR),
             ("mem_limit", self.size(s.mem_limit), OMIT),
             ("mem_reservation", self.size(s.mem_reservation), OMIT),
             ("memswap_limit", self.size(s.memswap_limit), OMIT),
@@ -409,12 +411,14 @@ class Renderer:
             ("mode", d.mode, OMIT),
             ("replicas", d.replicas, OMIT if d.replicas is None else NEVER),
             ("labels", self.mapping(d.labels), OMIT),
-            ("update_config", self.update_config(d.update_config) if d.update_config else None, OMIT),
-            ("rollback_config", self.update_config(d.rollback_config) if d.rollback_config else None, OMIT),
+            ("update_config", self.update_config(d.update_config) if d.update_config is not None else None, PTR),
+            ("rollback_config", self.update_config(d.rollback_config) if d.rollback_config is not None else None,
+             PTR),
             ("resources", self.struct([
-                ("limits", self.resource(resources.limits) if resources and resources.limits else None, OMIT),
+                ("limits", self.resource(resources.limits) if resources and resources.limits is not None else None,
+                 PTR),
                 ("reservations", self.resource(resources.reservations)
-                 if resources and resources.reservations else None, OMIT),
+                 if resources and resources.reservations is not None else None, PTR),
             ], self.ext(resources)), STRUCT),
             ("restart_policy", self.struct([
                 ("condition", d.restart_policy.condition, OMIT),
@@ -422,7 +426,7 @@ class Renderer:
                 ("max_attempts", d.restart_policy.max_attempts,
                  OMIT if d.restart_policy.max_attempts is None else NEVER),
                 ("window", self.duration(d.restart_policy.window), OMIT),
-            ], self.ext(d.restart_policy)) if d.restart_policy else None, OMIT),
+            ], self.ext(d.restart_policy)) if d.restart_policy is not None else None, PTR),
             ("placement", self.struct([
                 ("constraints", d.placement.constraints if d.placement else None, OMIT),
                 ("preferences", [self.struct([("spread", p.spread, OMIT)], self.ext(p))
@@ -590,17 +594,42 @@ def compose_tree(project: Project, fmt: str, normalize: bool = True) -> dict[str
     """The tree `docker compose config --format <fmt>` prints for this project (`normalize=False`:
     without what Compose's normalisation added, as `--no-normalize` prints it)."""
     tree = Renderer(project, fmt).project_tree()
-    if not normalize:
-        for path in sorted(project.normalized_paths, key=len, reverse=True):
+    done = project.normalized
+    if not normalize and done is not None:
+        added = done.added
+        if ("networks", "default") in added:
+            for name, service in project.services.items():
+                if "default" in (service.networks or {}) and ("services", name, "networks", "default") not in added:
+                    # Without normalisation nothing declares the `default` network this service names.
+                    raise UndefinedReferenceError(f"service {name!r} refers to undefined network default")
+        for path in sorted(added, key=len, reverse=True):
             _drop(tree, path)
+        for path, original in done.originals.items():
+            _restore(tree, path, original, fmt)
+        if done.raw_name is not None:
+            tree["name"] = done.raw_name
     return tree
 
 
+def _restore(tree: dict[str, Any], path: tuple[str, ...], value: Any, fmt: str) -> None:
+    """Put back a value normalisation changed (list indexes are written as text in `path`)."""
+    node: Any = tree
+    for part in path[:-1]:
+        node = node[int(part)] if isinstance(node, list) else node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict) and path[-1] in node:
+        node[path[-1]] = {k: value[k] for k in sorted_keys(value, fmt)} if isinstance(value, dict) else value
+
+
 def _drop(tree: dict[str, Any], path: tuple[str, ...]) -> None:
+    """Remove what normalisation added; a section or a service's networks/dependencies left empty
+    goes too (a resource left without its name stays, printed `{}`)."""
     node: Any = tree
     for part in path[:-1]:
         node = node.get(part) if isinstance(node, dict) else None
     if isinstance(node, dict):
         node.pop(path[-1], None)
-        if not node and len(path) > 1:
-            _drop(tree, path[:-1])
+        parent = path[:-1]
+        if not node and (len(parent) == 1 or (len(parent) == 3 and parent[2] in ("networks", "depends_on"))):
+            _drop(tree, parent)

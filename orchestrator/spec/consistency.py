@@ -39,12 +39,42 @@ def check_consistency(project: Project, locate: Locate) -> None:
             if not rule.target and rule.action not in ("rebuild", "restart"):
                 raise SchemaError(f"service {name!r}: develop.watch needs a target for the {rule.action!r} action",
                                   locate((*here, "develop", "watch", index)))
-    for key, secret in project.secrets.items():
-        # `content` is pyorch's addition (newer specifications have it; Compose v2.40.3 refuses it).
-        if not secret.external and not secret.file and not secret.environment and secret.content is None:
-            raise SchemaError(f"secret {key!r} must declare either `file` or `environment` (or `content`)",
-                              locate(("secrets", key)))
+    _check_resources(project, locate)
     _check_dependency_cycles(project, locate)
+
+
+def _check_resources(project: Project, locate: Locate) -> None:
+    """Compose's checks of the top-level resources, used or not."""
+    for key, volume in project.volumes.items():
+        if volume.external:
+            extra = sorted(f for f in volume.model_fields_set if f not in ("name", "external"))
+            if extra:
+                raise SchemaError(f'volumes.{key}: conflicting parameters "external" and "{extra[0]}" specified',
+                                  locate(("volumes", key, extra[0])))
+    for section, sources in (("secrets", ("file", "environment")), ("configs", ("file", "environment", "content"))):
+        for key, obj in getattr(project, section).items():
+            given = [s for s in sources if getattr(obj, s) is not None]
+            if len(given) > 1:
+                raise SchemaError(f"{section}.{key}: {'|'.join(sources)} attributes are mutually exclusive",
+                                  locate((section, key, given[1])))
+            # `content` of a secret is pyorch's addition (newer specifications have it).
+            has_content = section == "secrets" and getattr(obj, "content", None) is not None
+            if not given and not obj.external and not getattr(obj, "driver", None) and not has_content:
+                raise SchemaError(f"{section}.{key}: one of {'|'.join(sources)} must be set", locate((section, key)))
+    for name, service in project.services.items():
+        requests = list(service.gpus) if isinstance(service.gpus, list) else []
+        if service.deploy and service.deploy.resources and service.deploy.resources.reservations:
+            requests += service.deploy.resources.reservations.devices or []
+        reserved = service.deploy.resources.reservations.devices or [] \
+            if service.deploy and service.deploy.resources and service.deploy.resources.reservations else []
+        for request in reserved:
+            if request.capabilities is None:
+                raise SchemaError(f"services.{name}.deploy.resources.reservations.devices: missing property "
+                                  "'capabilities'", locate(("services", name, "deploy")))
+        for request in requests:
+            if request.count is not None and request.device_ids is not None:
+                raise SchemaError(f'services.{name}: "count" and "device_ids" attributes are exclusive',
+                                  locate(("services", name)))
 
 
 def _check_image_and_build(project: Project, name: str, service: Service, locate: Locate) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from orchestrator.spec.errors import ComposeFileNotFound, ProjectNameError
 
-DEFAULT_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-OVERRIDE_FILE_NAMES = ("compose.override.yaml", "compose.override.yml",
-                       "docker-compose.override.yaml", "docker-compose.override.yml")
+# Compose v2's order of preference (cli/options.go), `.yml` before `.yaml` where it puts it there.
+DEFAULT_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+OVERRIDE_FILE_NAMES = ("compose.override.yml", "compose.override.yaml",
+                       "docker-compose.override.yml", "docker-compose.override.yaml")
 STDIN = Path("-")
 
 _VALID_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

@@ -13,7 +13,7 @@ from orchestrator.spec.errors import Location, UndefinedReferenceError
 from orchestrator.spec.logging_checks import check_logging
 from orchestrator.spec.model import Network, Project
 from orchestrator.spec.network_checks import check_network_addresses
-from orchestrator.spec.normalize import apply_defaults, normalize_services
+from orchestrator.spec.normalize import Normalized, apply_defaults, normalize_services
 from orchestrator.spec.support import unapplied_warnings
 from orchestrator.spec.validate import schema_error
 from orchestrator.spec.volume_checks import check_volume_drivers
@@ -44,11 +44,13 @@ class _Locator:
 
 def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], sources: Sequence[SourceMap],
                      environment: Mapping[str, str], profiles: Sequence[str], named: Sequence[str],
-                     warnings: list[str], select: bool = False, check_support: bool = True) -> Project:
+                     warnings: list[str], select: bool = False, check_support: bool = True,
+                     raw_name: str | None = None) -> Project:
     locate = _Locator(sources)
-    added: set[tuple[str, ...]] = set()
+    done = Normalized(raw_name=raw_name)
+    added = done.added
     apply_defaults(merged, project_dir)
-    normalize_services(merged, environment, locate, added)
+    normalize_services(merged, environment, locate, done)
     services_data = merged.get("services") or {}
     for service_name, body in services_data.items():
         body["name"] = service_name
@@ -77,7 +79,7 @@ def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], sourc
         if warning not in warnings:
             warnings.append(warning)
     project.warnings = list(dict.fromkeys(warnings))
-    project.remember_loading(declared, dict(environment), added)
+    project.remember_loading(declared, dict(environment), done)
     return project
 
 

@@ -338,8 +338,9 @@ _GoDumper.add_representer(float, _represent_float)
 _GoDumper.add_representer(type(None), _represent_none)
 
 
-def emit_yaml(value: Any) -> str:
-    """yaml.v3's encoder with SetIndent(2): dict order is kept (callers sort as Go does)."""
+def emit_yaml(value: Any, indent: int = 2) -> str:
+    """yaml.v3's encoder (Compose sets an indent of 2; yaml.Marshal's is 4): dict order is kept
+    (callers sort as Go does)."""
     text: str = yaml.dump(value, Dumper=_GoDumper, sort_keys=False, default_flow_style=False,
-                          allow_unicode=True, width=1 << 30)
+                          allow_unicode=True, width=1 << 30, indent=indent)
     return text

@@ -23,6 +23,7 @@ from orchestrator.spec.errors import (
     InterpolationError,
     Location,
     ProjectNameError,
+    SchemaError,
 )
 from orchestrator.spec.finalize import finalize_project
 from orchestrator.spec.interpolate import interpolate_tree
@@ -182,12 +183,15 @@ class ProjectLoader:
         files, project_dir, environment_values = self.resolve_inputs()
         environment = environment_values.values
         raw_docs = [doc for f in files for doc in self.parse(f)]
+        if not any(data for data, _, _ in raw_docs):
+            source = raw_docs[0][2] if raw_docs else SourceMap("-")
+            raise SchemaError("empty compose file", Location(source.file, 1, 1))
         file_name, name_at = self._name_from_files(raw_docs, environment)
+        named_by_file = file_name is not None and not opts.project_name and not environment.get("COMPOSE_PROJECT_NAME")
         try:
             name = discovery.choose_project_name(opts.project_name, environment, file_name, project_dir)
         except ProjectNameError as exc:
-            from_file = file_name is not None and not opts.project_name and not environment.get("COMPOSE_PROJECT_NAME")
-            raise ProjectNameError(exc.message, name_at if from_file else None) from None
+            raise ProjectNameError(exc.message, name_at if named_by_file else None) from None
         environment["COMPOSE_PROJECT_NAME"] = name
         documents = [self._prepare(data, directives, source, project_dir, environment, [])
                      for data, directives, source in raw_docs]
@@ -195,7 +199,8 @@ class ProjectLoader:
         profiles = opts.profiles or [p.strip() for p in environment.get("COMPOSE_PROFILES", "").split(",")]
         return finalize_project(name, project_dir, merged, [d.source for d in documents], environment, profiles,
                                 opts.services, self.warnings, select=opts.select_services,
-                                check_support=not opts.render_only)
+                                check_support=not opts.render_only,
+                                raw_name=file_name if named_by_file else None)
 
     def parse(self, file: Path) -> list[tuple[Any, dict[Path_, str], SourceMap]]:
         if file == discovery.STDIN:
@@ -269,7 +274,8 @@ class ProjectLoader:
         link = (document.source.file, name)
         at = document.source.locate(("services", name, "extends"))
         if link in chain:
-            cycle = " -> ".join(f"{s} ({f})" for f, s in [*chain, link])
+            here = document.source.file
+            cycle = " -> ".join(s if f == here else f"{s} ({os.path.basename(f)})" for f, s in [*chain, link])
             raise CycleError(f"extends cycle: {cycle}", at)
         base_name = spec["service"]
         if spec.get("file"):

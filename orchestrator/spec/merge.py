@@ -1,10 +1,16 @@
 """Merging two long-form service definitions (multi-file overrides and `extends`).
 
-Rules (Compose specification, "Merge"): mappings are merged key by key; sequences are appended;
-scalars are replaced. Exceptions: `command`, `entrypoint` and `healthcheck.test` are replaced;
-`ports`, `volumes`, `secrets`, `configs` are appended and then made unique by their key (later
-entries win); some string lists are de-duplicated; `logging.options` are merged only when the
-driver does not change. `!reset` (directive "reset") removes an attribute, `!override` replaces it.
+Rules (Compose specification, "Merge", as Compose v2 applies them): mappings are merged key by
+key; sequences are appended; scalars are replaced. Exceptions: `command`, `entrypoint` and
+`healthcheck.test` are replaced; `logging.options` are merged only when the driver does not
+change. `!reset` (directive "reset") removes an attribute, `!override` replaces it.
+
+Then, as Compose does after every file, the sequences it keeps unique are made unique
+(`enforce_unicity`): one entry per key, the last one written, at the first one's position. Keys:
+ports by host IP, published port, target and protocol; volumes and devices by target; secrets
+and configs by where they are mounted; env files by path; `cap_add`, `cap_drop`, `dns`,
+`dns_opt`, `dns_search`, `expose`, `links`, `profiles`, `tmpfs`, `build.tags` and network
+`aliases`/`link_local_ips` by their text up to a `=`. Other sequences keep their duplicates.
 """
 
 from __future__ import annotations
@@ -16,12 +22,10 @@ from typing import Any
 Directives = Mapping[tuple[str | int, ...], str]
 
 _REPLACED = {("command",), ("entrypoint",), ("healthcheck", "test"), ("build", "ssh")}
-_DEDUPLICATED = {
-    ("cap_add",), ("cap_drop",), ("dns",), ("dns_opt",), ("dns_search",), ("expose",), ("profiles",),
-    ("security_opt",), ("group_add",), ("tmpfs",), ("links",), ("external_links",), ("volumes_from",),
-    ("device_cgroup_rules",), ("label_file",), ("build", "cache_from"), ("build", "cache_to"),
-    ("build", "tags"), ("build", "platforms"),
-}
+
+
+def _text_key(item: Any) -> Any:
+    return str(item).split("=", 1)[0]
 
 
 def _port_key(item: Any) -> Any:
@@ -58,10 +62,27 @@ _UNIQUE_BY: dict[tuple[str, ...], Callable[[Any], Any]] = {
     ("volumes",): _target_key,
     ("secrets",): _mount_key("/run/secrets"),
     ("configs",): _mount_key(""),
-    ("build", "secrets"): _target_key,
     ("env_file",): _env_file_key,
     ("devices",): _device_key,
+    **{(key,): _text_key for key in ("cap_add", "cap_drop", "dns", "dns_opt", "dns_search", "expose", "links",
+                                     "profiles", "tmpfs")},
+    ("build", "tags"): _text_key,
 }
+_UNIQUE_IN_NETWORKS = ("aliases", "link_local_ips")
+
+
+def enforce_unicity(service: dict[str, Any]) -> None:
+    """Make the service's unique sequences unique, in place (see the module's docstring)."""
+    for path, key in _UNIQUE_BY.items():
+        parent: Any = service
+        for part in path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and isinstance(parent.get(path[-1]), list):
+            parent[path[-1]] = _unique(parent[path[-1]], key)
+    for network in (service.get("networks") or {}).values() if isinstance(service.get("networks"), dict) else []:
+        for name in _UNIQUE_IN_NETWORKS:
+            if isinstance(network, dict) and isinstance(network.get(name), list):
+                network[name] = _unique(network[name], _text_key)
 
 
 def merge_service(base: Mapping[str, Any], override: Mapping[str, Any], directives: Directives) -> dict[str, Any]:
@@ -94,12 +115,7 @@ def _merge_value(base: Any, override: Any, path: tuple[str, ...], directives: Di
     if isinstance(base, dict) and isinstance(override, dict):
         return _merge_mapping(base, override, path, directives)
     if isinstance(base, list) and isinstance(override, list):
-        combined = [*copy.deepcopy(base), *copy.deepcopy(override)]
-        if path in _UNIQUE_BY:
-            return _unique(combined, _UNIQUE_BY[path])
-        if path in _DEDUPLICATED:
-            return list(dict.fromkeys(combined))
-        return combined
+        return [*copy.deepcopy(base), *copy.deepcopy(override)]
     return copy.deepcopy(override)
 
 

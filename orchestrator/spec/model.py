@@ -51,6 +51,18 @@ def _microseconds(value: Any) -> Any:
     return value
 
 
+def _flag(value: Any) -> Any:
+    """A boolean as Compose takes one: true/false, or a string it reads as one (`yes`, `off`...)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str) and value.lower() in _FLAG_WORDS:
+        return _FLAG_WORDS[value.lower()]
+    raise ValueError(f"invalid boolean: {value}")
+
+
+_FLAG_WORDS = {"true": True, "false": False, "y": True, "yes": True, "on": True, "n": False, "no": False,
+               "off": False}
+Flag = Annotated[bool, BeforeValidator(_flag)]
 Duration = Annotated[float, BeforeValidator(_duration)]
 Bytes = Annotated[int, BeforeValidator(_bytes)]
 BytesOrUnlimited = Annotated[int, BeforeValidator(_bytes_or_unlimited)]
@@ -177,17 +189,17 @@ class BuildConfig(ComposeModel):
     labels: StringDict | None = None
     cache_from: list[str] | None = None
     cache_to: list[str] | None = None
-    no_cache: bool | None = None
+    no_cache: Flag | None = None
     additional_contexts: StringDict | None = None
     network: str | None = None
     provenance: bool | str | None = None
     sbom: bool | str | None = None
-    pull: bool | None = None
+    pull: Flag | None = None
     target: str | None = None
     shm_size: Bytes | None = None
     extra_hosts: Annotated[dict[str, str] | None, BeforeValidator(forms.extra_hosts)] = None
     isolation: str | None = None
-    privileged: bool | None = None
+    privileged: Flag | None = None
     secrets: list[ServiceConfigRef] | None = None
     tags: list[str] | None = None
     ulimits: dict[str, Ulimit] | None = None
@@ -269,7 +281,7 @@ class Healthcheck(ComposeModel):
     retries: int | None = None
     start_period: Duration | None = None
     start_interval: Duration | None = None
-    disable: bool | None = None
+    disable: Flag | None = None
 
     @model_validator(mode="after")
     def _check_test(self) -> Healthcheck:
@@ -287,8 +299,8 @@ class Healthcheck(ComposeModel):
 class DependsOn(ComposeModel):
     condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = \
         "service_started"
-    required: bool = True
-    restart: bool = False
+    required: Flag = True
+    restart: Flag = False
 
 
 class ServicePort(ComposeModel):
@@ -309,13 +321,13 @@ class ServicePort(ComposeModel):
 
 class BindOptions(ComposeModel):
     propagation: str | None = None
-    create_host_path: bool | None = None
+    create_host_path: Flag | None = None
     recursive: Literal["enabled", "disabled", "writable", "readonly"] | None = None
     selinux: Literal["z", "Z"] | None = None
 
 
 class VolumeOptions(ComposeModel):
-    nocopy: bool | None = None
+    nocopy: Flag | None = None
     subpath: str | None = None
     labels: StringDict | None = None
 
@@ -333,7 +345,7 @@ class ServiceVolume(ComposeModel):
     type: Literal["bind", "volume", "tmpfs", "image", "npipe", "cluster"]
     source: str | None = None
     target: str
-    read_only: bool | None = None
+    read_only: Flag | None = None
     consistency: str | None = None
     bind: BindOptions | None = None
     volume: VolumeOptions | None = None
@@ -343,6 +355,12 @@ class ServiceVolume(ComposeModel):
     @classmethod
     def normalize(cls, data: Any) -> Any:
         return forms.short_volume(data) if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _bind_has_a_source(self) -> ServiceVolume:
+        if self.type == "bind" and not self.source:
+            raise ValueError('invalid mount config for type "bind": field Source must not be empty')
+        return self
 
 
 class ServiceNetwork(ComposeModel):
@@ -359,7 +377,7 @@ class ServiceNetwork(ComposeModel):
 
 class EnvFile(ComposeModel):
     path: str
-    required: bool = True
+    required: Flag = True
     format: str | None = None
 
     @classmethod
@@ -440,7 +458,7 @@ class WatchRule(ComposeModel):
     target: str | None = None
     ignore: StringList | None = None
     include: StringList | None = None
-    initial_sync: bool | None = None
+    initial_sync: Flag | None = None
     exec: ServiceHook | None = None
 
 
@@ -449,9 +467,9 @@ class Develop(ComposeModel):
 
 
 class ServiceHook(ComposeModel):
-    command: Command = None
+    command: Command  # required, as Compose's schema says (it may be null)
     user: str | None = None
-    privileged: bool | None = None
+    privileged: Flag | None = None
     working_dir: str | None = None
     environment: OptionalStringDict | None = None
 
@@ -494,7 +512,7 @@ class Service(ComposeModel):
 
     name: str = ""
     annotations: StringDict | None = None
-    attach: bool | None = None
+    attach: Flag | None = None
     blkio_config: BlkioConfig | None = None
     build: BuildConfig | None = None
     cap_add: list[str] | None = None
@@ -535,7 +553,7 @@ class Service(ComposeModel):
     healthcheck: Healthcheck | None = None
     hostname: str | None = None
     image: str | None = None
-    init: bool | None = None
+    init: Flag | None = None
     ipc: str | None = None
     isolation: str | None = None
     label_file: StringList | None = None
@@ -550,7 +568,7 @@ class Service(ComposeModel):
     models: Annotated[dict[str, ServiceModelRef | None] | None, BeforeValidator(forms.keyed_list)] = None
     network_mode: str | None = None
     networks: Annotated[dict[str, ServiceNetwork | None] | None, BeforeValidator(forms.keyed_list)] = None
-    oom_kill_disable: bool | None = None
+    oom_kill_disable: Flag | None = None
     oom_score_adj: int | None = Field(default=None, ge=-1000, le=1000)
     pid: str | None = None
     pids_limit: int | None = None
@@ -559,27 +577,27 @@ class Service(ComposeModel):
     post_start: list[ServiceHook] | None = None
     pre_start: list[ServiceHook] | None = None
     pre_stop: list[ServiceHook] | None = None
-    privileged: bool | None = None
+    privileged: Flag | None = None
     profiles: list[str] | None = None
     provider: Provider | None = None
     pull_policy: Annotated[str | None, BeforeValidator(_pull_policy)] = None
     pull_refresh_after: str | None = None
-    read_only: bool | None = None
+    read_only: Flag | None = None
     restart: Annotated[str | None, BeforeValidator(_restart)] = None
     runtime: str | None = None
     scale: int | None = Field(default=None, ge=0)
     secrets: list[ServiceConfigRef] | None = None
     security_opt: list[str] | None = None
     shm_size: Bytes | None = None
-    stdin_open: bool | None = None
+    stdin_open: Flag | None = None
     stop_grace_period: Duration | None = None
     stop_signal: str | None = None
     storage_opt: dict[str, Any] | None = None
     sysctls: StringDict | None = None
     tmpfs: StringList | None = None
-    tty: bool | None = None
+    tty: Flag | None = None
     ulimits: dict[str, Ulimit] | None = None
-    use_api_socket: bool | None = None
+    use_api_socket: Flag | None = None
     user: Scalar | None = None
     userns_mode: str | None = None
     uts: str | None = None
@@ -652,11 +670,11 @@ class Network(_Resource):
     driver: str | None = None
     driver_opts: StringDict | None = None
     ipam: Ipam | None = None
-    external: bool | None = None
-    internal: bool | None = None
-    enable_ipv4: bool | None = None
-    enable_ipv6: bool | None = None
-    attachable: bool | None = None
+    external: Flag | None = None
+    internal: Flag | None = None
+    enable_ipv4: Flag | None = None
+    enable_ipv6: Flag | None = None
+    attachable: Flag | None = None
     labels: StringDict | None = None
 
 
@@ -664,7 +682,7 @@ class Volume(_Resource):
     name: str | None = None
     driver: str | None = None
     driver_opts: StringDict | None = None
-    external: bool | None = None
+    external: Flag | None = None
     labels: StringDict | None = None
 
 
@@ -673,7 +691,7 @@ class Secret(_Resource):
     file: str | None = None
     environment: str | None = None
     content: str | None = None
-    external: bool | None = None
+    external: Flag | None = None
     labels: StringDict | None = None
     driver: str | None = None
     driver_opts: StringDict | None = None
@@ -685,7 +703,7 @@ class Config(_Resource):
     file: str | None = None
     environment: str | None = None
     content: str | None = None
-    external: bool | None = None
+    external: Flag | None = None
     labels: StringDict | None = None
     template_driver: str | None = None
 
@@ -754,8 +772,8 @@ class Project(ComposeModel):
     # files declare, enabled or not, and the environment variables were interpolated from.
     _declared_profiles: list[str] = PrivateAttr(default_factory=list)
     _environment: dict[str, str] = PrivateAttr(default_factory=dict)
-    # Paths (as `config` prints them) that Compose's normalisation added: `--no-normalize` omits them.
-    _normalized: set[tuple[str, ...]] = PrivateAttr(default_factory=set)
+    # What Compose's normalisation added or changed (normalize.Normalized): `--no-normalize` undoes it.
+    _normalized: Any = PrivateAttr(default=None)
 
     @property
     def declared_profiles(self) -> list[str]:
@@ -766,14 +784,14 @@ class Project(ComposeModel):
         return dict(self._environment)
 
     @property
-    def normalized_paths(self) -> set[tuple[str, ...]]:
-        return set(self._normalized)
+    def normalized(self) -> Any:
+        """What normalisation did (a `normalize.Normalized`), or None for a project not loaded here."""
+        return self._normalized
 
-    def remember_loading(self, declared_profiles: list[str], environment: dict[str, str],
-                         normalized: set[tuple[str, ...]]) -> None:
+    def remember_loading(self, declared_profiles: list[str], environment: dict[str, str], normalized: Any) -> None:
         self._declared_profiles = sorted(set(declared_profiles))
         self._environment = dict(environment)
-        self._normalized = set(normalized)
+        self._normalized = normalized
 
     def config_hash(self, service_name: str) -> str:
         """sha256 of the canonical service config minus what does not need a new container
@@ -799,11 +817,12 @@ class Project(ComposeModel):
 
 
 def without_extensions(value: Any) -> Any:
-    """The value without `x-*` keys, nor the empty mappings a model may hold for an empty
-    sub-object (`placement: {}` says nothing more than no `placement`)."""
+    """The value without `x-*` keys, nor empty mappings and lists (`placement: {}` or `tmpfs: []`
+    say nothing more than their absence, as in Compose's Go model; `command: []` does: it clears
+    the image's command)."""
     if isinstance(value, dict):
         kept = {k: without_extensions(v) for k, v in value.items() if not str(k).startswith("x-")}
-        return {k: v for k, v in kept.items() if v != {}}
+        return {k: v for k, v in kept.items() if v != {} and (v != [] or k in ("command", "entrypoint"))}
     if isinstance(value, list):
         return [without_extensions(v) for v in value]
     return value

@@ -14,21 +14,33 @@
   when external; a build without `dockerfile` or `dockerfile_inline` uses `Dockerfile`; a
   service's secret without `target` is mounted at `/run/secrets/<source>`.
 
-What normalisation added is recorded (by path) so that `config --no-normalize` can leave it out.
+What normalisation added or changed is recorded (`Normalized`, by path as `config` prints it)
+so that `config --no-normalize` can print the project without it, as Compose does.
 """
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.spec.dotenv import read_env_file, read_raw_env
-from orchestrator.spec.errors import ComposeError, Location
+from orchestrator.spec.errors import ComposeError, Location, SchemaError
+from orchestrator.spec.merge import enforce_unicity
+from orchestrator.spec.value_checks import check_unique_items
 
 Locate = Callable[[tuple[str | int, ...]], Location]
-Added = set[tuple[str, ...]]
+
+
+@dataclass
+class Normalized:
+    """What normalisation did: paths it added, and the values it changed (before the change)."""
+
+    added: set[tuple[str, ...]] = field(default_factory=set)
+    originals: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    raw_name: str | None = None  # a `name:` from the files, before it was normalised
 _SHARED_NAMESPACES = ("network_mode", "ipc", "pid", "uts", "cgroup")
 
 
@@ -40,11 +52,16 @@ def apply_defaults(data: dict[str, Any], project_dir: Path) -> None:
             build["context"] = str(project_dir)
 
 
-def normalize_services(data: dict[str, Any], environment: Mapping[str, str], locate: Locate, added: Added) -> None:
+def normalize_services(data: dict[str, Any], environment: Mapping[str, str], locate: Locate,
+                       done: Normalized) -> None:
+    added = done.added
     for name, service in (data.get("services") or {}).items():
         service.pop("extends", None)
+        enforce_unicity(service)
+        check_unique_items(service, locate, ("services", name))
         if service.get("pull_policy") == "if_not_present":
             service["pull_policy"] = "missing"
+            done.originals[("services", name, "pull_policy")] = "if_not_present"
         service["environment"] = _environment(name, service, environment, locate)
         service.pop("env_file", None)
         if service.get("label_file"):
@@ -52,6 +69,8 @@ def normalize_services(data: dict[str, Any], environment: Mapping[str, str], loc
         service.pop("label_file", None)
         build = service.get("build")
         if isinstance(build, dict) and build.get("args"):
+            if any(v is None for v in build["args"].values()):
+                done.originals[("services", name, "build", "args")] = dict(build["args"])
             build["args"] = {k: v if v is not None else environment[k] for k, v in build["args"].items()
                              if v is not None or k in environment}
         if isinstance(build, dict) and not build.get("dockerfile") and not build.get("dockerfile_inline"):
@@ -63,11 +82,17 @@ def normalize_services(data: dict[str, Any], environment: Mapping[str, str], loc
         for secret in service.get("secrets") or []:
             if isinstance(secret, dict) and not secret.get("target"):
                 secret["target"] = f"/run/secrets/{secret['source']}"
-        for volume in service.get("volumes") or []:
+        for index, volume in enumerate(service.get("volumes") or []):
             if volume.get("target"):
-                volume["target"] = posixpath.normpath(volume["target"])
-                if volume["target"].startswith("//"):
-                    volume["target"] = volume["target"][1:]
+                target = posixpath.normpath(volume["target"])
+                target = target[1:] if target.startswith("//") else target
+                if target != volume["target"]:
+                    done.originals[("services", name, "volumes", str(index), "target")] = volume["target"]
+                volume["target"] = target
+        for dependency, spec in (service.get("depends_on") or {}).items():
+            if isinstance(spec, dict) and "condition" not in spec:  # checked once the files are merged
+                raise SchemaError(f"services.{name}.depends_on.{dependency} missing property 'condition'",
+                                  locate(("services", name, "depends_on", dependency)))
         for dependency in _implied_dependencies(service):
             added.add(("services", name, "depends_on", dependency))
 

@@ -42,8 +42,9 @@ def render_raw(model: dict[str, Any], fmt: str) -> str:
 
 
 def variables(model: dict[str, Any]) -> dict[str, Variable]:
-    """`--variables`: the variables the files use, by name."""
-    found = extract_variables(model)
+    """`--variables`: the variables the files use, by name (not the top-level `name`'s, which
+    Compose has replaced by the project name by then)."""
+    found = extract_variables({k: v for k, v in model.items() if k != "name"})
     return {name: found[name] for name in sorted(found)}
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from orchestrator.spec.errors import SchemaError
 from orchestrator.spec.model import ComposeFile
-from orchestrator.spec.nulls import check_values
+from orchestrator.spec.value_checks import check_values
 from orchestrator.spec.yamlsource import Path_, SourceMap
 
 _RESOURCE_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")

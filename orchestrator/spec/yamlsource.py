@@ -168,6 +168,7 @@ class _Builder:
         self.decoded = 0
         self.aliased = 0
         self.alias_depth = 0
+        self.alias_site: Path_ = ()
 
     def _where(self, node: Node) -> Location:
         return Location(self.source.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -176,6 +177,8 @@ class _Builder:
         again = id(node) in self.seen
         self.seen.add(id(node))
         if again:
+            if self.alias_depth == 0:
+                self.alias_site = path  # where the outermost alias being expanded is used
             self.alias_depth += 1
         try:
             self._count(node)
@@ -196,7 +199,8 @@ class _Builder:
             self.aliased += 1
         if self.aliased > 100 and self.decoded > 1000 \
                 and self.aliased / self.decoded > _allowed_alias_ratio(self.decoded):
-            raise YamlSyntaxError("document contains excessive aliasing (alias expansion limit)", self._where(node))
+            where = self.source.locate(self.alias_site, key=True) if self.alias_site else self._where(node)
+            raise YamlSyntaxError("document contains excessive aliasing (alias expansion limit)", where)
 
     def _build_plain(self, node: Node, path: Path_) -> Any:
         if isinstance(node, ScalarNode):

@@ -6,6 +6,7 @@ Its Python wrapper always exits 0, so the binary is called directly. `config` ne
 from __future__ import annotations
 
 import subprocess
+import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,21 @@ import pytest
 VERSION = "v2.40.3"
 
 
+def _find() -> Path | None:
+    """`site-packages/compose/docker-compose` of this interpreter's environment."""
+    candidates = [Path(sysconfig.get_path("purelib", vars={"base": sys.prefix, "platbase": sys.prefix}))]
+    candidates += [Path(p) for p in sys.path if p.endswith("site-packages")]
+    for site in candidates:
+        if (site / "compose" / "docker-compose").is_file():
+            return site / "compose" / "docker-compose"
+    return None
+
+
+_BINARY = _find()  # looked up once, when the tests are collected
+
+
 def binary() -> Path | None:
-    candidate = Path(sysconfig.get_paths()["purelib"]) / "compose" / "docker-compose"
-    return candidate if candidate.is_file() else None
+    return _BINARY
 
 
 def require() -> Path:

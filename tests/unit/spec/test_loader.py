@@ -44,7 +44,7 @@ def test_json_dump_round_trips_through_model_validate(write: Write, load: Load) 
             ports: ["8080:80", "127.0.0.1:5353:53/udp"]
             deploy: {replicas: 3, resources: {limits: {memory: 64m, cpus: "0.5"}}}
             stop_grace_period: 1m30s
-            healthcheck: {test: [CMD, true], interval: 5s}
+            healthcheck: {test: [CMD, "true"], interval: 5s}
             x-custom: {a: 1}
     """)
     project = load()
