@@ -26,6 +26,7 @@ from orchestrator.engine.labels import (
 )
 from orchestrator.engine.logs import LogSource, stream_logs
 from orchestrator.engine.observation import Observation
+from orchestrator.engine.volume_mounts import oneoff_volume_prefix, use_oneoff_volumes
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project
 from runtime.container.runconfig import RunConfig
@@ -95,6 +96,7 @@ def adjust_config(config: RunConfig, project: str, request: RunRequest, slug: st
         config.user = request.user
     if request.workdir:
         config.working_dir = request.workdir
+    use_oneoff_volumes(config, project, request.service, slug)
     if request.tty is not None:
         config.tty = request.tty
     if request.stdin_open is not None:
@@ -149,4 +151,8 @@ def remove_oneoff(executor: Executor, inspect: Inspect, project: str, cid: str) 
     if c.oneoff_project != project:
         raise EngineError(f"container {cid[:12]} is not a one-off container of project {project!r}")
     executor.remove_container(project, cid, c.service, timeout=1.0)
+    prefix = oneoff_volume_prefix(project, c.service, c.info.labels.get(LABEL_SLUG, ""))
+    for volume in executor.runtime.volumes.list():  # `run --rm`: its anonymous volumes go with it
+        if volume.name.startswith(prefix) and volume.anonymous:
+            executor.runtime.volumes.remove(volume.name, [])
     return c.name

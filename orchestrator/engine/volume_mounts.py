@@ -11,7 +11,7 @@ from __future__ import annotations
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project
 from orchestrator.spec.model import ServiceVolume
-from runtime.container.runconfig import AnonymousVolumes, Mount
+from runtime.container.runconfig import AnonymousVolumes, Mount, RunConfig
 from runtime.errors import RuntimeFailure
 from runtime.volume import VolumeStore, plan_local
 
@@ -25,10 +25,30 @@ def volume_runtime_name(project: Project, key: str) -> str:
     return volume.name if volume is not None and volume.name else f"{project.name}_{key}"
 
 
+def anonymous_volumes_prefix(project: str, service: str, number: int) -> str:
+    return f"{project}_{service}_{number}_anon_"
+
+
 def anonymous_volumes(project: Project, service: str, number: int) -> AnonymousVolumes:
     """One replica's anonymous volumes: the service's `- /path` entries and its image's VOLUMEs."""
-    return AnonymousVolumes(prefix=f"{project.name}_{service}_{number}_anon_",
+    return AnonymousVolumes(prefix=anonymous_volumes_prefix(project.name, service, number),
                             labels={PROJECT_LABEL: project.name, ANONYMOUS_LABEL: ""})
+
+
+def oneoff_volume_prefix(project: str, service: str, slug: str) -> str:
+    return f"{project}_{service}_run_{slug[:12]}_anon_"
+
+
+def use_oneoff_volumes(config: RunConfig, project: str, service: str, slug: str) -> None:
+    """A one-off `run` container gets anonymous volumes of its own, as Compose's `run` does, not
+    those of replica 1 (which may be running); `run --rm` removes them with the container."""
+    replica = anonymous_volumes_prefix(project, service, 1)
+    own = oneoff_volume_prefix(project, service, slug)
+    for mount in config.mounts:
+        if mount.type == "volume" and mount.source.startswith(replica):
+            mount.source = own + mount.source[len(replica):]
+    if config.image_volumes is not None:
+        config.image_volumes = AnonymousVolumes(own, dict(config.image_volumes.labels))
 
 
 def volume_mount(project: Project, service: str, number: int, entry: ServiceVolume) -> Mount:

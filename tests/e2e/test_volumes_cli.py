@@ -70,6 +70,10 @@ volumes:
         # the image's VOLUME is kept when the container is recreated
         pyorch(layout, "-f", file, "up", "-d", "--force-recreate")
         assert pyorch(layout, "-f", file, "exec", "app", "cat", "/srv/cache/keep").stdout == "kept\n"
+        # a one-off `run` gets anonymous volumes of its own (not replica 1's), gone with --rm
+        ran = pyorch(layout, "-f", file, "run", "--rm", "app", "ls", "-A", "/srv/cache")
+        assert ran.stdout == "", ran.stdout
+        assert [v for v in pyorch(layout, "volume", "ls", "-q").stdout.split() if "_run_" in v] == []
 
         refused = pyorch(layout, "volume", "rm", f"{name}_data", check=False)
         assert refused.returncode == 1 and f"remove {name}_data: volume is in use - [{name}-app-1]" in refused.stderr

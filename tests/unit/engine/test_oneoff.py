@@ -7,7 +7,7 @@ import pytest
 from orchestrator.engine.labels import LABEL_ONEOFF, LABEL_ONEOFF_PROJECT, LABEL_PROJECT
 from orchestrator.engine.oneoff import RunRequest, adjust_config, oneoff_name
 from orchestrator.errors import EngineError
-from runtime.container.runconfig import RunConfig
+from runtime.container.runconfig import AnonymousVolumes, Mount, RunConfig
 
 
 def config() -> RunConfig:
@@ -42,6 +42,15 @@ def test_entrypoint_override_drops_the_services_command() -> None:
     cfg = config()
     adjust_config(cfg, "p", RunRequest(service="web", entrypoint=["sh", "-c"]), "slug")
     assert cfg.entrypoint == ["sh", "-c"] and cfg.command == []
+
+
+def test_a_oneoff_gets_anonymous_volumes_of_its_own() -> None:
+    cfg = config()
+    cfg.mounts = [Mount("volume", "/scratch", "p_web_1_anon_0123456789ab"), Mount("volume", "/data", "p_data")]
+    cfg.image_volumes = AnonymousVolumes("p_web_1_anon_", {"com.docker.volume.anonymous": ""})
+    adjust_config(cfg, "p", RunRequest(service="web"), "fedcba9876543210")
+    assert [m.source for m in cfg.mounts] == ["p_web_run_fedcba987654_anon_0123456789ab", "p_data"]
+    assert cfg.image_volumes == AnonymousVolumes("p_web_run_fedcba987654_anon_", {"com.docker.volume.anonymous": ""})
 
 
 def test_bad_env_entry_is_refused() -> None:
