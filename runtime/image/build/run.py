@@ -22,11 +22,13 @@ from typing import TYPE_CHECKING
 from runtime.errors import RuntimeFailure
 from runtime.image.build import metadata
 from runtime.image.build.cache import CacheEntry, chain
+from runtime.image.build.copy_instruction import copy_step
 from runtime.image.build.dockerignore import DockerIgnore
 from runtime.image.build.errors import BuildCancelled, BuildError
 from runtime.image.build.metadata import DEFAULT_SHELL, StageConfig
 from runtime.image.build.parser import Dockerfile, Instruction, parse_trigger
 from runtime.image.build.progress import Progress, Vertex
+from runtime.image.build.run_instruction import run_step
 from runtime.image.build.sources import ContextTree, ImageTree, SourceTree
 from runtime.image.build.stages import Plan, Stage, stage_sources
 from runtime.image.build.state import LAYER_STEPS, StageCursor, StageState
@@ -183,9 +185,6 @@ class BuildRun:
 
     # --- one instruction -------------------------------------------------------------------------------
     def _step(self, ins: Instruction, state: StageState, cursor: StageCursor) -> StageState:
-        from runtime.image.build.copy_instruction import copy_step
-        from runtime.image.build.run_instruction import run_step
-
         match ins.keyword:
             case "ARG":
                 config = metadata.declare_args(self.df, ins, state.config, self.request.build_args,
