@@ -5,6 +5,12 @@ class RuntimeFailure(Exception):
     """Base of all errors the runtime reports to users (image, cgroup, network, container)."""
 
 
+class ConfigurationError(RuntimeFailure):
+    """The container's configuration cannot work on this host as it is (an unknown user, a missing
+    image or bind source, a command that is not there, a limit the kernel refuses): trying again
+    fails the same way, so the engine does not retry until the configuration changes."""
+
+
 class ContainerNotFound(RuntimeFailure):
     """No container with that id or name exists."""
 

@@ -42,6 +42,15 @@ def _ago(ts: float | None) -> str:
 
 
 def status_text(row: dict[str, Any]) -> str:
+    error = row.get("error")
+    if row["status"] == "error":
+        return f"Error: {error} (not retried until the next `up`)"
+    if error:  # a restart its configuration made fail
+        return f"{_status_text(row)}, not restarted: {error} (until the next `up`)"
+    return _status_text(row)
+
+
+def _status_text(row: dict[str, Any]) -> str:
     if row["status"] == "running":
         health = (row.get("health") or {}).get("status")
         return f"Up {_ago(row['started_at'])}" + (f" ({health})" if health else "")

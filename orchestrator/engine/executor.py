@@ -21,7 +21,7 @@ from orchestrator.engine import log_archive
 from orchestrator.engine.extra_hosts import with_host_gateway
 from orchestrator.engine.netplan import network_specs
 from orchestrator.engine.network_mode import runtime_network_mode
-from orchestrator.engine.store import Store
+from orchestrator.engine.store import Refusal, Store
 from orchestrator.engine.translate import run_config
 from orchestrator.planner.model import (
     Action,
@@ -35,11 +35,12 @@ from orchestrator.planner.networks import service_networks
 from orchestrator.spec import Project, Service
 from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
-from runtime.errors import RuntimeFailure
+from runtime.errors import ConfigurationError, RuntimeFailure
 from runtime.network import NetworkManager
 
 log = logging.getLogger("pyorch.executor")
 MAX_PARALLEL = 8
+NOT_RETRIED = "not retried until the next `up`"
 
 
 class Announcements(Protocol):
@@ -123,7 +124,18 @@ class Executor:
                 self.start(action.id)
             elif isinstance(action, RestartContainer):
                 self.restart_container(project, action)
+            if not isinstance(action, RemoveContainer):
+                self.store.forget_refusal(project.name, action.name)
             return None
+        except ConfigurationError as exc:
+            # A retry would fail the same way: the loop leaves this container alone until a new
+            # revision is stored (the next `up`), and `ps` says why (refusals in store.py).
+            message = f"{type(action).__name__} {action.name}: {exc} ({NOT_RETRIED})"
+            number = action.number if isinstance(action, CreateContainer) else 0
+            self.store.refuse(Refusal(project.name, action.name, action.service, number, revision, str(exc),
+                                      time.time()))
+            self.store.record_event(project.name, "error", action.name, message=message, retry=False)
+            return message
         except Exception as exc:
             message = f"{type(action).__name__} {getattr(action, 'name', '')}: {exc}"
             if not isinstance(exc, RuntimeFailure | ValueError):

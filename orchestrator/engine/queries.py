@@ -12,7 +12,7 @@ from orchestrator.engine.observation import Observe
 from orchestrator.engine.projects import ProjectLoader
 from orchestrator.engine.publishing import Publisher
 from orchestrator.engine.restart_policy import restart_of
-from orchestrator.engine.store import Store
+from orchestrator.engine.store import Refusal, Store
 from orchestrator.errors import EngineError
 from orchestrator.planner.health import HealthState
 from runtime.cgroups import Cgroup
@@ -41,8 +41,12 @@ class Queries:
         self.health_of = health_of
 
     def ps(self, name: str, all_containers: bool = True) -> list[dict[str, Any]]:
+        """The project's containers; a container whose create or restart its configuration made fail
+        (not retried until the next `up`) carries that ``error``, and one never created is a row
+        with status ``error`` (with ``all_containers``, as Docker lists a container that never ran)."""
         rows = []
         loaded = self.loader.load(name)
+        refused = {r.name: r for r in self.store.refusals(name)}
         for c in self.observe().project(name):
             info = c.info
             if not all_containers and info.status != "running":
@@ -59,7 +63,12 @@ class Queries:
                 "restart_count": info.record.restart_count, "pid": info.record.pid,
                 "ports": ports, "networks": self.store.attachments(info.id),
                 "health": health_view(self.health_of(info.id, info.record.started_at)),
+                "error": refused.pop(info.name).message if info.name in refused else None,
             })
+        if all_containers:
+            services = loaded.project.services if loaded is not None else {}
+            rows += [_refused_row(r, services[r.service].image or "" if r.service in services else "")
+                     for r in refused.values() if r.number]
         return sorted(rows, key=lambda r: (r["service"], r["number"]))
 
     def service_container(self, project: str, service: str, index: int) -> Labelled:
@@ -132,6 +141,14 @@ class Queries:
                            if e.subject == row["name"]][-20:],
             })
         return result
+
+
+def _refused_row(refusal: Refusal, image: str) -> dict[str, Any]:
+    """A replica whose create was refused: no container exists, the error says why."""
+    return {"id": "", "name": refusal.name, "service": refusal.service, "number": refusal.number, "image": image,
+            "status": "error", "exit_code": None, "oom_killed": False, "created_at": None, "started_at": None,
+            "finished_at": refusal.ts, "restart_count": 0, "pid": 0, "ports": [], "networks": {}, "health": None,
+            "error": refusal.message}
 
 
 def health_view(state: HealthState | None) -> dict[str, Any] | None:

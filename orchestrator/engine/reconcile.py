@@ -28,7 +28,7 @@ from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.rollouts import RolloutController
 from orchestrator.engine.store import Store
 from orchestrator.planner.converge import ConvergeOptions, plan_project
-from orchestrator.planner.model import Action, DesiredService, ObservedContainer, Plan, RestartContainer
+from orchestrator.planner.model import Action, DesiredService, ObservedContainer, Plan, RemoveContainer, RestartContainer
 from orchestrator.spec import Project
 
 log = logging.getLogger("pyorch.engine")
@@ -95,6 +95,7 @@ class Reconciler:
         desired, observed = self.rollouts.adjust(project, desired, observed)
         plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays,
                             restart_history=history)
+        plan = self._without_refused(project.name, revision, plan)
         plan = self._defer_future_restarts(plan, now)
         deadline = time.monotonic() + (DEPENDENCY_TIMEOUT_S if wait_for_dependencies else 0.0)
 
@@ -139,6 +140,19 @@ class Reconciler:
                 stopped_by_user=stopped_by_user,
             ))
         return result
+
+    def _without_refused(self, project: str, revision: int, plan: Plan) -> Plan:
+        """Creates and restarts whose configuration was refused at this revision are not tried again
+        (a retry would fail the same way); a new revision (the next `up`) tries them again."""
+        refused = {r.name for r in self.store.refusals(project) if r.revision == revision}
+        if not refused:
+            return plan
+        kept = Plan()
+        for wave in plan.waves:
+            left = [a for a in wave if isinstance(a, RemoveContainer) or a.name not in refused]
+            if left:
+                kept.waves.append(left)
+        return kept
 
     def _defer_future_restarts(self, plan: Plan, now: float) -> Plan:
         """Restarts still in their backoff delay wait for a timer instead of a worker thread."""

@@ -65,6 +65,16 @@ CREATE TABLE IF NOT EXISTS health (
     started_at REAL NOT NULL,
     state TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS refusals (
+    project TEXT NOT NULL,
+    name TEXT NOT NULL,
+    service TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    ts REAL NOT NULL,
+    PRIMARY KEY (project, name)
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,
@@ -74,6 +84,20 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A container the engine stopped trying to create or restart: its configuration cannot work
+    (runtime.errors.ConfigurationError) at ``revision``; the next stored revision tries again."""
+
+    project: str
+    name: str
+    service: str
+    number: int  # 0 when the container exists (a restart was refused)
+    revision: int
+    message: str
+    ts: float
 
 
 @dataclass(frozen=True)
@@ -144,6 +168,7 @@ class Store:
         with self._lock:
             self._db.execute("DELETE FROM projects WHERE name=?", (project,))
             self._db.execute("DELETE FROM host_ports WHERE project=?", (project,))
+            self._db.execute("DELETE FROM refusals WHERE project=?", (project,))
 
     # --- containers ----------------------------------------------------------------------------------
     def container_flags(self, container_id: str) -> tuple[bool, float]:
@@ -172,6 +197,23 @@ class Store:
             self._db.execute("DELETE FROM containers WHERE id=?", (container_id,))
             self._db.execute("DELETE FROM attachments WHERE container_id=?", (container_id,))
             self._db.execute("DELETE FROM health WHERE container_id=?", (container_id,))
+
+    # --- refusals (creates and restarts a retry cannot fix) -----------------------------------------------
+    def refuse(self, refusal: Refusal) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO refusals VALUES (?,?,?,?,?,?,?)",
+                             (refusal.project, refusal.name, refusal.service, refusal.number, refusal.revision,
+                              refusal.message, refusal.ts))
+
+    def refusals(self, project: str) -> list[Refusal]:
+        with self._lock:
+            rows = self._db.execute("SELECT project, name, service, number, revision, message, ts FROM refusals "
+                                    "WHERE project=? ORDER BY name", (project,)).fetchall()
+        return [Refusal(r[0], r[1], r[2], int(r[3]), int(r[4]), r[5], float(r[6])) for r in rows]
+
+    def forget_refusal(self, project: str, name: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM refusals WHERE project=? AND name=?", (project, name))
 
     # --- health (kept across engine restarts, as Docker keeps State.Health) ----------------------------
     def save_health(self, container_id: str, started_at: float, state: dict[str, Any]) -> None:

@@ -103,13 +103,16 @@ def plan_service(
             swarm = service.swarm_restart
             failed_at = c.finished_at or now
             if swarm_should_restart(swarm, c.exit_code or 0, history.get(c.id, ()), failed_at, c.stopped_by_user):
-                actions.append(RestartContainer(c.id, c.name, service.name, failed_at + swarm.delay,
-                                                c.restart_count + 1, swarm.delay))
+                not_before = now if c.finished_at is None else failed_at + swarm.delay
+                actions.append(RestartContainer(c.id, c.name, service.name, not_before, c.restart_count + 1,
+                                                swarm.delay))
         elif c.status == "exited" and options.apply_restart_policies:
             if should_restart(policy, c.exit_code or 0, c.restart_count, c.stopped_by_user, options.engine_boot):
                 run_s = max(0.0, (c.finished_at or now) - c.started_at) if c.started_at else 0.0
                 delay = next_delay(restart_delays.get(c.id, 0.0), run_s)
-                not_before = (c.finished_at or now) + delay
+                # An exit of unknown time is in the past already: counting the delay from `now`
+                # would put the restart off again at every pass, for ever.
+                not_before = now if c.finished_at is None else c.finished_at + delay
                 actions.append(
                     RestartContainer(c.id, c.name, service.name, not_before, c.restart_count + 1, delay)
                 )

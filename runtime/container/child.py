@@ -23,6 +23,7 @@ the child: every path ends in ``os._exit``.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -59,6 +60,16 @@ _DEV_LINKS = (
 
 class SetupError(Exception):
     """A setup step failed; the message is what the user sees."""
+
+
+class ConfigError(SetupError):
+    """A setup step the container's own configuration makes fail (an unknown user, a command that
+    is not there): the shim is told so (`sync.Kind.REFUSED`), and the engine does not retry it."""
+
+
+# execve failures that the image or the command line cause (Docker's exit code 126/127 cases)
+_COMMAND_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.ELOOP, errno.EISDIR,
+                             errno.ENAMETOOLONG, errno.E2BIG})
 
 
 def run_stage1(channel_fd: int, out_w: int, err_w: int) -> None:
@@ -157,7 +168,7 @@ def run_stage2(spec: ContainerSpec, ch: sync.Channel) -> None:
         _enter_workdir(spec.cwd or "/")
         args = list(spec.args)
         if not args:
-            raise SetupError("no command: the image has no Cmd/Entrypoint and none was given")
+            raise ConfigError("no command: the image has no Cmd/Entrypoint and none was given")
         if spec.init_path:
             args = [INIT_TARGET, "--", *args]
         sync.report_ready(ch)
@@ -167,16 +178,17 @@ def run_stage2(spec: ContainerSpec, ch: sync.Channel) -> None:
         try:
             os.execvpe(args[0], args, env)
         except OSError as exc:
-            raise SetupError(f"exec {args[0]!r}: {exc.strerror}") from exc
+            error = ConfigError if exc.errno in _COMMAND_ERRNOS else SetupError
+            raise error(f"exec {args[0]!r}: {exc.strerror}") from exc
     except BaseException as exc:
-        _fail(ch, str(exc))
+        _fail(ch, str(exc), isinstance(exc, ConfigError))
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def _fail(ch: sync.Channel, message: str) -> NoReturn:
+def _fail(ch: sync.Channel, message: str, refused: bool = False) -> NoReturn:
     try:
-        sync.report_error(ch, message)
+        sync.report_error(ch, message, refused)
     finally:
         os._exit(127)
 
@@ -274,11 +286,11 @@ def _safe_path(rootfs: str, target: str) -> str:
     path = rootfs
     for part in [p for p in target.split("/") if p and p != "."]:
         if part == "..":
-            raise SetupError(f"mount target {target!r} escapes the root filesystem")
+            raise ConfigError(f"mount target {target!r} escapes the root filesystem")
         path = os.path.join(path, part)
         try:
             if stat.S_ISLNK(os.lstat(path).st_mode):
-                raise SetupError(f"mount target {target!r}: {path[len(rootfs):]} is a symlink")
+                raise ConfigError(f"mount target {target!r}: {path[len(rootfs):]} is a symlink")
         except FileNotFoundError:
             pass
     return path
@@ -346,6 +358,8 @@ def _make_device_node(rootfs: str, node: DeviceNode) -> None:
 
 def _bind(source: str, rootfs: str, target: str, read_only: bool) -> None:
     path = _safe_path(rootfs, target)
+    if not os.path.lexists(source):  # removed since the create checked it (a restart, say)
+        raise ConfigError(f"bind source path does not exist: {source}")
     if os.path.isdir(source):
         _ensure_dir(path)
     else:
@@ -415,7 +429,7 @@ def resolve_user(user: str) -> tuple[int, int, list[int]]:
                 username, uid, gid = name, int(entry[2]), int(entry[3])
                 break
         if uid is None:
-            raise SetupError(f"unable to find user {name}: no matching entries in passwd file")
+            raise ConfigError(f"unable to find user {name}: no matching entries in passwd file")
     groups_db = _read_db("/etc/group")
     if group:
         if group.isdigit():
@@ -423,7 +437,7 @@ def resolve_user(user: str) -> tuple[int, int, list[int]]:
         else:
             match = [int(g[2]) for g in groups_db if len(g) > 2 and g[0] == group]
             if not match:
-                raise SetupError(f"unable to find group {group}: no matching entries in group file")
+                raise ConfigError(f"unable to find group {group}: no matching entries in group file")
             gid = match[0]
     supplementary = [
         int(g[2]) for g in groups_db if len(g) > 3 and username and username in g[3].split(",")
@@ -491,7 +505,7 @@ def _apply_sysctls(sysctls: dict[str, str]) -> None:
         try:
             _write(path, value)
         except OSError as exc:
-            raise SetupError(f"sysctl {key}={value}: {exc.strerror}") from exc
+            raise ConfigError(f"sysctl {key}={value}: {exc.strerror}") from exc
 
 
 def _apply_rlimits(rlimits: list[tuple[str, int, int]]) -> None:
@@ -499,7 +513,7 @@ def _apply_rlimits(rlimits: list[tuple[str, int, int]]) -> None:
         try:
             sc.setrlimit(name, soft, hard)
         except (OSError, KeyError) as exc:
-            raise SetupError(f"ulimit {name}={soft}:{hard}: {exc}") from exc
+            raise ConfigError(f"ulimit {name}={soft}:{hard}: {exc}") from exc
 
 
 def _with_extra_groups(groups: list[int], extra: list[str]) -> list[int]:
@@ -514,7 +528,7 @@ def _with_extra_groups(groups: list[int], extra: list[str]) -> list[int]:
         else:
             match = [int(g[2]) for g in db if len(g) > 2 and g[0] == group]
             if not match:
-                raise SetupError(f"group_add: unable to find group {group}: no matching entries in group file")
+                raise ConfigError(f"group_add: unable to find group {group}: no matching entries in group file")
             gid = match[0]
         if gid not in result:
             result.append(gid)
@@ -530,14 +544,14 @@ def _make_workdir(cwd: str) -> None:
     try:
         os.makedirs(os.path.realpath(cwd), 0o755, exist_ok=True)
     except OSError as exc:
-        raise SetupError(f"working directory {cwd!r}: {exc.strerror}") from exc
+        raise ConfigError(f"working directory {cwd!r}: {exc.strerror}") from exc
 
 
 def _enter_workdir(cwd: str) -> None:
     try:
         os.chdir(cwd)
     except OSError as exc:
-        raise SetupError(f"working directory {cwd!r}: {exc.strerror}") from exc
+        raise ConfigError(f"working directory {cwd!r}: {exc.strerror}") from exc
 
 
 def _environment(env: list[str], uid: int) -> dict[str, str]:
@@ -612,6 +626,7 @@ def _exec_stage2(spec: ContainerSpec, request: dict[str, object], ch: sync.Chann
         try:
             os.execvpe(args[0], args, env)
         except OSError as exc:
-            raise SetupError(f"exec {args[0]!r}: {exc.strerror}") from exc
+            error = ConfigError if exc.errno in _COMMAND_ERRNOS else SetupError
+            raise error(f"exec {args[0]!r}: {exc.strerror}") from exc
     except BaseException as exc:
-        _fail(ch, str(exc))
+        _fail(ch, str(exc), isinstance(exc, ConfigError))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from runtime.container.runconfig import FileMount
 from runtime.container.spec import FileSpec
-from runtime.errors import RuntimeFailure
+from runtime.errors import ConfigurationError
 from runtime.linux import syscalls as sc
 
 SECRETS_DIR = "/run/secrets"
@@ -32,7 +32,7 @@ _CONTENTS = "file-contents"  # <bundle>/file-contents/<n>: inline values, kept f
 _MAX_TOTAL = 64 << 20       # a sanity bound: these are secrets and configs, not data
 
 
-class FileMountError(RuntimeFailure):
+class FileMountError(ConfigurationError):
     """A secret or config that cannot be mounted."""
 
 

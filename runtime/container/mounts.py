@@ -14,11 +14,11 @@ from pathlib import Path
 
 from runtime.container.runconfig import AnonymousVolumes, Mount
 from runtime.container.spec import BindMount, TmpfsMount
-from runtime.errors import RuntimeFailure
+from runtime.errors import ConfigurationError
 from runtime.volume import VolumeStore
 
 
-class MountError(RuntimeFailure):
+class MountError(ConfigurationError):
     """A mount request that cannot be honoured safely."""
 
 

@@ -47,7 +47,7 @@ from runtime.container.state import (
     save_record,
     write_private,
 )
-from runtime.errors import ContainerNotFound, ContainerStateError, RuntimeFailure
+from runtime.errors import ConfigurationError, ContainerNotFound, ContainerStateError, RuntimeFailure
 from runtime.features import host_features
 from runtime.image import ImageStore
 from runtime.image.store import Image
@@ -84,7 +84,7 @@ def capabilities_for(config: RunConfig) -> list[str]:
     drops = {c.upper().removeprefix("CAP_") for c in config.cap_drop}
     for name in (adds | drops) - {"ALL"}:
         if name not in CAPABILITY_NUMBERS:
-            raise RuntimeFailure(f"unknown capability {name!r}")
+            raise ConfigurationError(f"unknown capability {name!r}")
     if "ALL" in drops:
         caps = set()
     caps -= drops
@@ -92,7 +92,7 @@ def capabilities_for(config: RunConfig) -> list[str]:
         caps |= available
     missing = sorted(adds - available - {"ALL"})
     if missing:
-        raise RuntimeFailure(f"cap_add: {', '.join(missing)} not available on this host (not in the engine's "
+        raise ConfigurationError(f"cap_add: {', '.join(missing)} not available on this host (not in the engine's "
                              "bounding set)")
     caps |= adds - {"ALL"}
     return sorted(caps & available)
@@ -228,7 +228,8 @@ class ContainerRuntime:
         if is_alive(record):
             raise ContainerStateError(f"container {record.name} is still running")
         self._forget_quietly(cid)
-        (bundle / "exit.json").unlink(missing_ok=True)
+        # exit.json stays: it is about the run before (its pid), so a respawn that fails leaves the
+        # container exited as it was, and the shim replaces it when the new run ends.
         spec = ContainerSpec.from_dict(json.loads((bundle / "spec.json").read_text()))
         resources = _cgroup_resources_from_spec_file(bundle)
         spec.cgroup_procs_files = list(self.cgroups.plan(cid, resources).procs_files)
@@ -278,7 +279,7 @@ class ContainerRuntime:
                                    meanwhile=lambda: made.append(make_cgroup()),
                                    attach=lambda pid: made[0].attach(pid), spare_cgroups=self._spare_cgroups)
         except ShimError as exc:
-            raise RuntimeFailure(f"cannot create container {record.name}: {exc}") from exc
+            raise _failure(exc)(f"cannot create container {record.name}: {exc}") from exc
         record.pid = pid
         record.pid_start_time = process_start_time(record.pid)
         save_record(bundle, record)
@@ -288,7 +289,7 @@ class ContainerRuntime:
         try:
             self.shim.start(cid)
         except RuntimeFailure as exc:
-            raise RuntimeFailure(f"cannot start container {record.name}: {exc}") from exc
+            raise _failure(exc)(f"cannot start container {record.name}: {exc}") from exc
         record.started_at = time.time()
         save_record(bundle, record)
         return self._observe(bundle, record)
@@ -343,7 +344,7 @@ class ContainerRuntime:
                     cgroup.kill()
                 self.kill(cid, signal.SIGKILL)
                 _wait_exit(record, 5.0)
-        self._wait_exit_file(bundle, 5.0)
+        self._wait_exit_file(bundle, record.pid, 5.0)
         return self.inspect(cid)
 
     def remove(self, cid: str, force: bool = False) -> None:
@@ -506,7 +507,7 @@ class ContainerRuntime:
             f.truncate()
 
     def _observe(self, bundle: Path, record: ContainerRecord) -> ContainerInfo:
-        exit_info = load_exit(bundle)
+        exit_info = load_exit(bundle, record.pid)
         if exit_info is None:
             if is_alive(record):
                 if not record.started_at:
@@ -514,7 +515,7 @@ class ContainerRuntime:
                 return ContainerInfo(record, "paused" if (bundle / "paused").exists() else "running", None, None)
             # The shim writes exit.json before it reaps the PID, so a PID seen gone after a first
             # miss has its record by now, if the shim was there to write it.
-            exit_info = load_exit(bundle)
+            exit_info = load_exit(bundle, record.pid)
         if exit_info is not None:
             cgroup = self.cgroups.open(record.id)
             oom = bool(cgroup is not None and cgroup.oom_kill_count() > record.oom_kills_before)
@@ -531,9 +532,9 @@ class ContainerRuntime:
             raise ContainerNotFound(f"no such container: {cid}")
         return bundle, record
 
-    def _wait_exit_file(self, bundle: Path, timeout: float) -> None:
+    def _wait_exit_file(self, bundle: Path, pid: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while not (bundle / "exit.json").exists() and time.monotonic() < deadline:
+        while load_exit(bundle, pid) is None and time.monotonic() < deadline:
             time.sleep(0.005)
 
     def _write_network_files(self, bundle: Path, hostname: str, config: RunConfig) -> list[BindMount]:
@@ -638,6 +639,14 @@ class ExecSession:
             if time.monotonic() > deadline:
                 raise RuntimeFailure(f"exec process {self.pid} did not finish")
             time.sleep(0.01)
+
+
+def _failure(exc: RuntimeFailure) -> type[RuntimeFailure]:
+    """The error a shim failure becomes: the container's configuration's own when the shim says
+    so (an unknown user, a missing command), which the engine then does not retry."""
+    if isinstance(exc, ConfigurationError) or (isinstance(exc, ShimError) and exc.refused):
+        return ConfigurationError
+    return RuntimeFailure
 
 
 def _spare_cgroups_config(cgroup: Cgroup) -> dict[str, Any]:

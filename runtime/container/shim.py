@@ -38,6 +38,14 @@ from runtime.container.shim_warm import SETUP_TIMEOUT_S, Warm, WarmPool, kill_qu
 from runtime.container.spec import ContainerSpec
 
 
+class SetupFailed(RuntimeError):
+    """A container's setup failed; ``refused``: because of its configuration (sync.Kind.REFUSED)."""
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
 @dataclass
 class Tracked:
     spec: ContainerSpec
@@ -132,6 +140,8 @@ class Shim:
             try:
                 request = client.lines.next()
                 reply = self._handle(fd, request or {})
+            except SetupFailed as exc:
+                reply = proto.error(str(exc), exc.refused)
             except Exception as exc:
                 reply = proto.error(f"{type(exc).__name__}: {exc}")
             if reply is None:
@@ -290,18 +300,22 @@ class Shim:
         in_cgroup = warm.spare_id == spec.id  # already in the container's cgroups (a reserved id)
         if in_cgroup:
             self.warm.disown_spare(warm)
-        if early is not None:
-            # The namespaces exist: the client attaches networks while stage 2 builds the root.
-            early.sendall(proto.encode({"ok": True, "pid": warm.pid, "early": True, "in_cgroup": in_cgroup}))
         try:
+            if early is not None:
+                # The namespaces exist: the client attaches networks while stage 2 builds the root.
+                # Inside the try: a client gone by now must not leave this process behind.
+                early.sendall(proto.encode({"ok": True, "pid": warm.pid, "early": True, "in_cgroup": in_cgroup}))
             self._attach(warm, spec, in_cgroup, client_attach)
             report = sync.collect(warm.channel, sync.Kind.READY, SETUP_TIMEOUT_S)
             if report.error is not None or not report.ready:
                 kill_quietly(warm.pid)
                 if report.terminal >= 0:
                     os.close(report.terminal)
-                raise RuntimeError(report.error or "container setup ended without a report: " + death_of(warm.pid))
-        except BaseException:
+                raise SetupFailed(report.error or "container setup ended without a report: " + death_of(warm.pid),
+                                  report.refused)
+        except BaseException as exc:
+            if not isinstance(exc, SetupFailed):  # (that one was killed, and maybe reaped, above)
+                kill_quietly(warm.pid)
             warm.close_fds()
             log.close()
             if stdin_w is not None:
@@ -374,7 +388,7 @@ class Shim:
         finally:
             channel.close()
         if report.error is not None:
-            return proto.error(report.error)
+            return proto.error(report.error, report.refused)
         t.status = "running" if t.exit is None else "exited"
         return {"ok": True, "pid": t.pid}
 
@@ -401,7 +415,7 @@ class Shim:
             return False
         t = self.containers[cid]
         t.stdio.drain()  # the last output comes before the exit is announced
-        t.exit = write_exit_record(t.spec.bundle_dir, exit_code, sig)
+        t.exit = write_exit_record(t.spec.bundle_dir, t.pid, exit_code, sig)
         t.status = "exited"
         self._broadcast({"event": "exit", "id": t.spec.id, "pid": t.pid, **t.exit})
         t.stdio.finish({"exit_code": exit_code})

@@ -23,7 +23,12 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class ShimError(RuntimeFailure):
-    """The shim refused a request or could not be reached."""
+    """The shim refused a request or could not be reached; ``refused``: because of the container's
+    configuration (a retry would fail the same way)."""
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class _Connection:
@@ -178,7 +183,8 @@ class ShimClient:
                 if hook_failed and not reply.get("ok"):
                     # The container's own setup failed, which is what broke the hook (a netns gone
                     # with its dead PID 1): report the cause, not the symptom.
-                    raise ShimError(str(reply.get("error", "unknown shim error"))) from failure
+                    raise ShimError(str(reply.get("error", "unknown shim error")),
+                                    bool(reply.get("refused"))) from failure
         if failure is not None:
             raise failure
         return int(_checked(reply)["pid"])
@@ -264,7 +270,7 @@ class ShimClient:
 
 def _checked(reply: dict[str, Any]) -> dict[str, Any]:
     if not reply.get("ok"):
-        raise ShimError(str(reply.get("error", "unknown shim error")))
+        raise ShimError(str(reply.get("error", "unknown shim error")), bool(reply.get("refused")))
     return reply
 
 

@@ -1,7 +1,8 @@
 """The shim's socket protocol, defined once for the shim (shim.py) and its client (shim_client.py).
 
 Newline-delimited JSON over a root-only unix stream socket, one request and one reply at a time
-per connection. Errors: ``{"ok": false, "error": ...}``.
+per connection. Errors: ``{"ok": false, "error": ...}``, with ``"refused": true`` when the
+container's configuration is the cause (a retry would fail the same way).
 
 - ``{"op": "ping"}`` → ``{"ok": true, "pid": N}``.
 - ``{"op": "create", "spec": {...}}`` → ``{"ok": true, "pid": N}``. With ``"early": true`` a first
@@ -61,8 +62,10 @@ def request(op: Op, **fields: Any) -> bytes:
     return encode({"op": op.value, **fields})
 
 
-def error(text: str) -> dict[str, Any]:
-    return {"ok": False, "error": text}
+def error(text: str, refused: bool = False) -> dict[str, Any]:
+    """A failed request; ``refused``: the container's configuration is the cause (an unknown user,
+    a command that is not there), so trying again fails the same way."""
+    return {"ok": False, "error": text, "refused": True} if refused else {"ok": False, "error": text}
 
 
 class LineBuffer:

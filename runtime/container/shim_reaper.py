@@ -65,9 +65,10 @@ class Reaper:
         return True, info
 
 
-def write_exit_record(bundle_dir: str, exit_code: int, signal: int) -> dict[str, Any]:
-    """exit.json in the container's bundle (written whole, then renamed into place)."""
-    info: dict[str, Any] = {"exit_code": exit_code, "signal": signal, "finished_at": time.time()}
+def write_exit_record(bundle_dir: str, pid: int, exit_code: int, signal: int) -> dict[str, Any]:
+    """exit.json in the container's bundle (written whole, then renamed into place); ``pid`` says
+    which run of the container it is about (a restart keeps the bundle)."""
+    info: dict[str, Any] = {"exit_code": exit_code, "signal": signal, "finished_at": time.time(), "pid": pid}
     path = os.path.join(bundle_dir, "exit.json")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:

@@ -80,12 +80,16 @@ def load_record(bundle: Path) -> ContainerRecord | None:
     return ContainerRecord(**raw)
 
 
-def load_exit(bundle: Path) -> dict[str, Any] | None:
+def load_exit(bundle: Path, pid: int | None = None) -> dict[str, Any] | None:
+    """The exit record in the bundle; with ``pid``, only one about that run of the container (a
+    restart keeps the bundle, and the record of the run before stays until the new run ends)."""
     try:
         data: dict[str, Any] = json.loads((bundle / "exit.json").read_text())
-        return data
     except (OSError, ValueError):
         return None
+    if pid is not None and data.get("pid", pid) != pid:
+        return None
+    return data
 
 
 def process_start_time(pid: int) -> int:

@@ -12,6 +12,9 @@ their frame in order.
                                  opened inside the container so that it belongs to its devpts
                    READY         stage 2: the root is built, waiting for START
                    ERROR <text>  setup failed: what the user sees
+                   REFUSED <text>  setup failed because of the container's configuration (an
+                                 unknown user, a command that is not there): trying again
+                                 cannot help
     shim → child   STDIN         stage 2 (warm), before SPEC when stdin is open without a
                                  terminal: the read end of its stdin pipe (one fd)
                    SPEC <json>   stage 2 (warm): the container to become; end-of-file instead
@@ -41,6 +44,7 @@ class Kind(enum.Enum):
     TERMINAL = b"T"
     READY = b"R"
     ERROR = b"E"
+    REFUSED = b"F"
     STDIN = b"I"
     SPEC = b"C"
     ATTACHED = b"A"
@@ -129,6 +133,7 @@ class Report:
     terminal: int = -1  # the pty's master, when the child made one (the caller closes it on failure)
     ready: bool = False
     error: str | None = None
+    refused: bool = False  # the error is the configuration's (Kind.REFUSED): a retry fails the same way
     ended: bool = False  # end-of-file: the child's end closed (exec'd, or died)
 
 
@@ -147,8 +152,9 @@ def collect(ch: Channel, until: Kind | None, timeout: float) -> Report:
             report.terminal = message.fds[0]
         elif message.kind is Kind.READY:
             report.ready = True
-        elif message.kind is Kind.ERROR:
+        elif message.kind in (Kind.ERROR, Kind.REFUSED):
             report.error = message.payload.decode(errors="replace")
+            report.refused = message.kind is Kind.REFUSED
             return report
         if message.kind is until:
             return report
@@ -182,8 +188,9 @@ def report_ready(ch: Channel) -> None:
     ch.send(Kind.READY)
 
 
-def report_error(ch: Channel, text: str) -> None:
-    ch.send(Kind.ERROR, text.replace("\n", " ")[:ERROR_LIMIT].encode(errors="replace"))
+def report_error(ch: Channel, text: str, refused: bool = False) -> None:
+    """``refused``: the container's configuration makes the setup fail, so a retry would too."""
+    ch.send(Kind.REFUSED if refused else Kind.ERROR, text.replace("\n", " ")[:ERROR_LIMIT].encode(errors="replace"))
 
 
 def wait_spec(ch: Channel) -> tuple[bytes, int | None] | None:

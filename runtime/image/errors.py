@@ -1,11 +1,11 @@
-from runtime.errors import RuntimeFailure
+from runtime.errors import ConfigurationError, RuntimeFailure
 
 
 class ImageError(RuntimeFailure):
     """An image could not be stored, unpacked or used."""
 
 
-class ImageNotFound(ImageError):
+class ImageNotFound(ImageError, ConfigurationError):
     """No image matches the reference."""
 
 

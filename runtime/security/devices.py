@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.errors import RuntimeFailure
+from runtime.errors import ConfigurationError
 
 
-class DeviceRuleError(RuntimeFailure):
+class DeviceRuleError(ConfigurationError):
     """The allowlist could not be installed."""
 
 

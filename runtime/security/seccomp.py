@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import RuntimeFailure
+from runtime.errors import ConfigurationError
 
 
-class SeccompProfileError(RuntimeFailure):
+class SeccompProfileError(ConfigurationError):
     """A seccomp profile that cannot be read or compiled."""
 
 
-class SeccompUnavailable(RuntimeFailure):
+class SeccompUnavailable(ConfigurationError):
     """The host cannot filter syscalls (no libseccomp binding or no kernel support)."""
 
 

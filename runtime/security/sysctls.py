@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from runtime.errors import RuntimeFailure
+from runtime.errors import ConfigurationError
 
 
-class SysctlNotAllowed(RuntimeFailure):
+class SysctlNotAllowed(ConfigurationError):
     """A sysctl that is not namespaced, or not isolated for this container."""
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import resource
 
-from runtime.errors import RuntimeFailure
+from runtime.errors import ConfigurationError
 
 
-class UlimitError(RuntimeFailure):
+class UlimitError(ConfigurationError):
     """An unknown resource or a limit this host cannot grant."""
 
 

@@ -144,3 +144,13 @@ def test_container_name_overrides_numbered_name() -> None:
     service = DesiredService(name="db", replicas=1, config_hash="h", container_name="mydb")
     plan = plan_project("p", {"db": service}, [])
     assert [a.name for a in plan.actions if isinstance(a, CreateContainer)] == ["mydb"]
+
+
+@pytest.mark.parametrize("now", [200.0, 260.0, 9999.0])
+def test_an_exit_of_unknown_time_is_restarted_now_not_put_off_at_every_pass(now: float) -> None:
+    """No exit record (the shim that would have written it was gone): the restart is due at once,
+    at every pass, rather than `now + delay`, which moved on with every pass and never came."""
+    observed = [ctr(1, status="exited", exit_code=-1, started_at=100.0, finished_at=None)]
+    plan = plan_project("p", {"web": svc(restart="on-failure")}, observed, now=now, restart_delays={"idweb1": 0.4})
+    (action,) = plan.actions
+    assert isinstance(action, RestartContainer) and action.not_before <= now
