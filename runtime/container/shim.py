@@ -85,8 +85,8 @@ class Shim:
         set_child_subreaper()
         set_process_name("pyorch-shim")
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, self._on_term)
         self.loop.on_signals(self.reaper.reap, signal.SIGCHLD)
+        self.loop.on_signals(self._on_term, signal.SIGTERM)
         spare_cgroup.sweep(self.warm.spare_record)  # what a shim killed before us left
         try:
             os.unlink(self.socket_path)

@@ -20,6 +20,7 @@ class Loop:
     def __init__(self) -> None:
         self._poller = select.epoll()
         self._handlers: dict[int, Handler] = {}
+        self._signal_handlers: dict[int, Callable[[], None]] = {}
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def add(self, fd: int, handler: Handler, events: int = select.EPOLLIN) -> None:
@@ -37,20 +38,28 @@ class Loop:
         return fd in self._handlers
 
     def on_signals(self, handler: Callable[[], None], *signums: int) -> None:
-        """Run ``handler`` from the loop (never inside a signal handler) after any of ``signums``."""
+        """Run ``handler`` from the loop (never inside a signal handler) after any of ``signums``:
+        a handler never interrupts the shim half-way through a step (a SIGTERM in the middle of
+        making a spare cgroup would leave it behind)."""
         for signum in signums:
             signal.signal(signum, lambda *_: None)
+            self._signal_handlers[signum] = handler
+        if self.watches(self.wake_r):
+            return
         signal.set_wakeup_fd(self.wake_w)
+        self.add(self.wake_r, lambda _events: self._woken())
 
-        def woken(_events: int) -> None:
-            try:
-                while os.read(self.wake_r, 512):
-                    pass
-            except BlockingIOError:
-                pass
-            handler()
-
-        self.add(self.wake_r, woken)
+    def _woken(self) -> None:
+        arrived: set[int] = set()
+        try:
+            while data := os.read(self.wake_r, 512):
+                arrived.update(data)  # one byte per signal: its number
+        except BlockingIOError:
+            pass
+        for signum in sorted(arrived):
+            handler = self._signal_handlers.get(signum)
+            if handler is not None:
+                handler()
 
     def run(self, timeout: Callable[[], float], idle: Callable[[], None]) -> None:
         """Serve descriptors forever; ``idle`` runs when ``timeout()`` seconds pass with nothing to do

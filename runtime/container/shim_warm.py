@@ -182,11 +182,13 @@ class WarmPool:
             self.let_go(warm)  # removes what was made, once the process is gone
 
     def drop_spare(self, warm: Warm) -> None:
-        """Remove the spare cgroups of a warm process that has left them (or is gone)."""
+        """Remove the spare cgroups of a warm process that has left them (or is gone); those that
+        still hold it (it was exiting, so the kernel did not move it) stay listed, for the caller
+        to drop again once it has reaped the process."""
         if warm.spare_dirs:
-            spare_cgroup.remove(warm.spare_dirs)
-            spare_cgroup.forget(self.spare_record)
-            warm.spare_dirs = []
+            warm.spare_dirs = spare_cgroup.remove(warm.spare_dirs)
+            if not warm.spare_dirs:
+                spare_cgroup.forget(self.spare_record)
 
     def disown_spare(self, warm: Warm) -> None:
         """The spare cgroups are a container's now (its id was reserved): the runtime's to remove."""

@@ -48,11 +48,19 @@ def place(config: SpareConfig, pid: int, made: list[str]) -> str:
     return cid
 
 
-def remove(directories: list[str]) -> None:
-    """rmdir each (empty) cgroup; one still holding a process stays (the runtime's gc takes it)."""
+def remove(directories: list[str]) -> list[str]:
+    """rmdir each (empty) cgroup; returns those still there (holding a process: one that was
+    exiting when it was moved out stays behind until it is reaped, as the kernel does not move
+    an exiting task)."""
+    left = []
     for path in reversed(directories):
-        with contextlib.suppress(OSError):
+        try:
             os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            left.append(path)
+    return left[::-1]
 
 
 def note(record: str, directories: list[str]) -> None:
