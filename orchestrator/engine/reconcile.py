@@ -28,7 +28,14 @@ from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.rollouts import RolloutController
 from orchestrator.engine.store import Store
 from orchestrator.planner.converge import ConvergeOptions, plan_project
-from orchestrator.planner.model import Action, DesiredService, ObservedContainer, Plan, RemoveContainer, RestartContainer
+from orchestrator.planner.model import (
+    Action,
+    DesiredService,
+    ObservedContainer,
+    Plan,
+    RemoveContainer,
+    RestartContainer,
+)
 from orchestrator.spec import Project
 
 log = logging.getLogger("pyorch.engine")
