@@ -350,7 +350,7 @@ class ContainerRuntime:
     def remove(self, cid: str, force: bool = False) -> None:
         bundle, record = self._load(cid)
         # exit.json comes before the shim reaps PID 1: once `inspect` says exited, remove agrees.
-        if load_exit(bundle) is None and is_alive(record):
+        if load_exit(bundle, record.pid) is None and is_alive(record):
             if not force:
                 raise ContainerStateError(f"container {record.name} is running; stop it first or force")
             self.stop(cid, timeout=0)
