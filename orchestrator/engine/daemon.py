@@ -14,7 +14,7 @@ import sys
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from orchestrator.engine.api import serve
-from orchestrator.engine.engine import Engine
+from orchestrator.engine.engine import Engine, resync_period
 from orchestrator.engine.store import Store
 from runtime.container.runtime import ContainerRuntime
 from runtime.layout import HostLayout
@@ -23,9 +23,11 @@ from runtime.network import NetworkManager
 
 def build_engine(layout: HostLayout) -> Engine:
     """The engine and the parts it is made of: the store, the container runtime, the network
-    manager and the scheduler that runs passes, probes and timers."""
+    manager and the scheduler that runs probes and timers; `PYORCH_RESYNC_S` sets how often every
+    container is listed from the kernel again (docs/engine.md)."""
     return Engine(layout, Store(layout.state_root / "engine.db"), ContainerRuntime(layout), NetworkManager(layout),
-                  BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1}))
+                  BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1}),
+                  resync_s=resync_period())
 
 
 def main() -> None:

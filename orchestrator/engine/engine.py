@@ -9,14 +9,20 @@ This module wires the parts and runs the loop; each part is handed only what it 
   `rollouts.RolloutController`;
 - `project_ops.ProjectOps` (the verbs) and `queries.Queries` (what is answered without change).
 
-Level-triggered (DESIGN invariant 1): a pass runs every `PASS_INTERVAL_S` and whenever something
-happens (a container exit reported by the shim, an API call, a health change, a restart timer).
+Level-triggered (DESIGN invariant 1), driven by events, with a slow resync (as Kubernetes
+controllers are): a container exit reported by the shim, a health change, a restart timer or an
+API call wakes the project it concerns (`workqueue.py`); observed state is kept from those events
+(`observed.py`), and every `resync_s` (`PYORCH_RESYNC_S`, default 30 s), when the engine starts
+and when the shim's event stream breaks, every container is listed from the kernel again and
+every project passed over, so a missed event is healed within one period. An idle engine does
+nothing between resyncs, whatever the size of the fleet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -27,6 +33,7 @@ from orchestrator.engine.executor import Executor
 from orchestrator.engine.health_restarts import UnhealthyRestarts
 from orchestrator.engine.health_sync import HealthSync
 from orchestrator.engine.observation import Observation
+from orchestrator.engine.observed import ObservedState
 from orchestrator.engine.preflight import Preflight
 from orchestrator.engine.probes import HealthMonitor
 from orchestrator.engine.project_ops import OpsParts, ProjectOps
@@ -37,6 +44,7 @@ from orchestrator.engine.reconcile import Reconciler
 from orchestrator.engine.rollout_store import RolloutStore
 from orchestrator.engine.rollouts import RolloutController, RolloutParts
 from orchestrator.engine.store import Store
+from orchestrator.engine.workqueue import Work, WorkQueue
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import Builder
 from runtime.image.registry import Registries
@@ -46,12 +54,22 @@ from runtime.network.dns import DnsServer
 from runtime.volume import VolumeStore
 
 log = logging.getLogger("pyorch.engine")
-PASS_INTERVAL_S = 2.0
+RESYNC_S = 30.0
+
+
+def resync_period() -> float:
+    """`PYORCH_RESYNC_S` (seconds between full re-lists), or the default."""
+    try:
+        value = float(os.environ.get("PYORCH_RESYNC_S", RESYNC_S))
+    except ValueError:
+        return RESYNC_S
+    return value if value > 0 else RESYNC_S
 
 
 class Engine:
     def __init__(self, layout: HostLayout, store: Store, runtime: ContainerRuntime, network: NetworkManager,
-                 scheduler: BaseScheduler, dns: Callable[[], DnsServer | None] = DnsServer) -> None:
+                 scheduler: BaseScheduler, dns: Callable[[], DnsServer | None] = DnsServer,
+                 resync_s: float = RESYNC_S) -> None:
         self.layout = layout
         self.store = store
         self.runtime = runtime
@@ -59,8 +77,10 @@ class Engine:
         self.scheduler = scheduler
         self._dns = dns
         self._stopping = threading.Event()
+        self.queue = WorkQueue(resync_s)
+        self.observed = ObservedState(runtime.containers, runtime.inspect)
 
-        self.executor = Executor(runtime, network, store)
+        self.executor = Executor(runtime, network, store, changed=self.observed.touch)
         self.loader = ProjectLoader(store)
         self.locks = ProjectLocks()
         self.publisher = Publisher(store, network, self.executor.network_lock, self.loader, self.observe,
@@ -78,13 +98,13 @@ class Engine:
         self.publisher.exclude_with(self.rollouts.excluded)
         gate = DependencyGate(self.observe, self.health.state, health_sync.sync)
         self.reconciler = Reconciler(store, self.loader, self.locks, self.executor, self.publisher, health_sync,
-                                     gate, self.rollouts, self.observe, lambda at: self.wake(at=at))
+                                     gate, self.rollouts, self.observe, lambda project, at: self.wake(project, at))
         self.queries = Queries(store, self.loader, self.observe, runtime, self.publisher, self.health.state)
         preflight = Preflight(network.list_networks, runtime.images, lambda: Builder(runtime), self.registries,
                               self.publisher, lambda: VolumeStore(layout.volumes_dir))
         self.ops = ProjectOps(OpsParts(
             store=store, loader=self.loader, locks=self.locks, executor=self.executor, publisher=self.publisher,
-            reconciler=self.reconciler, preflight=preflight, queries=self.queries, observe=self.observe,
+            reconciler=self.reconciler, preflight=preflight, queries=self.queries, observe=self.relist,
             inspect=runtime.inspect, exec_in=runtime.exec, networks=network.list_networks,
             forget_rollouts=self.rollouts.forget, volumes_dir=layout.volumes_dir, wake=self.wake))
 
@@ -92,46 +112,80 @@ class Engine:
     def start(self) -> None:
         self.runtime.shim.ensure_running()
         self.publisher.dns = self._dns()
-        self.scheduler.add_job(self.reconcile_all, "interval", seconds=PASS_INTERVAL_S, id="reconcile",
-                               next_run_time=dt.datetime.now())
         self.scheduler.start()
         threading.Thread(target=self._watch_exits, name="pyorch-exits", daemon=True).start()
+        threading.Thread(target=self.run_loop, name="pyorch-reconcile", daemon=True).start()
 
     def shutdown(self) -> None:
         self._stopping.set()
+        self.queue.close()
         self.scheduler.shutdown(wait=False)
         if self.publisher.dns is not None:
             self.publisher.dns.close()
         self.runtime.shim.close()
 
+    def run_loop(self) -> None:
+        """Passes, one at a time, until the queue is closed (`shutdown`)."""
+        while (work := self.queue.take()) is not None:
+            self.run_pass(work)
+
+    def run_pass(self, work: Work) -> None:
+        """A resync when one is due, otherwise a pass over the projects events woke."""
+        try:
+            if work.resync:
+                self.reconcile_all()
+            else:
+                self.reconciler.reconcile(None if work.every_project else work.projects)
+        except Exception:
+            log.exception("reconcile pass")
+
     def reconcile_all(self) -> None:
-        self.reconciler.reconcile_all()
+        """A resync: every container listed from the kernel, every project passed over."""
+        self.reconciler.reconcile_all(self.relist())
 
     def observe(self) -> Observation:
-        """Every container, read now (`generation`: the executor's writes completed before the read)."""
+        """Every container as last seen (kept from events; `generation`: the executor's writes
+        completed before it, each of which has been read again)."""
         generation = self.executor.generation
-        return Observation(self.runtime.containers(), generation)
+        return Observation.of(self.observed.containers(), generation)
+
+    def relist(self) -> Observation:
+        """Every container read from the kernel now (a resync; the start of a verb that changes
+        a project, so that it never acts on what a missed event left stale)."""
+        generation = self.executor.generation
+        return Observation.of(self.observed.relist(), generation)
 
     def registries(self) -> Registries:
         """Registry settings and credentials, read afresh (`pyorch login` changes them)."""
         return Registries.for_state(self.layout.state_root)
 
-    def wake(self, at: float | None = None) -> None:
-        """Make the next pass come now (or at ``at``, epoch seconds)."""
-        when = dt.datetime.now() if at is None else dt.datetime.fromtimestamp(at)
+    def wake(self, project: str | None = None, at: float | None = None) -> None:
+        """A pass over ``project`` (every project when None) now, or at ``at`` (epoch seconds)."""
         if at is None:
-            job = self.scheduler.get_job("reconcile")
-            if job is not None:
-                job.modify(next_run_time=when)
+            self.queue.add(project)
             return
-        self.scheduler.add_job(self.wake, "date", run_date=when)
+        self.scheduler.add_job(self.wake, "date", run_date=dt.datetime.fromtimestamp(at), args=[project])
+
+    def exited(self, event: dict[str, object]) -> None:
+        """The shim says a container exited: it is read again and its project passed over."""
+        cid = str(event.get("id", ""))
+        log.info("container %s exited with %s", cid[:12], event.get("exit_code"))
+        self.observed.touch(cid)
+        self.wake(self.observed.project_of(cid) or None)
 
     def _watch_exits(self) -> None:
+        """The shim's exit events: the container is read again and its project passed over. Once
+        subscribed, and whenever the stream ends (the shim went away), a resync reads what events
+        may have been missed meanwhile."""
         while not self._stopping.is_set():
             try:
                 for event in self.runtime.exit_events():
-                    log.info("container %s exited with %s", event.get("id", "?")[:12], event.get("exit_code"))
-                    self.wake()
+                    if event.get("subscribed"):
+                        self.queue.resync()
+                    else:
+                        self.exited(event)
             except Exception as exc:
                 log.warning("exit watcher: %s", exc)
+            if not self._stopping.is_set():
+                self.queue.resync()
             self._stopping.wait(1.0)

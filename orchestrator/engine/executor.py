@@ -3,8 +3,9 @@
 A plan's actions, and the verbs' stops, kills, pauses and removals, are a few runtime and network
 calls each, recorded as events. Actions of one wave run concurrently on a bounded thread pool;
 runtime calls block on the kernel and the shim, not on the GIL, so threads are the simple right
-tool here. Every write bumps `generation` when it is done, so a step holding an older
-observation knows to read again.
+tool here. Every write reports the containers it changed (`changed`: the engine's observed
+state reads them again) and then bumps `generation`, so a step holding an older observation
+knows to ask again.
 """
 
 from __future__ import annotations
@@ -52,8 +53,10 @@ class Announcements(Protocol):
 
 
 class Executor:
-    def __init__(self, runtime: ContainerRuntime, network: NetworkManager, store: Store) -> None:
+    def __init__(self, runtime: ContainerRuntime, network: NetworkManager, store: Store,
+                 changed: Callable[[str], None] = lambda cid: None) -> None:
         self.runtime = runtime
+        self.changed = changed
         self.network = network
         self.store = store
         self.network_lock = threading.Lock()  # the network manager's writes, one at a time
@@ -81,10 +84,14 @@ class Executor:
         return self._generation
 
     @contextmanager
-    def _writing(self) -> Iterator[None]:
+    def _writing(self, *cids: str) -> Iterator[list[str]]:
+        """A write to the containers ``cids`` (and to those the block appends, a create's)."""
+        touched = list(cids)
         try:
-            yield
+            yield touched
         finally:
+            for cid in touched:
+                self.changed(cid)
             with self._generation_guard:
                 self._generation += 1
 
@@ -151,21 +158,21 @@ class Executor:
                 self.network.ensure_network(spec)
 
     def start(self, cid: str) -> None:
-        with self._writing():
+        with self._writing(cid):
             self.runtime.start(cid)
         self._started()
 
     def stop(self, cid: str, timeout: float | None = None) -> None:
-        with self._writing(), self._stopping(cid):
+        with self._writing(cid), self._stopping(cid):
             self.runtime.stop(cid, timeout)
 
     def kill(self, cid: str, sig: int) -> None:
-        with self._writing(), self._stopping(cid):
+        with self._writing(cid), self._stopping(cid):
             self.runtime.kill(cid, sig)
 
     def pause(self, cid: str, pause: bool) -> None:
         """Freeze (``pause``) or thaw the container."""
-        with self._writing():
+        with self._writing(cid):
             if pause:
                 self.runtime.pause(cid)
             else:
@@ -187,13 +194,14 @@ class Executor:
             created.append(cid)
             self._attach(project, service, cid, pid, name)
 
-        with self._writing():
+        with self._writing() as touched:
             try:
                 info = self.runtime.create(config, on_pid=attach)
             except BaseException:
                 for cid in created:  # the runtime removed the container; its addresses go too
                     self._detach(cid)
                 raise
+            touched.append(info.id)
             try:
                 if before_start is not None:
                     before_start(info.id)
@@ -209,7 +217,7 @@ class Executor:
 
     def restart_container(self, project: Project, action: RestartContainer) -> None:
         service = project.services[action.service]
-        with self._writing():
+        with self._writing(action.id):
             self._detach(action.id)
             info = self.runtime.respawn(action.id, restart_count=action.restart_count,
                                         on_pid=lambda cid, pid: self._attach(project, service, cid, pid, action.name))
@@ -223,7 +231,7 @@ class Executor:
 
     def remove_container(self, project: str, cid: str, service: str, timeout: float | None = None) -> None:
         info = self.runtime.inspect(cid)
-        with self._writing():
+        with self._writing(cid):
             with self._stopping(cid):  # its names go before it stops answering
                 self.runtime.stop(cid, timeout)
             log_archive.keep(self.runtime, self.runtime.inspect(cid))  # `logs` shows it until `down`
@@ -243,7 +251,7 @@ class Executor:
     def discard_stopped(self, project: str, cid: str, name: str, service: str) -> None:
         """`down`'s removal of a stopped container: cgroups, bundle and records; its addresses and
         veths go with its networks (`remove_networks`)."""
-        with self._writing():
+        with self._writing(cid):
             self.runtime.remove(cid, force=True)
         self.forget_removed(project, cid, name, service)
 

@@ -24,7 +24,7 @@ Stop = Callable[[str], None]
 
 class UnhealthyRestarts:
     def __init__(self, store: Store, loader: ProjectLoader, inspect: Inspect, publisher: Publisher, stop: Stop,
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[str], None]) -> None:
         self.store = store
         self.loader = loader
         self.inspect = inspect
@@ -47,5 +47,5 @@ class UnhealthyRestarts:
                 self.store.record_event(c.project, "container-unhealthy-restart", c.name, id=cid)
                 with self.publisher.leaving(loaded.project, cid):
                     self.stop(cid)
-                self.wake()
-        self.wake()
+                self.wake(c.project)
+        self.wake(c.project)

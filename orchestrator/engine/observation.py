@@ -1,5 +1,5 @@
-"""One observation: every container read once (a directory scan and a /proc read each), labels
-parsed once, shared by every step of a reconcile pass instead of each step reading again.
+"""One observation: every container with its labels parsed, shared by every step of a reconcile
+pass instead of each step reading again (taken from what the engine keeps, observed.py).
 
 `generation` is the executor's write counter when the read began: a step that must not act on a
 stale view (publishing) reads again when a write has completed since.
@@ -16,8 +16,18 @@ from runtime.container.state import ContainerInfo
 
 class Observation:
     def __init__(self, containers: Iterable[ContainerInfo], generation: int = 0) -> None:
+        self._index([Labelled.of(info) for info in containers], generation)
+
+    @classmethod
+    def of(cls, containers: list[Labelled], generation: int = 0) -> Observation:
+        """An observation of containers whose labels are parsed already."""
+        seen = cls.__new__(cls)
+        seen._index(containers, generation)
+        return seen
+
+    def _index(self, containers: list[Labelled], generation: int) -> None:
         self.generation = generation
-        self.all: list[Labelled] = [Labelled.of(info) for info in containers]
+        self.all: list[Labelled] = containers
         self._by_project: dict[str, list[Labelled]] = {}
         for c in self.all:
             if c.project:

@@ -63,13 +63,13 @@ class OpsParts:
     reconciler: Reconciler
     preflight: Preflight
     queries: Queries
-    observe: Observe
+    observe: Observe  # a fresh listing: a verb never acts on what a missed event left stale
     inspect: Callable[[str], ContainerInfo]
     exec_in: Callable[..., ExecSession]
     networks: Callable[[], list[NetworkInfo]]
     forget_rollouts: Callable[[str], None]
     volumes_dir: Path
-    wake: Callable[[], None]
+    wake: Callable[[str], None]  # a pass over the project soon
 
 
 class ProjectOps:
@@ -96,7 +96,7 @@ class ProjectOps:
             errors, _ = p.reconciler.converge(project, revision, ConvergeOptions(
                 force_recreate=options.force_recreate, no_recreate=options.no_recreate,
                 remove_orphans=options.remove_orphans,
-            ), wait_for_dependencies=True, stop_timeout=options.timeout)
+            ), wait_for_dependencies=True, stop_timeout=options.timeout, seen=p.observe())
         return {"project": project.name, "revision": revision, "errors": errors,
                 "containers": p.queries.ps(project.name), "warnings": list(project.warnings)}
 
@@ -184,7 +184,7 @@ class ProjectOps:
                     p.executor.kill(c.id, sig)
                     killed.append(c.name)
                     self.store.record_event(project, "container-kill", c.name, id=c.id, signal=sig)
-        p.wake()
+        p.wake(project)
         return {"killed": killed}
 
     def start_services(self, project: str, services: list[str], containers: Sequence[str] = ()) -> dict[str, Any]:
@@ -245,7 +245,7 @@ class ProjectOps:
                 left = {s: max(0, _replicas(spec, s) - n) for s, n in gone.items() if s in spec["services"]}
                 revision = self.store.save_revision(project, str(spec.get("working_dir", "")), with_scale(spec, left))
                 self.store.record_event(project, "revision", project, revision=revision, reason="rm")
-        p.wake()
+        p.wake(project)
         return {"removed": removed, "volumes": sorted(anonymous)}
 
     def _remove_anonymous_volumes(self, project: str, c: Labelled) -> list[str]:

@@ -2,9 +2,14 @@
 
 Level-triggered (DESIGN invariant 1): each pass reads the stored revision and the observed
 containers and plans from scratch; every action is idempotent, so a pass interrupted by a crash
-is finished by the next one. A pass, per project:
+is finished by the next one. Passes are driven by events (engine.py, workqueue.py): an exit, a
+probe result, a timer or an API call wakes the projects it concerns, and a resync every few tens
+of seconds passes over every project with every container re-listed from the kernel, so a missed
+event is healed within one resync period. A project that could not be passed (an API call held
+it) or whose pass failed is queued again a little later, as a Kubernetes controller requeues.
+A pass, per project:
 
-1. the observation (shared by every step; read again only once an action changed something);
+1. the observation (shared by every step; kept from events, re-listed on a resync — observed.py);
 2. `planner.converge.plan_project` computes the actions, with rolling replicas hidden;
 3. restarts whose backoff delay is not over become timers (`wake(at=…)`), not sleeping threads;
 4. the executor runs each wave, held by `depends_on` conditions;
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from orchestrator.engine.dependencies import DependencyGate
 from orchestrator.engine.executor import Executor
@@ -40,12 +45,15 @@ from orchestrator.spec import Project
 
 log = logging.getLogger("pyorch.engine")
 DEPENDENCY_TIMEOUT_S = 300.0
+RETRY_S = 2.0  # a pass that failed (or waits for a dependency) is tried again after this
+BUSY_RETRY_S = 1.0  # a project an API call holds is passed again after this
+WakeAt = Callable[[str, float], None]  # (project, epoch seconds): a pass over the project then
 
 
 class Reconciler:
     def __init__(self, store: Store, loader: ProjectLoader, locks: ProjectLocks, executor: Executor,
                  publisher: Publisher, health: HealthSync, gate: DependencyGate, rollouts: RolloutController,
-                 observe: Observe, wake_at: Callable[[float], None]) -> None:
+                 observe: Observe, wake_at: WakeAt) -> None:
         self.store = store
         self.loader = loader
         self.locks = locks
@@ -58,29 +66,45 @@ class Reconciler:
         self.wake_at = wake_at
         self._booted: set[str] = set()  # projects that had their first pass since the engine started
 
-    def reconcile_all(self) -> None:
-        """One pass over every stored project; a project an API call is converging is skipped."""
-        seen: Observation | None = None
-        for name in self.store.projects():
+    def reconcile(self, names: Iterable[str] | None = None, seen: Observation | None = None,
+                  resync: bool = False) -> None:
+        """One pass over ``names`` (every stored project when None). ``resync``: ``seen`` was just
+        listed from the kernel, and each project's networks are checked and repaired too (a
+        deleted bridge comes back); event-driven passes leave that to the resync. A project an
+        API call is converging is queued again, as is one whose pass failed."""
+        stored = self.store.projects()
+        chosen = stored if names is None else [n for n in stored if n in set(names)]
+        for name in chosen:
             lock = self.locks(name)
             if not lock.acquire(blocking=False):
-                continue  # an API call is converging it right now
+                self.wake_at(name, time.time() + BUSY_RETRY_S)  # an API call is converging it right now
+                continue
             try:
                 loaded = self.loader.load(name)
                 if loaded is not None:
-                    seen = self.converge(loaded.project, loaded.revision,
-                                         ConvergeOptions(engine_boot=name not in self._booted), seen=seen)[1]
+                    errors, seen = self.converge(loaded.project, loaded.revision,
+                                                 ConvergeOptions(engine_boot=name not in self._booted), seen=seen,
+                                                 check_networks=resync or name not in self._booted)
                     self._booted.add(name)
+                    if errors:
+                        self.wake_at(name, time.time() + RETRY_S)
             except Exception:
                 log.exception("reconcile %s", name)
+                self.wake_at(name, time.time() + RETRY_S)
             finally:
                 lock.release()
 
+    def reconcile_all(self, seen: Observation | None = None) -> None:
+        """A resync: every stored project, from ``seen`` (a fresh listing)."""
+        self.reconcile(None, seen, resync=True)
+
     def converge(self, project: Project, revision: int, options: ConvergeOptions,
                  wait_for_dependencies: bool = False, stop_timeout: float | None = None,
-                 seen: Observation | None = None) -> tuple[list[str], Observation]:
-        """Plan and act (the caller holds the project's lock); returns (errors, the last observation)."""
-        self.executor.ensure_networks(project)
+                 seen: Observation | None = None, check_networks: bool = True) -> tuple[list[str], Observation]:
+        """Plan and act (the caller holds the project's lock); returns (errors, the last observation).
+        ``check_networks``: make sure the project's networks exist and are whole first."""
+        if check_networks:
+            self.executor.ensure_networks(project)
         seen = self._fresh(seen)
         flags = self.store.all_container_flags()  # one query for the whole project
         observed = self.planner_view(project.name, seen, flags)
@@ -103,7 +127,7 @@ class Reconciler:
         plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays,
                             restart_history=history)
         plan = self._without_refused(project.name, revision, plan)
-        plan = self._defer_future_restarts(plan, now)
+        plan = self._defer_future_restarts(project.name, plan, now)
         deadline = time.monotonic() + (DEPENDENCY_TIMEOUT_S if wait_for_dependencies else 0.0)
 
         def before_wave(wave: list[Action]) -> str | None:
@@ -161,14 +185,14 @@ class Reconciler:
                 kept.waves.append(left)
         return kept
 
-    def _defer_future_restarts(self, plan: Plan, now: float) -> Plan:
+    def _defer_future_restarts(self, project: str, plan: Plan, now: float) -> Plan:
         """Restarts still in their backoff delay wait for a timer instead of a worker thread."""
         kept = Plan()
         for wave in plan.waves:
             ready = []
             for action in wave:
                 if isinstance(action, RestartContainer) and action.not_before > now:
-                    self.wake_at(action.not_before)
+                    self.wake_at(project, action.not_before)
                 else:
                     ready.append(action)
             if ready:

@@ -98,7 +98,7 @@ class RolloutParts:
     health_of: Callable[[str], HealthState | None]
     observe: Observe
     inspect: Callable[[str], ContainerInfo]
-    wake: Callable[[], None]
+    wake: Callable[[str], None]  # a pass over the project soon
     drained: Callable[[str, float], int] = wait_drained  # open connections left after waiting
     # connections by name (container to container) left after waiting, read from the replica's
     # own sockets: the host's conntrack sees them only with bridge netfilter on
@@ -219,7 +219,7 @@ class RolloutController:
                 raise RolloutError(f"project {project_name!r} has no service {service!r} "
                                    f"(services: {', '.join(sorted(project.services))})")
             record = self._write_rollback(project, service, None, "manually requested rollback")
-        self.parts.wake()
+        self.parts.wake(project_name)
         return record.view()
 
     def forget(self, project: str) -> None:
@@ -266,7 +266,7 @@ class RolloutController:
             self._finish(run.record.with_(status=paused, message=f"internal error: {exc}"))
         finally:
             self._runs.pop((run.project, run.service), None)
-            self.parts.wake()
+            self.parts.wake(run.project)
 
     def _count(self, run: _Run, old: ObservedContainer, error: str | None) -> None:
         if error is None:

@@ -247,7 +247,9 @@ class ShimClient:
         return info
 
     def events(self) -> Iterator[dict[str, Any]]:
-        """A separate connection that yields exit events until the shim goes away."""
+        """A separate connection that yields exit events until the shim goes away; first
+        ``{"subscribed": true}`` once the shim has taken the subscription (every exit from then on
+        comes as an event, so a reader that lists containers after it misses none)."""
         self.ensure_running()
         conn = self._connect()
         try:
@@ -261,6 +263,8 @@ class ShimClient:
                 while (message := lines.next()) is not None:
                     if "event" in message:
                         yield message
+                    elif message.get("ok"):
+                        yield {"subscribed": True}
         finally:
             conn.close()
 

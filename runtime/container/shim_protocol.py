@@ -26,7 +26,7 @@ container's configuration is the cause (a retry would fail the same way).
 - ``{"op": "exec_status", "pid": N}`` → ``{"ok": true, "exit": null or {"exit_code": N}}``.
 - ``{"op": "list"}`` → ``{"ok": true, "containers": [...], "spare": id or null}``.
 - ``{"op": "forget", "id": ...}``: kill and drop a container (also gives a reserved spare up).
-- ``{"op": "subscribe"}`` → ``{"ok": true}``, then the connection is a stream of
+- ``{"op": "subscribe"}`` → ``{"ok": true}`` (every exit after it is sent), then the connection is a stream of
   ``{"event": "exit", "id": ..., "pid": N, "exit_code": N, "signal": N, "finished_at": T}``.
 
 Standard library only.
