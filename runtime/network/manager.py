@@ -30,6 +30,7 @@ from runtime.network.errors import NetworkError, PortConflict
 from runtime.network.hostports import ephemeral_range, listening_ports
 from runtime.network.model import Attachment, NetworkInfo, NetworkSpec, PortBinding
 from runtime.network.mtu import default_mtu
+from runtime.network.netlink_thread import HostNetlink
 from runtime.network.netns import netlink_socket_in
 from runtime.network.ruleset import Publication, removal, render
 from runtime.network.state import StateFile
@@ -92,14 +93,17 @@ class NetworkManager:
         self.outbound_nat = outbound_nat
         self._lock = threading.RLock()
         self._nft = nftables.Nftables()
-        self._ipr: IPRoute | None = None
+        self._ipr: HostNetlink | None = None
         self._bridge_index: dict[str, int] = {}  # saves a netlink round trip per container
 
     @property
-    def ipr(self) -> IPRoute:
-        if self._ipr is None:
-            self._ipr = IPRoute()
-        return self._ipr
+    def ipr(self) -> HostNetlink:
+        """The host's netlink socket, served by one thread (netlink_thread.py: pyroute2 keeps a
+        socket per calling thread, and the engine's API threads come and go)."""
+        with self._lock:
+            if self._ipr is None:
+                self._ipr = HostNetlink()
+            return self._ipr
 
     @property
     def alias(self) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 import socket
 import sys
+import threading
 
 import pytest
 from pyroute2 import IPRoute
@@ -198,3 +200,32 @@ def test_the_mtu_is_the_uplinks_unless_given_on_the_bridge_and_both_veth_ends(ha
         harness.nm.ensure_network(NetworkSpec(name="small", mtu=1400))
     with pytest.raises(NetworkError, match="icc True, the spec asks for False"):
         harness.nm.ensure_network(NetworkSpec(name="dflt", icc=False))
+
+
+def _netlink_route_sockets() -> int:
+    """This process's NETLINK_ROUTE sockets in the host's network namespace."""
+    with open("/proc/net/netlink") as f:
+        next(f)
+        route = {line.split()[-1] for line in f if line.split()[1] == "0"}
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        count += target.startswith("socket:[") and target[8:-1] in route
+    return count
+
+
+def test_requests_from_ever_new_threads_keep_one_netlink_socket(harness: Harness) -> None:
+    """The engine serves each API request on a new thread; pyroute2 opens a socket per calling
+    thread and frees it only when closed, so the manager's netlink work must stay on one thread
+    (issue 20: 206 NETLINK_ROUTE sockets after 100 up/down cycles)."""
+    harness.networks.add("threads")
+    harness.nm.ensure_network(NetworkSpec("threads"))
+    before = _netlink_route_sockets()
+    for _ in range(10):
+        worker = threading.Thread(target=lambda: harness.nm.disconnect("nobody", "threads"))
+        worker.start()
+        worker.join()
+    assert _netlink_route_sockets() == before
