@@ -54,7 +54,8 @@ def dns_tcp(name):
         s.sendall(struct.pack("!H", len(q)) + q)
         reader = s.makefile("rb")
         reply = reader.read(struct.unpack("!H", reader.read(2))[0])
-    return str(struct.unpack("!H", reply[6:8])[0])  # the answer count
+    flags, _, answers = struct.unpack("!HHH", reply[2:8])
+    return f"rcode {flags & 0xF}, {answers} answers from {server}"
 
 def once(kind, host, port):
     try:
@@ -199,6 +200,9 @@ def test_services_reach_each_other_whatever_bridge_netfilter(layout: HostLayout,
         quiet_ip = str(dict(by_service["quiet-web"][0]["networks"])["trafa_quiet"])  # type: ignore[call-overload]
         web_ip = str(dict(by_service["web"][0]["networks"])["trafa_default"])  # type: ignore[call-overload]
         server.allowed = str(dict(by_service["client"][0]["networks"])["trafa_default"])  # type: ignore[call-overload]
+        bridge = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", layout.bridge_name("trafa_default")],
+                                capture_output=True, text=True, check=True).stdout.split()
+        gateway = bridge[bridge.index("inet") + 1].split("/")[0]  # the embedded DNS server's address
         b_row = containers(layout, other, env)[0]
         b_ip = str(dict(b_row["networks"])["trafb_default"])  # type: ignore[call-overload]
         assert len(webs) == 3
@@ -216,7 +220,7 @@ def test_services_reach_each_other_whatever_bridge_netfilter(layout: HostLayout,
         ])
         assert set(seen["web"]) == webs  # every replica, by name, TCP
         assert seen["echo"] == [echo, echo]  # UDP by name
-        assert seen["dns-tcp"] == ["3"]  # the embedded DNS over TCP, from a container
+        assert seen["dns-tcp"] == [f"rcode 0, 3 answers from {gateway}"]  # the embedded DNS over TCP
         assert set(seen["hairpin"]) == webs  # through the published port on the host's address
         assert seen["host-gateway"] == ["host"] and server.seen == [server.allowed]  # not masqueraded
         assert seen["other-project"] == ["blocked"] and seen["other-network"] == ["blocked"]
