@@ -208,9 +208,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.stream_start()
         connection = self.connection
         stopped = self.server.shutdown_requested.is_set
-        for record in stream_logs(sources, follow, tail, lambda: stopped() or peer_closed(connection)):
-            self.wfile.write(json.dumps(record).encode() + b"\n")
-            self.wfile.flush()
+        pending = bytearray()  # one send per 64 KiB, and whenever the stream waits for more
+
+        def flush() -> None:
+            if pending:
+                self.wfile.write(bytes(pending))
+                self.wfile.flush()
+                pending.clear()
+
+        for record in stream_logs(sources, follow, tail, lambda: stopped() or peer_closed(connection), idle=flush):
+            pending += json.dumps(record).encode() + b"\n"
+            if len(pending) >= 65536:
+                flush()
+        flush()
 
     def _exec(self, project: str, body: dict[str, Any]) -> None:
         engine = self.server.engine

@@ -238,9 +238,11 @@ def stream_logs(
     tail: int,
     stopped: Callable[[], bool],
     poll_s: float = 0.1,
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[Record]:
     """Yield records as dicts in time order; with ``follow``, keep watching for new lines and new
-    containers (read from their first line). ``tail`` < 0: everything."""
+    containers (read from their first line). ``tail`` < 0: everything. ``idle()`` runs whenever
+    nothing more is ready for now (a caller that batches its output flushes there)."""
     readers: dict[str, _Reader] = {}
     try:
         first = [_Reader.open(src) for src in sources()]
@@ -256,6 +258,8 @@ def stream_logs(
             yield from sorted((r for reader in first for r in reader.joiner.flush(now)), key=_time)
             return
         while not stopped():
+            if idle is not None:
+                idle()
             time.sleep(poll_s)
             batch: list[Record] = []
             for src in sources():
