@@ -13,3 +13,13 @@ class EngineError(PyorchError):
 
 class EngineUnavailable(PyorchError):
     """The CLI could not reach or start the engine."""
+
+
+class EngineGone(EngineUnavailable):
+    """The engine went away (killed, crashed) while it handled a request: its connection closed
+    before a whole answer came. ``what``: the request (``POST /v1/projects/up``)."""
+
+    def __init__(self, what: str, hint: str = "") -> None:
+        message = f"the pyorch engine stopped while it handled {what} (it was killed or crashed)"
+        super().__init__(message + (f"; {hint}" if hint else ""))
+        self.what = what

@@ -3,6 +3,14 @@
 HTTP/1.1 is spoken by hand (a request line, a few headers, a body of Content-Length bytes or, for
 streams, lines until the engine closes): `http.client` drags `email` and `ssl` into every CLI
 start (~25 ms), for a protocol this small between two programs of the same house.
+
+When the engine goes away in the middle of a request (killed, crashed), the CLI says so in words
+(`EngineGone`), never as a protocol error. A request whose repetition leaves the same state as
+one (reads, and the declarative verbs: `up`, `down`, `stop`, `start`, `scale`, `rm`, …) is sent
+again once, to a new engine started for it: the engine finishes what the dead one left half
+done from the state it observes (docs/engine.md, "Crash consistency"), so the repeat converges.
+Anything else (`kill`, `exec`, `run`, a rollback) is not repeated: the user is told that it may
+or may not have taken effect.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -17,20 +26,36 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import EngineError, EngineUnavailable
+from orchestrator.errors import EngineError, EngineGone, EngineUnavailable
 from orchestrator.spec.errors import ComposeError
 
 # connect() errors that mean "no engine listens here": start one (when allowed) and try again.
 _NOT_LISTENING = (errno.ENOENT, errno.ECONNREFUSED)
+# POSTs whose repetition leaves the state one leaves (declarative verbs, removals): retried once
+# when the engine dies during them. GETs always are.
+_REPEATABLE_POST = re.compile(
+    r"^/v1/(projects/up|projects/[^/?]+/(down|stop|start|pause|unpause|scale|rm)"
+    r"|images/(remove|prune)|volumes/(remove|prune))$")
+
+
+def repeatable(method: str, path: str) -> bool:
+    """Whether sending the request again after the engine died during it is safe."""
+    return method == "GET" or (method == "POST" and bool(_REPEATABLE_POST.match(path)))
 
 
 class _Response:
     """Status, headers and the rest of the connection's bytes as a buffered file."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, what: str) -> None:
         self.sock = sock
+        self.what = what
         self.file = sock.makefile("rb")
-        status_line = self.file.readline()
+        try:
+            status_line = self.file.readline()
+        except ConnectionResetError:
+            status_line = b""
+        if not status_line:
+            raise EngineGone(what)
         parts = status_line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
             raise EngineUnavailable(f"the engine answered something that is not HTTP: {status_line[:80]!r}")
@@ -45,7 +70,13 @@ class _Response:
 
     def body(self) -> bytes:
         length = self.headers.get("content-length")
-        return self.file.read(int(length)) if length is not None else self.file.read()
+        try:
+            data = self.file.read(int(length)) if length is not None else self.file.read()
+        except ConnectionResetError:
+            raise EngineGone(self.what) from None
+        if length is not None and len(data) < int(length):
+            raise EngineGone(self.what)  # it died while it answered
+        return data
 
     def lines(self) -> Iterator[bytes]:
         while True:
@@ -140,6 +171,7 @@ class EngineClient:
 
     def _send(self, method: str, path: str, body: Any, timeout: float | None, autostart: bool) -> _Response:
         sock = self._connect(timeout, autostart)
+        what = f"{method} {path.split('?', 1)[0]}"
         try:
             payload = b"" if body is None else json.dumps(body).encode()
             head = [f"{method} {path} HTTP/1.1", "Host: localhost", "Connection: close",
@@ -147,7 +179,9 @@ class EngineClient:
             if payload:
                 head.append("Content-Type: application/json")
             sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
-            return _Response(sock)
+            return _Response(sock, what)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise EngineGone(what) from exc
         except OSError as exc:
             raise EngineUnavailable(f"cannot reach the pyorch engine at {self.socket_path}: {exc}") from exc
         finally:
@@ -155,6 +189,22 @@ class EngineClient:
 
     def request(self, method: str, path: str, body: Any = None, timeout: float | None = 600.0,
                 autostart: bool = True) -> Any:
+        """One request and its JSON answer; sent again once to a new engine when the engine died
+        during it and the request is `repeatable` (otherwise `EngineGone` says what may be left)."""
+        try:
+            return self._request_once(method, path, body, timeout, autostart)
+        except EngineGone as gone:
+            if not autostart or not repeatable(method, path):
+                raise EngineGone(gone.what, self._log_hint(may_have_acted=method != "GET")) from None
+            sys.stderr.write(f"pyorch: the engine stopped during {gone.what}; starting a new one and sending "
+                             "it again\n")
+            self.ensure_engine()
+            try:
+                return self._request_once(method, path, body, timeout, autostart)
+            except EngineGone as again:
+                raise EngineGone(again.what, self._log_hint(may_have_acted=method != "GET")) from None
+
+    def _request_once(self, method: str, path: str, body: Any, timeout: float | None, autostart: bool) -> Any:
         response = self._send(method, path, body, timeout, autostart)
         try:
             data = json.loads(response.body() or b"null")
@@ -163,6 +213,13 @@ class EngineClient:
         if response.status >= 400:
             _raise_refusal(data, response.status)
         return data
+
+    def _log_hint(self, may_have_acted: bool) -> str:
+        hint = f"see {self.run_root / 'engine.log'}"
+        if may_have_acted:
+            hint += ("; the request may or may not have taken effect: `pyorch ps` shows the state now "
+                     "(the next engine finishes what was left half done)")
+        return hint
 
     def handover(self, path: str, body: Any) -> tuple[dict[str, Any], socket.socket]:
         """POST for a reply that carries a descriptor (a terminal session, engine/session_api.py):

@@ -16,6 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from orchestrator.engine.api import serve
 from orchestrator.engine.engine import Engine, resync_period
 from orchestrator.engine.store import Store
+from runtime import faults
 from runtime.container.runtime import ContainerRuntime
 from runtime.layout import HostLayout
 from runtime.network import NetworkManager
@@ -40,6 +41,7 @@ def main() -> None:
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     (layout.run_root / "engine.pid").write_text(str(os.getpid()))
+    faults.arm_from_env()  # fault-injection tests only (runtime/faults.py)
     engine = build_engine(layout)
     engine.start()
 

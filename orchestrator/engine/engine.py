@@ -44,6 +44,7 @@ from orchestrator.engine.reconcile import Reconciler
 from orchestrator.engine.rollout_store import RolloutStore
 from orchestrator.engine.rollouts import RolloutController, RolloutParts
 from orchestrator.engine.store import Store
+from orchestrator.engine.teardown import TeardownParts, Teardowns
 from orchestrator.engine.workqueue import Work, WorkQueue
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import Builder
@@ -97,8 +98,13 @@ class Engine:
             wake=self.wake))
         self.publisher.exclude_with(self.rollouts.excluded)
         gate = DependencyGate(self.observe, self.health.state, health_sync.sync)
+        self.teardowns = Teardowns(TeardownParts(
+            store=store, loader=self.loader, locks=self.locks, executor=self.executor, publisher=self.publisher,
+            networks=network.list_networks, observe=self.relist, forget_rollouts=self.rollouts.forget,
+            volumes_dir=layout.volumes_dir))
         self.reconciler = Reconciler(store, self.loader, self.locks, self.executor, self.publisher, health_sync,
-                                     gate, self.rollouts, self.observe, lambda project, at: self.wake(project, at))
+                                     gate, self.rollouts, self.observe, lambda project, at: self.wake(project, at),
+                                     self.teardowns)
         self.queries = Queries(store, self.loader, self.observe, runtime, self.publisher, self.health.state)
         preflight = Preflight(network.list_networks, runtime.images, lambda: Builder(runtime), self.registries,
                               self.publisher, lambda: VolumeStore(layout.volumes_dir))
@@ -106,11 +112,12 @@ class Engine:
             store=store, loader=self.loader, locks=self.locks, executor=self.executor, publisher=self.publisher,
             reconciler=self.reconciler, preflight=preflight, queries=self.queries, observe=self.relist,
             inspect=runtime.inspect, exec_in=runtime.exec, networks=network.list_networks,
-            forget_rollouts=self.rollouts.forget, volumes_dir=layout.volumes_dir, wake=self.wake))
+            teardowns=self.teardowns, volumes_dir=layout.volumes_dir, wake=self.wake))
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
         self.runtime.shim.ensure_running()
+        self.executor.collect_leftovers()  # what a process that died left outside any record
         self.publisher.dns = self._dns()
         self.scheduler.start()
         threading.Thread(target=self._watch_exits, name="pyorch-exits", daemon=True).start()

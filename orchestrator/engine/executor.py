@@ -20,6 +20,7 @@ from typing import Protocol
 
 from orchestrator.engine import log_archive
 from orchestrator.engine.extra_hosts import with_host_gateway
+from orchestrator.engine.labels import Labelled
 from orchestrator.engine.netplan import network_specs
 from orchestrator.engine.network_mode import runtime_network_mode
 from orchestrator.engine.store import Refusal, Store
@@ -34,9 +35,10 @@ from orchestrator.planner.model import (
 )
 from orchestrator.planner.networks import service_networks
 from orchestrator.spec import Project, Service
+from runtime import faults
 from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
-from runtime.errors import ConfigurationError, RuntimeFailure
+from runtime.errors import ConfigurationError, ContainerNotFound, ContainerStateError, RuntimeFailure
 from runtime.network import NetworkManager
 
 log = logging.getLogger("pyorch.executor")
@@ -229,31 +231,71 @@ class Executor:
                                 restart_count=action.restart_count, delay=action.delay,
                                 not_before=action.not_before)
 
-    def remove_container(self, project: str, cid: str, service: str, timeout: float | None = None) -> None:
+    def remove_container(self, project: str, cid: str, service: str, timeout: float | None = None,
+                         collecting: bool = False) -> None:
+        """Stop and remove a container, the intent first (`ContainerRuntime.removing`) and its
+        record last: cut short anywhere, it is DEAD and the next pass finishes the removal.
+        ``collecting``: that next pass (an event says so; another thread at it already: refused)."""
         info = self.runtime.inspect(cid)
-        with self._writing(cid):
+        with self._writing(cid), self.runtime.removing(cid, exclusive=collecting):
             with self._stopping(cid):  # its names go before it stops answering
                 self.runtime.stop(cid, timeout)
             log_archive.keep(self.runtime, self.runtime.inspect(cid))  # `logs` shows it until `down`
-            attachments = [(cid, network) for network in self.store.attachments(cid)]
-            try:
-                self.runtime.remove(cid, force=True)
-            finally:
-                # No process is left in the container's netns: the kernel deletes its veths with it,
-                # batched with other namespaces that die meanwhile, where a `link del` each would wait
-                # for an RCU grace period of its own under the RTNL lock (20-30 ms). Waited for here;
-                # a veth whose netns another holder keeps alive is deleted after a grace period.
-                with self.network_lock:
-                    self.network.release_addresses(attachments)
-                self.network.await_veths_gone(attachments)
-        self.forget_removed(project, cid, info.name, service)
+            attachments = self.attachments_of(cid)
+            # No process is left in the container's netns: the kernel deletes its veths with it,
+            # batched with other namespaces that die meanwhile, where a `link del` each would wait
+            # for an RCU grace period of its own under the RTNL lock (20-30 ms). Waited for below;
+            # a veth whose netns another holder keeps alive is deleted after a grace period.
+            with self.network_lock:
+                self.network.release_addresses(attachments)
+            self._forget_records(cid)
+            self.runtime.remove(cid, force=True)
+            self.network.await_veths_gone(attachments)
+        self._removed(project, cid, info.name, service, collecting)
 
     def discard_stopped(self, project: str, cid: str, name: str, service: str) -> None:
         """`down`'s removal of a stopped container: cgroups, bundle and records; its addresses and
         veths go with its networks (`remove_networks`)."""
-        with self._writing(cid):
+        with self._writing(cid), self.runtime.removing(cid):
+            self._forget_records(cid)
             self.runtime.remove(cid, force=True)
-        self.forget_removed(project, cid, name, service)
+        self._removed(project, cid, name, service)
+
+    def collect(self, dead: list[Labelled]) -> list[str]:
+        """Finish the creates and removals that a process which died (or a step that failed) left
+        half done: each such container is removed whole; returns error messages."""
+        errors = []
+        for c in dead:
+            project = c.project or c.oneoff_project
+            try:
+                self.remove_container(project, c.id, c.service, timeout=0, collecting=True)
+            except ContainerNotFound:
+                pass  # removed meanwhile
+            except ContainerStateError:
+                pass  # another thread is at it
+            except RuntimeFailure as exc:
+                errors.append(f"{c.name}: {exc}")
+                self.store.record_event(project, "error", c.name, message=f"collect {c.name}: {exc}")
+        return errors
+
+    def collect_leftovers(self) -> None:
+        """At engine start, before the first pass: what a process that died left outside any
+        container's record: bundles half made or half deleted, addresses of containers that are
+        gone (with their veths), and the store's rows about them."""
+        for name in self.runtime.collect_debris():
+            log.info("removed the leftover bundle %s", name)
+        known = {info.id for info in self.runtime.containers()}
+        with self.network_lock:
+            freed = self.network.release_unknown(lambda cid: cid in known)
+        for cid, network in freed:
+            log.info("released the address of %s on %s (the container is gone)", cid[:12], network)
+        self.store.forget_containers_except(known)
+
+    def attachments_of(self, cid: str) -> list[tuple[str, str]]:
+        """(cid, network) for every network the container has an address on: the store's rows and
+        the allocations themselves (a connect cut short may have allocated before its row)."""
+        networks = set(self.store.attachments(cid)) | set(self.network.networks_of(cid))
+        return [(cid, network) for network in sorted(networks)]
 
     def remove_networks(self, attachments: list[tuple[str, str]], doomed: list[str]) -> None:
         """Release the stopped containers' addresses and remove ``doomed`` networks, in one state
@@ -268,11 +310,15 @@ class Executor:
         """`down`: the kept logs of the project's removed containers go with it (log_archive.py)."""
         log_archive.purge(self.runtime, project)
 
-    def forget_removed(self, project: str, cid: str, name: str, service: str) -> None:
-        """The store's side of a removed container: its records go, its removal is an event."""
+    def _forget_records(self, cid: str) -> None:
+        """The store's rows about a container being removed (before its bundle: the record goes last)."""
+        faults.point("store.forget")
         self.store.forget_container(cid)
         self.store.forget_restart_history(cid)
-        self.store.record_event(project, "container-remove", name, id=cid, service=service)
+
+    def _removed(self, project: str, cid: str, name: str, service: str, collected: bool = False) -> None:
+        detail = {"collected": True} if collected else {}
+        self.store.record_event(project, "container-remove", name, id=cid, service=service, **detail)
 
     # --- networking -----------------------------------------------------------------------------------
     def _use_embedded_dns(self, project: Project, service: Service, config: RunConfig) -> None:

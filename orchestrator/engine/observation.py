@@ -3,6 +3,10 @@ pass instead of each step reading again (taken from what the engine keeps, obser
 
 `generation` is the executor's write counter when the read began: a step that must not act on a
 stale view (publishing) reads again when a write has completed since.
+
+Containers being removed, and DEAD ones (a create or removal left half done by a process that
+died: docs/engine.md, "Crash consistency"), are nobody's replicas: the project views leave them
+out, so the planner replaces them, and `dead` lists the latter for the executor to collect.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 from orchestrator.engine.labels import Labelled
 from orchestrator.errors import EngineError
-from runtime.container.state import ContainerInfo
+from runtime.container.state import DEAD, REMOVING, ContainerInfo
 
 
 class Observation:
@@ -28,9 +32,10 @@ class Observation:
     def _index(self, containers: list[Labelled], generation: int) -> None:
         self.generation = generation
         self.all: list[Labelled] = containers
+        self.dead: list[Labelled] = [c for c in self.all if c.status == DEAD]
         self._by_project: dict[str, list[Labelled]] = {}
         for c in self.all:
-            if c.project:
+            if c.project and c.status not in _GOING:
                 self._by_project.setdefault(c.project, []).append(c)
 
     def project(self, name: str) -> list[Labelled]:
@@ -56,10 +61,15 @@ class Observation:
         return [c for c in self._by_project.get(project, ()) if c.status == "running"]
 
     def oneoffs(self, project: str) -> list[Labelled]:
-        return [c for c in self.all if c.oneoff_project == project]
+        return [c for c in self.all if c.oneoff_project == project and c.status not in _GOING]
+
+    def dead_of(self, project: str) -> list[Labelled]:
+        """The project's DEAD containers, replicas and one-offs."""
+        return [c for c in self.dead if project in (c.project, c.oneoff_project)]
 
     def find(self, cid: str) -> Labelled | None:
         return next((c for c in self.all if c.id == cid), None)
 
 
 Observe = Callable[[], Observation]
+_GOING = (DEAD, REMOVING)

@@ -10,6 +10,7 @@ project's lock, so it never interleaves with a pass or a rollout step of the sam
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,7 @@ from orchestrator.engine.queries import Queries
 from orchestrator.engine.reconcile import Reconciler
 from orchestrator.engine.selection import select_services, with_scale
 from orchestrator.engine.store import Store
-from orchestrator.engine.teardown import take_down
-from orchestrator.engine.volume_mounts import volume_runtime_name
+from orchestrator.engine.teardown import Teardowns
 from orchestrator.errors import EngineError
 from orchestrator.planner.converge import ConvergeOptions
 from orchestrator.planner.model import Plan, RestartContainer
@@ -67,7 +67,7 @@ class OpsParts:
     inspect: Callable[[str], ContainerInfo]
     exec_in: Callable[..., ExecSession]
     networks: Callable[[], list[NetworkInfo]]
-    forget_rollouts: Callable[[str], None]
+    teardowns: Teardowns
     volumes_dir: Path
     wake: Callable[[str], None]  # a pass over the project soon
 
@@ -112,30 +112,7 @@ class ProjectOps:
 
     # --- teardown ---------------------------------------------------------------------------------
     def down(self, name: str, timeout: float | None, remove_volumes: bool = False) -> dict[str, Any]:
-        p = self.parts
-        with p.locks(name):
-            loaded = p.loader.load(name)
-            project = loaded.project if loaded else None
-            self.store.forget_project(name)  # first: the loop must not bring anything back
-            p.forget_rollouts(name)
-            containers, errors = take_down(self.store, p.executor, p.publisher, p.networks, p.observe(),
-                                           name, project, timeout)
-            volumes = self._remove_volumes(name, project) if remove_volumes else []
-            p.publisher.sync_dns()
-            self.store.record_event(name, "down", name, removed=len(containers))
-        return {"project": name, "removed": [c.name for c in containers], "volumes": volumes, "errors": errors}
-
-    def _remove_volumes(self, name: str, project: Project | None) -> list[str]:
-        """`down -v`: the project's named volumes (not external ones) and its anonymous volumes."""
-        names = set() if project is None else {
-            volume_runtime_name(project, key) for key, v in project.volumes.items() if not v.external}
-        removed = []
-        if self.parts.volumes_dir.exists():
-            for path in self.parts.volumes_dir.iterdir():
-                if path.name in names or (path.name.startswith(f"{name}_") and "_anon_" in path.name):
-                    shutil.rmtree(path, ignore_errors=True)
-                    removed.append(path.name)
-        return sorted(removed)
+        return self.parts.teardowns.down(name, timeout, remove_volumes)
 
     # --- stop / start -----------------------------------------------------------------------------
     def stop_services(self, project: str, services: list[str], timeout: float | None,
@@ -232,19 +209,19 @@ class ProjectOps:
                         self.store.set_container_flags(c.id, project, True, 0.0)  # no restart meanwhile
                 list(p.executor.pool.map(lambda c: p.executor.stop(c.id, timeout), mine))
                 mine = [Labelled.of(p.inspect(c.id)) for c in mine]
-            gone: dict[str, int] = {}
-            for c in mine:
-                if c.status not in ("exited", "created"):
-                    continue
-                p.executor.remove_container(project, c.id, c.service)
-                removed.append(c.name)
-                gone[c.service] = gone.get(c.service, 0) + 1
-                if volumes:
-                    anonymous += self._remove_anonymous_volumes(project, c)
+            doomed = [c for c in mine if c.status in ("exited", "created")]
+            gone = Counter(c.service for c in doomed)
             if gone:
+                # The revision first (desired state before it is acted on): a crash half way leaves
+                # a project that wants fewer replicas, and the loop removes the rest.
                 left = {s: max(0, _replicas(spec, s) - n) for s, n in gone.items() if s in spec["services"]}
                 revision = self.store.save_revision(project, str(spec.get("working_dir", "")), with_scale(spec, left))
                 self.store.record_event(project, "revision", project, revision=revision, reason="rm")
+            for c in doomed:
+                p.executor.remove_container(project, c.id, c.service)
+                removed.append(c.name)
+                if volumes:
+                    anonymous += self._remove_anonymous_volumes(project, c)
         p.wake(project)
         return {"removed": removed, "volumes": sorted(anonymous)}
 

@@ -32,6 +32,7 @@ from orchestrator.engine.publishing import Publisher
 from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.rollouts import RolloutController
 from orchestrator.engine.store import Store
+from orchestrator.engine.teardown import Teardowns
 from orchestrator.planner.converge import ConvergeOptions, plan_project
 from orchestrator.planner.model import (
     Action,
@@ -53,7 +54,7 @@ WakeAt = Callable[[str, float], None]  # (project, epoch seconds): a pass over t
 class Reconciler:
     def __init__(self, store: Store, loader: ProjectLoader, locks: ProjectLocks, executor: Executor,
                  publisher: Publisher, health: HealthSync, gate: DependencyGate, rollouts: RolloutController,
-                 observe: Observe, wake_at: WakeAt) -> None:
+                 observe: Observe, wake_at: WakeAt, teardowns: Teardowns) -> None:
         self.store = store
         self.loader = loader
         self.locks = locks
@@ -64,6 +65,7 @@ class Reconciler:
         self.rollouts = rollouts
         self.observe = observe
         self.wake_at = wake_at
+        self.teardowns = teardowns
         self._booted: set[str] = set()  # projects that had their first pass since the engine started
 
     def reconcile(self, names: Iterable[str] | None = None, seen: Observation | None = None,
@@ -95,8 +97,15 @@ class Reconciler:
                 lock.release()
 
     def reconcile_all(self, seen: Observation | None = None) -> None:
-        """A resync: every stored project, from ``seen`` (a fresh listing)."""
+        """A resync: every stored project, from ``seen`` (a fresh listing); and what a crash or a
+        failed step left half done that no project's pass takes care of: `down`s owed (a project
+        no longer stored), DEAD containers of no stored project (one-offs, a teardown's)."""
+        self.teardowns.resume()
         self.reconcile(None, seen, resync=True)
+        stored = set(self.store.projects())
+        dead = [c for c in self.observe().dead if c.project not in stored]
+        if dead:
+            self.executor.collect(dead)
 
     def converge(self, project: Project, revision: int, options: ConvergeOptions,
                  wait_for_dependencies: bool = False, stop_timeout: float | None = None,
@@ -106,6 +115,14 @@ class Reconciler:
         if check_networks:
             self.executor.ensure_networks(project)
         seen = self._fresh(seen)
+        vacated: dict[str, list[int]] = {}
+        dead = seen.dead_of(project.name)
+        if dead:  # what a crash or a failed step left: removed before anything else, numbers reused
+            self.executor.collect(dead)
+            for c in dead:
+                if c.project and c.number:
+                    vacated.setdefault(c.service, []).append(c.number)
+            seen = self.observe()
         flags = self.store.all_container_flags()  # one query for the whole project
         observed = self.planner_view(project.name, seen, flags)
         desired = {
@@ -125,7 +142,7 @@ class Reconciler:
         now = time.time()
         desired, observed = self.rollouts.adjust(project, desired, observed)
         plan = plan_project(project.name, desired, observed, options, now=now, restart_delays=delays,
-                            restart_history=history)
+                            restart_history=history, vacated=vacated)
         plan = self._without_refused(project.name, revision, plan)
         plan = self._defer_future_restarts(project.name, plan, now)
         deadline = time.monotonic() + (DEPENDENCY_TIMEOUT_S if wait_for_dependencies else 0.0)

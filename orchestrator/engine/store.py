@@ -75,6 +75,12 @@ CREATE TABLE IF NOT EXISTS refusals (
     ts REAL NOT NULL,
     PRIMARY KEY (project, name)
 );
+CREATE TABLE IF NOT EXISTS teardowns (
+    project TEXT PRIMARY KEY,
+    revision INTEGER,
+    remove_volumes INTEGER NOT NULL,
+    started_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     ts REAL NOT NULL,
@@ -98,6 +104,16 @@ class Refusal:
     revision: int
     message: str
     ts: float
+
+
+@dataclass(frozen=True)
+class Teardown:
+    """A `down` under way: the project's revision then (its networks and ports), and `-v`."""
+
+    project: str
+    revision: int | None
+    remove_volumes: bool
+    started_at: float
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,9 @@ class Store:
                 "revision=excluded.revision, working_dir=excluded.working_dir, updated_at=excluded.updated_at",
                 (project, revision, working_dir, now),
             )
+            # An `up` after a `down` that was cut short: the project is desired again, and its
+            # containers left over are converged like any others (kept, recreated or removed).
+            self._db.execute("DELETE FROM teardowns WHERE project=?", (project,))
             self._db.execute("COMMIT")
             return revision
 
@@ -164,11 +183,44 @@ class Store:
             return [r[0] for r in self._db.execute("SELECT name FROM projects ORDER BY name")]
 
     def forget_project(self, project: str) -> None:
-        """`down`: the project is no longer desired; its revisions stay for history."""
+        """The project is no longer desired; its revisions stay for history."""
         with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("DELETE FROM projects WHERE name=?", (project,))
             self._db.execute("DELETE FROM host_ports WHERE project=?", (project,))
             self._db.execute("DELETE FROM refusals WHERE project=?", (project,))
+            self._db.execute("COMMIT")
+
+    # --- teardowns (`down`'s intent: what a `down` cut short still has to remove) ----------------------
+    def begin_teardown(self, teardown: Teardown) -> None:
+        """`down`: the project is no longer desired, and its teardown is owed until `end_teardown`
+        (one transaction: a crash leaves either the project or the teardown)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT OR REPLACE INTO teardowns VALUES (?,?,?,?)",
+                             (teardown.project, teardown.revision, int(teardown.remove_volumes),
+                              teardown.started_at))
+            self._db.execute("DELETE FROM projects WHERE name=?", (teardown.project,))
+            self._db.execute("DELETE FROM host_ports WHERE project=?", (teardown.project,))
+            self._db.execute("DELETE FROM refusals WHERE project=?", (teardown.project,))
+            self._db.execute("COMMIT")
+
+    def end_teardown(self, project: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM teardowns WHERE project=?", (project,))
+
+    def teardowns(self) -> list[Teardown]:
+        with self._lock:
+            rows = self._db.execute("SELECT project, revision, remove_volumes, started_at FROM teardowns "
+                                    "ORDER BY project").fetchall()
+        return [Teardown(r[0], r[1], bool(r[2]), float(r[3])) for r in rows]
+
+    def spec_at(self, project: str, revision: int) -> dict[str, Any] | None:
+        """A stored revision of the project (kept after `down`)."""
+        with self._lock:
+            row = self._db.execute("SELECT spec FROM revisions WHERE project=? AND revision=?",
+                                   (project, revision)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     # --- containers ----------------------------------------------------------------------------------
     def container_flags(self, container_id: str) -> tuple[bool, float]:
@@ -191,6 +243,20 @@ class Store:
                 "stopped_by_user=excluded.stopped_by_user, restart_delay=excluded.restart_delay",
                 (container_id, project, int(stopped_by_user), delay),
             )
+
+    def forget_containers_except(self, known: set[str]) -> None:
+        """Every row about a container not in ``known`` goes (one removed by a process that died
+        between its rows and its bundle)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS known_ids (id TEXT PRIMARY KEY)")
+            self._db.execute("DELETE FROM known_ids")
+            self._db.executemany("INSERT OR IGNORE INTO known_ids VALUES (?)", [(cid,) for cid in known])
+            for table, column in (("containers", "id"), ("attachments", "container_id"), ("health", "container_id"),
+                                  ("restart_history", "container_id"), ("recorded_exits", "container_id")):
+                self._db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM known_ids)")
+            self._db.execute("DELETE FROM known_ids")
+            self._db.execute("COMMIT")
 
     def forget_container(self, container_id: str) -> None:
         with self._lock:

@@ -3,7 +3,10 @@
 Rules (docker/compose pkg/compose, see shared/reference/semantics.md §5):
 - a container whose config-hash label differs from the service's hash is recreated (same number);
 - scale down removes obsolete containers first, then the highest numbers;
-- new containers take max(existing number) + 1; numbers are never reused for gaps;
+- new containers take max(existing number) + 1; numbers are never reused for gaps, except the
+  numbers of containers a crash left half created or half removed (``vacated``: they were never,
+  or are no longer, anyone's replica), so that recovering from a crash makes the containers an
+  uninterrupted run would have made;
 - created-but-not-started containers are started; exited ones follow the restart policy;
 - services run in depends_on order: a wave per level of the dependency graph;
 - a rolling service (deploy.update_config) keeps its outdated replicas: the rollout replaces them.
@@ -76,8 +79,10 @@ def plan_service(
     now: float,
     restart_delays: dict[str, float],
     history: Mapping[str, Sequence[float]] | None = None,
+    vacated: Sequence[int] = (),
 ) -> list[Action]:
-    """``history``: per container id, when it was restarted under a Swarm restart policy."""
+    """``history``: per container id, when it was restarted under a Swarm restart policy;
+    ``vacated``: numbers new containers take first (see the module's rules)."""
     history = history or {}
     actions: list[Action] = []
     if options.no_recreate:
@@ -116,9 +121,12 @@ def plan_service(
                 actions.append(
                     RestartContainer(c.id, c.name, service.name, not_before, c.restart_count + 1, delay)
                 )
-    next_number = max((c.number for c in observed), default=0) + 1
-    for i in range(service.replicas - len(keep)):
-        number = next_number + i
+    taken = {c.number for c in observed}
+    reuse = sorted(set(vacated) - taken)
+    next_number = max([*taken, *reuse], default=0) + 1
+    missing = service.replicas - len(keep)
+    numbers = reuse[:missing] + [next_number + i for i in range(max(0, missing - len(reuse)))]
+    for number in numbers:
         actions.append(CreateContainer(service.name, number, container_name(project, service, number)))
     return actions
 
@@ -131,8 +139,11 @@ def plan_project(
     now: float = 0.0,
     restart_delays: dict[str, float] | None = None,
     restart_history: Mapping[str, Sequence[float]] | None = None,
+    vacated: Mapping[str, Sequence[int]] | None = None,
 ) -> Plan:
+    """``vacated``: per service, the numbers of containers a crash left half made or half removed."""
     delays = restart_delays or {}
+    vacated = vacated or {}
     by_service: dict[str, list[ObservedContainer]] = {}
     for c in observed:
         by_service.setdefault(c.service, []).append(c)
@@ -144,7 +155,7 @@ def plan_project(
         wave: list[Action] = []
         for name in level:
             wave += plan_service(project, services[name], by_service.get(name, []), options, now, delays,
-                                 restart_history)
+                                 restart_history, vacated.get(name, ()))
         if wave:
             plan.waves.append(wave)
     return plan

@@ -12,13 +12,16 @@ import select
 import shutil
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from runtime import faults
 from runtime.cgroups import Cgroup, open_cgroups
 from runtime.cgroups import Resources as CgroupResources
 from runtime.container import copy
@@ -38,13 +41,18 @@ from runtime.container.spec import (
     TmpfsMount,
 )
 from runtime.container.state import (
+    CREATING,
+    DEAD,
+    REMOVING,
     ContainerInfo,
     ContainerRecord,
+    intent_status,
     is_alive,
     load_exit,
     load_record,
     process_start_time,
     save_record,
+    this_process,
     write_private,
 )
 from runtime.errors import ConfigurationError, ContainerNotFound, ContainerStateError, RuntimeFailure
@@ -99,6 +107,7 @@ def capabilities_for(config: RunConfig) -> list[str]:
 
 
 _ANY_ID = "0" * 64  # a well-formed container id, for checks that do not depend on which
+TRASH_PREFIX = ".removed-"  # a bundle being deleted (renamed first, out of the listing)
 
 
 class ContainerRuntime:
@@ -110,6 +119,9 @@ class ContainerRuntime:
         self.shim = ShimClient(layout.run_root)
         self.volumes = VolumeStore(layout.volumes_dir)
         self._spare_cgroups = _spare_cgroups_config(self.cgroups.plan(_ANY_ID, CgroupResources()))
+        self._me = this_process()  # who the intents this runtime writes are by
+        self._steps: dict[str, int] = {}  # creates and removals under way in this process
+        self._steps_guard = threading.Lock()
         layout.make_private_dirs()
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -135,22 +147,71 @@ class ContainerRuntime:
         cid = self._next_id()
         cgroup = self.cgroups.plan(cid, resources)
         bundle = self.layout.containers_dir / cid
-        try:
-            record, spec = self._write_bundle(config, image, cid, bundle, security, capabilities, resources,
-                                              cgroup, netns, args, user_binds, tmpfs)
-            self._spawn(bundle, record, spec, on_pid,
-                        lambda: self._make_cgroup(cid, resources, config.privileged, security.device_rules))
-        except BaseException:
-            self._forget_quietly(cid)  # on_pid may have failed after the container was set up
-            self._discard(cgroup, bundle)
-            raise
+        with self._step(cid):
+            try:
+                record, spec = self._write_bundle(config, image, cid, bundle, security, capabilities, resources,
+                                                  cgroup, netns, args, user_binds, tmpfs)
+                self._spawn(bundle, record, spec, on_pid,
+                            lambda: self._make_cgroup(cid, resources, config.privileged, security.device_rules))
+            except BaseException:
+                self._forget_quietly(cid)  # on_pid may have failed after the container was set up
+                self._discard(cgroup, bundle)
+                raise
         return self._observe(bundle, record)
+
+    @contextmanager
+    def _step(self, cid: str, exclusive: bool = False) -> Iterator[None]:
+        """A create or removal of ``cid`` under way in this process (its record's intent is by us):
+        while it runs the container is CREATING or REMOVING; an intent of ours with no step under
+        way (one that failed half way) makes it DEAD, so the engine collects it without a restart.
+        ``exclusive``: refuse when another thread already works on it."""
+        with self._steps_guard:
+            if exclusive and cid in self._steps:
+                raise ContainerStateError(f"container {cid[:12]} is being removed already")
+            self._steps[cid] = self._steps.get(cid, 0) + 1
+        try:
+            yield
+        finally:
+            with self._steps_guard:
+                self._steps[cid] -= 1
+                if not self._steps[cid]:
+                    del self._steps[cid]
+
+    def removing(self, cid: str, exclusive: bool = False) -> AbstractContextManager[None]:
+        """Begin the container's removal (its intent written first, `mark_removing`), for callers
+        whose removal is more than `remove` (stop, keep the logs, release addresses, then
+        `remove`): a crash anywhere in the block leaves it DEAD for the next pass to finish."""
+        step = self._step(cid, exclusive)
+
+        @contextmanager
+        def block() -> Iterator[None]:
+            with step:
+                self.mark_removing(cid)
+                yield
+
+        return block()
 
     def _write_bundle(self, config: RunConfig, image: Image, cid: str, bundle: Path, security: SecurityPlan,
                       capabilities: list[str], resources: CgroupResources, cgroup: Cgroup, netns: str, args: list[str],
                       user_binds: list[BindMount], tmpfs: list[TmpfsMount]) -> tuple[ContainerRecord, ContainerSpec]:
-        """The container's directory: writable layer, /etc files, spec and record."""
+        """The container's directory: its record first (with the create's intent: whatever this
+        process leaves half made if it dies is found and collected by that record), then the
+        writable layer, /etc files and spec."""
+        record = ContainerRecord(
+            id=cid,
+            name=config.name,
+            image=config.image,
+            image_id=image.id,
+            created_at=time.time(),
+            labels=dict(config.labels),
+            stop_signal=config.stop_signal or image.config.stop_signal or "SIGTERM",
+            stop_grace_period=config.stop_grace_period,
+            intent=CREATING,
+            intent_by=self._me,
+        )
+        faults.point("create.bundle")
         bundle.mkdir(mode=0o700)  # the upper directory holds whatever the container writes
+        save_record(bundle, record)
         for sub in ("upper", "work", "rootfs"):
             (bundle / sub).mkdir()
         hostname = config.hostname or default_hostname(config.network_mode, cid, self.layout.containers_dir)
@@ -196,17 +257,6 @@ class ContainerRuntime:
             stdin_open=config.stdin_open,
             console_size=list(config.console_size) if config.console_size else None,
         )
-        record = ContainerRecord(
-            id=cid,
-            name=config.name,
-            image=config.image,
-            image_id=image.id,
-            created_at=time.time(),
-            labels=dict(config.labels),
-            stop_signal=config.stop_signal or image.config.stop_signal or "SIGTERM",
-            stop_grace_period=config.stop_grace_period,
-        )
-        save_record(bundle, record)
         write_private(bundle / "spec.json", spec.to_json())
         return record, spec
 
@@ -219,7 +269,7 @@ class ContainerRuntime:
             self.cgroups_cleanup()
         except RuntimeFailure:
             pass  # the next remove or gc collects what is left
-        shutil.rmtree(bundle, ignore_errors=True)
+        self._delete_bundle(bundle)
 
     def respawn(self, cid: str, restart_count: int,
                 on_pid: Callable[[str, int], object] | None = None) -> ContainerInfo:
@@ -282,15 +332,21 @@ class ContainerRuntime:
             raise _failure(exc)(f"cannot create container {record.name}: {exc}") from exc
         record.pid = pid
         record.pid_start_time = process_start_time(record.pid)
+        record.intent, record.intent_by = "", []  # set up: a create ends here
+        faults.point("create.record")
         save_record(bundle, record)
 
     def start(self, cid: str) -> ContainerInfo:
+        """Let a created container run its command. Idempotent: a container that already runs (a
+        start whose caller died before it could record it) is recorded as started now."""
         bundle, record = self._load(cid)
+        faults.point("start.shim")
         try:
             self.shim.start(cid)
         except RuntimeFailure as exc:
             raise _failure(exc)(f"cannot start container {record.name}: {exc}") from exc
         record.started_at = time.time()
+        faults.point("start.record")
         save_record(bundle, record)
         return self._observe(bundle, record)
 
@@ -347,23 +403,64 @@ class ContainerRuntime:
         self._wait_exit_file(bundle, record.pid, 5.0)
         return self.inspect(cid)
 
+    def mark_removing(self, cid: str) -> None:
+        """Write the removal's intent: from now on the container is only ever removed, by this
+        process or, if it dies first, by whoever finds it DEAD. Idempotent."""
+        bundle, record = self._load(cid)
+        if record.intent != REMOVING or record.intent_by != self._me:
+            record.intent, record.intent_by = REMOVING, self._me
+            faults.point("remove.intent")
+            save_record(bundle, record)
+
     def remove(self, cid: str, force: bool = False) -> None:
+        """Stop (with ``force``) and remove the container: its process, the shim's record, its
+        cgroups, then its bundle, whose record goes last, so a removal cut short anywhere is
+        finished by the next one (the record still says REMOVING)."""
         bundle, record = self._load(cid)
         # exit.json comes before the shim reaps PID 1: once `inspect` says exited, remove agrees.
-        if load_exit(bundle, record.pid) is None and is_alive(record):
-            if not force:
-                raise ContainerStateError(f"container {record.name} is running; stop it first or force")
-            self.stop(cid, timeout=0)
+        running = load_exit(bundle, record.pid) is None and is_alive(record)
+        if running and not force:
+            raise ContainerStateError(f"container {record.name} is running; stop it first or force")
+        with self.removing(cid):
+            if running:
+                self.stop(cid, timeout=0)
+            faults.point("remove.shim")
+            try:
+                self.shim.forget(cid)
+            except RuntimeFailure:
+                pass  # a shim that never knew it (restarted) has nothing to forget
+            cgroup = self.cgroups.open(cid)
+            if cgroup is not None:
+                faults.point("remove.cgroup")
+                cgroup.kill()
+                cgroup.remove()
+            self.cgroups_cleanup()
+            faults.point("remove.bundle")
+            self._delete_bundle(bundle)
+
+    def _delete_bundle(self, bundle: Path) -> None:
+        """Rename the bundle out of the containers' listing (atomic: it is there whole, record
+        included, or not at all), then delete it; `collect_debris` finishes a deletion cut short."""
+        trash = bundle.with_name(TRASH_PREFIX + bundle.name)
         try:
-            self.shim.forget(cid)
-        except RuntimeFailure:
-            pass  # a shim that never knew it (restarted) has nothing to forget
-        cgroup = self.cgroups.open(cid)
-        if cgroup is not None:
-            cgroup.kill()
-            cgroup.remove()
-        self.cgroups_cleanup()
-        shutil.rmtree(bundle, ignore_errors=True)
+            os.rename(bundle, trash)
+        except FileNotFoundError:
+            return
+        except OSError:
+            trash = bundle  # (a trash dir of the same id left over: delete in place)
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def collect_debris(self) -> list[str]:
+        """Bundles left half made or half deleted by a process that died: directories with no
+        record (a create cut short before its first write) and trash. Only for a time when no
+        create of this instance is under way (the engine's start); returns what was deleted."""
+        removed = []
+        root = self.layout.containers_dir
+        for path in sorted(root.iterdir()) if root.exists() else []:
+            if path.name.startswith(TRASH_PREFIX) or not (path / "container.json").exists():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        return removed
 
     def exec(self, cid: str, args: list[str], env: list[str] | None = None, user: str | None = None,
              workdir: str | None = None) -> ExecSession:
@@ -442,6 +539,8 @@ class ContainerRuntime:
     def containers(self) -> list[ContainerInfo]:
         result = []
         for bundle in sorted(self.layout.containers_dir.iterdir()) if self.layout.containers_dir.exists() else []:
+            if bundle.name.startswith(TRASH_PREFIX):
+                continue
             record = load_record(bundle)
             if record is not None:
                 result.append(self._observe(bundle, record))
@@ -507,6 +606,19 @@ class ContainerRuntime:
             f.truncate()
 
     def _observe(self, bundle: Path, record: ContainerRecord) -> ContainerInfo:
+        """The container as the kernel and the shim's records show it; a step under way (or left
+        by a process that died: DEAD) overrides the status."""
+        info = self._observe_process(bundle, record)
+        if not record.intent:
+            return info
+        if record.intent_by == self._me:  # ours: under way now, or left half done by a failed step
+            with self._steps_guard:
+                step = record.intent if record.id in self._steps else DEAD
+        else:
+            step = intent_status(record) or DEAD
+        return replace(info, status=step)
+
+    def _observe_process(self, bundle: Path, record: ContainerRecord) -> ContainerInfo:
         exit_info = load_exit(bundle, record.pid)
         if exit_info is None:
             if is_alive(record):

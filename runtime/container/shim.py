@@ -376,6 +376,9 @@ class Shim:
         t = self.containers.get(cid)
         if t is None:
             return proto.error(f"no such container {cid}")
+        if t.status == "running" and t.channel is None:
+            # Started before, by a client that died before it could record it: the same answer.
+            return {"ok": True, "pid": t.pid, "already": True}
         if t.status != "created" or t.channel is None:
             return proto.error(f"container {cid} is {t.status}")
         channel, t.channel = t.channel, None

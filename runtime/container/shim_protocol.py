@@ -15,7 +15,8 @@ container's configuration is the cause (a retry would fail the same way).
   container cgroups live, so that it can make them ahead of time (spare_cgroup.py).
 - ``{"op": "reserve"}`` → ``{"ok": true, "id": ... or null}``: the id whose cgroups already hold
   the warm PID 1, for the client's next create (whose early reply then says ``"in_cgroup": true``).
-- ``{"op": "start", "id": ...}`` → ``{"ok": true, "pid": N}``.
+- ``{"op": "start", "id": ...}`` → ``{"ok": true, "pid": N}``; a container already running
+  answers the same with ``"already": true`` (a client that died before it recorded its start).
 - ``{"op": "exec", "id": ..., "args": [...], "env": [...], "user": ..., "workdir": ...}`` →
   ``{"ok": true, "pid": N}`` with the read ends of its stdout and stderr (SCM_RIGHTS).
   With ``"session": {"tty": bool, "stdin": bool, "size": [rows, cols]}`` the process's stdio

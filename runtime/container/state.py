@@ -30,6 +30,17 @@ class ContainerRecord:
     # The cgroup's cumulative OOM-kill count when this run started: a container restarted in the
     # same cgroup was OOM-killed in this run only if the count has grown since.
     oom_kills_before: int = 0
+    # A step under way, written before its first side effect (the intent): CREATING until the
+    # container is set up (its pid saved), REMOVING from the start of its removal to the end.
+    # ``intent_by`` is the process doing it ([pid, start time]): once that process is gone the
+    # step will never finish by itself, and the container is DEAD (what was left is collected).
+    intent: str = ""
+    intent_by: list[int] = field(default_factory=list)
+
+
+CREATING = "creating"
+REMOVING = "removing"
+DEAD = "dead"
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,7 @@ class ContainerInfo:
     """A snapshot of one container as observed now."""
 
     record: ContainerRecord
-    status: str  # created | running | paused | exited
+    status: str  # created | running | paused | exited; creating | removing (a step under way) | dead
     exit_code: int | None
     finished_at: float | None
     oom_killed: bool = False
@@ -103,3 +114,31 @@ def process_start_time(pid: int) -> int:
 
 def is_alive(record: ContainerRecord) -> bool:
     return record.pid > 0 and process_start_time(record.pid) == record.pid_start_time
+
+
+def this_process() -> list[int]:
+    """[pid, start time] of the calling process: who an intent is written by."""
+    pid = os.getpid()
+    return [pid, process_start_time(pid)]
+
+
+def intent_status(record: ContainerRecord) -> str | None:
+    """The status an unfinished step gives the container (None when no step is under way):
+    CREATING or REMOVING while the process doing it lives, DEAD once it is gone."""
+    if not record.intent:
+        return None
+    owner = record.intent_by
+    if len(owner) == 2 and owner[0] > 0 and _lives(owner[0], owner[1]):
+        return record.intent
+    return DEAD
+
+
+def _lives(pid: int, start_time: int) -> bool:
+    """The process ``pid`` started at ``start_time`` runs (a zombie, killed but not yet reaped by
+    its parent, does not: it will never finish what it began)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = raw.rsplit(")", 1)[1].split()
+    return fields[0] not in ("Z", "X") and int(fields[19]) == start_time

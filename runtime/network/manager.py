@@ -23,6 +23,7 @@ from typing import Any
 import nftables
 from pyroute2 import IPRoute, NetlinkError
 
+from runtime import faults
 from runtime.layout import HostLayout
 from runtime.network import ipam, sysctl
 from runtime.network.conntrack import forget_udp_flows
@@ -141,6 +142,7 @@ class NetworkManager:
         with self._lock, self.state.locked() as state:
             raw = state["networks"].get(spec.name)
             if raw is None:
+                faults.point("network.create")
                 with _host_subnet_lock():
                     raw = self._new_network(spec, state)
                     self._ensure_bridge(_info(spec.name, raw))
@@ -198,6 +200,7 @@ class NetworkManager:
 
     def remove_networks(self, names: list[str]) -> None:
         """`remove_network` for several networks, with one state write and one nftables transaction."""
+        faults.point("network.remove")
         with self._lock, self.state.locked() as state:
             popped = {name: state["networks"].pop(name) for name in names if name in state["networks"]}
             for name, raw in popped.items():
@@ -224,6 +227,7 @@ class NetworkManager:
 
     def release_addresses(self, attachments: list[tuple[str, str]]) -> None:
         """Free the addresses of (container id, network) pairs in one state write; no link changes."""
+        faults.point("network.release")
         with self._lock, self.state.locked() as state:
             isolated = False
             for cid, network_name in attachments:
@@ -233,6 +237,30 @@ class NetworkManager:
                     isolated |= not raw.get("icc", True)
             if isolated:
                 self._apply(state)  # the veth leaves the no-ICC port set
+
+    def networks_of(self, container_id: str) -> list[str]:
+        """The networks where the container holds an address, from the allocations themselves (the
+        engine's own record of them may miss one whose connect was cut short)."""
+        return sorted(name for name, raw in self.state.read()["networks"].items()
+                      if container_id in raw["allocations"].values())
+
+    def release_unknown(self, known: Callable[[str], bool]) -> list[tuple[str, str]]:
+        """Free every address held by a container for which ``known(id)`` is False (one removed by
+        a process that died before it released them), and delete its veth if one is left;
+        returns the (container id, network) pairs freed."""
+        with self._lock, self.state.locked() as state:
+            freed = [(cid, name) for name, raw in state["networks"].items()
+                     for cid in sorted(set(raw["allocations"].values())) if not known(cid)]
+            if not freed:
+                return []
+            faults.point("network.release")
+            gone = set(freed)
+            for name, raw in state["networks"].items():
+                raw["allocations"] = {ip: c for ip, c in raw["allocations"].items() if (c, name) not in gone}
+            for cid, name in freed:
+                self._delete_link(self.layout.veth_name(cid, name))
+            self._apply(state)
+        return freed
 
     def await_veths_gone(self, attachments: list[tuple[str, str]], grace: float = 1.0) -> None:
         """Wait for the veths of containers whose processes are all gone; delete what is left after ``grace``.
@@ -275,12 +303,14 @@ class NetworkManager:
                 else:
                     ip = ipam.allocate(raw["subnet"], raw["gateway"], raw["allocations"], raw.get("last"),
                                        ipv4_address, raw.get("ip_range"))
+                    faults.point("network.allocate")
                     raw["allocations"][ip] = container_id
                     raw["last"] = ip
                 if not raw.get("icc", True):
                     self._apply(state)  # the veth is in the no-ICC port set before it exists
             info = _info(network_name, raw)
             host_ifname = self.layout.veth_name(container_id, network_name)
+            faults.point("network.veth")
             try:
                 mac = self._plumb(pid, info, ip, host_ifname, ifname, default_route and not info.internal)
             except BaseException:
@@ -433,6 +463,7 @@ class NetworkManager:
         changed = {key: state["ports"].get(key) for key, entry in entries.items() if state["ports"].get(key) != entry}
         if not changed:
             return
+        faults.point("network.publish")
         for key in changed:
             state["ports"][key] = entries[key]
         self._apply(state)
@@ -448,6 +479,7 @@ class NetworkManager:
 
     def unpublish_all(self, keys: list[str]) -> None:
         """Forget the keys' ports and rules, in one transaction."""
+        faults.point("network.unpublish")
         with self._lock, self.state.locked() as state:
             if [state["ports"].pop(key) for key in keys if key in state["ports"]]:
                 self._apply(state)

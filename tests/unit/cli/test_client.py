@@ -1,10 +1,16 @@
-"""The CLI finds the engine's socket where the engine puts it, without importing the runtime."""
+"""The CLI finds the engine's socket where the engine puts it, without importing the runtime, and
+says in words when the engine goes away during a request (repeating what is safe to repeat)."""
 
 from __future__ import annotations
 
+import socket
+import threading
+from pathlib import Path
+
 import pytest
 
-from orchestrator.cli.client import run_root
+from orchestrator.cli.client import EngineClient, repeatable, run_root
+from orchestrator.errors import EngineGone
 from runtime.layout import HostLayout
 
 
@@ -16,3 +22,66 @@ from runtime.layout import HostLayout
 ])
 def test_the_client_and_the_runtime_agree_on_the_run_root(environ: dict[str, str]) -> None:
     assert run_root(environ) == HostLayout.from_env(environ).run_root
+
+
+class _Engine:
+    """A unix-socket server standing in for the engine: it reads a request, then either dies
+    without answering or answers 200 with a JSON body."""
+
+    def __init__(self, path: Path, answers: list[bytes | None]) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        self.sock.listen(4)
+        self.answers = answers
+        self.requests: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        for answer in self.answers:
+            conn, _ = self.sock.accept()
+            with conn:
+                self.requests.append(conn.recv(65536).split(b"\r\n", 1)[0])
+                if answer is not None:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer))
+
+
+def _client(tmp_path: Path, answers: list[bytes | None]) -> tuple[EngineClient, _Engine]:
+    client = EngineClient(tmp_path)
+    engine = _Engine(tmp_path / "engine.sock", answers)
+    client.ensure_engine = lambda timeout=20.0: None  # type: ignore[method-assign]  # it is up already
+    return client, engine
+
+
+def test_an_engine_that_dies_mid_request_is_told_in_words(tmp_path: Path) -> None:
+    client, engine = _client(tmp_path, [None])
+    with pytest.raises(EngineGone) as caught:
+        client.request("POST", "/v1/projects/demo/kill", {"services": []})
+    message = str(caught.value)
+    assert "the pyorch engine stopped while it handled POST /v1/projects/demo/kill" in message
+    assert "may or may not have taken effect" in message and "engine.log" in message
+    assert engine.requests == [b"POST /v1/projects/demo/kill HTTP/1.1"]  # not repeated: a signal is not idempotent
+
+
+def test_a_repeatable_request_is_sent_again_to_the_next_engine(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    client, engine = _client(tmp_path, [None, b'{"removed": []}'])
+    assert client.request("POST", "/v1/projects/demo/down", {}) == {"removed": []}
+    assert engine.requests == [b"POST /v1/projects/demo/down HTTP/1.1"] * 2
+    assert "the engine stopped during POST /v1/projects/demo/down" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("method", "path", "expected"), [
+    ("GET", "/v1/projects/demo/ps?all=1", True),
+    ("POST", "/v1/projects/up", True),
+    ("POST", "/v1/projects/demo/down", True),
+    ("POST", "/v1/projects/demo/scale", True),
+    ("POST", "/v1/projects/demo/rm", True),
+    ("POST", "/v1/projects/demo/kill", False),
+    ("POST", "/v1/projects/demo/exec", False),
+    ("POST", "/v1/projects/demo/run", False),
+    ("POST", "/v1/projects/demo/rollback", False),
+    ("POST", "/v1/images/push", False),
+])
+def test_which_requests_are_repeated(method: str, path: str, expected: bool) -> None:
+    assert repeatable(method, path) is expected

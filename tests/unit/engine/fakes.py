@@ -7,10 +7,11 @@ milliseconds, drive its decisions, and read what reached the data plane.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,14 @@ class FakeRuntime:
             raise ContainerNotFound(f"no such container: {cid}")
         self.calls.append(("remove", c.record.name))
 
+    @contextlib.contextmanager
+    def removing(self, cid: str, exclusive: bool = False) -> Iterator[None]:
+        self._get(cid)
+        yield
+
+    def collect_debris(self) -> list[str]:
+        return []
+
     def set_hosts(self, cid: str, entries: list[tuple[str, str]]) -> None:
         pass
 
@@ -234,6 +243,14 @@ class FakeNetwork:
 
     def await_veths_gone(self, attachments: list[tuple[str, str]], grace: float = 1.0) -> None:
         pass
+
+    def networks_of(self, container_id: str) -> list[str]:
+        return sorted(network for cid, network in self.addresses if cid == container_id)
+
+    def release_unknown(self, known: Callable[[str], bool]) -> list[tuple[str, str]]:
+        freed = [key for key in self.addresses if not known(key[0])]
+        self.release_addresses(freed)
+        return freed
 
     def remove_networks(self, names: list[str]) -> None:
         for name in names:

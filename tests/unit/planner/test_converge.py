@@ -154,3 +154,17 @@ def test_an_exit_of_unknown_time_is_restarted_now_not_put_off_at_every_pass(now:
     plan = plan_project("p", {"web": svc(restart="on-failure")}, observed, now=now, restart_delays={"idweb1": 0.4})
     (action,) = plan.actions
     assert isinstance(action, RestartContainer) and action.not_before <= now
+
+
+def test_numbers_vacated_by_a_crash_are_taken_again_first() -> None:
+    """A replica whose create (or removal) a crash cut short was collected: its replacement takes its
+    number, as an uninterrupted run would have made it, and nothing else is renumbered."""
+    plan = plan_project("p", {"web": svc(replicas=3)}, [ctr(2)], vacated={"web": [1]})
+    assert [(a.number, a.name) for a in plan.actions if isinstance(a, CreateContainer)] == [
+        (1, "p-web-1"), (3, "p-web-3")]
+    top = plan_project("p", {"web": svc(replicas=3)}, [ctr(1)], vacated={"web": [3, 2]})
+    assert [a.number for a in top.actions if isinstance(a, CreateContainer)] == [2, 3]
+    beyond = plan_project("p", {"web": svc(replicas=3)}, [ctr(1)], vacated={"web": [5]})
+    assert [a.number for a in beyond.actions if isinstance(a, CreateContainer)] == [5, 6]
+    taken = plan_project("p", {"web": svc(replicas=2)}, [ctr(1)], vacated={"web": [1]})
+    assert [a.number for a in taken.actions if isinstance(a, CreateContainer)] == [2]

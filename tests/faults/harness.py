@@ -1,0 +1,160 @@
+"""Driving an instance through a fault: an engine armed to SIGKILL itself at a numbered crash
+point (runtime/faults.py), requests sent as the CLI or a plain API client sends them, and the
+checks every scenario ends with: what `ps` shows is exactly what the kernel holds, and nothing is
+left after `down`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from runtime.gc import purge_instance
+from runtime.layout import HostLayout
+from tests.faults import census
+from tests.helpers import pyorch
+
+KILLS_PER_SCENARIO = 10
+
+
+def engine_pid(layout: HostLayout) -> int | None:
+    try:
+        pid = int((layout.run_root / "engine.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
+def restart_engine(layout: HostLayout, **env: str) -> int:
+    """Stop the engine (containers keep running) and start a new one with ``env`` (an armed one)."""
+    pyorch(layout, "engine", "stop")
+    wait_for(lambda: engine_pid(layout) is None, "the engine to stop")
+    pyorch(layout, "engine", "start", **env)
+    pid = engine_pid(layout)
+    assert pid is not None
+    return pid
+
+
+def armed(layout: HostLayout, kill_at: int) -> int:
+    """A new engine that SIGKILLs itself at its ``kill_at``th crash point; returns its pid."""
+    return restart_engine(layout, PYORCH_CRASH_AT=str(kill_at))
+
+
+def wait_dead(pid: int, what: str, deadline_s: float = 60.0) -> None:
+    wait_for(lambda: not Path(f"/proc/{pid}").exists(), what, deadline_s)
+
+
+def wait_for(predicate: Callable[[], object], what: str, deadline_s: float = 60.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def api(layout: HostLayout, method: str, path: str, body: Any = None, timeout: float = 120.0) -> bytes:
+    """One request as a plain API client sends it (no retry): the raw answer, b"" if the engine died."""
+    payload = b"" if body is None else json.dumps(body).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(layout.run_root / "engine.sock"))
+        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     f"Content-Length: {len(payload)}\r\nContent-Type: application/json\r\n\r\n".encode() + payload)
+        chunks = []
+        while data := sock.recv(65536):
+            chunks.append(data)
+    return b"".join(chunks)
+
+
+def up_body(file: str, env: dict[str, str]) -> dict[str, Any]:
+    """What `pyorch -f FILE up -d` sends (the engine loads the files itself)."""
+    path = Path(file)
+    return {"source": {"files": [str(path)], "working_dir": str(path.parent), "environ": {**os.environ, **env}},
+            "options": {}}
+
+
+def ps(layout: HostLayout, file: str, **env: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(pyorch(layout, "-f", file, "ps", "-a", "--format", "json", **env).stdout)
+    return rows
+
+
+def mismatches(layout: HostLayout, rows: list[dict[str, Any]], expected: list[str]) -> list[str]:
+    """How the instance differs from exactly ``expected`` containers running, each once, every
+    trace of them in the kernel and the state root and nothing else (empty when it matches)."""
+    problems = []
+    names = sorted(str(r["name"]) for r in rows)
+    if names != sorted(expected):
+        problems.append(f"containers {names}, expected {sorted(expected)}")
+    problems += [f"{r['name']} is {r['status']}" for r in rows if r["status"] != "running"]
+    ids = {str(r["id"]) for r in rows}
+    seen = census.take(layout)
+    if seen.bundles != ids:
+        problems.append(f"bundles not listed: {sorted(seen.bundles - ids)}; "
+                        f"listed without one: {sorted(ids - seen.bundles)}")
+    if seen.cgroups != ids:
+        problems.append(f"cgroups not listed: {sorted(seen.cgroups - ids)}; missing: {sorted(ids - seen.cgroups)}")
+    pid1s = {seen.pids[i] for i in ids if i in seen.pids}
+    warm = census.warm_pid(layout, seen)
+    strays = seen.shim_children - pid1s - {warm or 0}
+    if strays:
+        problems.append(f"processes of the shim that are no listed container: {sorted(strays)}")
+    owners = {cid for cid, _ in seen.allocations}
+    if owners - ids:
+        problems.append(f"addresses held by containers not listed: {sorted(c[:12] for c in owners - ids)}")
+    return problems
+
+
+def leftovers(layout: HostLayout) -> list[str]:
+    seen = census.take(layout)
+    return seen.leftovers(census.warm_pid(layout, seen))
+
+
+def kill_points(total: int, seed: str) -> list[int]:
+    """``KILLS_PER_SCENARIO`` distinct crash points out of ``total``, the same for the same seed
+    and total (spread over the whole scenario: the first and the last always among them)."""
+    if total <= KILLS_PER_SCENARIO:
+        return list(range(1, total + 1))
+    rng = random.Random(f"{seed}:{total}")
+    middle = rng.sample(range(2, total), KILLS_PER_SCENARIO - 2)
+    return sorted({1, total, *middle})
+
+
+@contextmanager
+def scratch_instance(shared_images: Path) -> Iterator[HostLayout]:
+    """A private instance outside any test (to count a scenario's crash points), purged after."""
+    tmp = Path(tempfile.mkdtemp(prefix="pyorch-faults-"))
+    (tmp / "state").mkdir()
+    (tmp / "state" / "images").symlink_to(shared_images)
+    layout = HostLayout(state_root=tmp / "state", run_root=tmp / "run", instance="f" + secrets.token_hex(3))
+    try:
+        yield layout
+    finally:
+        purge_instance(layout)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def count_points(layout: HostLayout, trace: Path) -> list[str]:
+    """The crash points a traced engine went through (``N name`` lines, in order)."""
+    try:
+        return trace.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def sigkill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
