@@ -93,16 +93,20 @@ def test_select_logs_restart_and_quit_in_a_terminal(layout: HostLayout, tmp_path
             rows = {row["name"]: row for row in _ps(layout, file)}
             assert rows["board-web-2"]["pid"] != before and rows["board-web-1"]["pid"] == sibling
 
-            # e: the dashboard gives the terminal to `pyorch exec board-web-1 sh` and comes back when it ends
-            # (without a TTY from exec, sh reads no command and ends at once; with one, it is told to exit)
+            # e: the dashboard gives the terminal to `pyorch exec board-web-1 sh` (a TTY: exec's stdin is
+            # the terminal) and comes back when the shell is told to exit
             def back(s: str) -> bool:   # the whole frame drawn again, keys included
                 return "back from the shell in board-web-1" in s and "q quit" in s
 
+            def prompt(s: str) -> bool:  # tmux drops the blank after "/ #"
+                return any(line.rstrip().endswith("/ #") for line in s.splitlines())
+
             term.keys("e")
-            screen = term.wait_for(lambda s: back(s) or "/ # " in s, "the shell")
-            if not back(screen):
-                term.keys("exit", "Enter")
-                term.wait_for(back, "the dashboard again")
+            term.wait_for(prompt, "the shell")
+            term.keys("hostname", "Enter")
+            term.wait_for(lambda s: s.count("/ #") >= 2, "the shell's answer and its next prompt")
+            term.keys("exit", "Enter")
+            term.wait_for(back, "the dashboard again")
             assert term.pane("alternate_on") == "1"
 
             # a larger terminal: the frame grows and more columns appear
