@@ -11,8 +11,10 @@ import json
 import logging
 import os
 import signal
+import socket
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from orchestrator.engine import (
     volumes_api,
 )
 from orchestrator.engine import network_api as network_routes
+from orchestrator.engine.api_schema import MAX_BODY_BYTES, RequestRefused, check_body, check_query, route_for
 from orchestrator.engine.compose_source import project_from_source
 from orchestrator.engine.engine import Engine
 from orchestrator.engine.logs import LogSource, stream_logs
@@ -45,8 +48,16 @@ from runtime.linux.signals import signal_number
 log = logging.getLogger("pyorch.api")
 
 
+# A client silent this long mid-request (or idle between requests) is dropped; a body must have
+# arrived within twice that, however it trickles. PYORCH_API_TIMEOUT (seconds) changes it.
+REQUEST_TIMEOUT_S = float(os.environ.get("PYORCH_API_TIMEOUT") or 30.0)
+
+
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of clients (144 of 200 concurrent connects in
+    # issue 20) got EAGAIN before the accept loop could take them.
+    request_queue_size = socket.SOMAXCONN
     engine: Engine
     shutdown_requested: threading.Event
 
@@ -54,31 +65,62 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = REQUEST_TIMEOUT_S  # every read and write on the connection (http.server applies it)
+    checked_body: dict[str, Any] = {}
 
     def handle(self) -> None:
         try:
             super().handle()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client went away (Ctrl-C on `logs -f`, a probe connection): nothing to answer
+        except (OSError, ValueError):
+            pass  # the client went away or stalled (Ctrl-C on `logs -f`, a timeout): nothing to answer
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
 
     # --- plumbing ------------------------------------------------------------------------------------
     def body(self) -> dict[str, Any]:
-        length = int(self.headers.get("Content-Length") or 0)
-        if not length:
-            return {}
-        data: dict[str, Any] = json.loads(self.rfile.read(length))
-        return data
+        """The request's body, checked against its route's model before the route ran (api_schema.py)."""
+        return self.checked_body
 
-    def reply(self, status: int, payload: Any) -> None:
+    def _read_body(self) -> bytes:
+        """The body's bytes: Content-Length only, capped, and within a deadline however slowly they come."""
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise RequestRefused(411, "send the body with a Content-Length (no chunked transfer)")
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not raw.isdigit():
+            self.close_connection = True
+            raise RequestRefused(400, f"invalid request: Content-Length must be a number of bytes, not {raw!r}")
+        length = int(raw)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise RequestRefused(413, f"the body is {length} bytes; the engine takes at most {MAX_BODY_BYTES}")
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + 2 * REQUEST_TIMEOUT_S
+        while length > 0:
+            if time.monotonic() > deadline:
+                self.close_connection = True
+                raise RequestRefused(408, "the body took too long to arrive")
+            chunk = self.rfile.read1(min(length, 65536))
+            if not chunk:
+                self.close_connection = True
+                raise RequestRefused(400, "invalid request: the body ended before its Content-Length")
+            chunks.append(chunk)
+            length -= len(chunk)
+        return b"".join(chunks)
+
+    def reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def stream_start(self) -> None:
         self.send_response(200)
@@ -90,7 +132,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlparse(self.path)
         parts = [p for p in url.path.split("/") if p]
-        query = parse_qs(url.query)
+        try:
+            # Everything the request carries is checked first: nothing has happened when it is refused.
+            route = route_for(method, parts)
+            body = self._read_body()
+            query = check_query(route, parse_qs(url.query, keep_blank_values=True))
+            self.checked_body = check_body(route, body) if method == "POST" else {}
+        except RequestRefused as exc:
+            self.reply(exc.status, {"error": str(exc), "kind": "RequestRefused"}, exc.headers)
+            return
+        except OSError:
+            self.close_connection = True  # the client stalled or left while sending
+            return
         try:
             self._route(method, parts, query)
         except (PyorchError, RuntimeFailure) as exc:
@@ -107,6 +160,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._dispatch("POST")
+
+    # Other methods of HTTP reach the router too, which answers 405 with Allow (or 404).
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch("OPTIONS")
 
     # --- routes ---------------------------------------------------------------------------------------
     def _route(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:

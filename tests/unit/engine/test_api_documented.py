@@ -37,3 +37,14 @@ def test_openapi_document_matches_the_routes() -> None:
     served = _served()
     assert len(served) > 20
     assert served == documented
+
+
+def test_every_served_route_has_its_checked_schema() -> None:
+    """The server refuses a request before any route runs unless its table (api_schema.ROUTES)
+    knows the route and the models of its body and query: a route served must be in it."""
+    from orchestrator.engine.api_schema import ROUTES
+
+    table = {(r.method.lower(), "/" + "/".join("{" + s.split("{")[1] if s.startswith("{") else s
+                                               for s in r.segments)) for r in ROUTES}
+    normalize = re.compile(r"\{[^}]+\}")
+    assert {(m, normalize.sub("{}", p)) for m, p in table} == {(m, normalize.sub("{}", p)) for m, p in _served()}
