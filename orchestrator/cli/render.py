@@ -56,7 +56,8 @@ def _status_text(row: dict[str, Any]) -> str:
         return f"Up {_ago(row['started_at'])}" + (f" ({health})" if health else "")
     if row["status"] == "exited":
         oom = " (OOMKilled)" if row.get("oom_killed") else ""
-        return f"Exited ({row['exit_code']}){oom} {_ago(row['finished_at'])} ago"
+        code = "unknown" if row.get("exit_unknown") else row["exit_code"]  # no shim saw it end
+        return f"Exited ({code}){oom} {_ago(row['finished_at'])} ago"
     return str(row["status"]).capitalize()
 
 

@@ -183,16 +183,32 @@ class Engine:
     def _watch_exits(self) -> None:
         """The shim's exit events: the container is read again and its project passed over. Once
         subscribed, and whenever the stream ends (the shim went away), a resync reads what events
-        may have been missed meanwhile."""
+        may have been missed meanwhile.
+
+        The stream's end is how the shim's death is noticed, at once: subscribing again starts a
+        new shim, which adopts the running containers and records the exits nobody saw
+        (`ShimClient.ensure_running`, `ContainerRuntime.adopt_orphans`); the resync then applies
+        restart policies to those. A shim that cannot be started is retried every second, and
+        said once."""
+        failing = False
         while not self._stopping.is_set():
+            ended = False
             try:
                 for event in self.runtime.exit_events():
+                    failing = False
                     if event.get("subscribed"):
                         self.queue.resync()
                     else:
                         self.exited(event)
+                ended = True
             except Exception as exc:
-                log.warning("exit watcher: %s", exc)
-            if not self._stopping.is_set():
-                self.queue.resync()
-            self._stopping.wait(1.0)
+                if not failing:
+                    log.warning("exit watcher: %s (retrying every second)", exc)
+                failing = True
+            if self._stopping.is_set():
+                return
+            self.queue.resync()
+            if ended:
+                log.warning("pyorch-shim went away: a new one adopts the running containers")
+            else:
+                self._stopping.wait(1.0)

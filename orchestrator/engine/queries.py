@@ -66,6 +66,7 @@ class Queries:
             rows.append({
                 "id": info.id, "name": info.name, "service": c.service, "number": c.number,
                 "image": info.record.image, "status": info.status, "exit_code": info.exit_code,
+                "exit_unknown": info.exit_unknown,
                 "oom_killed": info.oom_killed, "created_at": info.record.created_at,
                 "started_at": info.record.started_at, "finished_at": info.finished_at,
                 "restart_count": info.record.restart_count, "pid": info.record.pid,

@@ -180,7 +180,7 @@ class Reconciler:
             info = c.info
             if info.status == "exited" and info.finished_at:
                 self.store.record_exit_once(project, info.id, info.name, info.finished_at, info.exit_code,
-                                            info.oom_killed)
+                                            info.oom_killed, info.exit_unknown)
             result.append(ObservedContainer(
                 id=c.id, name=c.name, service=c.service, number=c.number, config_hash=c.config_hash,
                 status=c.status, created_at=info.record.created_at, started_at=info.record.started_at,

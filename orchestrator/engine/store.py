@@ -314,7 +314,7 @@ class Store:
             self._db.execute("DELETE FROM recorded_exits WHERE container_id=?", (container_id,))
 
     def record_exit_once(self, project: str, container_id: str, name: str, finished_at: float,
-                         exit_code: int | None, oom_killed: bool) -> bool:
+                         exit_code: int | None, oom_killed: bool, unknown: bool = False) -> bool:
         """A `container-die` event the first time an exit is seen, whenever that is (also exits that
         happened while the engine was down); True when this call recorded it."""
         with self._lock:
@@ -326,7 +326,7 @@ class Store:
                     "INSERT INTO events (ts, project, kind, subject, detail) VALUES (?,?,?,?,?)",
                     (time.time(), project, "container-die", name,
                      json.dumps({"id": container_id, "exit_code": exit_code, "oom_killed": oom_killed,
-                                 "finished_at": finished_at})))
+                                 "finished_at": finished_at, **({"unknown": True} if unknown else {})})))
             self._db.execute("COMMIT")
             if inserted:
                 self._new_event.notify_all()

@@ -116,7 +116,7 @@ class ContainerRuntime:
         self.images = images or ImageStore(layout.images_dir)
         self.cgroups = open_cgroups(layout)
         self.features = host_features()  # probed once per process, at start-up
-        self.shim = ShimClient(layout.run_root)
+        self.shim = ShimClient(layout.run_root, on_start=self.adopt_orphans)
         self.volumes = VolumeStore(layout.volumes_dir)
         self._spare_cgroups = _spare_cgroups_config(self.cgroups.plan(_ANY_ID, CgroupResources()))
         self._me = this_process()  # who the intents this runtime writes are by
@@ -297,6 +297,31 @@ class ContainerRuntime:
             raise
         return self.inspect(cid)
 
+    def adopt_orphans(self) -> list[str]:
+        """Hand a shim just started every container whose process a shim before it forked: it
+        watches those still running (their exits and, as far as the kernel lets, their output:
+        shim_adopt.py) and records the exits nobody saw as unknown. Idempotent. Returns the ids."""
+        try:
+            known = self.shim.known()
+        except RuntimeFailure:
+            return []
+        handed = []
+        for bundle in sorted(self.layout.containers_dir.iterdir()) if self.layout.containers_dir.exists() else []:
+            record = load_record(bundle)
+            if record is None or not record.pid or record.id in known or load_exit(bundle, record.pid) is not None:
+                continue
+            if self._adopt(bundle, record):
+                handed.append(record.id)
+        return handed
+
+    def _adopt(self, bundle: Path, record: ContainerRecord) -> bool:
+        try:
+            spec = json.loads((bundle / "spec.json").read_text())
+            self.shim.adopt(spec, record.pid, record.pid_start_time, bool(record.started_at))
+        except (OSError, ValueError, RuntimeFailure):
+            return False  # removed meanwhile, or the shim is gone again: the next look settles it
+        return True
+
     def _forget_quietly(self, cid: str) -> None:
         """Have the shim kill and drop a container it may hold (nothing happens if it holds none)."""
         try:
@@ -400,6 +425,8 @@ class ContainerRuntime:
                     cgroup.kill()
                 self.kill(cid, signal.SIGKILL)
                 _wait_exit(record, 5.0)
+        if load_exit(bundle, record.pid) is None and not is_alive(record):
+            self._adopt(bundle, record)  # no shim saw it end: the one there now records it (unknown)
         self._wait_exit_file(bundle, record.pid, 5.0)
         return self.inspect(cid)
 
@@ -626,12 +653,16 @@ class ContainerRuntime:
                     return ContainerInfo(record, "created", None, None)
                 return ContainerInfo(record, "paused" if (bundle / "paused").exists() else "running", None, None)
             # The shim writes exit.json before it reaps the PID, so a PID seen gone after a first
-            # miss has its record by now, if the shim was there to write it.
+            # miss has its record by now, if the shim was there to write it; if not (it died), the
+            # shim there now records that the exit went unseen (the one writer of exit records).
             exit_info = load_exit(bundle, record.pid)
+            if exit_info is None and record.pid and self._adopt(bundle, record):
+                exit_info = load_exit(bundle, record.pid)
         if exit_info is not None:
             cgroup = self.cgroups.open(record.id)
             oom = bool(cgroup is not None and cgroup.oom_kill_count() > record.oom_kills_before)
-            return ContainerInfo(record, "exited", int(exit_info["exit_code"]), exit_info.get("finished_at"), oom)
+            return ContainerInfo(record, "exited", int(exit_info["exit_code"]), exit_info.get("finished_at"), oom,
+                                 bool(exit_info.get("unknown")))
         if record.pid:
             # Gone without an exit record: the shim was not there to reap it.
             return ContainerInfo(record, "exited", -1, None)

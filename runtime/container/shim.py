@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.container import shim_exec, spare_cgroup, sync
+from runtime.container import shim_adopt, shim_exec, spare_cgroup, sync
 from runtime.container import shim_protocol as proto
 from runtime.container.shim_logs import LogFile
 from runtime.container.shim_loop import Loop
@@ -55,6 +55,8 @@ class Tracked:
     status: str = "created"
     exit: dict[str, Any] | None = None
     created_at: float = field(default_factory=time.monotonic)
+    pidfd: int = -1  # an adopted container (not our child): watched through its pidfd
+    start_time: int = 0
 
 
 @dataclass
@@ -167,6 +169,8 @@ class Shim:
                                 (lambda: self._await_client_attach(fd)) if by_client else None)
         if op == Op.START:
             return self._start(request["id"])
+        if op == Op.ADOPT:
+            return self._adopt(request)
         if op == Op.EXEC:
             return self._exec_session(fd, request) if request.get("session") else self._exec(fd, request)
         if op == Op.ATTACH:
@@ -395,11 +399,49 @@ class Shim:
         t.status = "running" if t.exit is None else "exited"
         return {"ok": True, "pid": t.pid}
 
+    def _adopt(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Watch a container that a shim before this one forked (shim_adopt.py), or, when its
+        process is gone, record that its exit went unseen (its status is unknown; the time is now,
+        when it was noticed). Idempotent: a container already watched stays as it is."""
+        spec = ContainerSpec.from_dict(request["spec"])
+        if spec.id in self.containers:
+            return {"ok": True, "adopted": False, "known": True}
+        pid, start_time = int(request["pid"]), int(request["pid_start_time"])
+        pidfd = shim_adopt.open_pidfd(pid, start_time)
+        if pidfd is None:
+            return {"ok": True, "adopted": False,
+                    "exit": write_exit_record(spec.bundle_dir, pid, -1, 0, unknown=True)}
+        stdio = Stdio(self.loop, LogFile(spec.log_path, spec.log), pid)
+        for fd, stream in shim_adopt.reopen_output(pid):
+            stdio.add_source(fd, stream)
+        t = Tracked(spec=spec, pid=pid, channel=None, stdio=stdio,
+                    status="running" if request.get("started") else "created", pidfd=pidfd, start_time=start_time)
+        self.containers[spec.id] = t
+        self.by_pid[pid] = spec.id
+        self.loop.add(pidfd, lambda _events: self._adopted_exited(spec.id))  # level-triggered: also if gone by now
+        return {"ok": True, "adopted": True}
+
+    def _adopted_exited(self, cid: str) -> None:
+        t = self.containers.get(cid)
+        if t is None or t.pidfd < 0:
+            return
+        status = shim_adopt.exit_status(t.pid, t.pidfd, t.start_time)
+        self.loop.remove(t.pidfd)
+        os.close(t.pidfd)
+        t.pidfd = -1
+        if status is None:
+            self._record_exit(t, -1, 0, unknown=True)
+        else:
+            self._record_exit(t, *shim_adopt.decode(status))
+
     def _forget(self, cid: str) -> None:
         self.warm.give_up(cid)  # reserved, then given up
         t = self.containers.pop(cid, None)
         if t is None:
             return
+        if t.pidfd >= 0:
+            self.loop.remove(t.pidfd)
+            os.close(t.pidfd)
         self.by_pid.pop(t.pid, None)
         t.stdio.close()
         if t.channel is not None:
@@ -416,13 +458,15 @@ class Shim:
         cid = self.by_pid.get(pid)
         if cid is None:
             return False
-        t = self.containers[cid]
+        self._record_exit(self.containers[cid], exit_code, sig)
+        return True
+
+    def _record_exit(self, t: Tracked, exit_code: int, sig: int, unknown: bool = False) -> None:
         t.stdio.drain()  # the last output comes before the exit is announced
-        t.exit = write_exit_record(t.spec.bundle_dir, t.pid, exit_code, sig)
+        t.exit = write_exit_record(t.spec.bundle_dir, t.pid, exit_code, sig, unknown)
         t.status = "exited"
         self._broadcast({"event": "exit", "id": t.spec.id, "pid": t.pid, **t.exit})
         t.stdio.finish({"exit_code": exit_code})
-        return True
 
     def _exec_exited(self, pid: int, exit_code: int) -> None:
         stdio = self.exec_sessions.pop(pid)

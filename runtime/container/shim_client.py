@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -41,6 +42,12 @@ class _Connection:
     def send(self, payload: dict[str, Any]) -> None:
         self.sock.sendall(proto.encode(payload))
 
+    def alive(self) -> bool:
+        """An idle connection has nothing to read: readable means the shim closed it (it died)."""
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return not poller.poll(0)
+
     def read_reply(self) -> dict[str, Any]:
         while not self.lines.has_line():
             data = self.sock.recv(65536)
@@ -53,11 +60,15 @@ class _Connection:
 class ShimClient:
     """Connections are pooled: a request borrows one for its whole exchange, so a create whose
     ``on_pid`` is plumbing a network does not hold up the starts, stops and removes of other
-    threads (the shim serves its connections in turn)."""
+    threads (the shim serves its connections in turn).
 
-    def __init__(self, run_root: Path) -> None:
+    ``on_start`` runs after this client has started a shim (none answered): the runtime adopts
+    the containers of the shim that died (shim_adopt.py)."""
+
+    def __init__(self, run_root: Path, on_start: Callable[[], object] | None = None) -> None:
         self.run_root = run_root
         self.socket_path = run_root / "shim.sock"
+        self.on_start = on_start
         self._lock = threading.Lock()  # guards the pool and starting the shim
         self._idle: list[_Connection] = []
         self._generation = 0  # close() drops connections lent out before it
@@ -72,14 +83,26 @@ class ShimClient:
             raise
         return conn
 
-    def ensure_running(self, timeout: float = 10.0) -> None:
-        """Connect to the shim, starting it first if nobody answers."""
+    def ensure_running(self, timeout: float = 10.0) -> bool:
+        """Connect to the shim, starting it first if nobody answers; True when it was started here
+        (``on_start`` has run then). Pooled connections that the shim closed (it died) are dropped
+        first, so a dead shim is noticed here rather than by the next request's broken pipe."""
+        started = self._connect_or_start(timeout)
+        if started and self.on_start is not None:
+            self.on_start()
+        return started
+
+    def _connect_or_start(self, timeout: float) -> bool:
         with self._lock:
+            dead = [c for c in self._idle if not c.alive()]
+            for conn in dead:
+                self._idle.remove(conn)
+                conn.sock.close()
             if self._idle:
-                return
+                return False
             try:
                 self._idle.append(_Connection(self._connect()))
-                return
+                return False
             except OSError:
                 pass
             self.run_root.mkdir(parents=True, exist_ok=True)
@@ -93,7 +116,7 @@ class ShimClient:
             while True:
                 try:
                     self._idle.append(_Connection(self._connect()))
-                    return
+                    return True
                 except OSError as exc:
                     if time.monotonic() > deadline:
                         raise ShimError(f"pyorch-shim did not come up at {self.socket_path}: {exc}") from exc
@@ -113,6 +136,9 @@ class ShimClient:
         with self._lock:
             generation = self._generation
             conn = self._idle.pop() if self._idle else None
+            if conn is not None and not conn.alive():  # closed since ensure_running looked
+                conn.sock.close()
+                conn = None
         if conn is None:
             try:
                 conn = _Connection(self._connect())
@@ -188,6 +214,11 @@ class ShimClient:
         if failure is not None:
             raise failure
         return int(_checked(reply)["pid"])
+
+    def adopt(self, spec: dict[str, Any], pid: int, pid_start_time: int, started: bool) -> dict[str, Any]:
+        """Have the shim watch a container it did not fork (see shim_protocol.py, ``adopt``)."""
+        return self.request({"op": Op.ADOPT, "spec": spec, "pid": pid, "pid_start_time": pid_start_time,
+                             "started": started})
 
     def start(self, cid: str) -> None:
         """Let a created container exec its command (raises its exec failure)."""
@@ -267,6 +298,10 @@ class ShimClient:
                         yield {"subscribed": True}
         finally:
             conn.close()
+
+    def known(self) -> set[str]:
+        """The ids of the containers the shim keeps (forked or adopted)."""
+        return {str(c["id"]) for c in self.request({"op": Op.LIST})["containers"]}
 
     def shim_pid(self) -> int:
         return int(self.request({"op": Op.PING})["pid"])

@@ -26,6 +26,10 @@ container's configuration is the cause (a retry would fail the same way).
   with the client's end of a session on the container's stdio (SCM_RIGHTS).
 - ``{"op": "exec_status", "pid": N}`` → ``{"ok": true, "exit": null or {"exit_code": N}}``.
 - ``{"op": "list"}`` → ``{"ok": true, "containers": [...], "spare": id or null}``.
+- ``{"op": "adopt", "spec": {...}, "pid": N, "pid_start_time": T, "started": bool}``: watch a
+  container a shim before this one forked (shim_adopt.py) → ``{"ok": true, "adopted": bool}``;
+  ``"known": true`` when it is watched already, ``"exit": {...}`` when its process was gone (an
+  exit record with ``"unknown": true`` was written).
 - ``{"op": "forget", "id": ...}``: kill and drop a container (also gives a reserved spare up).
 - ``{"op": "subscribe"}`` → ``{"ok": true}`` (every exit after it is sent), then the connection is a stream of
   ``{"event": "exit", "id": ..., "pid": N, "exit_code": N, "signal": N, "finished_at": T}``.
@@ -51,6 +55,7 @@ class Op(enum.StrEnum):
     ATTACH = "attach"
     EXEC_STATUS = "exec_status"
     LIST = "list"
+    ADOPT = "adopt"
     FORGET = "forget"
     SUBSCRIBE = "subscribe"
 

@@ -65,10 +65,13 @@ class Reaper:
         return True, info
 
 
-def write_exit_record(bundle_dir: str, pid: int, exit_code: int, signal: int) -> dict[str, Any]:
+def write_exit_record(bundle_dir: str, pid: int, exit_code: int, signal: int, unknown: bool = False) -> dict[str, Any]:
     """exit.json in the container's bundle (written whole, then renamed into place); ``pid`` says
-    which run of the container it is about (a restart keeps the bundle)."""
+    which run of the container it is about (a restart keeps the bundle). ``unknown``: the exit
+    was not seen (no shim was there), so its status is unknown and its time is when it was noticed."""
     info: dict[str, Any] = {"exit_code": exit_code, "signal": signal, "finished_at": time.time(), "pid": pid}
+    if unknown:
+        info["unknown"] = True
     path = os.path.join(bundle_dir, "exit.json")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:

@@ -52,6 +52,7 @@ class ContainerInfo:
     exit_code: int | None
     finished_at: float | None
     oom_killed: bool = False
+    exit_unknown: bool = False  # exited while no shim watched it: the status is unknown (exit_code -1)
 
     @property
     def id(self) -> str:

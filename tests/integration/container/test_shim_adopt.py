@@ -1,0 +1,120 @@
+"""What the shim learns of a process it did not fork (runtime/container/shim_adopt.py): its exit
+status while it is a zombie and, where the kernel keeps it (PIDFD_INFO_EXIT, ≥ 6.15), after it
+was reaped; its stdout pipe opened again; a reused pid refused."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+
+import pytest
+
+from runtime.container import shim_adopt
+from runtime.container.state import process_start_time
+from runtime.features import host_features
+
+pytestmark = pytest.mark.root
+
+
+def _child(code: int = 0, pipe: int | None = None) -> int:
+    """A child that writes to ``pipe`` (as its stdout) when told, then exits with ``code``."""
+    go_r, go_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(go_w)
+        if pipe is not None:
+            os.dup2(pipe, 1)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # not a pipe: left alone
+        os.write(ready_w, b"r")
+        os.read(go_r, 1)
+        if pipe is not None:
+            os.write(1, b"after the reopen\n")
+        os.read(go_r, 1)
+        os._exit(code)
+    os.close(go_r)
+    os.close(ready_w)
+    assert os.read(ready_r, 1) == b"r"  # its stdio is in place
+    os.close(ready_r)
+    _children[pid] = go_w
+    return pid
+
+
+_children: dict[int, int] = {}
+
+
+def _tell(pid: int) -> None:
+    os.write(_children[pid], b"x")
+
+
+def _wait_readable(fd: int) -> None:
+    assert select.select([fd], [], [], 10)[0], "the pidfd never turned readable"
+
+
+def test_the_status_of_a_zombie_and_of_a_reaped_process() -> None:
+    pid = _child(code=7)
+    start = process_start_time(pid)
+    pidfd = shim_adopt.open_pidfd(pid, start)
+    assert pidfd is not None
+    try:
+        _tell(pid)
+        _tell(pid)
+        _wait_readable(pidfd)
+        time.sleep(0.05)
+        status = shim_adopt.exit_status(pid, pidfd, start)  # a zombie: /proc/<pid>/stat has it
+        assert status is not None and shim_adopt.decode(status) == (7, 0)
+        os.waitpid(pid, 0)  # reaped: only the pidfd can still tell (PIDFD_INFO_EXIT)
+        status = shim_adopt.exit_status(pid, pidfd, start)
+        if host_features().pidfd_exit_info:
+            assert status is not None and shim_adopt.decode(status) == (7, 0)
+        else:
+            assert status is None
+    finally:
+        os.close(pidfd)
+
+
+def test_a_signal_is_128_plus_its_number() -> None:
+    pid = _child()
+    start = process_start_time(pid)
+    pidfd = shim_adopt.open_pidfd(pid, start)
+    assert pidfd is not None
+    try:
+        os.kill(pid, signal.SIGKILL)
+        _wait_readable(pidfd)
+        os.waitpid(pid, 0)
+        status = shim_adopt.exit_status(pid, pidfd, start)
+        if host_features().pidfd_exit_info:
+            assert status is not None and shim_adopt.decode(status) == (137, 9)
+    finally:
+        os.close(pidfd)
+
+
+def test_a_pid_that_is_not_the_same_process_is_refused() -> None:
+    pid = _child()
+    try:
+        assert shim_adopt.open_pidfd(pid, process_start_time(pid) + 1) is None  # another start time
+    finally:
+        _tell(pid)
+        _tell(pid)
+        os.waitpid(pid, 0)
+    assert shim_adopt.open_pidfd(pid, 0) is None  # gone
+
+
+def test_the_stdout_pipe_of_a_process_is_opened_again() -> None:
+    read_end, write_end = os.pipe()
+    pid = _child(pipe=write_end)
+    os.close(write_end)
+    os.close(read_end)  # the reader is gone, as with a shim that died
+    try:
+        opened = shim_adopt.reopen_output(pid)
+        assert [stream for _, stream in opened] == ["stdout"]  # fd 2 is /dev/null: left alone
+        (fd, _), = opened
+        _tell(pid)
+        assert select.select([fd], [], [], 10)[0]
+        assert os.read(fd, 100) == b"after the reopen\n"
+        os.close(fd)
+    finally:
+        _tell(pid)
+        os.waitpid(pid, 0)
