@@ -5,7 +5,8 @@ Layout under ``images/build-mounts/cache/<sha256 of the id>/``: ``id`` (the id a
 for ``private`` users that found the others busy), and one ``<dir>.lock`` beside each. Locks are
 ``flock``s held for the whole step:
 
-- ``shared``: a shared lock, so any number of steps (of this build or others) use it at once;
+- ``shared``: a shared lock, so any number of steps (of this build or others) use it at once (the
+  directory itself is made under an exclusive lock first, by one of them);
 - ``locked``: an exclusive lock on ``shared/``: one step at a time, the others wait (BuildKit's
   "pauses the second writer");
 - ``private``: the first directory whose exclusive lock is free, or a new ``private-N``.
@@ -20,6 +21,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,8 +46,14 @@ def cache_directory(store_root: Path, spec: CacheSpec, seed: Seed | None = None)
             yield directory
         return
     mode = fcntl.LOCK_EX if spec.sharing == "locked" else fcntl.LOCK_SH
-    with _locked(home / "shared.lock", mode):
-        yield _ready(home / "shared", spec, seed)
+    lock, directory = home / "shared.lock", home / "shared"
+    while True:
+        with _locked(lock, fcntl.LOCK_EX):  # made by one step only, even among shared users
+            _ready(directory, spec, seed)
+        with _locked(lock, mode):
+            if directory.is_dir():  # not pruned between the two locks
+                yield directory
+                return
 
 
 @contextlib.contextmanager
@@ -78,11 +86,10 @@ def _locked(path: Path, mode: int) -> Iterator[None]:
 
 
 def _ready(directory: Path, spec: CacheSpec, seed: Seed | None) -> Path:
-    """Make the directory the first time (under its lock: no one else is making it)."""
+    """Make the directory the first time (under its exclusive lock: no one else is making it)."""
     if directory.is_dir():
         return directory
-    staging = directory.with_name(f".new-{directory.name}-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = directory.with_name(f".new-{directory.name}-{os.getpid()}-{secrets.token_hex(4)}")
     staging.mkdir()
     try:
         if seed is not None:
