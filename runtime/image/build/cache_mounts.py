@@ -48,8 +48,11 @@ def cache_directory(store_root: Path, spec: CacheSpec, seed: Seed | None = None)
     mode = fcntl.LOCK_EX if spec.sharing == "locked" else fcntl.LOCK_SH
     lock, directory = home / "shared.lock", home / "shared"
     while True:
-        with _locked(lock, fcntl.LOCK_EX):  # made by one step only, even among shared users
-            _ready(directory, spec, seed)
+        if not directory.is_dir():
+            # Made by one step only, even among shared users. Nobody holds the lock on a directory
+            # that does not exist yet, so this waits only for another step making it.
+            with _locked(lock, fcntl.LOCK_EX):
+                _ready(directory, spec, seed)
         with _locked(lock, mode):
             if directory.is_dir():  # not pruned between the two locks
                 yield directory

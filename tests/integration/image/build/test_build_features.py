@@ -106,7 +106,7 @@ def test_add_a_url_with_its_checksum(rt: ContainerRuntime, tmp_path: Path) -> No
         context = _context(tmp_path, f"FROM {BUSYBOX}\nADD --checksum={digest} {url} /downloads/\n"
                                      f"ADD {url} /renamed.bin\n")
         first = Builder(rt).build(BuildRequest(context=context))
-        code, lines = run_image_cmd(rt, first.image.id, "cat /downloads/data.bin; echo; stat -c %a /renamed.bin")
+        code, lines = run_image_cmd(rt, first.image.id, 'echo "$(cat /downloads/data.bin)"; stat -c %a /renamed.bin')
         assert (code, lines) == (0, [body.decode(), "600"])
         fetched = len(clients)
         Builder(rt).build(BuildRequest(context=context))

@@ -64,7 +64,7 @@ def test_run_reaches_a_server_on_the_host_through_the_build_network(rt: Containe
                                      "ip -4 route > /route\n")
         request = BuildRequest(context=context, extra_hosts={"hostside": "host-gateway"}, no_cache=True)
         result = Builder(rt).build(request)
-        code, lines = run_image_cmd(rt, result.image.id, "cat /fetched; echo; cat /route")
+        code, lines = run_image_cmd(rt, result.image.id, "echo \"$(cat /fetched)\"; cat /route")
         assert code == 0 and lines[0] == token
         assert any(line.startswith("default via ") for line in lines[1:])  # a real route out, not loopback
         assert clients and not any(c.startswith("127.") for c in clients)  # came in on the build network

@@ -46,3 +46,25 @@ def test_steps_starting_together_share_one_directory_made_once(tmp_path: Path) -
         seeded, seen, errors = _steps_together(tmp_path, spec)
         assert (errors, seeded, len(set(seen)), len(seen)) == ([], 1, 1, 4)
     assert prune_cache_mounts(tmp_path) == 5
+
+
+def test_shared_users_are_inside_at_the_same_time(tmp_path: Path) -> None:
+    """A step that finds the directory made goes in beside the one using it (no exclusive wait)."""
+    spec = CacheSpec("/cache", "beside", "shared", 0o755, os.getuid(), os.getgid())
+    inside = threading.Barrier(2, timeout=10)  # broken unless both are inside at once
+    errors: list[BaseException] = []
+
+    def step() -> None:
+        try:
+            with cache_directory(tmp_path, spec):
+                inside.wait()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=step) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)  # the second arrives while the first is inside
+    for thread in threads:
+        thread.join()
+    assert errors == []
