@@ -49,7 +49,7 @@ def test_a_flooding_container_stays_within_its_cap_and_logs_answer(layout: HostL
         peak = 0
         answers = 0
         took: list[float] = []
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a guard against a flood that never ends, not a timing check
         while True:
             peak = max(peak, log_bytes(layout, cid))
             started = time.monotonic()
