@@ -8,7 +8,8 @@ buildable service, `build.platforms` without the service's `platform`, `network_
 twin (cpus, memory, pids, memory reservation), `container_name` with several replicas, a
 `develop.watch` rule without `target` for a sync action, two mounts on one target, a secret with
 neither `file` nor `environment` (nor `content`, which pyorch accepts), dependency cycles.
-pyorch also refuses `network_mode: host` with `ports` (Docker would drop the ports silently).
+pyorch also refuses `network_mode: host` with `ports` (Docker would drop the ports silently), except
+for `config`, which renders any file Compose renders.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from orchestrator.spec.yamlsource import Path_
 Locate = Callable[[Path_], Location]
 
 
-def check_consistency(project: Project, locate: Locate) -> None:
+def check_consistency(project: Project, locate: Locate, check_support: bool = True) -> None:
     for name, service in project.services.items():
         here: Path_ = ("services", name)
         _check_image_and_build(project, name, service, locate)
         if service.network_mode and service.networks:
             raise SchemaError(f"service {name!r} declares mutually exclusive `network_mode` and `networks`",
                               locate((*here, "network_mode")))
-        if service.network_mode == "host" and service.ports:
+        if check_support and service.network_mode == "host" and service.ports:
             raise SchemaError(f"service {name!r}: ports cannot be published with network_mode: host",
                               locate((*here, "ports")))
         _check_references(project, name, service, locate)

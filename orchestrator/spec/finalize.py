@@ -67,7 +67,7 @@ def finalize_project(name: str, project_dir: Path, merged: dict[str, Any], sourc
     _apply_profiles(project, profiles, named, locate, warnings)
     _apply_defaults(project, added)
     _name_resources(project, added)
-    check_consistency(project, locate)
+    check_consistency(project, locate, check_support)
     check_network_addresses(project, locate)
     check_logging(project, locate, warnings)
     if check_support:

@@ -14,6 +14,7 @@ Seeded and bounded (`derandomize`, a fixed number of examples) so CI time stays 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -179,9 +180,9 @@ def test_pyorch_and_compose_agree(document: dict[str, Any], env_lines: list[str]
         if ours.code == 0:
             assert ours.stdout == theirs.stdout, harness.first_difference(
                 harness.parse_output(ours.stdout, "json"), harness.parse_output(theirs.stdout, "json"))
-        else:
-            last = ours.stderr.strip().splitlines()[-1]
-            assert last.startswith("error: "), last
+        else:  # every refusal of a file says where: file:line:column
+            message = " ".join(ours.stderr.split())
+            assert re.search(r"error: \S+:\d+:\d+: ", message), message
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
