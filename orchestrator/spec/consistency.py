@@ -34,6 +34,10 @@ def check_consistency(project: Project, locate: Locate, check_support: bool = Tr
             raise SchemaError(f"service {name!r}: ports cannot be published with network_mode: host",
                               locate((*here, "ports")))
         _check_references(project, name, service, locate)
+        test = service.healthcheck.test if service.healthcheck else None
+        if test and test[0] not in ("NONE", "CMD", "CMD-SHELL"):
+            raise SchemaError(f"service {name!r}: healthcheck.test must start with CMD, CMD-SHELL or NONE, "
+                              f"not {test[0]!r}", locate((*here, "healthcheck", "test")))
         _check_twins(name, service, locate)
         _check_mounts(name, service, locate)
         for index, rule in enumerate(service.develop.watch or [] if service.develop else []):

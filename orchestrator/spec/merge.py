@@ -29,9 +29,10 @@ def _text_key(item: Any) -> Any:
 
 
 def _port_key(item: Any) -> Any:
+    """Compose's: host IP (default 0.0.0.0), published, target and protocol (default tcp)."""
     if not isinstance(item, dict):
         return repr(item)
-    return (item.get("host_ip"), item.get("target"), item.get("published"), item.get("protocol", "tcp"))
+    return (item.get("host_ip") or "0.0.0.0", item.get("published"), item.get("target"), item.get("protocol") or "tcp")
 
 
 def _target_key(item: Any) -> Any:

@@ -176,6 +176,10 @@ def check_values(data: Any, source: SourceMap, path: Path_ = ()) -> None:
     if isinstance(data, bool | int | float) and any(_matches(path, p) for p in _STRINGS):
         dotted = ".".join(str(p) for p in path)
         raise SchemaError(f"{dotted} must be a string (quote it)", source.locate(path))
+    if isinstance(data, bool | float) and _matches(path, ("services", "*", "expose", "[]")):
+        dotted = ".".join(str(p) for p in path)
+        raise SchemaError(f"{dotted}: unsupported expose value {data!r} (a port number or a string)",
+                          source.locate(path))
     if isinstance(data, dict):
         for key, value in data.items():
             check_values(value, source, (*path, key))

@@ -313,9 +313,18 @@ def test_replicas(write: Write, load: Load, body: str, replicas: int) -> None:
 
 def test_scale_and_replicas_must_agree(write: Write, load: Load) -> None:
     write("compose.yaml", "services:\n  web:\n    image: x\n    scale: 2\n    deploy: {replicas: 3}\n")
-    with pytest.raises(SchemaError, match="differ") as info:
+    with pytest.raises(SchemaError, match="distinct values on 'scale' and 'deploy.replicas'") as info:
         load()
     assert _location(info.value)[1] is not None
+
+
+def test_a_healthcheck_test_is_checked_on_enabled_services_only(write: Write, load: Load) -> None:
+    """As Compose: a service the profiles disable is not checked for consistency."""
+    write("compose.yaml", "services:\n  web: {image: x, profiles: [p], healthcheck: {test: [SHELL, x]}}\n")
+    assert load().services == {}
+    with pytest.raises(SchemaError, match="must start with CMD, CMD-SHELL or NONE") as info:
+        load(profiles=["p"])
+    assert _location(info.value)[1] == 2
 
 
 def test_warnings_name_unapplied_keys_once(write: Write, load: Load) -> None:
