@@ -313,7 +313,7 @@ def test_replicas(write: Write, load: Load, body: str, replicas: int) -> None:
 
 def test_scale_and_replicas_must_agree(write: Write, load: Load) -> None:
     write("compose.yaml", "services:\n  web:\n    image: x\n    scale: 2\n    deploy: {replicas: 3}\n")
-    with pytest.raises(SchemaError, match="distinct values on 'scale' and 'deploy.replicas'") as info:
+    with pytest.raises(SchemaError, match=r"distinct values on 'scale' and 'deploy\.replicas'") as info:
         load()
     assert _location(info.value)[1] is not None
 
