@@ -19,7 +19,7 @@ APPLIED_KEYS: frozenset[str] = frozenset({
 })
 
 # Keys the loader consumes itself: they shape the project, not a container.
-LOADER_KEYS: frozenset[str] = frozenset({"extends"})
+LOADER_KEYS: frozenset[str] = frozenset({"extends", "label_file"})
 
 # Accepted and warned about today, with work scheduled (docs status "planned").
 PLANNED_KEYS: frozenset[str] = frozenset({
