@@ -57,7 +57,7 @@ def run_oneoff(engine: Engine, name: str, body: dict[str, Any],
     """`run`'s one-off container, created and started (``before_start(id)`` between the two)."""
     spec = body.get("project")
     if not isinstance(spec, dict) or spec.get("name") != name:
-        raise EngineError("run needs the project (as `pyorch config --format json` prints it)")
+        raise EngineError("run needs the loaded project (its model as JSON)")
     request = oneoff.RunRequest.from_body(body)
     spec = with_build_images(spec)  # a build-only service runs `<project>-<service>`, as `up` does
     try:

@@ -240,7 +240,7 @@ class ProjectOps:
     def run(self, spec: dict[str, Any], project: Project, no_deps: bool, request: oneoff.RunRequest,
             before_start: Callable[[str], None] | None = None) -> ContainerInfo:
         """`run`: the service's dependencies up first (and waited for, like Compose), then the one-off;
-        ``spec`` is the project as `pyorch config --format json` prints it, ``project`` its model;
+        ``spec`` is the loaded project as JSON (`Project.model_dump`), ``project`` its model;
         ``before_start(id)`` runs between the one-off's create and start."""
         p = self.parts
         if request.service not in project.services:

@@ -3,7 +3,7 @@
 The engine keeps the whole desired state and its loop converges all of it, so a selection is
 expressed in the stored spec itself: selected services (and, unless ``no_deps``, what they
 depend on) take their new definitions; other services keep what was stored before, or are not
-wanted yet. Pure functions on the canonical spec dict (what `pyorch config --format json` prints).
+wanted yet. Pure functions on the spec dict (the loaded project's model as JSON, `Project.model_dump`).
 """
 
 from __future__ import annotations
