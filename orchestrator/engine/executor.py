@@ -348,12 +348,13 @@ class Executor:
         internal = {n.name for n in self.network.list_networks() if n.internal}
         gateway_net = next((n.runtime_name for n in nets if n.runtime_name not in internal), None)
         for index, net in enumerate(nets):
-            with self.network_lock:
-                attachment = self.network.connect(
-                    cid, pid, net.runtime_name, ipv4_address=net.ipv4_address,
-                    aliases=(name, service.name, *net.aliases), ifname=f"eth{index}",
-                    default_route=net.runtime_name == gateway_net,
-                )
+            # Not under `network_lock`: the manager chooses the address under its own lock and
+            # makes the links outside it, so the connects of a burst of creates run side by side.
+            attachment = self.network.connect(
+                cid, pid, net.runtime_name, ipv4_address=net.ipv4_address,
+                aliases=(name, service.name, *net.aliases), ifname=f"eth{index}",
+                default_route=net.runtime_name == gateway_net,
+            )
             self.store.set_attachment(cid, net.runtime_name, attachment.ip)
             if index == 0:
                 extra = with_host_gateway(service.extra_hosts or {}, attachment.gateway)

@@ -1,8 +1,10 @@
 """Bridges, veths and published ports for one pyorch instance (the engine's network API).
 
-pyroute2 is imported here, in the long-lived engine, never per container. Rules go through
-libnftables in process, one transaction per change. One lock serialises the calls of the
-engine's threads; the state file's flock serialises processes.
+pyroute2 is imported here, in the long-lived engine, never per container; a container's own links
+are made with a few requests packed by hand (rtnl.py). Rules go through libnftables in process,
+one transaction per change. One lock serialises the engine's threads' changes to the state and
+the rules (a connect holds it only to choose the address); the state file's flock serialises
+processes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import ipaddress
+import os
 import random
 import shutil
 import socket
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import nftables
-from pyroute2 import IPRoute, NetlinkError
+from pyroute2 import NetlinkError
 
 from runtime import faults
 from runtime.layout import HostLayout
@@ -33,6 +36,7 @@ from runtime.network.model import Attachment, NetworkInfo, NetworkSpec, PortBind
 from runtime.network.mtu import default_mtu
 from runtime.network.netlink_thread import HostNetlink
 from runtime.network.netns import netlink_socket_in
+from runtime.network.rtnl import NetlinkFailure, Rtnl
 from runtime.network.ruleset import Publication, removal, render
 from runtime.network.state import StateFile
 
@@ -291,6 +295,8 @@ class NetworkManager:
         """Give the container ``pid`` an interface on the network, with an address of its own.
 
         ``aliases`` are names for service discovery; the DNS side keeps them (not the kernel).
+        Only the address is chosen under the lock; the links are made on netlink sockets of this
+        call's own (rtnl.py), so the connects of a burst of creates run side by side.
         """
         with self._lock:
             with self.state.locked() as state:
@@ -309,16 +315,18 @@ class NetworkManager:
                 if not raw.get("icc", True):
                     self._apply(state)  # the veth is in the no-ICC port set before it exists
             info = _info(network_name, raw)
-            host_ifname = self.layout.veth_name(container_id, network_name)
-            faults.point("network.veth")
-            try:
-                mac = self._plumb(pid, info, ip, host_ifname, ifname, default_route and not info.internal)
-            except BaseException:
+            bridge = self._bridge(info)
+        host_ifname = self.layout.veth_name(container_id, network_name)
+        faults.point("network.veth")
+        try:
+            mac = self._plumb(pid, info, bridge, ip, host_ifname, ifname, default_route and not info.internal)
+        except BaseException:
+            with self._lock:
                 self._release(network_name, container_id)
                 self._delete_link(host_ifname)
-                raise
-            return Attachment(ip=ip, mac=mac, ifname=ifname, host_ifname=host_ifname, gateway=info.gateway,
-                              network=network_name)
+            raise
+        return Attachment(ip=ip, mac=mac, ifname=ifname, host_ifname=host_ifname, gateway=info.gateway,
+                          network=network_name)
 
     def _bridge(self, info: NetworkInfo, fresh: bool = False) -> int:
         """The bridge's ifindex, remembered (looked up again when a request finds it stale)."""
@@ -329,44 +337,42 @@ class NetworkManager:
             self._bridge_index[info.bridge] = found[0]
         return self._bridge_index[info.bridge]
 
-    def _plumb(self, pid: int, info: NetworkInfo, ip: str, host_ifname: str, ifname: str,
+    def _plumb(self, pid: int, info: NetworkInfo, bridge: int, ip: str, host_ifname: str, ifname: str,
                default_route: bool) -> str:
-        ipr = self.ipr
-        peer: dict[str, Any] = {"ifname": ifname, "net_ns_fd": f"/proc/{pid}/ns/net"}
-        request: dict[str, Any] = {"ifname": host_ifname, "kind": "veth", "master": self._bridge(info),
-                                   "state": "up", "peer": peer}
-        if info.mtu:  # both ends at the network's MTU, so the container's TCP MSS fits the uplink
-            request["mtu"] = peer["mtu"] = info.mtu
         # One request: host end up on the bridge, peer created inside the container's netns (whose
-        # `lo` the container's own setup brings up; pyroute2 does not pass flags for the peer).
+        # `lo` the container's own setup brings up), both at the network's MTU so the container's
+        # TCP MSS fits the uplink.
         try:
-            try:
-                ipr.link("add", **request)
-            except NetlinkError as exc:
-                if exc.code == EEXIST:
-                    self._delete_link(host_ifname)  # a stale end left by a crashed attempt
-                elif exc.code in (ENODEV, EINVAL):
-                    request["master"] = self._bridge(info, fresh=True)  # the bridge was re-created
-                else:
-                    raise
-                ipr.link("add", **request)
-        except (NetlinkError, OSError) as exc:
+            netns = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
             raise NetworkError(f"cannot create the veth of process {pid} on {info.name}: {exc}") from exc
+        try:
+            with Rtnl() as host:
+                try:
+                    host.add_veth(host_ifname, ifname, netns, bridge, info.mtu)
+                except NetlinkFailure as exc:
+                    if exc.errno == EEXIST:
+                        with self._lock:
+                            self._delete_link(host_ifname)  # a stale end left by a crashed attempt
+                    elif exc.errno in (ENODEV, EINVAL):
+                        with self._lock:
+                            bridge = self._bridge(info, fresh=True)  # the bridge was re-created
+                    else:
+                        raise
+                    host.add_veth(host_ifname, ifname, netns, bridge, info.mtu)
+        except OSError as exc:
+            raise NetworkError(f"cannot create the veth of process {pid} on {info.name}: {exc}") from exc
+        finally:
+            os.close(netns)
         sysctl.tune_bridge_port(host_ifname)
         prefix = ipaddress.ip_network(info.subnet).prefixlen
-        inside = IPRoute(fileno=netlink_socket_in(pid, also=lambda: sysctl.tune_container_interface(ifname)))
         try:
-            link = inside.link("get", ifname=ifname)[0]
-            index = link["index"]
-            inside.addr("add", index=index, address=ip, prefixlen=prefix)
-            inside.link("set", index=index, state="up")
-            if default_route:
-                inside.route("add", dst="0.0.0.0/0", gateway=info.gateway, oif=index)
-            return str(link.get_attr("IFLA_ADDRESS"))
-        except NetlinkError as exc:
+            with Rtnl(netlink_socket_in(pid, also=lambda: sysctl.tune_container_interface(ifname))) as inside:
+                link = inside.link(ifname)
+                inside.configure(link.index, ip, prefix, info.gateway if default_route else None)
+                return link.mac
+        except OSError as exc:
             raise NetworkError(f"cannot configure {ifname} in the container: {exc}") from exc
-        finally:
-            inside.close()
 
     def disconnect(self, container_id: str, network_name: str) -> None:
         """Release the address; the veth goes with the container's netns, or now if it is still there."""
