@@ -6,6 +6,7 @@ Knows images and cgroups, not Compose. Networking is attached by the caller betw
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import select
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import faults
-from runtime.cgroups import Cgroup, open_cgroups
+from runtime.cgroups import Cgroup, CgroupError, open_cgroups
 from runtime.cgroups import Resources as CgroupResources
 from runtime.container import copy
 from runtime.container.file_mounts import check_files, stage_files
@@ -352,7 +353,8 @@ class ContainerRuntime:
         try:
             pid = self.shim.create(asdict(spec), None if on_pid is None else partial(on_pid, spec.id),
                                    meanwhile=lambda: made.append(make_cgroup()),
-                                   attach=lambda pid: made[0].attach(pid), spare_cgroups=self._spare_cgroups)
+                                   attach=lambda pid: _attach_unless_gone(made[0], pid),
+                                   spare_cgroups=self._spare_cgroups)
         except ShimError as exc:
             raise _failure(exc)(f"cannot create container {record.name}: {exc}") from exc
         record.pid = pid
@@ -790,6 +792,18 @@ def _failure(exc: RuntimeFailure) -> type[RuntimeFailure]:
     if isinstance(exc, ConfigurationError) or (isinstance(exc, ShimError) and exc.refused):
         return ConfigurationError
     return RuntimeFailure
+
+
+def _attach_unless_gone(cgroup: Cgroup, pid: int) -> None:
+    """Put PID 1 in its cgroups; a PID 1 that has died in its setup meanwhile (a bind source gone,
+    say) is no error here: the shim, which reaps it, reads why from its setup channel and reports
+    that instead."""
+    try:
+        cgroup.attach(pid)
+    except CgroupError as exc:
+        cause = exc.__cause__
+        if not (isinstance(cause, OSError) and cause.errno == errno.ESRCH):
+            raise
 
 
 def _spare_cgroups_config(cgroup: Cgroup) -> dict[str, Any]:

@@ -18,19 +18,18 @@ reaping and exit records; sync.py holds the messages to the processes being set 
 from __future__ import annotations
 
 import os
-import select
 import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from runtime.container import shim_adopt, shim_exec, spare_cgroup, sync
 from runtime.container import shim_protocol as proto
 from runtime.container.shim_logs import LogFile
-from runtime.container.shim_loop import Loop
+from runtime.container.shim_loop import Loop, Task, Timeout, Wait
 from runtime.container.shim_protocol import Op
 from runtime.container.shim_reaper import Reaper, death_of, write_exit_record
 from runtime.container.shim_stdio import Stdio
@@ -59,6 +58,16 @@ class Tracked:
     start_time: int = 0
 
 
+R = TypeVar("R")
+Steps = Generator[Wait, None, R]  # a request's work as a task of the loop, ending with its result
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A reply that a task of the loop computes (creates and starts wait on other processes)."""
+    steps: Steps[dict[str, Any]]
+
+
 @dataclass
 class Client:
     conn: socket.socket
@@ -73,11 +82,13 @@ class Shim:
         self.by_pid: dict[int, str] = {}
         self.clients: dict[int, Client] = {}
         self.subscribers: dict[int, socket.socket] = {}
+        self.setting_up: dict[str, float] = {}  # creates under way (tasks of the loop): id → when it began
         self.exec_sessions: dict[int, Stdio] = {}  # exec'd pid → its stdio, while a client may attach
         # PYORCH_WARM=0 turns the warm process off (to measure, or to rule it out).
         self.warm = WarmPool(os.path.join(os.path.dirname(socket_path), "spare-cgroups.json"),
                              keep_warm=os.environ.get("PYORCH_WARM", "1") != "0")
-        self.reaper = Reaper(self._exited)
+        self.attaching = 0  # creates whose client is placing PID 1 in its cgroups right now
+        self.reaper = Reaper(self._exited, held=lambda: self.attaching > 0)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
 
     # --- setup -------------------------------------------------------------------------------
@@ -103,7 +114,20 @@ class Shim:
         self.loop.run(self._idle_wait, self.warm.refill)
 
     def _idle_wait(self) -> float:
-        return self.warm.wait_time([t.created_at for t in self.containers.values() if t.status == "created"])
+        pending = [t.created_at for t in self.containers.values() if t.status == "created"]
+        return self.warm.wait_time(pending + list(self.setting_up.values()))
+
+    def _kill_setup(self, pid: int) -> None:
+        """Kill a process being set up, unless it has been reaped already (its pid may be reused)."""
+        if pid not in self.reaper.unclaimed:
+            kill_quietly(pid)
+
+    def _death_of(self, pid: int) -> str:
+        """How a process being set up died: the loop's reaper may have reaped it meanwhile."""
+        reaped = self.reaper.unclaimed.pop(pid, None)
+        if reaped is not None:
+            return f"exited with status {reaped['exit_code']}"
+        return death_of(pid)
 
     def _on_term(self, *_: object) -> None:
         # The shim leaves containers running; only the socket and the warm process go away.
@@ -148,14 +172,35 @@ class Shim:
                 reply = proto.error(f"{type(exc).__name__}: {exc}")
             if reply is None:
                 return
-            try:
-                client.conn.sendall(proto.encode(reply))
-            except OSError:
-                self._drop_client(fd)
+            if isinstance(reply, Deferred):  # answered when its task ends; this connection waits till then
+                self.loop.spawn(self._answer_when_done(fd, client, reply.steps))
+                return
+            if not self._send(fd, client, reply):
                 return
 
-    def _handle(self, fd: int, request: dict[str, Any]) -> dict[str, Any] | None:
-        """The reply to one request; None when the handler answered (or turned the connection) itself."""
+    def _send(self, fd: int, client: Client, reply: dict[str, Any]) -> bool:
+        if self.clients.get(fd) is not client:
+            return False  # it went away meanwhile (and its descriptor may be another client's now)
+        try:
+            client.conn.sendall(proto.encode(reply))
+            return True
+        except OSError:
+            self._drop_client(fd)
+            return False
+
+    def _answer_when_done(self, fd: int, client: Client, steps: Steps[dict[str, Any]]) -> Task:
+        """Run a request's task in the loop, then send its reply (or its error) to the client."""
+        try:
+            reply = yield from steps
+        except SetupFailed as exc:
+            reply = proto.error(str(exc), exc.refused)
+        except Exception as exc:
+            reply = proto.error(f"{type(exc).__name__}: {exc}")
+        self._send(fd, client, reply)
+
+    def _handle(self, fd: int, request: dict[str, Any]) -> dict[str, Any] | Deferred | None:
+        """The reply to one request; None when the handler answered (or turned the connection) itself;
+        `Deferred` for a create or start, whose task the loop runs beside other requests."""
         op = request.get("op")
         if op == Op.PING:
             return {"ok": True, "pid": os.getpid()}
@@ -165,10 +210,10 @@ class Shim:
             self.warm.configure_spares(request.get("spare_cgroups"))
             conn = self.clients[fd].conn if request.get("early") else None
             by_client = request.get("client_attaches") and conn is not None
-            return self._create(ContainerSpec.from_dict(request["spec"]), conn,
-                                (lambda: self._await_client_attach(fd)) if by_client else None)
+            return Deferred(self._create(ContainerSpec.from_dict(request["spec"]), conn,
+                                         (lambda: self._await_client_attach(fd)) if by_client else None))
         if op == Op.START:
-            return self._start(request["id"])
+            return Deferred(self._start(request["id"]))
         if op == Op.ADOPT:
             return self._adopt(request)
         if op == Op.EXEC:
@@ -280,19 +325,28 @@ class Shim:
 
     # --- container lifecycle -------------------------------------------------------------------
     def _create(self, spec: ContainerSpec, early: socket.socket | None = None,
-                client_attach: Callable[[], None] | None = None) -> dict[str, Any]:
-        """Hand the spec to the warm PID 1 and wait for its setup report.
+                client_attach: Callable[[], Steps[None]] | None = None) -> Steps[dict[str, Any]]:
+        """Hand the spec to the warm PID 1 and wait for its setup report (a task of the loop: other
+        creates go on while this one waits for its client or its stage 2).
 
         With ``early`` the PID goes to the client first; with ``client_attach`` the client puts it
         in its cgroups (made meanwhile, beside stage 2's mounts) and says so before stage 2 may
         go past its mounts; otherwise the shim writes ``spec.cgroup_procs_files`` itself.
         """
-        if spec.id in self.containers:
+        if spec.id in self.containers or spec.id in self.setting_up:
             return proto.error(f"container {spec.id} already exists")
+        self.setting_up[spec.id] = time.monotonic()
+        try:
+            return (yield from self._set_up(spec, early, client_attach))
+        finally:
+            del self.setting_up[spec.id]
+
+    def _set_up(self, spec: ContainerSpec, early: socket.socket | None,
+                client_attach: Callable[[], Steps[None]] | None) -> Steps[dict[str, Any]]:
         log = LogFile(spec.log_path, spec.log)
         stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC) if spec.stdin_open and not spec.tty else (None, None)
         try:
-            warm = self.warm.take(spec, stdin_r)
+            warm = yield from self.warm.take(spec, stdin_r)
         except BaseException:
             log.close()
             if stdin_w is not None:
@@ -309,23 +363,23 @@ class Shim:
                 # The namespaces exist: the client attaches networks while stage 2 builds the root.
                 # Inside the try: a client gone by now must not leave this process behind.
                 early.sendall(proto.encode({"ok": True, "pid": warm.pid, "early": True, "in_cgroup": in_cgroup}))
-            self._attach(warm, spec, in_cgroup, client_attach)
-            report = sync.collect(warm.channel, sync.Kind.READY, SETUP_TIMEOUT_S)
+            yield from self._attach(warm, spec, in_cgroup, client_attach)
+            report = yield from sync.collect_steps(warm.channel, sync.Kind.READY, SETUP_TIMEOUT_S)
             if report.error is not None or not report.ready:
-                kill_quietly(warm.pid)
+                self._kill_setup(warm.pid)
                 if report.terminal >= 0:
                     os.close(report.terminal)
-                raise SetupFailed(report.error or "container setup ended without a report: " + death_of(warm.pid),
+                raise SetupFailed(report.error or "container setup ended without a report: " + self._death_of(warm.pid),
                                   report.refused)
         except BaseException as exc:
             if not isinstance(exc, SetupFailed):  # (that one was killed, and maybe reaped, above)
-                kill_quietly(warm.pid)
+                self._kill_setup(warm.pid)
             warm.close_fds()
             log.close()
             if stdin_w is not None:
                 os.close(stdin_w)
             if warm.spare_dirs:  # a spare it may not have left: removed once the process is gone
-                death_of(warm.pid)
+                self._death_of(warm.pid)
                 self.warm.drop_spare(warm)
             self.reaper.reap()
             raise
@@ -345,11 +399,11 @@ class Shim:
         return {"ok": True, "pid": warm.pid}
 
     def _attach(self, warm: Warm, spec: ContainerSpec, in_cgroup: bool,
-                client_attach: Callable[[], None] | None) -> None:
+                client_attach: Callable[[], Steps[None]] | None) -> Steps[None]:
         """Put PID 1 in the container's cgroups (the client does, or the shim), then tell stage 2."""
         try:
             if client_attach is not None:
-                client_attach()
+                yield from client_attach()
             elif not in_cgroup:
                 _attach_cgroups(spec.cgroup_procs_files, warm.pid)
             self.warm.drop_spare(warm)  # if it had one, it has moved out of it
@@ -357,26 +411,38 @@ class Shim:
         except (BrokenPipeError, ConnectionResetError):
             pass  # PID 1 died in its setup: its report on the channel, read next, says why
         except BaseException:
-            kill_quietly(warm.pid)
+            self._kill_setup(warm.pid)
             raise
 
-    def _await_client_attach(self, fd: int) -> None:
-        """Block until the client reports PID 1 placed in its cgroups, or gives up with an error."""
+    def _await_client_attach(self, fd: int) -> Steps[None]:
+        """Wait (in the loop) until the client reports PID 1 placed in its cgroups, or gives up."""
         client = self.clients[fd]
         deadline = time.monotonic() + SETUP_TIMEOUT_S
-        while not client.lines.has_line():
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([client.conn], [], [], left)[0]:
-                raise RuntimeError("the client did not attach the container's cgroups in time")
-            data = client.conn.recv(65536)
-            if not data:
-                raise RuntimeError("the client went away during the create")
-            client.lines.feed(data)
+        self.attaching += 1  # the client names PID 1 by its pid: it is not reaped meanwhile
+        try:
+            while not client.lines.has_line():
+                try:
+                    yield fd, deadline
+                except Timeout:
+                    raise RuntimeError("the client did not attach the container's cgroups in time") from None
+                except ConnectionError:
+                    raise RuntimeError("the client went away during the create") from None
+                try:
+                    data = client.conn.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise RuntimeError("the client went away during the create")
+                client.lines.feed(data)
+        finally:
+            self.attaching -= 1
+            self.reaper.reap()  # what exited meanwhile
         message = client.lines.next() or {}
         if message.get("op") != Op.ATTACHED:
             raise RuntimeError(str(message.get("error") or "the client gave the create up"))
 
-    def _start(self, cid: str) -> dict[str, Any]:
+    def _start(self, cid: str) -> Steps[dict[str, Any]]:
+        """Let a created container exec its command; a task of the loop, which waits for the exec."""
         t = self.containers.get(cid)
         if t is None:
             return proto.error(f"no such container {cid}")
@@ -391,7 +457,7 @@ class Shim:
                 sync.send_start(channel)
             except OSError as exc:
                 return proto.error(f"container {cid} died before start: {exc.strerror}")
-            report = sync.collect(channel, None, SETUP_TIMEOUT_S)
+            report = yield from sync.collect_steps(channel, None, SETUP_TIMEOUT_S)
         finally:
             channel.close()
         if report.error is not None:

@@ -11,15 +11,23 @@ from __future__ import annotations
 import os
 import select
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Generator
 
 Handler = Callable[[int], None]  # called with the epoll events that fired
+Wait = tuple[int, float]  # what a task waits for: a descriptor to turn readable, by a monotonic deadline
+Task = Generator[Wait, None, None]
+
+
+class Timeout(Exception):
+    """Thrown into a task whose descriptor did not turn readable by its deadline."""
 
 
 class Loop:
     def __init__(self) -> None:
         self._poller = select.epoll()
         self._handlers: dict[int, Handler] = {}
+        self._waiting: dict[int, tuple[Task, float, Handler | None]] = {}  # fd → task, deadline, handler it displaced
         self._signal_handlers: dict[int, Callable[[], None]] = {}
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
@@ -31,8 +39,11 @@ class Loop:
         self._poller.modify(fd, events)
 
     def remove(self, fd: int) -> None:
+        waiting = self._waiting.pop(fd, None)
         if self._handlers.pop(fd, None) is not None:
             self._poller.unregister(fd)
+        if waiting is not None:  # the descriptor goes away under a task that waits on it
+            self._step(waiting[0], ConnectionError("the descriptor was closed"))
 
     def watches(self, fd: int) -> bool:
         return fd in self._handlers
@@ -61,13 +72,60 @@ class Loop:
             if handler is not None:
                 handler()
 
+    # --- tasks ----------------------------------------------------------------------------------------
+    def spawn(self, task: Task) -> None:
+        """Run ``task`` until it waits: a generator that yields (fd, deadline) when it must wait for
+        the descriptor to turn readable; the loop serves everything else meanwhile and resumes it
+        then (or throws `Timeout` into it at the deadline). So a container's setup, which waits on
+        other processes (the client placing its cgroups, stage 2 building its root, the exec),
+        does not hold up the setups of others: creates run side by side, in one thread."""
+        self._step(task, None)
+
+    def tasks(self) -> int:
+        return len(self._waiting)
+
+    def _step(self, task: Task, error: BaseException | None) -> None:
+        try:
+            fd, deadline = task.throw(error) if error is not None else next(task)
+        except StopIteration:
+            return
+        displaced = self._handlers.pop(fd, None)  # a client's connection, while the task reads it
+        if displaced is None:
+            self._poller.register(fd, select.EPOLLIN)
+        self._waiting[fd] = (task, deadline, displaced)
+        self._handlers[fd] = lambda _events: self._resume(fd, None)
+
+    def _resume(self, fd: int, error: BaseException | None) -> None:
+        task, _deadline, displaced = self._waiting.pop(fd)
+        if displaced is not None:
+            self._handlers[fd] = displaced
+        else:
+            self._handlers.pop(fd, None)
+            self._poller.unregister(fd)
+        self._step(task, error)
+
+    def _expire(self) -> bool:
+        now = time.monotonic()
+        late = [fd for fd, (_, deadline, _) in self._waiting.items() if deadline <= now]
+        for fd in late:
+            if fd in self._waiting:
+                self._resume(fd, Timeout("no answer in time"))
+        return bool(late)
+
+    def _poll_timeout(self, idle_in: float) -> float:
+        if not self._waiting:
+            return idle_in
+        first = max(0.0, min(deadline for _, deadline, _ in self._waiting.values()) - time.monotonic())
+        return first if idle_in < 0 else min(first, idle_in)
+
     def run(self, timeout: Callable[[], float], idle: Callable[[], None]) -> None:
         """Serve descriptors forever; ``idle`` runs when ``timeout()`` seconds pass with nothing to do
         (a negative timeout waits for events only)."""
         while True:
-            events = self._poller.poll(timeout())
+            events = self._poller.poll(self._poll_timeout(timeout()))
             if not events:
-                idle()
+                if not self._expire():
+                    idle()
                 continue
             for fd, mask in events:
                 handler = self._handlers.get(fd)

@@ -22,12 +22,18 @@ class Reaper:
     and writes exit.json, so an observer never sees the PID gone without an exit record.
     """
 
-    def __init__(self, on_container_exit: Callable[[int, int, int], bool]) -> None:
+    def __init__(self, on_container_exit: Callable[[int, int, int], bool],
+                 held: Callable[[], bool] = lambda: False) -> None:
         self.on_container_exit = on_container_exit  # (pid, exit code, signal) → was it a container
+        # While a client places a PID 1 in its cgroups by pid, nothing is reaped: a PID 1 that died
+        # meanwhile stays a zombie, so its pid cannot be another process's yet (call reap after).
+        self.held = held
         self.execs: dict[int, dict[str, Any] | None] = {}  # exec pid → exit info once reaped
         self.unclaimed: dict[int, dict[str, Any]] = {}  # reaped before anyone asked (fast exec processes)
 
     def reap(self) -> None:
+        if self.held():
+            return
         while True:
             try:
                 peek = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)

@@ -13,9 +13,12 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from runtime.container import child, spare_cgroup, sync
+from runtime.container.shim_loop import Wait
 from runtime.container.spec import ContainerSpec
 
 SETUP_TIMEOUT_S = 30.0
@@ -48,6 +51,11 @@ class Warm:
 
 def fork_process() -> Warm:
     """Fork stage 1, which forks stage 2 into fresh namespaces and exits; stage 2 then waits for a spec."""
+    return run_to_end(fork_process_steps())
+
+
+def fork_process_steps() -> Generator[Wait, None, Warm]:
+    """`fork_process` as a task of the shim's loop: it waits for stage 2's pid without blocking."""
     shim_end, child_end = sync.channel()
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -56,12 +64,29 @@ def fork_process() -> Warm:
         child.run_stage1(child_end, out_w, err_w)
     for fd in (child_end, out_w, err_w):
         os.close(fd)
-    report = sync.collect(shim_end, sync.Kind.PID, SETUP_TIMEOUT_S)
+    try:
+        report = yield from sync.collect_steps(shim_end, sync.Kind.PID, SETUP_TIMEOUT_S)
+    except BaseException:
+        let_go(Warm(0, shim_end, out_r, err_r))  # stage 2 finds its channel closed and ends
+        raise
     warm = Warm(report.pid, shim_end, out_r, err_r)
     if not report.pid:
         let_go(warm)
         raise RuntimeError(report.error or "container process ended before setup")
     return warm
+
+
+R = TypeVar("R")
+
+
+def run_to_end(steps: Generator[Wait, None, R]) -> R:
+    """Run a task to its end in place, blocking where it would wait (outside the loop)."""
+    while True:
+        try:
+            next(steps)  # its next read blocks until the descriptor is readable, or its deadline
+        except StopIteration as done:
+            result: R = done.value
+            return result
 
 
 def let_go(warm: Warm) -> None:
@@ -107,10 +132,10 @@ class WarmPool:
             return
         self._place_spare(self.warm)
 
-    def take(self, spec: ContainerSpec, stdin_fd: int | None = None) -> Warm:
+    def take(self, spec: ContainerSpec, stdin_fd: int | None = None) -> Generator[Wait, None, Warm]:
         """The warm process with ``spec`` (and the read end of its stdin pipe) handed over, or a
         process forked now if there is none (or the warm one died meanwhile). A warm process
-        reserved for another create stays."""
+        reserved for another create stays. A task of the shim's loop (it may wait for a fork)."""
         payload = spec.to_json().encode()
         warm: Warm | None = None
         if self.warm is not None and (self.warm.spare_id == spec.id or not self.warm.reserved()):
@@ -118,7 +143,7 @@ class WarmPool:
         error: Exception | None = None
         for candidate in (warm, None):
             if candidate is None:
-                candidate = fork_process()
+                candidate = yield from fork_process_steps()
             try:
                 sync.send_spec(candidate.channel, payload, stdin_fd)
                 return candidate

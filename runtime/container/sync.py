@@ -34,6 +34,7 @@ import select
 import socket
 import time
 from collections import deque
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from runtime.container.frames import Decoder, encode
@@ -80,6 +81,10 @@ class Channel:
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    def has_message(self) -> bool:
+        """Whether `recv` has something without reading (a message decoded already, or end-of-file)."""
+        return bool(self._frames) or self._eof
 
     def close(self) -> None:
         self.sock.close()
@@ -141,23 +146,39 @@ def collect(ch: Channel, until: Kind | None, timeout: float) -> Report:
     """Read messages until one of kind ``until`` (None: end-of-file), an ERROR, or end-of-file."""
     deadline = time.monotonic() + timeout
     report = Report()
+    while not _take(report, ch.recv(deadline), until):
+        pass
+    return report
+
+
+def collect_steps(ch: Channel, until: Kind | None, timeout: float) -> Generator[tuple[int, float], None, Report]:
+    """`collect` as a task of the shim's loop (shim_loop.py): it yields (fd, deadline) instead of
+    blocking while nothing has arrived, so the shim serves others meanwhile."""
+    deadline = time.monotonic() + timeout
+    report = Report()
     while True:
-        message = ch.recv(deadline)
-        if message is None:
-            report.ended = True
+        if not ch.has_message():
+            yield ch.fileno(), deadline
+        if _take(report, ch.recv(deadline), until):
             return report
-        if message.kind is Kind.PID:
-            report.pid = int(message.payload or b"0")
-        elif message.kind is Kind.TERMINAL and message.fds:
-            report.terminal = message.fds[0]
-        elif message.kind is Kind.READY:
-            report.ready = True
-        elif message.kind in (Kind.ERROR, Kind.REFUSED):
-            report.error = message.payload.decode(errors="replace")
-            report.refused = message.kind is Kind.REFUSED
-            return report
-        if message.kind is until:
-            return report
+
+
+def _take(report: Report, message: Message | None, until: Kind | None) -> bool:
+    """Note ``message`` in ``report``; True when the collection is over."""
+    if message is None:
+        report.ended = True
+        return True
+    if message.kind is Kind.PID:
+        report.pid = int(message.payload or b"0")
+    elif message.kind is Kind.TERMINAL and message.fds:
+        report.terminal = message.fds[0]
+    elif message.kind is Kind.READY:
+        report.ready = True
+    elif message.kind in (Kind.ERROR, Kind.REFUSED):
+        report.error = message.payload.decode(errors="replace")
+        report.refused = message.kind is Kind.REFUSED
+        return True
+    return message.kind is until
 
 
 def send_spec(ch: Channel, spec_json: bytes, stdin_fd: int | None = None) -> None:
