@@ -15,14 +15,16 @@ import json
 import os
 import socket
 import stat
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import err
 from orchestrator.errors import PyorchError
+
+if TYPE_CHECKING:
+    import tarfile
 
 ProjectName = Callable[[argparse.Namespace], str]
 
@@ -93,6 +95,8 @@ def _cp(args: argparse.Namespace, client: EngineClient, project_name: ProjectNam
 
 def _to_container(client: EngineClient, project: str, service: str, args: argparse.Namespace, src: str,
                   dest: str) -> None:
+    import tarfile  # here: every other command would pay for it at start
+
     local = os.path.realpath(src.removesuffix("/.")) if args.follow_link else src.removesuffix("/.") or "/"
     try:
         source_dir = stat.S_ISDIR(os.stat(local).st_mode if args.follow_link else os.lstat(local).st_mode)
@@ -147,6 +151,8 @@ def _check(line: bytes) -> None:
 def extract(stream: IO[bytes], directory: str, keep_owners: bool) -> None:
     """Unpack a tar that came out of a container: nothing may land outside ``directory`` or link
     out of it (tar's own checks), modes as archived, owners too with ``-a`` (else ours)."""
+    import tarfile
+
     owner = {} if keep_owners else {"uid": os.getuid(), "gid": os.getgid()}
 
     def admit(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:

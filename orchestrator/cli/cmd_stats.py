@@ -18,7 +18,6 @@ from typing import Any
 from orchestrator.cli import gotemplate
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import out, real_console
-from orchestrator.dashboard.snapshot import cpu_percentages
 
 ProjectName = Callable[[argparse.Namespace], str]
 FIRST_SAMPLE_S = 0.5   # the gap between the first two samples (the first CPU % needs both)
@@ -61,6 +60,8 @@ def stats_rows(before: list[dict[str, Any]], after: list[dict[str, Any]], stoppe
 
     ``stopped`` are `ps` rows of containers that have no sample (stopped: shown with zeros, `-a`).
     """
+    from orchestrator.dashboard.snapshot import cpu_percentages  # here: not every command's start
+
     cpu = cpu_percentages(before, after)
     rows = []
     for r in after:

@@ -53,6 +53,26 @@ class LazyConsole:
             return self._stream().isatty()
         return bool(self._console().is_terminal)
 
+    def table(self, headers: list[str], rows: list[list[str]]) -> bool:
+        """Write a table as rich's `Table(box=None, pad_edge=False, header_style="bold")` prints it
+        (columns as wide as their widest cell, two spaces apart, the header bold on a terminal) when
+        that is plain to see: printable ASCII that fits the width. False: the caller uses rich."""
+        if self._rich is not None or any(not cell.isascii() or not cell.isprintable()
+                                         for row in [headers, *rows] for cell in row):
+            return False
+        widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+        stream = self._stream()
+        width = os.get_terminal_size(stream.fileno()).columns if stream.isatty() else PIPE_WIDTH
+        if sum(widths) + 2 * (len(widths) - 1) > width:
+            return False  # rich would shrink and wrap columns
+        colour = stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in [headers, *rows]]
+        if colour:
+            lines[0] = f"\x1b[1m{lines[0]}\x1b[0m"
+        stream.write("\n".join(lines) + "\n")
+        stream.flush()
+        return True
+
     def print(self, *objects: Any, **kwargs: Any) -> None:
         text = _plain_line(objects, kwargs, self._stream()) if self._rich is None else None
         if text is None:

@@ -62,14 +62,19 @@ def _status_text(row: dict[str, Any]) -> str:
 
 
 def ps_table(console: Console, rows: list[dict[str, Any]]) -> None:
+    headers = ["NAME", "IMAGE", "SERVICE", "STATUS", "RESTARTS", "PORTS"]
+    cells = [[r["name"], r["image"], r["service"], status_text(r), str(r["restart_count"]), ", ".join(r["ports"])]
+             for r in rows]
+    plain = getattr(console, "table", None)
+    if plain is not None and plain(headers, cells):
+        return  # written as rich would print it, without importing rich (~35 ms of every `ps`)
     from rich.table import Table  # lazily: most commands print no table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("NAME", "IMAGE", "SERVICE", "STATUS", "RESTARTS", "PORTS"):
+    for col in headers:
         table.add_column(col)
-    for r in rows:
-        table.add_row(escape(r["name"]), escape(r["image"]), escape(r["service"]), escape(status_text(r)),
-                      str(r["restart_count"]), escape(", ".join(r["ports"])))
+    for row in cells:
+        table.add_row(*(escape(cell) for cell in row))
     console.print(table)
 
 

@@ -45,3 +45,25 @@ def test_what_it_does_not_know_goes_to_rich(text: str) -> None:
 def test_colours_on_a_terminal() -> None:
     assert _render("[green]✔[/] ok", colour=True) == "\x1b[32m✔\x1b[0m ok"
     assert _render("[red][bold]x[/bold]y[/red]", colour=True) == "\x1b[31m\x1b[1mx\x1b[0m\x1b[31my\x1b[0m"
+
+
+def test_a_plain_ps_table_is_what_rich_prints_on_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.cli.console import LazyConsole
+    from orchestrator.cli.render import ps_table
+
+    rows = [
+        {"name": "shop-web-1", "image": "pyorch.local/busybox:latest", "service": "web", "status": "running",
+         "started_at": 0.0, "restart_count": 0, "ports": ["127.0.0.1:8080->80/tcp"], "health": {"status": "healthy"}},
+        {"name": "shop-web-10", "image": "odd[name]", "service": "web", "status": "exited", "exit_code": 137,
+         "finished_at": 0.0, "restart_count": 12, "ports": [], "oom_killed": True},
+    ]
+    ours = io.StringIO()
+    monkeypatch.setattr("sys.stdout", ours)
+    ps_table(LazyConsole(stderr=False), rows)  # type: ignore[arg-type]
+    theirs = io.StringIO()
+    ps_table(Console(file=theirs, highlight=False, width=PIPE_WIDTH, force_terminal=False), rows)
+    assert ours.getvalue() == theirs.getvalue()
+    assert "odd[name]" in ours.getvalue()
+    wide = LazyConsole(stderr=False)
+    assert not wide.table(["A"], [["é"]])  # not plain ASCII: left to rich
+    assert not wide.table(["A"], [["x" * (PIPE_WIDTH + 1)]])  # rich would wrap it
