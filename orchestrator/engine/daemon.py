@@ -6,6 +6,7 @@ are adopted by the next engine (live restore).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -31,7 +32,21 @@ def build_engine(layout: HostLayout) -> Engine:
                   resync_s=resync_period())
 
 
+M_ARENA_MAX = -8  # mallopt(3)
+
+
+def fewer_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives threads that allocate at once arenas of their own (up to eight per core), and
+    each keeps its pages: with the executor's, the API's, the DNS and the probes' threads that
+    was ~4 MiB of the engine's RSS at 200 containers. Before any thread starts."""
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
+
+
 def main() -> None:
+    fewer_malloc_arenas()
     layout = HostLayout.from_env()
     layout.make_private_dirs()
     logging.basicConfig(
