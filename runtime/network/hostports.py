@@ -35,21 +35,46 @@ def listening_ports(protocol: str, proc_net: Path | None = None) -> set[int]:
 
 def _diag_ports(protocol: str) -> set[int]:
     """Local ports of the sockets sock_diag lists: TCP in LISTEN, UDP in any state."""
+    return {port for port, _ in _diag_sockets(protocol, (socket.AF_INET, socket.AF_INET6))}
+
+
+def bound_addresses() -> set[str]:
+    """IPv4 addresses (not the wildcard, not loopback) that host sockets are bound to: TCP
+    listeners and UDP sockets.
+
+    Such an address may no longer be on any interface: a socket stays bound when its address goes
+    (another instance's engine whose network was deleted under it keeps its DNS sockets on the
+    old gateway). A network made on that subnet would find its gateway's port 53 taken, so the
+    subnet choice skips these too. Empty when sock_diag is not there.
+    """
+    found: set[str] = set()
+    try:
+        for protocol in ("tcp", "udp"):
+            for _, address in _diag_sockets(protocol, (socket.AF_INET,)):
+                found.add(address)
+    except OSError:
+        return set()
+    return {a for a in found if a != "0.0.0.0" and not a.startswith("127.")}
+
+
+def _diag_sockets(protocol: str, families: tuple[int, ...]) -> list[tuple[int, str]]:
+    """(local port, local address) of the sockets sock_diag lists: TCP in LISTEN, UDP in any state."""
     proto = socket.IPPROTO_TCP if protocol == "tcp" else socket.IPPROTO_UDP
     states = 1 << TCP_LISTEN if protocol == "tcp" else 0xFFFFFFFF
-    ports: set[int] = set()
+    found: list[tuple[int, str]] = []
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG) as nl:
-        for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), start=1):
+        for seq, family in enumerate(families, start=1):
             request = struct.pack("=BBBxI", family, proto, 0, states) + bytes(48)  # inet_diag_req_v2
             nl.send(_HEADER.pack(_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
                                  seq, 0) + request)
-            while not _read_dump(nl, ports):
+            while not _read_dump(nl, family, found):
                 pass
-    return ports
+    return found
 
 
-def _read_dump(nl: socket.socket, ports: set[int]) -> bool:
-    """Add the source ports of one datagram of inet_diag_msg replies; True once the dump is done."""
+def _read_dump(nl: socket.socket, family: int, found: list[tuple[int, str]]) -> bool:
+    """Add (source port, source address) of one datagram of inet_diag_msg replies; True once the
+    dump is done."""
     data = nl.recv(1 << 16)
     offset = 0
     while offset + _HEADER.size <= len(data):
@@ -61,8 +86,12 @@ def _read_dump(nl: socket.socket, ports: set[int]) -> bool:
             if code:
                 raise OSError(code, f"sock_diag: {os.strerror(code)}")
             return True
-        # inet_diag_msg: family, state, timer, retrans (1 byte each), then the sockid: sport (be16)
-        ports.add(struct.unpack_from("!H", data, offset + _HEADER.size + 4)[0])
+        # inet_diag_msg: family, state, timer, retrans (1 byte each), then the sockid: sport,
+        # dport (be16 each), src (16 bytes, an IPv4 address in the first 4)
+        body = offset + _HEADER.size
+        port = struct.unpack_from("!H", data, body + 4)[0]
+        size = 4 if family == socket.AF_INET else 16
+        found.append((port, socket.inet_ntop(family, data[body + 8:body + 8 + size])))
         offset += (length + 3) & ~3
     return not data
 

@@ -31,7 +31,7 @@ from runtime.layout import HostLayout
 from runtime.network import ipam, sysctl
 from runtime.network.conntrack import forget_udp_flows
 from runtime.network.errors import NetworkError, PortConflict
-from runtime.network.hostports import ephemeral_range, listening_ports
+from runtime.network.hostports import bound_addresses, ephemeral_range, listening_ports
 from runtime.network.model import Attachment, NetworkInfo, NetworkSpec, PortBinding
 from runtime.network.mtu import default_mtu
 from runtime.network.netlink_thread import HostNetlink
@@ -134,7 +134,11 @@ class NetworkManager:
 
     def _new_network(self, spec: NetworkSpec, state: dict[str, Any]) -> dict[str, Any]:
         taken = self._host_subnets() + [ipaddress.IPv4Network(raw["subnet"]) for raw in state["networks"].values()]
-        subnet = str(ipam.check_subnet(spec.subnet, taken)) if spec.subnet else ipam.pick_subnet(taken)
+        if spec.subnet:
+            subnet = str(ipam.check_subnet(spec.subnet, taken))
+        else:  # nor one where a socket holds an address (its gateway's DNS port could be taken)
+            held = [ipaddress.IPv4Network(f"{address}/32") for address in bound_addresses()]
+            subnet = ipam.pick_subnet(taken + held)
         gateway = ipam.check_gateway(subnet, spec.gateway) if spec.gateway else ipam.default_gateway(subnet)
         ip_range = ipam.check_ip_range(subnet, spec.ip_range) if spec.ip_range else None
         return {"bridge": self.layout.bridge_name(spec.name), "subnet": subnet, "gateway": gateway,

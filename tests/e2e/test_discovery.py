@@ -65,7 +65,7 @@ services:
 def test_a_one_shot_gated_on_a_healthy_database_resolves_it_on_a_fresh_up(layout: HostLayout,
                                                                            tmp_path: Path) -> None:
     file = write(tmp_path, CHAIN)
-    pyorch(layout, "image", "bootstrap")
+    pyorch(layout, "image", "bootstrap", **ENV)  # starts the engine: with forwarding off
     try:
         up = pyorch(layout, "-f", file, "up", "-d", check=False, **ENV)
         logs = pyorch(layout, "-f", file, "logs", "migrate", check=False, **ENV).stdout
@@ -150,7 +150,7 @@ def test_a_rolling_update_fails_no_request_of_a_client_that_resolves_every_time(
                                                                                bridge_nf: str) -> None:
     file = write(tmp_path, ROLLING)
     v1, v2 = {**ENV, "VERSION": "v1"}, {**ENV, "VERSION": "v2"}
-    pyorch(layout, "image", "bootstrap")
+    pyorch(layout, "image", "bootstrap", **ENV)  # starts the engine: with forwarding off
     try:
         pyorch(layout, "-f", file, "up", "-d", "--wait", **v1)
         wait_until(lambda: _sent(layout, file, v1) > 20, "the client to get going", 30)

@@ -135,7 +135,7 @@ def test_compose_networking_end_to_end(layout: HostLayout, tmp_path: Path) -> No
     main = write(tmp_path, MAIN)
     (tmp_path / "b").mkdir()
     other = write(tmp_path / "b", OTHER)
-    pyorch(layout, "image", "bootstrap")
+    pyorch(layout, "image", "bootstrap", **env)  # starts the engine: with forwarding off
     try:
         pyorch(layout, "-f", main, "up", "-d", **env)
         listing = rows(layout, main, env)

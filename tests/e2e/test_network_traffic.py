@@ -183,7 +183,7 @@ def test_services_reach_each_other_whatever_bridge_netfilter(layout: HostLayout,
     (tmp_path / "b").mkdir()
     other = write(tmp_path / "b", OTHER)
     server = HostServer()
-    pyorch(layout, "image", "bootstrap")
+    pyorch(layout, "image", "bootstrap", **env)  # starts the engine: with forwarding off
     try:
         pyorch(layout, "-f", main, "up", "-d", **env)
         pyorch(layout, "-f", other, "up", "-d", **env)

@@ -7,14 +7,17 @@ import json
 import os
 import re
 import socket
+import struct
 import sys
 import threading
 
 import pytest
+from dnslib import DNSRecord
 from pyroute2 import IPRoute
 
 from runtime.features import default_route_uplink
 from runtime.network import NetworkError, NetworkManager, NetworkSpec
+from runtime.network.dns import DnsServer
 from tests.integration.network.conftest import TCP_PORT, Harness, netns_run
 
 pytestmark = pytest.mark.root
@@ -57,6 +60,37 @@ def test_subnets_persist_and_never_overlap(harness: Harness) -> None:
         assert [n.name for n in again.list_networks()] == ["a", "b"]
     finally:
         again.close()
+
+
+def test_a_subnet_whose_gateway_a_socket_still_holds_is_not_chosen(harness: Harness) -> None:
+    """A socket outlives the address it is bound to: another instance's engine whose network was
+    deleted under it keeps its DNS listener on the old gateway. A new network on that subnet would
+    find its gateway's TCP port 53 taken, and every DNS query over TCP would go to that stranger
+    (seen: `rcode 2` in tests/e2e/test_network_traffic.py)."""
+    first = harness.nm.ensure_network(NetworkSpec(name="gone"))
+    stale = [socket.socket(socket.AF_INET, kind) for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM)]
+    dns = DnsServer(upstreams=[])
+    try:
+        for sock in stale:
+            sock.bind((first.gateway, 53))
+        stale[0].listen(1)
+        harness.nm.remove_network("gone")  # the address goes, the sockets stay bound to it
+
+        second = harness.nm.ensure_network(NetworkSpec(name="next"))
+        harness.networks.add("next")
+        assert second.subnet != first.subnet
+        dns.set_network("next", second.gateway)
+        dns.set_records("next", {"web": ["10.89.0.2"]})
+        with socket.create_connection((second.gateway, 53), timeout=5) as s:  # TCP answered by this server
+            query = DNSRecord.question("web").pack()
+            s.sendall(struct.pack("!H", len(query)) + query)
+            reader = s.makefile("rb")
+            reply = DNSRecord.parse(reader.read(struct.unpack("!H", reader.read(2))[0]))
+        assert [str(rr.rdata) for rr in reply.rr] == ["10.89.0.2"]
+    finally:
+        dns.close()
+        for sock in stale:
+            sock.close()
 
 
 def test_explicit_subnet_is_honoured_and_a_clash_refused(harness: Harness) -> None:
