@@ -30,7 +30,8 @@ class ObservedState:
         self._dirty: set[str] = set()  # changed since they were read: read again before the next answer
         self._listed = False  # nothing is known until the first full listing
         self._guard = threading.Lock()  # the maps above
-        self._reading = threading.Lock()  # one reader at a time, so an older read never lands after a newer one
+        self._reading = threading.Lock()  # one reader at a time, so an older read never lands after a newer one,
+        # and no answer is given while another thread reads a container again
 
     def touch(self, cid: str) -> None:
         """``cid`` changed (it was written, or it exited): the next answer reads it again."""
@@ -40,26 +41,33 @@ class ObservedState:
     def relist(self) -> list[Labelled]:
         """Every container read from the kernel now; what was kept is replaced."""
         with self._reading:
-            with self._guard:
-                self._dirty.clear()  # the listing below reads them; a touch from now on stays
-            fresh = {info.id: Labelled.of(info) for info in self._list_all()}
-            with self._guard:
-                self._containers = fresh
-                self._listed = True
-                return self._sorted()
+            return self._relist()
+
+    def _relist(self) -> list[Labelled]:
+        with self._guard:
+            self._dirty.clear()  # the listing below reads them; a touch from now on stays
+        fresh = {info.id: Labelled.of(info) for info in self._list_all()}
+        with self._guard:
+            self._containers = fresh
+            self._listed = True
+            return self._sorted()
 
     def containers(self) -> list[Labelled]:
         """Every container as last seen, the changed ones read again first (a full listing the
-        first time)."""
-        with self._guard:
-            listed, todo = self._listed, set(self._dirty)
-            self._dirty.clear()
-        if not listed:
-            return self.relist()
-        if not todo:
-            with self._guard:
-                return self._sorted()
+        first time).
+
+        Whole under the reading lock: a container touched before this call is either read again
+        here or by a read under way in another thread, which took it out of ``_dirty`` and which
+        this call waits for. Answering from what is kept while that read is under way would give
+        the container's state from before the write that touched it (a container just started
+        still `created`: the DNS rebuilt on its start would leave its names out until the next
+        resync)."""
         with self._reading:
+            with self._guard:
+                listed, todo = self._listed, set(self._dirty)
+                self._dirty.clear()
+            if not listed:
+                return self._relist()
             read: dict[str, Labelled | None] = {}
             for cid in sorted(todo):
                 try:

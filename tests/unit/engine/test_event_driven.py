@@ -8,8 +8,10 @@ import threading
 import time
 from pathlib import Path
 
+from orchestrator.engine.observed import ObservedState
 from orchestrator.engine.project_ops import UpOptions
 from orchestrator.engine.workqueue import Work, WorkQueue
+from runtime.container.state import ContainerInfo, ContainerRecord
 from tests.unit.engine.fakes import Harness, build
 
 PROJECT = """
@@ -87,3 +89,39 @@ def test_the_work_queue_coalesces_wakes_and_resyncs_on_its_period() -> None:
     assert queue.take(timeout=0) == Work(resync=True)
     queue.close()
     assert queue.take() is None
+
+
+def _info(cid: str, status: str) -> ContainerInfo:
+    return ContainerInfo(ContainerRecord(id=cid, name=cid, image="busybox", image_id="", created_at=0.0), status,
+                         None, None)
+
+
+def test_no_answer_while_another_thread_reads_a_changed_container_again() -> None:
+    """The executor starts a container and touches it; another thread's read (a pass, `ps`) takes
+    it and is still reading when the start's own DNS rebuild asks: that answer must wait for the
+    read, not give the container as it was before its start (its names would stay out of DNS
+    until the next resync: tests/e2e/test_network_traffic.py saw such misses under load)."""
+    kernel = {"x": _info("x", "created")}
+    reading, go_on = threading.Event(), threading.Event()
+
+    def inspect(cid: str) -> ContainerInfo:
+        if threading.current_thread().name == "other-reader":
+            reading.set()
+            go_on.wait(30)
+        return kernel[cid]
+
+    observed = ObservedState(lambda: list(kernel.values()), inspect)
+    assert [c.status for c in observed.containers()] == ["created"]
+    kernel["x"] = _info("x", "running")
+    observed.touch("x")  # the executor's start, done
+    other = threading.Thread(target=observed.containers, name="other-reader")
+    other.start()
+    assert reading.wait(30)
+    answers: list[list[str]] = []
+    asking = threading.Thread(target=lambda: answers.append([c.status for c in observed.containers()]))
+    asking.start()
+    asking.join(0.5)  # an answer given meanwhile would be the stale one (none comes: it waits)
+    go_on.set()
+    other.join()
+    asking.join()
+    assert answers == [["running"]]
