@@ -8,6 +8,7 @@ that was not there before (mounts, cgroups, links, netns, nftables tables, proce
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -33,23 +34,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _links() -> set[str]:
+def _links() -> dict[str, str]:
+    """Every link of the host's network namespace: name -> alias ("" when it has none)."""
     out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
-    return {line.split(": ")[1].split("@")[0] for line in out.splitlines() if ": " in line}
+    links = {}
+    for line in out.splitlines():
+        if ": " not in line:
+            continue
+        _, _, alias = line.partition(" alias ")
+        links[line.split(": ")[1].split("@")[0]] = alias.split("\\")[0].strip()
+    return links
 
 
-def _foreign(name: str, layout: HostLayout) -> bool:
-    """A link or nftables table of another pyorch instance (a suite running beside this one)."""
-    for prefix in ("pyb", "pyv"):
-        if name.startswith(prefix):
-            return not name.startswith(layout.link_prefix(prefix))
-    table = name.split()[-1] if name.startswith("table ") else None
-    return table is not None and table.startswith("pyorch_") and table != layout.nft_table
+def _our_links(layout: HostLayout) -> list[str]:
+    """The links this test's instance could have made: pyorch's names with this instance's tag
+    (bridges `pyb…`, veths `pyv…`), a bridge carrying its alias, or a container's interface name
+    (`ethN`) in the host's namespace (a veth peer plumbed into the wrong netns, e.g. a reused pid's).
+
+    Links of other instances (suites side by side) and of anything else on the host (a Docker
+    daemon a benchmark runs beside the suite makes `br-…` bridges and `veth…` pairs) are not this
+    test's: counting every new link made those a leak of whichever test ran meanwhile."""
+    prefixes = (layout.link_prefix("pyb"), layout.link_prefix("pyv"))
+    alias = f"pyorch:{layout.instance}"
+    return sorted(name for name, link_alias in _links().items()
+                  if name.startswith(prefixes) or link_alias == alias or re.fullmatch(r"eth\d+", name))
 
 
-def _nft_tables() -> set[str]:
+def _our_tables(layout: HostLayout) -> list[str]:
+    """nftables tables of this test's instance (`ip` and `bridge` families, or any other)."""
     out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False).stdout
-    return set(out.splitlines())
+    return sorted(line for line in out.splitlines() if line.split()[-1:] == [layout.nft_table])
 
 
 def _mounts_under(path: Path) -> list[str]:
@@ -112,16 +126,16 @@ def layout(tmp_path: Path, shared_images: Path) -> Iterator[HostLayout]:
     state.mkdir()
     (state / "images").symlink_to(shared_images)
     lay = HostLayout(state_root=state, run_root=tmp_path / "run", instance=instance)
-    links_before, tables_before = _links(), _nft_tables()
+    hosts_eth = set(_our_links(lay))  # the host's own ethN (only links of the instance can be new)
     yield lay
     stop_daemons(lay)  # the engine and the shim are expected to run until here
     leaks: list[str] = []
-    new_links = sorted(n for n in _links() - links_before if not _foreign(n, lay))
+    new_links = [name for name in _our_links(lay) if name not in hosts_eth]
     if new_links:
         leaks.append(f"links: {new_links}")
-    new_tables = sorted(t for t in _nft_tables() - tables_before if not _foreign(t, lay))
-    if new_tables:
-        leaks.append(f"nftables tables: {new_tables}")
+    tables = _our_tables(lay)
+    if tables:
+        leaks.append(f"nftables tables: {tables}")
     mounts = _mounts_under(tmp_path)
     if mounts:
         leaks.append(f"mounts: {mounts}")
