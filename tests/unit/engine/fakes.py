@@ -89,6 +89,7 @@ class FakeRuntime:
         self.exits: dict[str, int] = {}
         self.probe_codes: dict[str, int] = {}
         self.reads = 0  # calls of containers(): how often the engine observed
+        self.inspects = 0  # calls of inspect(): one container's files read
         self._ids = itertools.count(1)
         self._pids = itertools.count(1000)
 
@@ -172,6 +173,7 @@ class FakeRuntime:
         return [c.info() for c in list(self.store.values())]
 
     def inspect(self, cid: str) -> ContainerInfo:
+        self.inspects += 1
         return self._get(cid).info()
 
     def exec(self, cid: str, args: list[str], **options: Any) -> FakeSession:

@@ -125,3 +125,21 @@ def test_no_answer_while_another_thread_reads_a_changed_container_again() -> Non
     other.join()
     asking.join()
     assert answers == [["running"]]
+
+
+def test_ps_ls_and_stats_are_answered_from_kept_state_without_reading_containers(tmp_path: Path) -> None:
+    h = build(tmp_path)
+    up(h, "alpha")
+    assert len(h.engine.queries.ps("alpha")) == 2  # reads what `up` changed once, as any answer would
+    reads, inspects = h.runtime.reads, h.runtime.inspects
+    for _ in range(3):
+        assert [r["status"] for r in h.engine.queries.ps("alpha")] == ["running", "running"]
+        assert h.engine.queries.list_projects() == [{"name": "alpha", "revision": 1, "containers": 2}]
+        h.engine.queries.stats("alpha")
+    assert (h.runtime.reads, h.runtime.inspects) == (reads, inspects)  # no listing, no container read
+    crashed = h.runtime.by_name("alpha-web-1").id
+    h.runtime.exit(crashed, 1)
+    h.engine.exited({"event": "exit", "id": crashed, "exit_code": 1})
+    statuses = [r["status"] for r in h.engine.queries.ps("alpha")]
+    assert statuses == ["exited", "running"]  # the event said which one changed: that one is read again
+    assert (h.runtime.reads, h.runtime.inspects) == (reads, inspects + 1)
