@@ -77,6 +77,33 @@ def test_prefix_colors_are_stable_per_container() -> None:
     assert len({prefix_color(f"p-web-{i}") for i in range(20)}) > 1
 
 
+def test_quick_project_name_finds_the_files_as_compose_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without -f: compose.yaml here or in a parent, with its override; no `name:`: the directory's
+    name. Whatever the quick way answers is what the full load answers."""
+    from orchestrator.cli.quickname import quick_project_name
+
+    def load(_: Any) -> Project:
+        return load_project(LoadOptions(files=[], working_dir=Path.cwd(), environ={}))
+
+    project = tmp_path / "My_Proj.1"
+    (project / "sub").mkdir(parents=True)
+    (project / "compose.yaml").write_text("services:\n  a:\n    image: x\n")
+    monkeypatch.chdir(project / "sub")
+    plain = _args(tmp_path, [])
+    assert quick_project_name(plain, {}) == "my_proj1" == load(plain).name
+    (project / "compose.override.yaml").write_text("name: over\n")
+    assert quick_project_name(plain, {}) == "over" == load(plain).name
+    assert quick_project_name(plain, {"COMPOSE_PROJECT_NAME": "env"}) == "env"
+    assert quick_project_name(plain, {"COMPOSE_FILE": "x.yaml"}) is None  # the full load decides
+    (project / "docker-compose.yml").write_text("services: {}\n")
+    assert quick_project_name(plain, {}) is None  # two default names: the load warns, let it
+    (project / "docker-compose.yml").unlink()
+    (project / ".env").write_text("COMPOSE_PROJECT_NAME=dotenv\n")
+    assert quick_project_name(plain, {}) is None
+    monkeypatch.chdir(tmp_path)  # no compose file here or above: the full load reports it
+    assert quick_project_name(plain, {}) is None
+
+
 def _args(tmp_path: Path, files: list[str], project_name: str | None = None) -> Any:
     import argparse
 
