@@ -9,9 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
-
-import httpx
+from typing import IO, TYPE_CHECKING
 
 from runtime.image.registry.auth import Authenticator
 from runtime.image.registry.challenge import Challenge, parse_challenges
@@ -27,6 +25,9 @@ from runtime.image.registry.errors import (
 )
 from runtime.image.registry.media import ACCEPT
 
+if TYPE_CHECKING:
+    import httpx  # only the calls that talk to a registry import it: ~2.4 MiB of an engine that never pulls
+
 Progress = Callable[[int], None]          # called with the number of new bytes
 MAX_MANIFEST_BYTES = 4 << 20              # distribution's own limit
 _CHUNK = 1 << 20
@@ -37,6 +38,7 @@ class RegistryClient:
     def __init__(self, endpoint: Endpoint, credentials: Credentials | None = None,
                  timeout: float = 60.0, user_agent: str = "pyorch/0.1",
                  transport: httpx.BaseTransport | None = None) -> None:
+        import httpx
         self.endpoint = endpoint
         self.registry = endpoint.registry
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=10.0), follow_redirects=True,
@@ -59,6 +61,7 @@ class RegistryClient:
     # --- plumbing -----------------------------------------------------------------------------------
     def base_url(self) -> str:
         """Ping ``/v2/`` (HTTPS, then HTTP where allowed) once; it also yields the first challenge."""
+        import httpx
         if self._base is not None:
             return self._base
         failures = []
@@ -95,6 +98,7 @@ class RegistryClient:
         Callers send bodies only after a body-less request on the same scope was authorised (an
         upload starts with a POST), so the repeat never needs to rewind a body.
         """
+        import httpx
         if self._challenges and self._auth.header(scope) is None:
             self._auth.answer(self._challenges, scope)  # saves the 401 round trip of every new scope
         for attempt in (0, 1):
@@ -183,6 +187,7 @@ class RegistryClient:
 
     def _download_once(self, repository: str, digest: str, size: int, partial: Path,
                        progress: Progress | None) -> None:
+        import httpx
         have = partial.stat().st_size if partial.exists() else 0
         if have > size:
             partial.unlink()
@@ -233,6 +238,7 @@ class RegistryClient:
     def upload_blob(self, repository: str, digest: str, path: Path, chunk_size: int | None = None,
                     progress: Progress | None = None) -> None:
         """Upload a stored blob: one PUT (monolithic), or PATCH chunks then a closing PUT."""
+        import httpx
         scope = _scope(repository, "pull,push")
         start = self._send("POST", f"{self.base_url()}/v2/{repository}/blobs/uploads/", scope)
         start.close()
@@ -281,6 +287,7 @@ def _scope(repository: str, actions: str) -> str:
 
 
 def _path(url: str) -> str:
+    import httpx
     return httpx.URL(url).path
 
 
@@ -296,6 +303,7 @@ def _read_limited(response: httpx.Response, limit: int, what: str) -> bytes:
 
 
 def _check(response: httpx.Response, what: str, expect: tuple[int, ...] = (200,)) -> None:
+    import httpx
     if response.status_code in expect:
         return
     detail = ""
