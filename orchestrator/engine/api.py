@@ -6,44 +6,23 @@ The standard library's threading HTTP server is enough here: few clients, all lo
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
-import signal
 import socket
 import socketserver
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
-from orchestrator.engine import (
-    build_api,
-    compose_api,
-    copy_api,
-    events_api,
-    images_api,
-    log_archive,
-    rollout_api,
-    session_api,
-    volumes_api,
-)
-from orchestrator.engine import network_api as network_routes
 from orchestrator.engine.api_schema import MAX_BODY_BYTES, RequestRefused, check_body, check_query, route_for
-from orchestrator.engine.compose_source import project_from_source
-from orchestrator.engine.engine import Engine
-from orchestrator.engine.logs import LogSource, stream_logs
-from orchestrator.engine.peer import peer_closed
-from orchestrator.engine.project_ops import UpOptions
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 from runtime.errors import RuntimeFailure
-from runtime.image import ImageConfig
-from runtime.image.bootstrap import DEFAULT_BASE_IMAGES, ensure_base_images
-from runtime.linux.signals import signal_number
 
 log = logging.getLogger("pyorch.api")
 
@@ -53,12 +32,19 @@ log = logging.getLogger("pyorch.api")
 REQUEST_TIMEOUT_S = float(os.environ.get("PYORCH_API_TIMEOUT") or 30.0)
 
 
+class Routes(Protocol):
+    """A group of routes (project_api.ProjectRoutes, images_api.ImageRoutes, ...), each built by
+    daemon.py with only the parts of the engine it needs."""
+
+    def handle(self, handler: Any, method: str, parts: list[str], query: dict[str, list[str]]) -> bool: ...
+
+
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     # socketserver's default backlog is 5: a burst of clients (144 of 200 concurrent connects in
     # issue 20) got EAGAIN before the accept loop could take them.
     request_queue_size = socket.SOMAXCONN
-    engine: Engine
+    routes: Sequence[Routes]
     shutdown_requested: threading.Event
 
 
@@ -78,6 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug(format, *args)
 
     # --- plumbing ------------------------------------------------------------------------------------
+    def stopping(self) -> bool:
+        """The engine is shutting down: streams end."""
+        return self.server.shutdown_requested.is_set()
+
     def body(self) -> dict[str, Any]:
         """The request's body, checked against its route's model before the route ran (api_schema.py)."""
         return self.checked_body
@@ -179,136 +169,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- routes ---------------------------------------------------------------------------------------
     def _route(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:
-        engine = self.server.engine
         match method, parts:
             case "GET", ["v1", "ping"]:
                 self.reply(200, {"ok": True, "pid": os.getpid()})
-            case "GET", ["v1", "info"]:
-                self.reply(200, engine.runtime.features.refreshed().to_dict())
-            case "GET", ["v1", "projects"]:
-                self.reply(200, engine.queries.list_projects())
-            case "POST", ["v1", "projects", "up"]:
-                body = self.body()
-                options = UpOptions(**body.get("options", {}))
-                spec = project_from_source(body["source"]) if "source" in body else body["project"]
-                self.reply(200, engine.ops.up(spec, options))
-            case "POST", ["v1", "projects", name, "down"]:
-                body = self.body()
-                self.reply(200, engine.ops.down(name, body.get("timeout"), bool(body.get("volumes"))))
-            case "POST", ["v1", "projects", name, "stop"]:
-                body = self.body()
-                self.reply(200, engine.ops.stop_services(name, list(body.get("services") or []), body.get("timeout"),
-                                                         list(body.get("containers") or [])))
-            case "POST", ["v1", "projects", name, "start"]:
-                body = self.body()
-                self.reply(200, engine.ops.start_services(name, list(body.get("services") or []),
-                                                          list(body.get("containers") or [])))
-            case "POST", ["v1", "projects", name, ("pause" | "unpause") as verb]:
-                body = self.body()
-                self.reply(200, engine.ops.pause_services(name, list(body.get("services") or []), verb == "pause"))
-            case "POST", ["v1", "projects", name, "kill"]:
-                body = self.body()
-                self.reply(200, engine.ops.kill_services(name, list(body.get("services") or []),
-                                                         signal_number(str(body.get("signal", signal.SIGKILL))),
-                                                         list(body.get("containers") or [])))
-            case "GET", ["v1", "projects", name, "stats"]:
-                self.reply(200, engine.queries.stats(name))
-            case "GET", ["v1", "projects", name, "ps"]:
-                self.reply(200, engine.queries.ps(name, all_containers=query.get("all", ["1"])[0] == "1"))
-            case "GET", ["v1", "projects", name, "logs"]:
-                self._logs(name, query)
-            case "POST", ["v1", "projects", name, "exec"]:
-                self._exec(name, self.body())
-            case "GET", ["v1", "projects", name, "top"]:
-                self.reply(200, engine.queries.top(name, query.get("service", [])))
-            case "GET", ["v1", "images"]:
-                self.reply(200, [_image_row(i) for i in engine.runtime.images.list()])
-            case "POST", ["v1", "images", "import"]:
-                body = self.body()
-                config = ImageConfig(env=body.get("env") or [], entrypoint=body.get("entrypoint"),
-                                     cmd=body.get("cmd"), working_dir=body.get("working_dir") or "",
-                                     user=body.get("user") or "", exposed_ports=[], labels={},
-                                     stop_signal=None, volumes=[], healthcheck=None)
-                image = engine.runtime.images.import_rootfs(Path(body["source"]), body["reference"], config)
-                self.reply(200, _image_row(image))
-            case "POST", ["v1", "images", "bootstrap"]:
-                names = self.body().get("images") or list(DEFAULT_BASE_IMAGES)
-                self.reply(200, {"images": ensure_base_images(engine.runtime.images, [str(n) for n in names])})
             case "POST", ["v1", "engine", "shutdown"]:
                 self.reply(200, {"ok": True})
                 self.server.shutdown_requested.set()
-            case _ if events_api.handle(self, engine.store, self.server.shutdown_requested.is_set, method, parts,
-                                        query):
-                pass
-            case _ if images_api.handle(self, engine, method, parts, query):
-                pass
-            case _ if build_api.handle(self, engine, method, parts, query):
-                pass
-            case _ if rollout_api.handle(self, engine, method, parts, query):
-                pass
-            case _ if session_api.handle(self, engine, method, parts, query):
-                pass
-            case _ if copy_api.handle(self, engine, method, parts, query):
-                pass
-            case _ if compose_api.handle(self, engine, method, parts, query):
-                pass
-            case _ if network_routes.handle(self, engine, method, parts, query):
-                pass
-            case _ if volumes_api.handle(self, engine, method, parts, query):
-                pass
             case _:
-                self.reply(404, {"error": f"no route {method} /{'/'.join(parts)}"})
-
-    def _logs(self, project: str, query: dict[str, list[str]]) -> None:
-        engine = self.server.engine
-        services = set(query.get("service", []))
-        follow = query.get("follow", ["0"])[0] == "1"
-        tail = int(query.get("tail", ["-1"])[0])
-        index = int(query["index"][0]) if query.get("index") else None
-
-        def sources() -> list[LogSource]:
-            live = [LogSource(c.name, c.service, engine.runtime.log_path(c.id), key=c.id)
-                    for c in engine.observe().selected(project, services)
-                    if index is None or c.number == index]
-            known = {src.key for src in live}
-            kept = log_archive.sources(engine.runtime, project, services, index)
-            return [src for src in kept if src.key not in known] + live
-
-        self.stream_start()
-        connection = self.connection
-        stopped = self.server.shutdown_requested.is_set
-        pending = bytearray()  # one send per 64 KiB, and whenever the stream waits for more
-
-        def flush() -> None:
-            if pending:
-                self.wfile.write(bytes(pending))
-                self.wfile.flush()
-                pending.clear()
-
-        for record in stream_logs(sources, follow, tail, lambda: stopped() or peer_closed(connection), idle=flush):
-            pending += json.dumps(record).encode() + b"\n"
-            if len(pending) >= 65536:
-                flush()
-        flush()
-
-    def _exec(self, project: str, body: dict[str, Any]) -> None:
-        engine = self.server.engine
-        session = engine.ops.exec(project, body["service"], int(body.get("index", 1)), list(body["args"]),
-                              env=list(body.get("env") or []), user=body.get("user"), workdir=body.get("workdir"))
-        self.stream_start()
-        for stream, data in session.output():
-            line = {"stream": stream, "data": base64.b64encode(data).decode()}
-            self.wfile.write(json.dumps(line).encode() + b"\n")
-            self.wfile.flush()
-        self.wfile.write(json.dumps({"exit_code": session.wait()}).encode() + b"\n")
+                if not any(routes.handle(self, method, parts, query) for routes in self.server.routes):
+                    self.reply(404, {"error": f"no route {method} /{'/'.join(parts)}"})
 
 
-def _image_row(image: Any) -> dict[str, Any]:
-    return {"id": image.id, "references": list(image.references), "size": image.size}
-
-
-def serve(engine: Engine, socket_path: Path) -> None:
-    """Serve until a shutdown request; the socket is created owner-only (root)."""
+def serve(routes: Sequence[Routes], socket_path: Path) -> None:
+    """Serve ``routes`` (tried in turn) until a shutdown request; the socket is created owner-only (root)."""
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)
     old = os.umask(0o077)
@@ -316,7 +189,7 @@ def serve(engine: Engine, socket_path: Path) -> None:
         server = _Server(str(socket_path), _Handler)
     finally:
         os.umask(old)
-    server.engine = engine
+    server.routes = routes
     server.shutdown_requested = threading.Event()
     thread = threading.Thread(target=server.serve_forever, name="pyorch-api", daemon=True)
     thread.start()

@@ -16,69 +16,78 @@ import binascii
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from orchestrator.engine.compose_build import build_service, services_to_build, with_build_images
 from orchestrator.engine.compose_source import project_from_source
-from orchestrator.engine.engine import Engine
 from orchestrator.engine.images_api import Handler, stream_work
 from orchestrator.engine.selection import dependencies_closure
 from orchestrator.errors import EngineError
 from orchestrator.spec.model import Project
+from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import Builder, BuildEvent, BuildRequest
 from runtime.image.build.cache import BuildCache
 from runtime.image.build.cache_mounts import prune_cache_mounts
 from runtime.image.build.errors import BuildCancelled
 from runtime.image.build.progress import VertexNumbers
-from runtime.image.registry import pull_image
+from runtime.image.registry import Registries, pull_image
+from runtime.network import NetworkManager
 
 Listener = Callable[[BuildEvent], None]
 PARALLEL_SERVICES = 4
 
 
-def builder_for(engine: Engine) -> Builder:
-    """A builder that pulls base images it does not have (the engine's registry settings) and puts
-    RUN steps on the build network through the engine's network manager."""
-    registries = engine.registries()
-    return Builder(engine.runtime, pull=lambda ref: pull_image(engine.runtime.images, registries, ref, None),
-                   network=engine.network)
+@dataclass(frozen=True)
+class BuildRoutes:
+    runtime: ContainerRuntime               # RUN steps run as containers; images land in its store
+    network: NetworkManager                 # RUN steps on the build network
+    registries: Callable[[], Registries]    # base images a build does not have are pulled
+    in_use: Callable[[], set[str]]          # image ids of every container: `builder prune` keeps them
 
+    def builder(self) -> Builder:
+        """A builder that pulls base images it does not have (the engine's registry settings) and puts
+        RUN steps on the build network through the engine's network manager."""
+        registries = self.registries()
+        return Builder(self.runtime, pull=lambda ref: pull_image(self.runtime.images, registries, ref, None),
+                       network=self.network)
 
-def handle(handler: Handler, engine: Engine, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
-    match method, parts:
-        case "POST", ["v1", "images", "build"]:
-            request = image_request(handler.body())
-            stream_work(handler, lambda listen: _one(builder_for(engine), request, listen), "image-build")
-        case "POST", ["v1", "projects", "build"]:
-            body = handler.body()
-            project, environ = _project(body)
-            names: list[str] | None = list(body["services"]) if body.get("services") else None
-            if names and body.get("with_dependencies"):  # `up SERVICE…`: what it starts is what it builds
-                wanted = dependencies_closure({n: {"depends_on": s.depends_on or {}}
-                                               for n, s in project.services.items()}, names)
-                names = [n for n, s in project.services.items() if n in wanted and s.build]
-            builder = builder_for(engine)
-            names = services_to_build(project, names, bool(body.get("missing")), builder)
-            args = dict(body.get("args") or {})
-            no_cache = bool(body.get("no_cache"))
-            stream_work(handler, lambda listen: _services(builder, project, names, no_cache, args, environ, listen),
-                        "image-build")
-        case "POST", ["v1", "builder", "prune"]:
-            handler.reply(200, prune_builder(engine))
-        case _:
-            return False
-    return True
+    def handle(self, handler: Handler, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
+        """Serve the request if it is one of ours; False lets the caller answer 404."""
+        match method, parts:
+            case "POST", ["v1", "images", "build"]:
+                request = image_request(handler.body())
+                stream_work(handler, lambda listen: _one(self.builder(), request, listen), "image-build")
+            case "POST", ["v1", "projects", "build"]:
+                body = handler.body()
+                project, environ = _project(body)
+                names: list[str] | None = list(body["services"]) if body.get("services") else None
+                if names and body.get("with_dependencies"):  # `up SERVICE…`: what it starts is what it builds
+                    wanted = dependencies_closure({n: {"depends_on": s.depends_on or {}}
+                                                   for n, s in project.services.items()}, names)
+                    names = [n for n, s in project.services.items() if n in wanted and s.build]
+                builder = self.builder()
+                names = services_to_build(project, names, bool(body.get("missing")), builder)
+                args = dict(body.get("args") or {})
+                no_cache = bool(body.get("no_cache"))
+                stream_work(handler,
+                            lambda listen: _services(builder, project, names, no_cache, args, environ, listen),
+                            "image-build")
+            case "POST", ["v1", "builder", "prune"]:
+                handler.reply(200, self.prune_builder())
+            case _:
+                return False
+        return True
 
-
-def prune_builder(engine: Engine) -> dict[str, Any]:
-    """`builder prune`: the layer cache's entries, the cache mounts, and the build's intermediate
-    images and layers no image or container keeps."""
-    store = engine.runtime.images
-    entries = BuildCache(store).prune()
-    mounts = prune_cache_mounts(store.root)
-    blobs = store.prune(keep_ids={c.record.image_id for c in engine.runtime.containers()})
-    return {"cache_entries": entries, "cache_mounts": mounts, "deleted_blobs": blobs}
+    def prune_builder(self) -> dict[str, Any]:
+        """`builder prune`: the layer cache's entries, the cache mounts, and the build's intermediate
+        images and layers no image or container keeps."""
+        store = self.runtime.images
+        entries = BuildCache(store).prune()
+        mounts = prune_cache_mounts(store.root)
+        blobs = store.prune(keep_ids=self.in_use())
+        return {"cache_entries": entries, "cache_mounts": mounts, "deleted_blobs": blobs}
 
 
 def image_request(body: dict[str, Any]) -> BuildRequest:

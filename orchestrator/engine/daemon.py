@@ -14,9 +14,19 @@ import sys
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from orchestrator.engine.api import serve
+from orchestrator.engine.api import Routes, serve
+from orchestrator.engine.build_api import BuildRoutes
+from orchestrator.engine.compose_api import ComposeRoutes
+from orchestrator.engine.copy_api import CopyRoutes
 from orchestrator.engine.engine import Engine, resync_period
+from orchestrator.engine.events_api import EventRoutes
+from orchestrator.engine.images_api import ImageRoutes
+from orchestrator.engine.network_api import NetworkRoutes
+from orchestrator.engine.project_api import ProjectRoutes
+from orchestrator.engine.rollout_api import RolloutRoutes
+from orchestrator.engine.session_api import SessionRoutes
 from orchestrator.engine.store import Store
+from orchestrator.engine.volumes_api import VolumeRoutes
 from runtime import faults
 from runtime.container.runtime import ContainerRuntime
 from runtime.layout import HostLayout
@@ -30,6 +40,28 @@ def build_engine(layout: HostLayout) -> Engine:
     return Engine(layout, Store(layout.state_root / "engine.db"), ContainerRuntime(layout), NetworkManager(layout),
                   BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1}),
                   resync_s=resync_period())
+
+
+def api_routes(engine: Engine) -> list[Routes]:
+    """The API's route groups, each handed the parts of the engine it uses and nothing else (the
+    Engine object itself stays here: tests/unit/test_layering.py checks that no route sees it)."""
+    runtime, queries = engine.runtime, engine.queries
+
+    def in_use() -> set[str]:  # image ids of every container pyorch has, running or not
+        return {c.record.image_id for c in runtime.containers()}
+
+    return [
+        ProjectRoutes(engine.ops, queries, engine.observe, runtime),
+        EventRoutes(engine.store),
+        ImageRoutes(runtime.images, engine.registries, in_use),
+        BuildRoutes(runtime, engine.network, engine.registries, in_use),
+        RolloutRoutes(engine.rollouts),
+        SessionRoutes(runtime, queries.service_container, engine.ops),
+        CopyRoutes(runtime, queries.service_replica),
+        ComposeRoutes(engine.ops, queries, runtime),
+        NetworkRoutes(engine.store, engine.loader, engine.network.list_networks, queries.service_container),
+        VolumeRoutes(runtime),
+    ]
 
 
 M_ARENA_MAX = -8  # mallopt(3)
@@ -65,7 +97,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        serve(engine, layout.run_root / "engine.sock")
+        serve(api_routes(engine), layout.run_root / "engine.sock")
     finally:
         engine.shutdown()
         (layout.run_root / "engine.pid").unlink(missing_ok=True)

@@ -11,6 +11,7 @@ import json
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orchestrator.engine.peer import peer_closed
@@ -41,6 +42,16 @@ class Handler(Protocol):
     @property
     def connection(self) -> socket.socket: ...
     def stream_start(self) -> None: ...
+    def stopping(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class EventRoutes:
+    store: EventSource
+
+    def handle(self, handler: Handler, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
+        """Serve the request if it is ours; False lets the caller answer 404."""
+        return handle(handler, self.store, handler.stopping, method, parts, query)
 
 
 def handle(handler: Handler, store: EventSource, stopping: Callable[[], bool], method: str, parts: list[str],

@@ -10,20 +10,20 @@ import json
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from orchestrator.engine.engine import Engine
 from orchestrator.errors import PyorchError
 from runtime.errors import RuntimeFailure
-from runtime.image import Image, ImageStore
+from runtime.image import Image, ImageConfig, ImageStore
 from runtime.image.archive import load_images, save_images
+from runtime.image.bootstrap import DEFAULT_BASE_IMAGES, ensure_base_images
 from runtime.image.build.cache_mounts import prune_cache_mounts
 from runtime.image.reference import parse
 from runtime.image.registry import Credentials, Registries, parse_platform, pull_image, push_image
 from runtime.image.registry.client import RegistryClient
 from runtime.image.registry.compress import COMPRESSIONS
-from runtime.image.registry.credentials import CredentialStore
 from runtime.image.registry.endpoint import endpoint_for
 
 
@@ -37,72 +37,83 @@ class Handler(Protocol):
     def stream_start(self) -> None: ...
 
 
-def handle(handler: Handler, engine: Engine, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
-    """Serve the request if it is one of ours; False lets the caller answer 404."""
-    store = engine.runtime.images
-    match method, parts:
-        case "POST", ["v1", "images", "pull"]:
-            body = handler.body()
-            platform = parse_platform(body["platform"]) if body.get("platform") else None
-            parse(body["reference"])  # a malformed name fails before the stream starts
-            stream_work(handler, lambda listener: {"image": image_row(pull_image(
-                store, _registries(engine), body["reference"], platform, listener))})
-        case "POST", ["v1", "images", "push"]:
-            body = handler.body()
-            store.resolve(body["reference"])
-            if body.get("target"):
-                parse(body["target"])
-            compression = str(body.get("compression") or "gzip")
-            if compression not in COMPRESSIONS:
-                raise PyorchError(f"compression {compression!r}: want one of {', '.join(COMPRESSIONS)}")
-            stream_work(handler, lambda listener: {"digest": push_image(
-                store, _registries(engine), body["reference"], body.get("target") or None, listener,
-                compression=compression)})
-        case "POST", ["v1", "images", "remove"]:
-            body = handler.body()
-            handler.reply(200, {"untagged": remove(store, body["reference"], _in_use(engine),
-                                                    bool(body.get("force")))})
-        case "GET", ["v1", "images", "inspect"]:
-            handler.reply(200, [inspect(store, r) for r in query.get("ref", [])])
-        case "POST", ["v1", "images", "prune"]:
-            body = handler.body()
-            handler.reply(200, prune(store, _in_use(engine), bool(body.get("all"))))
-        case "POST", ["v1", "images", "save"]:
-            body = handler.body()
-            ids = save_images(store, list(body["references"]), Path(body["output"]), body.get("format") or "tar")
-            handler.reply(200, {"ids": ids})
-        case "POST", ["v1", "images", "load"]:
-            body = handler.body()
-            loaded = load_images(store, Path(body["source"]), body.get("repository") or None)
-            handler.reply(200, {"loaded": [{"id": i, "reference": r} for i, r in loaded]})
-        case "POST", ["v1", "registry", "login"]:
-            body = handler.body()
-            handler.reply(200, login(engine, body["registry"], body["username"], body["password"]))
-        case "POST", ["v1", "registry", "logout"]:
-            body = handler.body()
-            removed = _credentials(engine).remove(body["registry"])
-            handler.reply(200, {"removed": removed, "registry": body["registry"]})
-        case _:
-            return False
-    return True
+@dataclass(frozen=True)
+class ImageRoutes:
+    images: ImageStore
+    registries: Callable[[], Registries]   # read afresh per request: `login` changes them
+    in_use: Callable[[], set[str]]          # image ids of every container, running or not: kept
+
+    def handle(self, handler: Handler, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
+        """Serve the request if it is one of ours; False lets the caller answer 404."""
+        store = self.images
+        match method, parts:
+            case "POST", ["v1", "images", "pull"]:
+                body = handler.body()
+                platform = parse_platform(body["platform"]) if body.get("platform") else None
+                parse(body["reference"])  # a malformed name fails before the stream starts
+                stream_work(handler, lambda listener: {"image": image_row(pull_image(
+                    store, self.registries(), body["reference"], platform, listener))})
+            case "POST", ["v1", "images", "push"]:
+                body = handler.body()
+                store.resolve(body["reference"])
+                if body.get("target"):
+                    parse(body["target"])
+                compression = str(body.get("compression") or "gzip")
+                if compression not in COMPRESSIONS:
+                    raise PyorchError(f"compression {compression!r}: want one of {', '.join(COMPRESSIONS)}")
+                stream_work(handler, lambda listener: {"digest": push_image(
+                    store, self.registries(), body["reference"], body.get("target") or None, listener,
+                    compression=compression)})
+            case "POST", ["v1", "images", "remove"]:
+                body = handler.body()
+                handler.reply(200, {"untagged": remove(store, body["reference"], self.in_use(),
+                                                        bool(body.get("force")))})
+            case "GET", ["v1", "images", "inspect"]:
+                handler.reply(200, [inspect(store, r) for r in query.get("ref", [])])
+            case "POST", ["v1", "images", "prune"]:
+                body = handler.body()
+                handler.reply(200, prune(store, self.in_use(), bool(body.get("all"))))
+            case "POST", ["v1", "images", "save"]:
+                body = handler.body()
+                ids = save_images(store, list(body["references"]), Path(body["output"]),
+                                  body.get("format") or "tar")
+                handler.reply(200, {"ids": ids})
+            case "POST", ["v1", "images", "load"]:
+                body = handler.body()
+                loaded = load_images(store, Path(body["source"]), body.get("repository") or None)
+                handler.reply(200, {"loaded": [{"id": i, "reference": r} for i, r in loaded]})
+            case "GET", ["v1", "images"]:
+                handler.reply(200, [_listed(i) for i in store.list()])
+            case "POST", ["v1", "images", "import"]:
+                body = handler.body()
+                config = ImageConfig(env=body.get("env") or [], entrypoint=body.get("entrypoint"),
+                                     cmd=body.get("cmd"), working_dir=body.get("working_dir") or "",
+                                     user=body.get("user") or "", exposed_ports=[], labels={},
+                                     stop_signal=None, volumes=[], healthcheck=None)
+                handler.reply(200, _listed(store.import_rootfs(Path(body["source"]), body["reference"], config)))
+            case "POST", ["v1", "images", "bootstrap"]:
+                names = handler.body().get("images") or list(DEFAULT_BASE_IMAGES)
+                handler.reply(200, {"images": ensure_base_images(store, [str(n) for n in names])})
+            case "POST", ["v1", "registry", "login"]:
+                body = handler.body()
+                handler.reply(200, login(self.registries(), body["registry"], body["username"], body["password"]))
+            case "POST", ["v1", "registry", "logout"]:
+                body = handler.body()
+                removed = self.registries().credentials.remove(body["registry"])
+                handler.reply(200, {"removed": removed, "registry": body["registry"]})
+            case _:
+                return False
+        return True
+
+
+def _listed(image: Image) -> dict[str, Any]:
+    """A row of `GET /v1/images` (`pyorch images`)."""
+    return {"id": image.id, "references": list(image.references), "size": image.size}
 
 
 def image_row(image: Image) -> dict[str, Any]:
     return {"id": image.id, "references": list(image.references), "size": image.size,
             "manifest_digest": image.manifest_digest}
-
-
-def _credentials(engine: Engine) -> CredentialStore:
-    return engine.registries().credentials
-
-
-def _registries(engine: Engine) -> Registries:
-    return engine.registries()
-
-
-def _in_use(engine: Engine) -> set[str]:
-    """Image ids of every container pyorch has, running or not: their layers are never removed."""
-    return {c.record.image_id for c in engine.runtime.containers()}
 
 
 def inspect(store: ImageStore, reference: str) -> dict[str, Any]:
@@ -135,12 +146,11 @@ def prune(store: ImageStore, in_use: set[str], all_unused: bool) -> dict[str, An
     return {"untagged": untagged, "deleted_blobs": removed, "cache_mounts": prune_cache_mounts(store.root)}
 
 
-def login(engine: Engine, registry: str, username: str, password: str) -> dict[str, Any]:
+def login(registries: Registries, registry: str, username: str, password: str) -> dict[str, Any]:
     """Check the credentials against the registry first, as `docker login` does, then store them."""
     if not username or not password:
         raise PyorchError("login needs a user name and a password")
     credentials = Credentials(username, password)
-    registries = _registries(engine)
     with RegistryClient(endpoint_for(registry, registries.insecure), credentials) as client:
         client.ping()
     registries.credentials.save(registry, credentials)

@@ -91,6 +91,15 @@ class Queries:
             return candidates[0]
         raise EngineError(f"service {service!r} of project {project!r} has no running container #{index}")
 
+    def service_replica(self, project: str, service: str, index: int) -> Labelled:
+        """Replica ``index`` of the service, running or not (`cp`, which Compose allows on stopped
+        containers too); a running one is preferred when several share the number."""
+        numbered = sorted((c for c in self.observe().service(project, service) if c.number == index),
+                          key=lambda c: c.status != "running")
+        if numbered:
+            return numbered[0]
+        raise EngineError(f"service {service!r} of project {project!r} has no container #{index}")
+
     def top(self, project: str, services: list[str]) -> list[dict[str, Any]]:
         result = []
         for c in self.observe().selected(project, services):

@@ -6,6 +6,7 @@ Only the container runtime is needed: its volume store and which containers moun
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orchestrator.errors import EngineError
@@ -22,29 +23,29 @@ class Handler(Protocol):
     def reply(self, status: int, payload: Any) -> None: ...
 
 
-class HasRuntime(Protocol):
-    runtime: ContainerRuntime
+@dataclass(frozen=True)
+class VolumeRoutes:
+    runtime: ContainerRuntime  # its volume store and which containers mount each volume
 
-
-def handle(handler: Handler, engine: HasRuntime, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
-    """Serve the request if it is one of ours; False lets the caller answer 404."""
-    runtime = engine.runtime
-    match method, parts:
-        case "GET", ["v1", "volumes"]:
-            handler.reply(200, list_volumes(runtime, query.get("filter", [])))
-        case "POST", ["v1", "volumes", "remove"]:
-            body = handler.body()
-            handler.reply(200, remove_volumes(runtime, [str(n) for n in body.get("names") or []],
-                                               bool(body.get("force"))))
-        case "POST", ["v1", "volumes", "prune"]:
-            body = handler.body()
-            filters = [str(f) for f in body.get("filters") or []]
-            handler.reply(200, prune_volumes(runtime, bool(body.get("all")), filters))
-        case "GET", ["v1", "volumes", name]:
-            handler.reply(200, _row(runtime.volumes.get(name), runtime.volume_users().get(name, [])))
-        case _:
-            return False
-    return True
+    def handle(self, handler: Handler, method: str, parts: list[str], query: dict[str, list[str]]) -> bool:
+        """Serve the request if it is one of ours; False lets the caller answer 404."""
+        runtime = self.runtime
+        match method, parts:
+            case "GET", ["v1", "volumes"]:
+                handler.reply(200, list_volumes(runtime, query.get("filter", [])))
+            case "POST", ["v1", "volumes", "remove"]:
+                body = handler.body()
+                handler.reply(200, remove_volumes(runtime, [str(n) for n in body.get("names") or []],
+                                                   bool(body.get("force"))))
+            case "POST", ["v1", "volumes", "prune"]:
+                body = handler.body()
+                filters = [str(f) for f in body.get("filters") or []]
+                handler.reply(200, prune_volumes(runtime, bool(body.get("all")), filters))
+            case "GET", ["v1", "volumes", name]:
+                handler.reply(200, _row(runtime.volumes.get(name), runtime.volume_users().get(name, [])))
+            case _:
+                return False
+        return True
 
 
 def _row(volume: Volume, users: list[ContainerInfo]) -> dict[str, Any]:

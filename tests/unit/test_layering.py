@@ -8,7 +8,9 @@ ones inside functions and those only for type checking):
 - no import circle in `orchestrator/`;
 - no module reaches into another file's `_`-prefixed members;
 - inside the engine, containers and networks are changed only by the executor, and published
-  ports only by the publisher.
+  ports only by the publisher;
+- the Engine object is known only to the wiring (daemon.py): its parts, the API's routes among
+  them, are handed the narrow dependencies they use.
 """
 
 from __future__ import annotations
@@ -165,6 +167,34 @@ def test_no_module_reaches_into_another_files_private_members() -> None:
             if node.attr in mine:
                 continue  # the same file's own class, reached through another instance of it
             found.append(f"{path.relative_to(REPO)}:{node.lineno} uses {ast.unparse(owner)}.{node.attr}")
+    assert found == []
+
+
+WIRING = {"orchestrator.engine.engine", "orchestrator.engine.daemon"}
+
+
+def test_only_the_wiring_knows_the_engine_object() -> None:
+    """Collaborators (the reconciler, the verbs, every API route group) receive the store, the
+    executor, the queries... never the Engine: reaching through it was how the circles of issue 18
+    came about, and it hides what a part depends on."""
+    assert [f"{modules()[i.source].relative_to(REPO)}:{i.line}" for i in all_imports()
+            if i.target == "orchestrator.engine.engine" and i.source not in WIRING] == []
+
+
+def test_api_routes_are_handed_parts_not_the_engine() -> None:
+    """Each route module's functions and methods take no parameter named or typed `engine`/`Engine`."""
+    found = []
+    for name in modules():
+        if not (within(name, "orchestrator.engine") and (name.endswith("_api") or name.endswith(".api"))):
+            continue
+        for node in ast.walk(tree(name)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+                    annotation = ast.unparse(arg.annotation) if arg.annotation else ""
+                    if arg.arg == "engine" or "Engine" in annotation.replace("EngineError", ""):
+                        found.append(f"{modules()[name].relative_to(REPO)}:{node.lineno} {node.name}({arg.arg})")
+            if isinstance(node, ast.AnnAssign) and "Engine" in ast.unparse(node.annotation).replace("EngineError", ""):
+                found.append(f"{modules()[name].relative_to(REPO)}:{node.lineno} {ast.unparse(node)}")
     assert found == []
 
 
