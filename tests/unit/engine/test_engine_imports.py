@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-LAZY = ("httpx",)  # registry pulls and `ADD <url>` only
+LAZY = ("httpx", "pyroute2")  # registry pulls and `ADD <url>`; conntrack (published UDP ports, drains)
 
 
 def test_the_engine_does_not_import_what_only_some_requests_use() -> None:
