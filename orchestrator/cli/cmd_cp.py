@@ -3,9 +3,11 @@
 Docker's path rules (`plan`): a file onto a missing path is saved under that name, into a
 directory under its own; a directory onto a missing path becomes it, into a directory goes in
 under its own name, and `SRC/.` copies its contents. Modes are kept; owners with `-a` (else what
-lands in a container belongs to its root, and what lands here to the user running `cp`). The tar
-goes between this process and a worker inside the container's mount namespace, through a socket
-the engine hands over (orchestrator/engine/copy_api.py).
+lands in a container belongs to its root, and what lands here to the user running `cp`). `-` as
+SOURCE extracts a tar read from stdin into a directory of the container; `-` as DEST writes the
+source as a tar to stdout. The container may be stopped. The tar goes between this process and a
+worker inside the container's mount namespace, through a socket the engine hands over
+(orchestrator/engine/copy_api.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import os
 import socket
 import stat
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -34,8 +37,8 @@ def register(sub: Any, project_name: ProjectName) -> None:
     cp.add_argument("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)")
     cp.add_argument("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH")
     cp.add_argument("--index", type=int, default=1, help="Index of the container if the service has several")
-    cp.add_argument("source", metavar="SERVICE:SRC_PATH|SRC_PATH")
-    cp.add_argument("dest", metavar="SERVICE:DEST_PATH|DEST_PATH")
+    cp.add_argument("source", metavar="SERVICE:SRC_PATH|SRC_PATH|-")
+    cp.add_argument("dest", metavar="SERVICE:DEST_PATH|DEST_PATH|-")
     cp.set_defaults(run=lambda a, c: _cp(a, c, project_name))
 
 
@@ -85,12 +88,59 @@ def _cp(args: argparse.Namespace, client: EngineClient, project_name: ProjectNam
         raise PyorchError("cp copies between a service's container and this host: one of SOURCE and DEST "
                           "must be SERVICE:PATH, the other a local path")
     name = project_name(args)
-    if dest_service is not None:
+    if dest_service is not None and src == "-":
+        _stdin_to_container(client, name, dest_service, args, dest, sys.stdin.buffer)
+    elif dest_service is not None:
         _to_container(client, name, dest_service, args, src, dest)
+    elif dest == "-":
+        assert src_service is not None
+        _container_to_stdout(client, name, src_service, args, src, sys.stdout.buffer)
     else:
         assert src_service is not None
         _from_container(client, name, src_service, args, src, dest)
     return 0
+
+
+CHUNK = 1 << 16
+
+
+def _stdin_to_container(client: EngineClient, project: str, service: str, args: argparse.Namespace, dest: str,
+                        stdin: IO[bytes]) -> None:
+    """`cp - SERVICE:DIR`: a tar from stdin, extracted into a directory that exists (Docker's rule)."""
+    target = {"service": service, "index": args.index}
+    info = client.request("POST", f"/v1/projects/{project}/copy/stat", {**target, "path": dest, "follow_link": True})
+    if not (info["exists"] and info["dir"]):
+        raise PyorchError(f'destination "{service}:{dest}" must be a directory')
+    _, sock = client.handover(f"/v1/projects/{project}/copy/extract",
+                              {**target, "path": dest, "archive": args.archive})
+    with sock:
+        try:
+            while chunk := stdin.read(CHUNK):
+                sock.sendall(chunk)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the worker stopped reading (not a tar?): its answer says why
+        with sock.makefile("rb") as answers:
+            _check(answers.readline())
+
+
+def _container_to_stdout(client: EngineClient, project: str, service: str, args: argparse.Namespace, src: str,
+                         stdout: IO[bytes]) -> None:
+    """`cp SERVICE:SRC -`: the source as a tar on stdout, its top entry named after it (`.` for
+    `DIR/.`), as `docker cp` streams it."""
+    target = {"service": service, "index": args.index}
+    info = client.request("POST", f"/v1/projects/{project}/copy/stat",
+                          {**target, "path": src.removesuffix("/.") or "/", "follow_link": args.follow_link})
+    if not info["exists"]:
+        raise PyorchError(f"no such file or directory in {service}: {src}")
+    arcname = "." if src.endswith("/.") else os.path.basename(src.rstrip("/")) or "."
+    _, sock = client.handover(f"/v1/projects/{project}/copy/archive",
+                              {**target, "path": src, "arcname": arcname, "follow_link": args.follow_link})
+    with sock, sock.makefile("rb") as stream:
+        _check(stream.readline())
+        while chunk := stream.read1(CHUNK):
+            stdout.write(chunk)
+        stdout.flush()
 
 
 def _to_container(client: EngineClient, project: str, service: str, args: argparse.Namespace, src: str,

@@ -1,8 +1,9 @@
-"""`cp` at the runtime's door: a worker process (copy_helper.py) inside a running container's
-mount namespace reports on a path, writes a tar of it, or extracts one, over a socket that the
-caller hands to whoever sends or receives the tar (the CLI, through the engine, as with
-terminal sessions). A fresh `python -I -S` per copy: the engine's threads make forking it
-unsafe for setns, and the shim stays out of bulk data.
+"""`cp` at the runtime's door: a worker process (copy_helper.py) inside a container's mount
+namespace (a running container's, or a namespace of its own with a stopped container's root
+mounted) reports on a path, writes a tar of it, or extracts one, over a socket that the caller
+hands to whoever sends or receives the tar (the CLI, through the engine, as with terminal
+sessions). A fresh `python -I -S` per copy: the engine's threads make forking it unsafe for
+setns, and the shim stays out of bulk data.
 """
 
 from __future__ import annotations
@@ -31,22 +32,33 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-I", "-S", "-c", _BOOT, _PACKAGE_ROOT, *args]
 
 
-def path_info(pid: int, path: str, follow: bool) -> dict[str, Any]:
-    """``{"exists", "dir", "parent_dir"}`` of ``path`` as the container whose PID 1 is ``pid`` sees it."""
-    done = subprocess.run(_command("stat", str(pid), path, "1" if follow else "0"), capture_output=True,
+def running(pid: int) -> str:
+    """Where a running container is: its PID 1, whose mount namespace the worker enters."""
+    return f"pid:{pid}"
+
+
+def stopped(bundle: Path) -> str:
+    """Where a stopped container is: its bundle, whose root the worker mounts for itself."""
+    return f"bundle:{bundle}"
+
+
+def path_info(where: str, path: str, follow: bool) -> dict[str, Any]:
+    """``{"exists", "dir", "parent_dir"}`` of ``path`` as the container ``where`` (`running`,
+    `stopped`) sees it."""
+    done = subprocess.run(_command("stat", where, path, "1" if follow else "0"), capture_output=True,
                           timeout=STAT_TIMEOUT_S, stdin=subprocess.DEVNULL, check=False)
     return _answer(done.stdout, done.stderr)
 
 
-def archive(pid: int, path: str, arcname: str, follow: bool) -> socket.socket:
+def archive(where: str, path: str, arcname: str, follow: bool) -> socket.socket:
     """A socket that yields a JSON line, then ``path`` as a tar whose top entry is ``arcname``."""
-    return _spawn("archive", str(pid), path, arcname, "1" if follow else "0")
+    return _spawn("archive", where, path, arcname, "1" if follow else "0")
 
 
-def extract(pid: int, directory: str, keep_owners: bool) -> socket.socket:
+def extract(where: str, directory: str, keep_owners: bool) -> socket.socket:
     """A socket that takes a tar (then a shutdown of writing) to extract into ``directory``, and
     answers one JSON line when done."""
-    return _spawn("extract", str(pid), directory, "1" if keep_owners else "0")
+    return _spawn("extract", where, directory, "1" if keep_owners else "0")
 
 
 def _spawn(*args: str) -> socket.socket:

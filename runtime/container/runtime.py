@@ -523,22 +523,22 @@ class ContainerRuntime:
             raise ContainerStateError(f"cannot attach to {record.name}: {exc}") from exc
 
     def copy_stat(self, cid: str, path: str, follow: bool = False) -> dict[str, Any]:
-        """`cp`: what ``path`` is in a running container (``exists``, ``dir``, ``parent_dir``)."""
-        return copy.path_info(self._running_pid(cid), path, follow)
+        """`cp`: what ``path`` is in a container, running or stopped (``exists``, ``dir``, ``parent_dir``)."""
+        return copy.path_info(self._copy_where(cid), path, follow)
 
     def copy_from(self, cid: str, path: str, arcname: str, follow: bool = False) -> socket.socket:
-        """`cp` out of a running container: a socket yielding a JSON line, then a tar of ``path``."""
-        return copy.archive(self._running_pid(cid), path, arcname, follow)
+        """`cp` out of a container: a socket yielding a JSON line, then a tar of ``path``."""
+        return copy.archive(self._copy_where(cid), path, arcname, follow)
 
     def copy_into(self, cid: str, directory: str, keep_owners: bool) -> socket.socket:
-        """`cp` into a running container: a socket taking a tar to extract into ``directory``."""
-        return copy.extract(self._running_pid(cid), directory, keep_owners)
+        """`cp` into a container: a socket taking a tar to extract into ``directory``."""
+        return copy.extract(self._copy_where(cid), directory, keep_owners)
 
-    def _running_pid(self, cid: str) -> int:
-        _, record = self._load(cid)
-        if not is_alive(record):
-            raise ContainerStateError(f"container {record.name} is not running")
-        return record.pid
+    def _copy_where(self, cid: str) -> str:
+        """A running container's mount namespace, or a stopped one's bundle (its root is mounted for
+        the copy alone, as `docker cp` does for a stopped container)."""
+        bundle, record = self._load(cid)
+        return copy.running(record.pid) if is_alive(record) else copy.stopped(bundle)
 
     def processes(self, cid: str) -> list[dict[str, Any]]:
         """What `top` shows: every process in the container's cgroup, as the host sees it."""

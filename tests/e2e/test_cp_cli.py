@@ -1,17 +1,22 @@
 """`pyorch cp` both ways, as `docker compose cp`: a tree round-trips with its modes and owners (-a),
-Docker's path rules, and owners without -a."""
+Docker's path rules, and owners without -a; a stopped container's files and volumes; tar streams
+from stdin and to stdout (`-`)."""
 
 from __future__ import annotations
 
+import io
 import os
 import stat
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from runtime.layout import HostLayout
 from tests.e2e.test_engine import write
-from tests.helpers import pyorch
+from tests.helpers import REPO, env_for, pyorch
 
 pytestmark = pytest.mark.root
 
@@ -113,3 +118,82 @@ def test_a_link_in_the_container_cannot_lead_a_copy_out(layout: HostLayout, tmp_
         assert in_container(layout, file, f"cat {tmp_path}/landed.txt") == "for the container\n"
     finally:
         pyorch(layout, "-f", file, "down", "-t", "1")
+
+
+WITH_VOLUME = """
+name: copies
+services:
+  app:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+    volumes: ["data:/data"]
+  sealed:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+    read_only: true
+    volumes: ["data:/data"]
+volumes:
+  data: {}
+"""
+
+
+def cp_bytes(layout: HostLayout, file: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """`pyorch cp` with binary stdin and stdout (the `-` forms)."""
+    return subprocess.run([sys.executable, "-m", "orchestrator.cli", "-f", file, "cp", *args], cwd=REPO,
+                          env=env_for(layout), input=stdin, capture_output=True, timeout=180, check=False)
+
+
+def a_tar(name: str, data: bytes, mode: int, uid: int) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.uid, info.gid = len(data), mode, uid, uid
+        tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_a_stopped_container_and_tar_streams(layout: HostLayout, tmp_path: Path) -> None:
+    """As `docker compose cp`: a stopped container's root and volumes both ways; `-` streams a tar."""
+    file = write(tmp_path, WITH_VOLUME)
+    pyorch(layout, "image", "bootstrap")
+    try:
+        pyorch(layout, "-f", file, "up", "-d")
+        in_container(layout, file, "echo in-volume > /data/v.txt; echo in-root > /etc/r.txt")
+        pyorch(layout, "-f", file, "stop", "-t", "1")
+        assert "exited" in pyorch(layout, "-f", file, "ps", "-a").stdout.lower()
+
+        pyorch(layout, "-f", file, "cp", "app:/etc/r.txt", str(tmp_path / "r.txt"))
+        pyorch(layout, "-f", file, "cp", "app:/data/v.txt", str(tmp_path / "v.txt"))
+        assert (tmp_path / "r.txt").read_text() == "in-root\n" and (tmp_path / "v.txt").read_text() == "in-volume\n"
+        (tmp_path / "new.txt").write_text("while stopped\n")
+        pyorch(layout, "-f", file, "cp", str(tmp_path / "new.txt"), "app:/data/new.txt")
+        pyorch(layout, "-f", file, "cp", str(tmp_path / "new.txt"), "app:/etc/new.txt")
+
+        streamed = cp_bytes(layout, file, "app:/etc", "-")  # a stopped container's directory as a tar
+        assert streamed.returncode == 0, streamed.stderr
+        with tarfile.open(fileobj=io.BytesIO(streamed.stdout)) as tar:
+            members = {m.name: m for m in tar.getmembers()}
+            assert members["etc"].isdir()
+            extracted = tar.extractfile(members["etc/r.txt"])
+            assert extracted is not None and extracted.read() == b"in-root\n"
+
+        given = cp_bytes(layout, file, "-a", "-", "app:/tmp", stdin=a_tar("streamed.txt", b"from stdin\n", 0o640, 1234))
+        assert given.returncode == 0, given.stderr
+        onto_file = cp_bytes(layout, file, "-", "app:/etc/r.txt", stdin=a_tar("x", b"x", 0o644, 0))
+        assert onto_file.returncode == 1 and b"must be a directory" in onto_file.stderr
+
+        # read_only: true stays read-only while stopped; its volume does not
+        sealed = pyorch(layout, "-f", file, "cp", str(tmp_path / "new.txt"), "sealed:/etc/new.txt", check=False)
+        assert sealed.returncode == 1 and "read-only" in sealed.stderr.lower()
+        pyorch(layout, "-f", file, "cp", str(tmp_path / "new.txt"), "sealed:/data/sealed.txt")
+
+        pyorch(layout, "-f", file, "start")
+        assert in_container(layout, file, "cat /data/sealed.txt") == "while stopped\n"
+        assert in_container(layout, file, "cat /data/new.txt /etc/new.txt; stat -c '%a %u' /tmp/streamed.txt; "
+                                          "cat /tmp/streamed.txt") == \
+            "while stopped\nwhile stopped\n640 1234\nfrom stdin\n"
+        running = cp_bytes(layout, file, "app:/tmp/streamed.txt", "-")  # the running container too
+        with tarfile.open(fileobj=io.BytesIO(running.stdout)) as tar:
+            assert [m.name for m in tar.getmembers()] == ["streamed.txt"]
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1", "-v")
