@@ -26,8 +26,6 @@ import os
 import threading
 from collections.abc import Callable
 
-from apscheduler.schedulers.base import BaseScheduler
-
 from orchestrator.engine.dependencies import DependencyGate
 from orchestrator.engine.executor import Executor
 from orchestrator.engine.health_restarts import UnhealthyRestarts
@@ -45,6 +43,7 @@ from orchestrator.engine.rollout_store import RolloutStore
 from orchestrator.engine.rollouts import RolloutController, RolloutParts
 from orchestrator.engine.store import Store
 from orchestrator.engine.teardown import TeardownParts, Teardowns
+from orchestrator.engine.timers import Scheduler
 from orchestrator.engine.workqueue import Work, WorkQueue
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import Builder
@@ -69,7 +68,7 @@ def resync_period() -> float:
 
 class Engine:
     def __init__(self, layout: HostLayout, store: Store, runtime: ContainerRuntime, network: NetworkManager,
-                 scheduler: BaseScheduler, dns: Callable[[], DnsServer | None] = DnsServer,
+                 scheduler: Scheduler, dns: Callable[[], DnsServer | None] = DnsServer,
                  resync_s: float = RESYNC_S) -> None:
         self.layout = layout
         self.store = store

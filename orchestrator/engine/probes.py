@@ -20,8 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from apscheduler.schedulers.base import BaseScheduler
-
+from orchestrator.engine.timers import Scheduler
 from orchestrator.planner.health import (
     HealthCheck,
     HealthState,
@@ -56,7 +55,7 @@ class _Monitored:
 
 
 class HealthMonitor:
-    def __init__(self, runtime: ContainerRuntime, scheduler: BaseScheduler, on_change: OnChange,
+    def __init__(self, runtime: ContainerRuntime, scheduler: Scheduler, on_change: OnChange,
                  records: HealthRecords | None = None) -> None:
         self.runtime = runtime
         self.records = records
