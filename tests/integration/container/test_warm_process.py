@@ -37,6 +37,14 @@ def _in_own_pid_namespace(pid: int) -> bool:
     return any(line.startswith("NSpid:") and len(line.split()) == 3 for line in status.splitlines())
 
 
+def _running(pid: int) -> bool:
+    """Neither gone nor a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def warm_pid(rt: ContainerRuntime) -> int:
     """The shim's one child that is no container (it appears once the shim is idle)."""
     shim = rt.shim.shim_pid()
@@ -92,3 +100,42 @@ def test_stopping_the_shim_takes_the_warm_process_with_it(rt: ContainerRuntime) 
     rt.shim.close()
     stop_shim(rt.layout.run_root)
     assert not Path(f"/proc/{waiting}/cmdline").exists() or not Path(f"/proc/{waiting}/cmdline").read_bytes()
+
+
+def test_a_create_whose_client_is_gone_leaves_no_process(rt: ContainerRuntime, tmp_path: Path) -> None:
+    """Issue 20: a create whose client hung up before the shim's early reply left the warm process
+    it had taken running (its own namespaces, ~12 MB) and listed nowhere, for ever. The shim is
+    held stopped while the client connects, sends its create and leaves, so the reply always
+    finds the client gone."""
+    import json
+    import os
+    import signal
+    import socket
+
+    model = rt.create(RunConfig(name="model", image=BUSYBOX, command=["true"]))
+    spec = json.loads((rt.layout.containers_dir / model.id / "spec.json").read_text())
+    bundle = tmp_path / "bundle"
+    for sub in ("upper", "work", "rootfs"):
+        (bundle / sub).mkdir(parents=True)
+    # a spec that sets up (so stage 2 waits for the client's attach), under an id of its own
+    spec.update(id="gone" + os.urandom(4).hex(), name="gone", bundle_dir=str(bundle),
+                log_path=str(bundle / "ctr.log"))
+    shim = rt.shim.shim_pid()
+    taken = warm_pid(rt)
+    os.kill(shim, signal.SIGSTOP)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.connect(str(rt.layout.run_root / "shim.sock"))
+            client.sendall(json.dumps({"op": "create", "spec": spec, "early": True,
+                                       "client_attaches": True}).encode() + b"\n")
+    finally:
+        os.kill(shim, signal.SIGCONT)
+
+    deadline = time.monotonic() + 20
+    while _running(taken):
+        assert time.monotonic() < deadline, f"the warm process {taken} of the abandoned create still runs"
+        time.sleep(0.05)
+    assert rt.shim.shim_pid() == shim  # the shim lives on, answers, and holds no such container
+    assert spec["id"] not in {c["id"] for c in rt.shim.request({"op": "list"})["containers"]}
+    assert warm_pid(rt) != taken  # and forks another for the next create
+    rt.remove(model.id, force=True)
