@@ -427,8 +427,10 @@ class ContainerRuntime:
                     cgroup.kill()
                 self.kill(cid, signal.SIGKILL)
                 _wait_exit(record, 5.0)
-        if load_exit(bundle, record.pid) is None and not is_alive(record):
-            self._adopt(bundle, record)  # no shim saw it end: the one there now records it (unknown)
+        if load_exit(bundle, record.pid) is None and _wait_exit(record, 0.0):
+            # Ended (gone, or a zombie the host's init has not reaped yet) and no record: if no shim
+            # saw it end, the one there now records it (a no-op for a shim that watches it).
+            self._adopt(bundle, record)
         self._wait_exit_file(bundle, record.pid, 5.0)
         return self.inspect(cid)
 

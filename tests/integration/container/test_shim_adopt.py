@@ -12,6 +12,7 @@ import time
 import pytest
 
 from runtime.container import shim_adopt
+from runtime.container.runtime import ContainerRuntime
 from runtime.container.state import process_start_time
 from runtime.features import host_features
 
@@ -118,3 +119,41 @@ def test_the_stdout_pipe_of_a_process_is_opened_again() -> None:
     finally:
         _tell(pid)
         os.waitpid(pid, 0)
+
+
+def test_stop_settles_an_exit_no_shim_saw(rt: ContainerRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20: a container that ended while its shim was dead had no exit record, ever: each
+    `stop` waited 5 s for one and reported exit -1. Now stop has the shim there now record it (its
+    status while the kernel still has it — a zombie the host's init has not reaped — else unknown)
+    before it waits, so the wait finds the record at once."""
+    import json
+
+    from runtime.container.runconfig import RunConfig
+    from runtime.container.state import load_exit
+
+    info = rt.create(RunConfig(name="unseen", image="pyorch.local/busybox:latest", command=["sleep", "1000"]))
+    rt.start(info.id)
+    pid = rt.inspect(info.id).record.pid
+    shim = rt.shim.shim_pid()
+    os.kill(shim, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{shim}/cmdline") and open(f"/proc/{shim}/cmdline").read():
+        assert time.monotonic() < deadline, "the shim did not die"
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)  # it ends with nobody watching
+
+    found_waiting: list[bool] = []
+    wait = rt._wait_exit_file
+
+    def watched(bundle: object, exit_pid: int, timeout: float) -> None:
+        found_waiting.append(load_exit(bundle, exit_pid) is not None)  # type: ignore[arg-type]
+        wait(bundle, exit_pid, timeout)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rt, "_wait_exit_file", watched)
+    stopped = rt.stop(info.id, timeout=1)
+    assert found_waiting == [True]  # the record was there before stop waited for one
+    record = json.loads((rt.layout.containers_dir / info.id / "exit.json").read_text())
+    assert stopped.status == "exited"
+    assert (stopped.exit_code, stopped.exit_unknown) in ((137, False), (-1, True)), stopped
+    assert record["exit_code"] == stopped.exit_code
+    rt.remove(info.id)
