@@ -193,6 +193,11 @@ def main() -> int:
                     samples.append(sample(layout, cycle, durations))
                     show(samples[-1])
                     durations = []
+        except SystemExit:
+            log = layout.run_root / "engine.log"  # why, before the instance goes
+            if log.exists():
+                print("engine.log, last lines:\n" + "\n".join(log.read_text().splitlines()[-40:]), file=sys.stderr)
+            raise
         finally:
             purge_instance(layout)
 

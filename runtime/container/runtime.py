@@ -276,7 +276,9 @@ class ContainerRuntime:
                 on_pid: Callable[[str, int], object] | None = None) -> ContainerInfo:
         """Run an exited container again: same id, same writable layer, new namespaces (Docker's restart)."""
         bundle, record = self._load(cid)
-        if is_alive(record):
+        # Its exit record settles it: an adopted container's process stays a zombie until the
+        # host's init reaps it (lazily), and such a zombie has not been running since it exited.
+        if load_exit(bundle, record.pid) is None and is_alive(record):
             raise ContainerStateError(f"container {record.name} is still running")
         self._forget_quietly(cid)
         # exit.json stays: it is about the run before (its pid), so a respawn that fails leaves the

@@ -135,3 +135,34 @@ def test_attached_up_prints_the_services_asked_for(layout: HostLayout, tmp_path:
         assert [line for line in shown.splitlines() if "from " in line] == ["from second"]
     finally:
         pyorch(layout, "-f", file, "down", "-t", "1")
+
+
+EXACT = """
+name: exact
+services:
+  app:
+    image: pyorch.local/busybox:latest
+    command:
+      - sh
+      - -c
+      - "echo ':smile: deployed [bold]v2[/] :rocket:'; yes a | head -n 200000 | tr -d '\\n'; echo; echo after; sleep 1d"
+    init: true
+"""
+
+
+def test_logs_print_what_the_container_wrote(layout: HostLayout, tmp_path: Path) -> None:
+    """Issue 20: `logs` turned `:smile:` into an emoji and ate `[bold]` (rich markup), also with
+    --no-color, and printed a 200 KB line as four (the shim's partial records)."""
+    file = write(tmp_path, EXACT)
+    pyorch(layout, "image", "bootstrap")
+    try:
+        pyorch(layout, "-f", file, "up", "-d")
+        wait_until(lambda: "after" in pyorch(layout, "-f", file, "logs", "app").stdout, "the app's output")
+        expected = [":smile: deployed [bold]v2[/] :rocket:", "a" * 200_000, "after"]
+        for flags in ([], ["--no-color"]):
+            out = pyorch(layout, "-f", file, "logs", *flags, "app").stdout
+            assert out.splitlines() == [f"exact-app-1  | {line}" for line in expected], out[:300]
+        out = pyorch(layout, "-f", file, "logs", "--no-log-prefix", "--tail", "2", "app").stdout
+        assert out == "a" * 200_000 + "\nafter\n"
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1")

@@ -114,7 +114,13 @@ def test_a_killed_shim_is_replaced_and_its_containers_adopted(layout: HostLayout
         # stop waits for no exit record that never comes
         pyorch(layout, "-f", str(compose), "stop", "f")
         assert rows(layout, compose)["f"]["status"] == "exited"
+        # and the next start works the first time (it failed once with a broken pipe: a pooled
+        # connection to the dead shim), in the same shim
+        pyorch(layout, "-f", str(compose), "start", "f")
+        assert rows(layout, compose)["f"]["status"] == "running"
         assert shim_answering(layout) == new_shim
+        # the engine's exit watcher did not spin on the dead shim's socket
+        assert (layout.run_root / "engine.log").read_text().count("Connection refused") <= 1
     finally:
         pyorch(layout, "-f", str(compose), "down", "-t", "1")
 
