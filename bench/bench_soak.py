@@ -194,9 +194,10 @@ def main() -> int:
                     show(samples[-1])
                     durations = []
         except SystemExit:
-            log = layout.run_root / "engine.log"  # why, before the instance goes
-            if log.exists():
-                print("engine.log, last lines:\n" + "\n".join(log.read_text().splitlines()[-40:]), file=sys.stderr)
+            for name in ("engine.log", "shim.log"):  # why, before the instance goes
+                log = layout.run_root / name
+                if log.exists():
+                    print(f"{name}, last lines:\n" + "\n".join(log.read_text().splitlines()[-40:]), file=sys.stderr)
             raise
         finally:
             purge_instance(layout)
