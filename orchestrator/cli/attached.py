@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
+from orchestrator.cli.logtime import record_time
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,6 +51,9 @@ class Shown:
     timestamps: bool = False
     prefix: bool = True
     color: bool = True
+    # what the containers printed before this `up` (a one-shot's earlier runs) is not shown: Compose
+    # attaches to them as they start (epoch seconds; None: everything)
+    since: float | None = None
 
     def includes(self, service: str) -> bool:
         return (not self.attach or service in self.attach) and service not in self.no_attach
@@ -66,6 +70,8 @@ def follow_up(client: EngineClient, project: Project, out: Console, err: Console
     def pump() -> None:
         try:
             for record in client.stream(f"/v1/projects/{name}/logs?follow=1&tail=-1{query}"):
+                if shown.since is not None and record.get("time") and record_time(record["time"]) < shown.since:
+                    continue
                 if shown.includes(record["service"]):
                     render.log_line(record, timestamps=shown.timestamps, prefix=shown.prefix, color=shown.color)
         except Exception:  # the engine went away: the main loop notices and reports

@@ -34,7 +34,7 @@ _NOT_LISTENING = (errno.ENOENT, errno.ECONNREFUSED)
 # POSTs whose repetition leaves the state one leaves (declarative verbs, removals): retried once
 # when the engine dies during them. GETs always are.
 _REPEATABLE_POST = re.compile(
-    r"^/v1/(projects/up|projects/[^/?]+/(down|stop|start|pause|unpause|scale|rm)"
+    r"^/v1/(projects/up|projects/[^/?]+/(down|stop|start|restart|pause|unpause|scale|rm)"
     r"|images/(remove|prune)|volumes/(remove|prune))$")
 
 

@@ -104,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("services", nargs="*")
     start.set_defaults(run=cmd_start)
 
-    restart = sub.add_parser("restart", help="Restart services")
+    restart = sub.add_parser("restart", help="Restart services (and those depending on them with restart: true)")
     restart.add_argument("-t", "--timeout", type=float, default=None)
+    restart.add_argument("--no-deps", action="store_true", help="Don't restart dependent services")
     restart.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
     restart.add_argument("services", nargs="*")
     restart.set_defaults(run=cmd_restart)
@@ -191,6 +192,7 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
                "no_deps": args.no_deps, "timeout": args.timeout, "scale": cmd_compose.parse_scale(args.scale)}
     body = {"project": project.model_dump(mode="json")} if project is not None else {"source": inputs}
     name = project.name if project is not None else quickname.quick_project_name(args, os.environ)
+    started = time.time()  # attached: the containers' output from here on
     with render.busy(err, f"Starting project {name}" if name else "Starting project"):
         result = client.request("POST", "/v1/projects/up", {**body, "options": options})
     if project is None:
@@ -200,35 +202,44 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
         return 1
     if args.wait:
         cmd_rollout.wait_rollouts(client, result["project"], int(result["revision"]), args.wait_timeout)
-        return wait_ready(client, result["project"], args.wait_timeout)
+        return wait_ready(client, result["project"], args.wait_timeout, result.get("services"))
     if args.detach or project is None:
         return 0
     shown = attached.Shown(attach=list(args.attach), no_attach=set(args.no_attach), timestamps=args.timestamps,
-                           prefix=not args.no_log_prefix, color=not args.no_color)
+                           prefix=not args.no_log_prefix, color=not args.no_color, since=started)
     return attached.follow_up(client, project, out, err, args.abort_on_container_exit, args.exit_code_from, shown)
 
 
-def wait_ready(client: EngineClient, name: str, timeout: float | None) -> int:
-    """Compose's --wait: healthy, or running when there is no healthcheck; fail fast on unhealthy or exited."""
+def wait_ready(client: EngineClient, name: str, timeout: float | None, services: list[str] | None = None) -> int:
+    """Compose's --wait: a one-shot another service waits for has completed (exit 0); every other
+    service runs, healthy where it has a healthcheck; an exit or unhealthy fails at once. The
+    engine judges (GET /ready, the same rules as `depends_on`); this polls it."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    query = "&".join(f"service={s}" for s in services or [])
     with err.status("Waiting for services to be ready"):
         while True:
-            rows = client.request("GET", f"/v1/projects/{name}/ps?all=1")
-            failed = [r for r in rows if r["status"] == "exited"
-                      or (r.get("health") or {}).get("status") == "unhealthy"]
-            if failed:
-                for r in failed:
-                    err.print(f" [red]✘[/] Container {render.escape(r['name'])}  {render.status_text(r)}")
-                raise PyorchError(f"application not healthy: {', '.join(r['name'] for r in failed)}")
-            ready = all(r["status"] == "running" and (r.get("health") is None or r["health"]["status"] == "healthy")
-                        for r in rows)
-            if ready:
-                for r in rows:
-                    err.print(f" [green]✔[/] Container {render.escape(r['name'])}  Healthy")
-                return 0
+            ready = client.request("GET", f"/v1/projects/{name}/ready?{query}")
+            if ready["state"] != "waiting":
+                break
             if deadline is not None and time.monotonic() > deadline:
                 raise PyorchError(f"application not healthy after {timeout:g}s")
             time.sleep(0.2)
+    states = ready["services"]
+    for row in client.request("GET", f"/v1/projects/{name}/ps?all=1"):
+        state = states.get(row["service"])
+        if state is None:
+            continue
+        if state["state"] == "failed":
+            err.print(f" [red]✘[/] Container {render.escape(row['name'])}  {render.status_text(row)}")
+        elif state["condition"] == "service_completed_successfully":
+            err.print(f" [green]✔[/] Container {render.escape(row['name'])}  Exited")
+        else:
+            err.print(f" [green]✔[/] Container {render.escape(row['name'])}  Healthy")
+    failed = [f"service {service} {row['detail']}" for service, row in sorted(states.items())
+              if row["state"] == "failed"]
+    if failed:
+        raise PyorchError(f"application not healthy: {'; '.join(failed)}")
+    return 0
 
 
 def cmd_down(args: argparse.Namespace, client: EngineClient) -> int:
@@ -263,8 +274,15 @@ def cmd_start(args: argparse.Namespace, client: EngineClient) -> int:
 
 
 def cmd_restart(args: argparse.Namespace, client: EngineClient) -> int:
-    cmd_stop(args, client)
-    return cmd_start(args, client)
+    name = project_name(args)
+    result = client.request("POST", f"/v1/projects/{name}/restart",
+                            {"services": args.services, "timeout": args.timeout, "no_deps": args.no_deps,
+                             "containers": replicas.indexed(args, client, name)})
+    for c in result["restarted"]:
+        err.print(f" [green]✔[/] Container {render.escape(c)}  Started")
+    for e in result["errors"]:
+        err.print(f" [red]✘[/] {render.escape(e)}")
+    return 1 if result["errors"] else 0
 
 
 def cmd_ps(args: argparse.Namespace, client: EngineClient) -> int:

@@ -58,12 +58,16 @@ def load_options(args: argparse.Namespace, services: list[str] | None = None, re
     )
 
 
-def load(args: argparse.Namespace) -> Project:
-    """The model in this process, for verbs that use it themselves (config, run, attached up, …)."""
+def load(args: argparse.Namespace, only_about_the_files: bool = False) -> Project:
+    """The model in this process, for verbs that use it themselves (config, run, attached up, …).
+    ``only_about_the_files``: of its warnings, print those about the files (interpolation, …), not
+    those about what pyorch does not apply: a verb that only needs the project's name (`ps`,
+    `logs`, `stop`…) would repeat them at every command, where they matter to `up` and `run`."""
     from orchestrator.spec import load_project
+    from orchestrator.spec.support import about_the_model
 
     project = load_project(load_options(args))
-    print_warnings(project.warnings)
+    print_warnings(about_the_model(project.warnings) if only_about_the_files else project.warnings)
     return project
 
 
@@ -78,7 +82,7 @@ def project_name(args: argparse.Namespace) -> str:
         return quick
     if args.project_name and not args.file:
         try:
-            return str(load(args).name)
+            return str(load(args, only_about_the_files=True).name)
         except ComposeError:
             return str(args.project_name)
-    return str(load(args).name)
+    return str(load(args, only_about_the_files=True).name)

@@ -93,6 +93,10 @@ class StopBody(StartBody):
     timeout: float | None = Field(default=None, ge=0)
 
 
+class RestartBody(StopBody):
+    no_deps: bool = False
+
+
 class KillBody(StartBody):
     signal: int | str = 9
 
@@ -339,6 +343,7 @@ ROUTES = _routes(
     ("POST", f"{P}/exec", ExecBody), ("GET", f"{P}/top", None, ServicesQuery),
     ("GET", f"{P}/port", None, PortQuery), ("GET", "/v1/networks"),
     ("GET", f"{P}/rollouts"), ("POST", f"{P}/rollback", ServiceBody),
+    ("POST", f"{P}/restart", RestartBody), ("GET", f"{P}/ready", None, ServicesQuery),
     ("POST", f"{P}/scale", ScaleBody), ("POST", f"{P}/rm", RmBody), ("GET", f"{P}/inspect", None, RefQuery),
     ("POST", f"{P}/run", RunBody), ("GET", f"{P}/oneoff/{{cid}}/attach"), ("POST", f"{P}/oneoff/{{cid}}/remove"),
     ("POST", f"{P}/sessions/exec", SessionExecBody), ("POST", f"{P}/sessions/attach", SessionAttachBody),

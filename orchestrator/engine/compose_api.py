@@ -1,4 +1,5 @@
-"""The engine's routes for `run`, `rm`, `scale` and `inspect` (project verbs beyond up/down)."""
+"""The engine's routes for `run`, `rm`, `scale`, `restart`, `inspect` and `up --wait`'s readiness
+(project verbs beyond up/down)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,13 @@ class ComposeRoutes:
                 body = handler.body()
                 replicas = {str(k): int(v) for k, v in (body.get("scale") or {}).items()}
                 handler.reply(200, self.ops.scale(name, replicas, UpOptions(**body.get("options", {}))))
+            case "POST", ["v1", "projects", name, "restart"]:
+                body = handler.body()
+                handler.reply(200, self.ops.restart_services(
+                    name, [str(s) for s in body.get("services") or []], body.get("timeout"),
+                    [str(c) for c in body.get("containers") or []], bool(body.get("no_deps"))))
+            case "GET", ["v1", "projects", name, "ready"]:
+                handler.reply(200, self.ops.readiness(name, query.get("service", [])))
             case "GET", ["v1", "projects", name, "inspect"]:
                 refs = query.get("ref", [])
                 handler.reply(200, [row for ref in refs for row in self.queries.inspect(name, ref)])

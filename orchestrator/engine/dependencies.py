@@ -12,10 +12,11 @@ from collections.abc import Callable
 from orchestrator.engine.labels import Labelled
 from orchestrator.engine.observation import Observation, Observe
 from orchestrator.planner.health import HealthState
-from orchestrator.planner.model import Action
-from orchestrator.spec import Project
+from orchestrator.planner.model import Action, StopContainer
+from orchestrator.spec import DependsOn, Project
 
 POLL_S = 0.5
+RUNNING_OR_HEALTHY = "running_or_healthy"  # Compose's condition for `up --wait`
 HealthOf = Callable[[str, float], HealthState | None]
 SyncHealth = Callable[[Project, Observation], None]
 
@@ -24,6 +25,8 @@ def dependency_state(replicas: list[Labelled], condition: str, health_of: Health
     """("ok" | "waiting" | "failed", why) for one dependency's replicas under ``condition``."""
     if condition == "service_started":
         return "ok", ""
+    if condition == RUNNING_OR_HEALTHY:
+        return _running_or_healthy(replicas, health_of)
     if condition == "service_completed_successfully":
         exited = [c for c in replicas if c.status == "exited"]
         if not exited:
@@ -46,6 +49,36 @@ def dependency_state(replicas: list[Labelled], condition: str, health_of: Health
     return "ok", ""
 
 
+def _running_or_healthy(replicas: list[Labelled], health_of: HealthOf) -> tuple[str, str]:
+    """Compose's isServiceHealthy with the fallback to running: healthy where there is a
+    healthcheck, running where there is none; an exit or unhealthy fails."""
+    if not replicas:
+        return "waiting", "has no container yet"
+    for c in sorted(replicas, key=lambda r: r.number):
+        if c.status == "exited":
+            return "failed", f"container {c.name} exited ({c.info.exit_code})"
+        if c.status != "running":
+            return "waiting", f"container {c.name} is {c.status}"
+        state = health_of(c.id, c.started_at)
+        if state is None or state.status == "healthy":
+            continue
+        if state.status == "unhealthy":
+            return "failed", f"container {c.name} is unhealthy"
+        return "waiting", f"container {c.name} is {state.status}"
+    return "ok", ""
+
+
+def wait_condition(project: Project, service: str) -> str:
+    """What `up --wait` waits for (Compose's getDependencyCondition): completion, when another
+    service depends on this one with `service_completed_successfully` (a migration); else running,
+    and healthy where there is a healthcheck."""
+    for other in project.services.values():
+        cond = (other.depends_on or {}).get(service)
+        if cond is not None and cond.condition == "service_completed_successfully":
+            return "service_completed_successfully"
+    return RUNNING_OR_HEALTHY
+
+
 class DependencyGate:
     def __init__(self, observe: Observe, health_of: HealthOf, sync_health: SyncHealth,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -55,17 +88,32 @@ class DependencyGate:
         self.sleep = sleep
 
     def wait(self, project: Project, wave: list[Action], deadline: float) -> str | None:
-        """None when the wave may start; else why not (a failed dependency, or the deadline)."""
-        services = {getattr(a, "service", "") for a in wave}
-        needed = any(project.services[n].depends_on for n in services if n in project.services)
+        """None when the wave may start; else why not (a failed dependency, or the deadline).
+        A wave that only stops containers waits for nothing."""
+        return self.wait_for(project, {a.service for a in wave if not isinstance(a, StopContainer)}, deadline)
+
+    def states(self, project: Project, conditions: dict[str, str]) -> dict[str, tuple[str, str]]:
+        """Per service, ("ok" | "waiting" | "failed", why) under its condition, from one observation."""
+        seen = self.observe()
+        self.sync_health(project, seen)
+        return {name: dependency_state(seen.service(project.name, name), condition, self.health_of)
+                for name, condition in conditions.items()}
+
+    def wait_for(self, project: Project, services: set[str], deadline: float, restart_only: bool = False) -> str | None:
+        """Wait until the dependencies of ``services`` meet their conditions (``restart_only``: only
+        those with `restart: true`, as Compose's `restart` does); None, or why they did not."""
+        def edges(name: str) -> list[tuple[str, DependsOn]]:
+            return [(dep, cond) for dep, cond in (project.services[name].depends_on or {}).items()
+                    if dep in project.services and (cond.restart or not restart_only)]
+
+        services = {n for n in services if n in project.services}
+        needed = any(edges(n) for n in services)
         while needed:
             seen = self.observe()
             self.sync_health(project, seen)  # dependencies created by an earlier wave get their monitors now
             pending: list[str] = []
             for name in sorted(services):
-                for dep, cond in (project.services[name].depends_on or {}).items():
-                    if dep not in project.services:
-                        continue
+                for dep, cond in edges(name):
                     state, detail = dependency_state(seen.service(project.name, dep), cond.condition,
                                                      self.health_of)
                     if state == "failed" and cond.required:

@@ -96,13 +96,13 @@ class Engine:
             health_of=lambda cid: self.health.state(cid), observe=self.observe, inspect=runtime.inspect,
             wake=self.wake))
         self.publisher.exclude_with(self.rollouts.excluded)
-        gate = DependencyGate(self.observe, self.health.state, health_sync.sync)
+        self.gate = DependencyGate(self.observe, self.health.state, health_sync.sync)
         self.teardowns = Teardowns(TeardownParts(
             store=store, loader=self.loader, locks=self.locks, executor=self.executor, publisher=self.publisher,
             networks=network.list_networks, observe=self.relist, forget_rollouts=self.rollouts.forget,
             volumes_dir=layout.volumes_dir))
         self.reconciler = Reconciler(store, self.loader, self.locks, self.executor, self.publisher, health_sync,
-                                     gate, self.rollouts, self.observe, lambda project, at: self.wake(project, at),
+                                     self.gate, self.rollouts, self.observe, lambda project, at: self.wake(project, at),
                                      self.teardowns)
         self.queries = Queries(store, self.loader, self.observe, runtime, self.publisher, self.health.state)
         preflight = Preflight(network.list_networks, runtime.images, lambda: Builder(runtime), self.registries,
@@ -111,7 +111,7 @@ class Engine:
             store=store, loader=self.loader, locks=self.locks, executor=self.executor, publisher=self.publisher,
             reconciler=self.reconciler, preflight=preflight, queries=self.queries, observe=self.relist,
             inspect=runtime.inspect, exec_in=runtime.exec, networks=network.list_networks,
-            teardowns=self.teardowns, volumes_dir=layout.volumes_dir, wake=self.wake))
+            teardowns=self.teardowns, volumes_dir=layout.volumes_dir, wake=self.wake, gate=self.gate))
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from orchestrator.engine import log_archive
 from orchestrator.engine.extra_hosts import with_host_gateway
-from orchestrator.engine.labels import Labelled
+from orchestrator.engine.labels import LABEL_NETWORK_PARENT, Labelled
 from orchestrator.engine.netplan import network_specs
 from orchestrator.engine.network_mode import runtime_network_mode
 from orchestrator.engine.store import Refusal, Store
@@ -32,6 +32,7 @@ from orchestrator.planner.model import (
     RemoveContainer,
     RestartContainer,
     StartContainer,
+    StopContainer,
 )
 from orchestrator.planner.networks import service_networks
 from orchestrator.spec import Project, Service
@@ -133,6 +134,13 @@ class Executor:
                 self.start(action.id)
             elif isinstance(action, RestartContainer):
                 self.restart_container(project, action)
+            elif isinstance(action, StopContainer):
+                # stopped by hand as far as restart policies go, until the plan starts it again
+                self.store.set_container_flags(action.id, project.name, True, 0.0)
+                self.stop(action.id, stop_timeout)
+                self.store.record_event(project.name, "container-stop", action.name, id=action.id,
+                                        reason=action.reason)
+                return None
             if not isinstance(action, RemoveContainer):
                 self.store.forget_refusal(project.name, action.name)
             return None
@@ -226,10 +234,15 @@ class Executor:
             self.runtime.start(info.id)
         self._started()
         self.store.set_container_flags(action.id, project.name, False, action.delay)
-        self.store.record_restart(action.id, project.name, time.time())
-        self.store.record_event(project.name, "container-restart", action.name, id=action.id,
-                                restart_count=action.restart_count, delay=action.delay,
-                                not_before=action.not_before)
+        if action.manual:  # a start asked for is a fresh start, as in Docker
+            self.store.forget_restart_history(action.id)
+            self.store.record_event(project.name, "container-start", action.name, id=action.id,
+                                    service=action.service)
+        else:
+            self.store.record_restart(action.id, project.name, time.time())
+            self.store.record_event(project.name, "container-restart", action.name, id=action.id,
+                                    restart_count=action.restart_count, delay=action.delay,
+                                    not_before=action.not_before)
 
     def remove_container(self, project: str, cid: str, service: str, timeout: float | None = None,
                          collecting: bool = False) -> None:
@@ -330,6 +343,8 @@ class Executor:
         `extra_hosts`' `host-gateway`.
         """
         config.network_mode = runtime_network_mode(project, service, self.runtime.containers)
+        if config.network_mode.startswith("container:"):  # so the planner knows when that one is gone
+            config.labels[LABEL_NETWORK_PARENT] = config.network_mode.removeprefix("container:")
         nets = service_networks(project, service)
         gateways = {n.name: n.gateway for n in self.network.list_networks()}
         gateway = gateways.get(nets[0].runtime_name) if nets else None

@@ -31,8 +31,10 @@ class HealthSync:
         for c in seen.running(project.name):
             if c.service not in project.services:
                 continue
-            key = (c.service, c.info.record.image)
+            # by id: the image the container was made from, also after its tag moved on
+            image = c.info.record.image_id or c.info.record.image
+            key = (c.service, image)
             if key not in checks:
-                checks[key] = self.check_of(project, c.service, c.info.record.image)
+                checks[key] = self.check_of(project, c.service, image)
             running[c.id] = (c.started_at, checks[key])
         self.monitor.sync(project.name, running)

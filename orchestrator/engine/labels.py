@@ -21,6 +21,9 @@ LABEL_WORKDIR = "com.docker.compose.project.working_dir"
 LABEL_SLUG = "com.docker.compose.slug"
 LABEL_REVISION = "io.pyorch.revision"
 LABEL_ONEOFF_PROJECT = "io.pyorch.oneoff-project"
+# The container whose network namespace this one joined (`network_mode: service:X`/`container:X`),
+# as Compose HEAD hashes the resolved `container:<id>`: when it is gone, the joiner is outdated.
+LABEL_NETWORK_PARENT = "io.pyorch.network-parent"
 
 
 def number_of(labels: Mapping[str, str]) -> int:

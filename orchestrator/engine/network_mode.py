@@ -35,6 +35,17 @@ def runtime_network_mode(project: Project, service: Service, containers: Callabl
     raise EngineError(f"service {service.name!r}: network_mode {mode!r} is not supported")
 
 
+def namespace_parent(project: Project, service: Service, replicas: list[Labelled]) -> str | None:
+    """The project's service whose container this service's containers join: X of `service:X`, or
+    the service of the project's container named by `container:NAME` (``replicas``: the project's)."""
+    kind, _, target = (service.network_mode or "").partition(":")
+    if kind == "service":
+        return target
+    if kind == "container":
+        return next((c.service for c in replicas if target in (c.name, c.id)), None)
+    return None
+
+
 def dependencies(service: Service) -> tuple[str, ...]:
     """depends_on, plus the service whose network namespace `service:NAME` joins."""
     deps = list(service.depends_on or {})

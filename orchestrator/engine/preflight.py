@@ -5,7 +5,7 @@ and volumes that exist with other driver options, images that are missing and ma
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from orchestrator.engine.compose_build import ensure_built
 from orchestrator.engine.file_objects import check_file_objects
@@ -15,6 +15,7 @@ from orchestrator.engine.pull_policy import ensure_image
 from orchestrator.engine.volume_mounts import check_volumes
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project, Service
+from runtime.errors import RuntimeFailure
 from runtime.image import ImageStore
 from runtime.image.build import Builder
 from runtime.image.registry import Registries
@@ -46,6 +47,18 @@ class Preflight:
             ensure_image(self.images, self.registries(), service.name, service.image, service.pull_policy, pull,
                          service.platform)
             self.publisher.check(project, service.name, listening)
+
+    def image_ids(self, project: Project, services: Iterable[str]) -> dict[str, str]:
+        """The id each service's image names now (after `check`'s pulls and builds): what `up` pins."""
+        ids = {}
+        for name in services:
+            image = project.services[name].image if name in project.services else None
+            if image:
+                try:
+                    ids[name] = self.images.resolve(image).id
+                except RuntimeFailure as exc:
+                    raise EngineError(f"service {name!r}: {exc}") from exc
+        return ids
 
     def build_missing(self, project: Project, service: Service) -> None:
         """Build the image of a service with `build:` when it is missing."""

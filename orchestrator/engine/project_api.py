@@ -93,6 +93,7 @@ class ProjectRoutes:
         tail = int(query.get("tail", ["-1"])[0])
         index = int(query["index"][0]) if query.get("index") else None
         runtime = self.runtime
+        self.ops.check_services(project, services)  # before the stream starts: a plain error
 
         def sources() -> list[LogSource]:
             live = [LogSource(c.name, c.service, runtime.log_path(c.id), key=c.id)

@@ -10,28 +10,31 @@ project's lock, so it never interleaves with a pass or a rollout step of the sam
 from __future__ import annotations
 
 import shutil
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from orchestrator.engine import oneoff
 from orchestrator.engine.compose_build import with_build_images
+from orchestrator.engine.dependencies import DependencyGate, wait_condition
 from orchestrator.engine.executor import Executor
 from orchestrator.engine.labels import LABEL_NUMBER, Labelled
 from orchestrator.engine.observation import Observe
+from orchestrator.engine.pins import known_services, selected_services, with_pins
 from orchestrator.engine.preflight import Preflight
 from orchestrator.engine.projects import ProjectLoader, ProjectLocks
 from orchestrator.engine.publishing import Publisher
 from orchestrator.engine.queries import Queries
-from orchestrator.engine.reconcile import Reconciler
+from orchestrator.engine.reconcile import DEPENDENCY_TIMEOUT_S, Reconciler
 from orchestrator.engine.selection import select_services, with_scale
 from orchestrator.engine.store import Store
 from orchestrator.engine.teardown import Teardowns
 from orchestrator.errors import EngineError
-from orchestrator.planner.converge import ConvergeOptions
-from orchestrator.planner.model import Plan, RestartContainer
+from orchestrator.planner.converge import ConvergeOptions, restart_order
+from orchestrator.planner.model import Action, Plan, RestartContainer, StartContainer
 from orchestrator.spec import Project
 from runtime.container.runtime import ExecSession
 from runtime.container.state import ContainerInfo
@@ -70,6 +73,7 @@ class OpsParts:
     teardowns: Teardowns
     volumes_dir: Path
     wake: Callable[[str], None]  # a pass over the project soon
+    gate: DependencyGate
 
 
 class ProjectOps:
@@ -83,26 +87,63 @@ class ProjectOps:
         try:
             spec = with_build_images(spec)  # build-only services get <project>-<service>
             spec = with_scale(spec, options.scale or {})
+            wanted = selected_services(spec, options.services or [], options.no_deps)
+            in_file = known_services(spec)
             spec = select_services(spec, self.store.current_spec(str(spec.get("name"))),
                                    list(options.services or []), options.no_deps)
             project = Project.model_validate(spec)
         except ValueError as exc:
             raise EngineError(f"invalid project: {exc}") from exc
         p.preflight.check(project, options.pull)
+        # The images the selected services' tags name now (after the pulls and builds), as Compose
+        # labels its containers: a container of another image is recreated (pins.py).
+        spec = with_pins(spec, p.preflight.image_ids(project, wanted), options.no_recreate, in_file)
+        project = Project.model_validate(spec)
         with p.locks(project.name):
             revision = self.store.save_revision(project.name, str(project.working_dir), spec)
             p.loader.remember(project, revision)
             self.store.record_event(project.name, "revision", project.name, revision=revision)
             errors, _ = p.reconciler.converge(project, revision, ConvergeOptions(
                 force_recreate=options.force_recreate, no_recreate=options.no_recreate,
-                remove_orphans=options.remove_orphans,
+                remove_orphans=options.remove_orphans, start_stopped=frozenset(wanted),
             ), wait_for_dependencies=True, stop_timeout=options.timeout, seen=p.observe())
         return {"project": project.name, "revision": revision, "errors": errors,
-                "containers": p.queries.ps(project.name), "warnings": list(project.warnings)}
+                "services": sorted(wanted), "containers": p.queries.ps(project.name),
+                "warnings": list(project.warnings)}
+
+    def readiness(self, name: str, services: list[str]) -> dict[str, Any]:
+        """`up --wait`'s question, as Compose asks it: per service (all when none is named), whether
+        it is done (completed, for a one-shot another service waits for; else running, and healthy
+        where there is a healthcheck), still waiting, or failed; ``state`` sums them up."""
+        loaded = self.parts.loader.load(name)
+        if loaded is None:
+            raise EngineError(f"project {name!r} is not up")
+        project = loaded.project
+        chosen = [s for s in services or list(project.services) if s in project.services]
+        conditions = {s: wait_condition(project, s) for s in chosen if project.services[s].replicas > 0}
+        refused = {r.service: r.message for r in self.store.refusals(name) if r.revision == loaded.revision}
+        rows = {}
+        for service, (state, detail) in self.parts.gate.states(project, conditions).items():
+            if service in refused and state != "ok":
+                state, detail = "failed", refused[service]
+            rows[service] = {"condition": conditions[service], "state": state, "detail": detail}
+        states = {row["state"] for row in rows.values()}
+        overall = "failed" if "failed" in states else "waiting" if "waiting" in states else "ok"
+        return {"state": overall, "services": rows}
 
     def scale(self, project: str, replicas: dict[str, int], options: UpOptions) -> dict[str, Any]:
         """`scale SVC=N`: a new revision with other replica counts, converged like `up`."""
         return self.up(with_scale(self._stored(project), replicas), options)
+
+    def check_services(self, project: str, services: Iterable[str]) -> None:
+        """Refuse a service the project's file does not have, as Compose does, before anything is
+        done; a project that is not up has nothing to refuse against (and nothing to act on)."""
+        spec = self.store.current_spec(project)
+        if spec is None:
+            return
+        unknown = [s for s in services if s not in known_services(spec)]
+        if unknown:
+            raise EngineError(f"no such service: {unknown[0]}")
 
     def _stored(self, project: str) -> dict[str, Any]:
         spec = self.store.current_spec(project)
@@ -118,6 +159,7 @@ class ProjectOps:
     def stop_services(self, project: str, services: list[str], timeout: float | None,
                       containers: Sequence[str] = ()) -> dict[str, Any]:
         """A manual stop: the container stays, and no restart policy brings it back."""
+        self.check_services(project, services)
         p = self.parts
         with p.locks(project):
             chosen = [c for c in p.observe().selected(project, services, containers) if c.status == "running"]
@@ -131,6 +173,7 @@ class ProjectOps:
 
     def pause_services(self, project: str, services: list[str], pause: bool) -> dict[str, Any]:
         """Freeze (or thaw) running containers; paused ones leave the published-port set meanwhile."""
+        self.check_services(project, services)
         p = self.parts
         wanted = "running" if pause else "paused"
         done, errors = [], []
@@ -151,6 +194,7 @@ class ProjectOps:
     def kill_services(self, project: str, services: list[str], sig: int,
                       containers: Sequence[str] = ()) -> dict[str, Any]:
         """`kill`: a signal to each running container; like Docker, no restart policy brings it back."""
+        self.check_services(project, services)
         p = self.parts
         killed = []
         with p.locks(project):
@@ -166,6 +210,7 @@ class ProjectOps:
 
     def start_services(self, project: str, services: list[str], containers: Sequence[str] = ()) -> dict[str, Any]:
         """Start stopped containers again (same container, new process), resetting their restart count."""
+        self.check_services(project, services)
         p = self.parts
         loaded = p.loader.load(project)
         if loaded is None:
@@ -176,14 +221,56 @@ class ProjectOps:
                 if c.status != "exited":
                     continue
                 self.store.set_container_flags(c.id, project, False, 0.0)
-                action = RestartContainer(c.id, c.name, c.service, 0.0, 0, 0.0)
+                action = RestartContainer(c.id, c.name, c.service, 0.0, 0, 0.0, manual=True)
                 error = p.executor.run(loaded.project, loaded.revision, Plan([[action]]))
-                self.store.forget_restart_history(c.id)  # a manual start is a fresh start, as in Docker
                 errors += error
                 if not error:
                     started.append(c.name)
             p.publisher.publish(loaded.project)
         return {"started": started, "errors": errors}
+
+    def restart_services(self, project: str, services: list[str], timeout: float | None,
+                         containers: Sequence[str] = (), no_deps: bool = False) -> dict[str, Any]:
+        """`restart` as Compose's: the services (all when none is named) and, unless ``no_deps``,
+        the services that depend on them with `restart: true`, level by level in the order of those
+        edges; before a level, its `restart: true` dependencies are waited for (their conditions);
+        then its containers are stopped and started again, fresh starts as `start`'s.
+        ``containers`` narrows the named services (not their dependants) to those replicas."""
+        self.check_services(project, services)
+        p = self.parts
+        loaded = p.loader.load(project)
+        if loaded is None:
+            raise EngineError(f"project {project!r} is not up")
+        spec = loaded.project
+        edges = {name: tuple(dep for dep, cond in (svc.depends_on or {}).items() if cond.restart)
+                 for name, svc in spec.services.items()}
+        deadline = time.monotonic() + DEPENDENCY_TIMEOUT_S
+        restarted: list[str] = []
+        errors: list[str] = []
+        with p.locks(project):
+            for level in restart_order(edges, [s for s in services if s in edges], with_dependants=not no_deps):
+                error = p.gate.wait_for(spec, set(level), deadline, restart_only=True)
+                if error:
+                    errors.append(error)
+                    break
+                seen = p.observe()
+                chosen = [c for name in level for c in seen.selected(project, [name])
+                          if not containers or c.name in containers or (services and name not in services)]
+                running = [c for c in chosen if c.status == "running"]
+                for c in running:
+                    self.store.set_container_flags(c.id, project, True, 0.0)  # no restart policy meanwhile
+                list(p.executor.pool.map(lambda c: p.executor.stop(c.id, timeout), running))
+                actions: list[Action] = [RestartContainer(c.id, c.name, c.service, 0.0, 0, 0.0, manual=True)
+                                         for c in chosen if c.status in ("running", "exited")]
+                actions += [StartContainer(c.id, c.name, c.service) for c in chosen if c.status == "created"]
+                failed = p.executor.run(spec, loaded.revision, Plan([actions])) if actions else []
+                errors += failed
+                restarted += [a.name for a in actions if not any(f" {a.name}:" in e for e in failed)]
+                p.publisher.publish(spec)
+                if failed:
+                    break
+        p.wake(project)
+        return {"restarted": restarted, "errors": errors}
 
     def _publish(self, project: str) -> None:
         loaded = self.parts.loader.load(project)
@@ -196,9 +283,7 @@ class ProjectOps:
         """`rm [-s] [-v]`: remove stopped containers of the services; running ones stay unless ``stop_first``."""
         p = self.parts
         spec = self._stored(project)
-        unknown = sorted(set(services) - set(spec.get("services") or {}))
-        if unknown:
-            raise EngineError(f"no such service: {', '.join(unknown)}")
+        self.check_services(project, services)
         removed: list[str] = []
         anonymous: list[str] = []
         with p.locks(project):

@@ -102,7 +102,19 @@ class Publisher:
             if publications:
                 with self.network_lock:  # every service's port in one nftables transaction
                     self.network.publish_all(publications)
+            self._drop_departed(project, {c.service for c in running})
             self._sync_dns(seen, attachments)
+
+    def _drop_departed(self, project: Project, running_services: set[str]) -> None:
+        """The ports of a service the revision no longer has (a profile not enabled any more, a
+        service removed from the file) go once no container of it runs: an orphan keeps its port
+        while it runs, as its container keeps it in Docker, and no rule outlives it."""
+        prefix = port_key(project.name, "")
+        departed = [key for key in self.network.published_keys() if key.startswith(prefix)
+                    and key[len(prefix):] not in project.services and key[len(prefix):] not in running_services]
+        if departed:
+            with self.network_lock:
+                self.network.unpublish_all(departed)
 
     @contextmanager
     def leaving(self, project: Project, cid: str) -> Iterator[None]:
@@ -117,9 +129,12 @@ class Publisher:
                 self._leaving.discard(cid)
 
     def unpublish(self, project: str, services: Iterable[str]) -> None:
-        """`down`: the services' ports and rules go, in one transaction."""
+        """`down`: the services' ports and rules go, in one transaction, with those of services
+        earlier revisions had (an orphan's)."""
+        prefix = port_key(project, "")
+        earlier = [key for key in self.network.published_keys() if key.startswith(prefix)]
         with self.network_lock:
-            self.network.unpublish_all([port_key(project, service) for service in services])
+            self.network.unpublish_all(sorted({*(port_key(project, s) for s in services), *earlier}))
 
     # --- DNS --------------------------------------------------------------------------------------
     def started(self) -> None:

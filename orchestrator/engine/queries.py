@@ -62,7 +62,8 @@ class Queries:
                 ports_of[c.service] = [] if loaded is None or c.service not in loaded.project.services else [
                     f"{b.host_ip or '0.0.0.0'}:{b.host_port}->{b.container_port}/{b.protocol}"
                     for b in self.publisher.bindings(loaded.project, c.service, allocate=False)]
-            ports = list(ports_of[c.service])
+            # as `docker ps`: a container that is not running (exited, created) publishes nothing
+            ports = list(ports_of[c.service]) if info.status in ("running", "paused") else []
             rows.append({
                 "id": info.id, "name": info.name, "service": c.service, "number": c.number,
                 "image": info.record.image, "status": info.status, "exit_code": info.exit_code,

@@ -21,12 +21,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from orchestrator.engine.dependencies import DependencyGate
 from orchestrator.engine.executor import Executor
 from orchestrator.engine.health_sync import HealthSync
-from orchestrator.engine.network_mode import dependencies
+from orchestrator.engine.labels import LABEL_NETWORK_PARENT
+from orchestrator.engine.network_mode import dependencies, namespace_parent
 from orchestrator.engine.observation import Observation, Observe
+from orchestrator.engine.pins import keeps_containers, pinned_image
 from orchestrator.engine.projects import ProjectLoader, ProjectLocks
 from orchestrator.engine.publishing import Publisher
 from orchestrator.engine.restart_policy import restart_of
@@ -125,6 +128,7 @@ class Reconciler:
             seen = self.observe()
         flags = self.store.all_container_flags()  # one query for the whole project
         observed = self.planner_view(project.name, seen, flags)
+        replicas = seen.project(project.name)
         desired = {
             name: DesiredService(
                 name=name,
@@ -134,9 +138,14 @@ class Reconciler:
                 swarm_restart=restart_of(svc).swarm,
                 depends_on=dependencies(svc),
                 container_name=svc.container_name,
+                image_id=pinned_image(svc),
+                restart_with=tuple(dep for dep, cond in (svc.depends_on or {}).items() if cond.restart),
+                network_parent=namespace_parent(project, svc, replicas),
             )
             for name, svc in project.services.items()
         }
+        if keeps_containers(project) and not options.force_recreate:
+            options = replace(options, no_recreate=True)  # stored by `up --no-recreate`
         delays = {c.id: flags.get(c.id, (False, 0.0))[1] for c in observed}
         history = {c.id: self.store.restart_history(c.id) for c in observed if c.status == "exited"}
         now = time.time()
@@ -155,6 +164,13 @@ class Reconciler:
             return self.gate.wait(project, wave, deadline)
 
         errors = self.executor.run(project, revision, plan, before_wave, stop_timeout) if plan else []
+        if wait_for_dependencies and not errors:
+            # Compose's start phase waits for every selected service's dependencies, also where
+            # nothing had to change: a one-shot started again that now fails makes `up` fail.
+            idle = set(options.start_stopped) - {a.service for a in plan.actions}
+            error = self.gate.wait_for(project, idle, deadline)
+            if error:
+                errors.append(error)
         seen = self._fresh(seen)
         self.health.sync(project, seen)
         self.rollouts.reconcile(project, revision, self.planner_view(project.name, seen))
@@ -185,7 +201,8 @@ class Reconciler:
                 id=c.id, name=c.name, service=c.service, number=c.number, config_hash=c.config_hash,
                 status=c.status, created_at=info.record.created_at, started_at=info.record.started_at,
                 exit_code=info.exit_code, finished_at=info.finished_at, restart_count=info.record.restart_count,
-                stopped_by_user=stopped_by_user,
+                stopped_by_user=stopped_by_user, image_id=info.record.image_id,
+                network_parent=info.labels.get(LABEL_NETWORK_PARENT, ""),
             ))
         return result
 

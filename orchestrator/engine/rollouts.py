@@ -29,6 +29,7 @@ from typing import Any
 from orchestrator.engine.executor import Executor
 from orchestrator.engine.health_sync import HealthSync
 from orchestrator.engine.observation import Observe
+from orchestrator.engine.pins import keeps_containers, service_version
 from orchestrator.engine.projects import ProjectLoader, ProjectLocks
 from orchestrator.engine.publishing import Publisher
 from orchestrator.engine.rollout_store import RolloutRecord, RolloutStore
@@ -122,7 +123,7 @@ class RolloutController:
         hidden = {s.old.id for s in slots if s.old_hidden} | {s.new_id for s in slots if s.new_id}
         held = Counter(s.service for s in slots if s.old_hidden)
         adjusted = {
-            name: replace(d, rolling=self._rolling(project, name, d.config_hash),
+            name: replace(d, rolling=self._rolling(project, name, service_version(project, name)),
                           replicas=max(0, d.replicas - held[name]))
             for name, d in desired.items()
         }
@@ -136,12 +137,13 @@ class RolloutController:
         return ({s.new_id or s.new_name or "" for s in slots if (s.new_id or s.new_name) and not s.new_admitted}
                 | {s.old.id for s in slots if s.old_draining})
 
-    def _rolling(self, project: Project, service: str, config_hash: str) -> bool:
+    def _rolling(self, project: Project, service: str, target: str) -> bool:
+        """``target``: the service's version (pins.service_version)."""
         svc = project.services[service]
         if plan.is_rolling(svc.deploy) or (project.name, service) in self._runs:
             return True
         record = self.records.get(project.name, service)
-        return record is not None and record.kind == "rollback" and record.to_hash == config_hash
+        return record is not None and record.kind == "rollback" and record.to_hash == target
 
     def reconcile(self, project: Project, revision: int, observed: list[ObservedContainer]) -> None:
         """Start a runner for every rolling service with outdated replicas (called under the lock);
@@ -153,8 +155,8 @@ class RolloutController:
         for name, svc in project.services.items():
             if (project.name, name) in self._runs:
                 continue
-            target = project.config_hash(name)
-            if not self._rolling(project, name, target):
+            target = service_version(project, name)
+            if not self._rolling(project, name, target) or keeps_containers(project):
                 continue
             dirty = plan.dirty_containers([c for c in observed if c.service == name], target)
             record = self.records.get(project.name, name)
@@ -295,7 +297,7 @@ class RolloutController:
         loaded = self.parts.loader.load(run.project)
         if loaded is None or run.service not in loaded.project.services:
             return False
-        return loaded.project.config_hash(run.service) == run.record.to_hash
+        return service_version(loaded.project, run.service) == run.record.to_hash
 
     def _finish(self, record: RolloutRecord) -> None:
         self.records.save(record)
@@ -315,7 +317,7 @@ class RolloutController:
     def _write_rollback(self, project: Project, service: str, wanted_hash: str | None,
                         message: str) -> RolloutRecord:
         """Store a revision whose ``service`` is its previous config; the next pass rolls it back."""
-        current_hash = project.config_hash(service)
+        current_hash = service_version(project, service)
         current = self.parts.store.current_spec(project.name)
         assert current is not None
         found = plan.previous_service_spec(self.records.revisions(project.name), service, current_hash,
@@ -330,7 +332,7 @@ class RolloutController:
         now = time.time()
         record = RolloutRecord(project=project.name, service=service, kind="rollback",
                                status=plan.ROLLBACK_STARTED, revision=revision, from_hash=current_hash,
-                               to_hash=restored.config_hash(service), total=0, started_at=now, updated_at=now,
+                               to_hash=service_version(restored, service), total=0, started_at=now, updated_at=now,
                                message=message)
         self.records.save(record)
         return record
@@ -451,7 +453,8 @@ class RolloutController:
 
     def _healthcheck(self, project: Project, service: str, cid: str) -> HealthCheck | None:
         try:
-            image = self.parts.inspect(cid).record.image
+            record = self.parts.inspect(cid).record
+            image = record.image_id or record.image
         except RuntimeFailure:
             image = ""
         return self.parts.health.check_of(project, service, image)
@@ -500,8 +503,8 @@ def _kind(text: str) -> plan.Kind:
 
 
 def _hash_of(spec: dict[str, Any], service: str) -> str | None:
-    """The service's config hash in a stored spec (None when the spec no longer validates)."""
+    """The service's version in a stored spec (None when the spec no longer validates)."""
     try:
-        return Project.model_validate(spec).config_hash(service)
+        return service_version(Project.model_validate(spec), service)
     except (ValueError, KeyError):
         return None

@@ -15,6 +15,7 @@ from orchestrator.engine.labels import (
     LABEL_SERVICE,
     LABEL_WORKDIR,
 )
+from orchestrator.engine.pins import pinned_image
 from orchestrator.engine.volume_mounts import anonymous_volumes, volume_mount
 from orchestrator.planner.health import HealthCheck
 from orchestrator.spec import Project, Service
@@ -60,6 +61,7 @@ def run_config(project: Project, service: Service, name: str, number: int, revis
     return RunConfig(
         name=name,
         image=service.image,
+        image_id=pinned_image(service),
         entrypoint=service.entrypoint,
         command=service.command,
         environment=env,

@@ -17,6 +17,15 @@ class DesiredService:
     container_name: str | None = None
     rolling: bool = False                    # outdated replicas are left to the rollout runner
     swarm_restart: SwarmRestartPolicy | None = None  # deploy.restart_policy: replaces `restart`
+    # The image `up` resolved the service's tag to (Compose's com.docker.compose.image label):
+    # a container made from another image is outdated. None: no image is pinned (compare hashes only).
+    image_id: str | None = None
+    # depends_on entries with `restart: true`: when one of these is recreated, this service's
+    # running containers are stopped first and started again after it (Compose's stopDependentContainers).
+    restart_with: tuple[str, ...] = ()
+    # The service whose container's network namespace this one joins (`network_mode: service:X`,
+    # or `container:NAME` naming a container of the project): recreated with it.
+    network_parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,13 @@ class ObservedContainer:
     finished_at: float | None = None
     restart_count: int = 0
     stopped_by_user: bool = False
+    image_id: str = ""                       # the image the container was made from
+    network_parent: str = ""                 # the container whose network namespace it joined, if any
+
+
+def is_outdated(container: ObservedContainer, config_hash: str, image_id: str | None) -> bool:
+    """Compose's rule: another configuration, or another image than the one `up` resolved."""
+    return container.config_hash != config_hash or (image_id is not None and container.image_id != image_id)
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,9 @@ class RestartContainer:
     not_before: float                        # wall clock time (epoch seconds)
     restart_count: int
     delay: float                             # the backoff delay this restart uses (doubles next time)
+    # A start someone asked for (`up`, `start`, `restart`), not a restart policy's: the Swarm
+    # restart history starts over instead of counting this one.
+    manual: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +87,17 @@ class StartContainer:
     service: str
 
 
-Action = CreateContainer | RemoveContainer | RestartContainer | StartContainer
+@dataclass(frozen=True)
+class StopContainer:
+    """Stop a running container and keep it (it is started again by a later wave of the plan)."""
+
+    id: str
+    name: str
+    service: str
+    reason: str
+
+
+Action = CreateContainer | RemoveContainer | RestartContainer | StartContainer | StopContainer
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from orchestrator.planner.model import ObservedContainer
+from orchestrator.planner.model import ObservedContainer, is_outdated
 
 DEFAULT_MONITOR_S = 5.0
 NO_HEALTHCHECK_READY_S = 30.0     # a replica without a healthcheck must be running within this
@@ -73,10 +73,34 @@ def is_rolling(deploy: Any | None) -> bool:
     return getattr(deploy, "update_config", None) is not None or getattr(deploy, "rollback_config", None) is not None
 
 
-def dirty_containers(containers: Sequence[ObservedContainer], target_hash: str) -> list[ObservedContainer]:
-    """Containers to replace, in the order they are taken: dead ones first (replacing them costs
-    no capacity), then by replica number."""
-    dirty = [c for c in containers if c.config_hash != target_hash]
+def version(config_hash: str, image_id: str | None) -> str:
+    """What a rollout goes from and to: the config hash, and the image `up` pinned, when it did."""
+    return f"{config_hash}@{image_id}" if image_id else config_hash
+
+
+def split_version(text: str) -> tuple[str, str | None]:
+    config_hash, _, image_id = text.partition("@")
+    return config_hash, image_id or None
+
+
+def container_version(c: ObservedContainer) -> str:
+    return version(c.config_hash, c.image_id or None)
+
+
+def same_version(candidate: str, wanted: str) -> bool:
+    """``candidate`` (a stored revision's) is ``wanted``; a revision stored before images were
+    pinned stands for any image of its configuration."""
+    if candidate == wanted:
+        return True
+    candidate_hash, candidate_image = split_version(candidate)
+    return candidate_image is None and candidate_hash == split_version(wanted)[0]
+
+
+def dirty_containers(containers: Sequence[ObservedContainer], target: str) -> list[ObservedContainer]:
+    """Containers to replace (``target``: a `version`), in the order they are taken: dead ones
+    first (replacing them costs no capacity), then by replica number."""
+    config_hash, image_id = split_version(target)
+    dirty = [c for c in containers if is_outdated(c, config_hash, image_id)]
     return sorted(dirty, key=lambda c: (c.status == "running", c.number, c.created_at))
 
 
@@ -186,8 +210,8 @@ def ready_deadline(has_healthcheck: bool, interval: float = 0.0, timeout: float 
 
 
 def source_hash(dirty: Sequence[ObservedContainer]) -> str:
-    """The version being replaced: the hash most dirty containers run."""
-    counts = Counter(c.config_hash for c in dirty)
+    """The version being replaced: the one most dirty containers run."""
+    counts = Counter(container_version(c) for c in dirty)
     return counts.most_common(1)[0][0] if counts else ""
 
 
@@ -208,7 +232,8 @@ def previous_service_spec(
         digest = hash_of(spec, service)
         if digest is None:
             continue
-        if (wanted_hash is not None and digest == wanted_hash) or (wanted_hash is None and digest != current_hash):
+        if (wanted_hash is not None and same_version(digest, wanted_hash)) or (
+                wanted_hash is None and digest != current_hash):
             return revision, dict(services[service])
     return None
 

@@ -81,6 +81,9 @@ class RunConfig:
 
     name: str
     image: str
+    # Run exactly this image (its id); ``image`` stays the name the container shows. The engine
+    # pins the id a tag named when `up` ran, so a tag moved since changes nothing until the next `up`.
+    image_id: str | None = None
     entrypoint: list[str] | None = None
     command: list[str] | None = None
     environment: dict[str, str] = field(default_factory=dict)

@@ -130,7 +130,7 @@ class ContainerRuntime:
         """Set the container up to just before its command. ``on_pid(id, pid)`` runs as soon as the
         container's PID 1 and namespaces exist, while the root filesystem is still being built
         (networks are attached there); if it raises, the container is removed and the error stands."""
-        image = self.images.resolve(config.image)
+        image = self.images.resolve(config.image_id or config.image)
         capabilities = capabilities_for(config)
         security = plan_security(
             seccomp=config.seccomp, privileged=config.privileged, capabilities=capabilities,

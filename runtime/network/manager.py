@@ -469,6 +469,10 @@ class NetworkManager:
             if udp and (old is None or _active(old) != active):
                 forget_udp_flows(udp, active)
 
+    def published_keys(self) -> list[str]:
+        """The keys that have published ports now."""
+        return sorted(self.state.read()["ports"])
+
     def unpublish(self, key: str) -> None:
         self.unpublish_all([key])
 

@@ -10,6 +10,7 @@ from settings import cache, connect_db
 app = Flask(__name__)
 redis_client = cache()
 VERSION = os.environ.get("APP_VERSION", "1")
+RELEASE = os.environ.get("APP_RELEASE", "1")  # baked into the image at build time
 
 
 @app.get("/")
@@ -24,7 +25,8 @@ def index():
             rows = cur.fetchone()[0]
     finally:
         conn.close()
-    return jsonify(version=VERSION, replica=socket.gethostname(), visit=visit, rows=rows, hits=hits)
+    return jsonify(version=VERSION, release=RELEASE, replica=socket.gethostname(), visit=visit, rows=rows,
+                   hits=hits)
 
 
 @app.get("/healthz")

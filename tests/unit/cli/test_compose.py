@@ -125,3 +125,20 @@ def test_quick_project_name_only_when_plain(tmp_path: Path) -> None:
     assert quick_project_name(_args(tmp_path, ["a.yaml"], "Bad Name"), {}) is None
     (tmp_path / ".env").write_text("COMPOSE_PROJECT_NAME=fromdotenv\n")
     assert quick_project_name(_args(tmp_path, ["a.yaml"]), {}) is None
+
+
+def test_a_verb_that_needs_the_name_prints_no_warning_about_unapplied_keys(tmp_path: Path, capsys: Any) -> None:
+    """Loading the files for the project's name (here `.env` forces a full load) repeats only the
+    warnings about the files themselves, not what `up` would not apply, at every command."""
+    from orchestrator.cli.project_args import load, project_name
+
+    (tmp_path / "compose.yaml").write_text("name: shop\nservices:\n  web:\n    image: busybox\n"
+                                           "    expose: ['80']\n    environment: {A: $UNSET_IN_TEST}\n")
+    (tmp_path / ".env").write_text("B=1\n")
+    args = _args(tmp_path, ["compose.yaml"])
+    args.profile = []
+    assert project_name(args) == "shop"
+    quiet = capsys.readouterr().err
+    assert "UNSET_IN_TEST" in quiet and "not applied" not in quiet
+    load(args)
+    assert "key 'expose' is accepted but not applied yet" in capsys.readouterr().err

@@ -38,9 +38,13 @@ class FakeImages:
     def __init__(self, root: Path) -> None:
         self.root = root  # where the pull policy keeps its record of pulls
         self.healthchecks: dict[str, dict[str, Any]] = {}
+        self.tags: dict[str, str] = {}  # a reference moved to another image (a pull or build)
 
     def resolve(self, reference: str) -> _Image:
-        return _Image("sha256:" + reference, ImageConfig(healthcheck=self.healthchecks.get(reference)))
+        if reference.startswith("sha256:"):
+            return _Image(reference, ImageConfig())
+        image_id = self.tags.get(reference, "sha256:" + reference)
+        return _Image(image_id, ImageConfig(healthcheck=self.healthchecks.get(reference)))
 
 
 @dataclass
@@ -96,7 +100,8 @@ class FakeRuntime:
     # --- what the executor calls -------------------------------------------------------------------
     def create(self, config: RunConfig, on_pid: Callable[[str, int], object] | None = None) -> ContainerInfo:
         cid = f"{next(self._ids):064x}"
-        record = ContainerRecord(id=cid, name=config.name, image=config.image, image_id="sha256:" + config.image,
+        record = ContainerRecord(id=cid, name=config.name, image=config.image,
+                                 image_id=self.images.resolve(config.image_id or config.image).id,
                                  created_at=time.time(), labels=dict(config.labels), pid=next(self._pids))
         self.store[cid] = _Container(record)
         self.calls.append(("create", config.name))
@@ -266,6 +271,9 @@ class FakeNetwork:
     def unpublish_all(self, keys: list[str]) -> None:
         for key in keys:
             self.published.pop(key, None)
+
+    def published_keys(self) -> list[str]:
+        return sorted(self.published)
 
     def allocate_host_port(self, protocol: str = "tcp", within: tuple[int, int] | None = None) -> int:
         return within[0] if within else next(self._ports)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from orchestrator.engine.oneoff import RunRequest
 from orchestrator.engine.project_ops import UpOptions
-from orchestrator.spec import Project
+from orchestrator.spec import LoadOptions, Project, load_project
 from tests.unit.engine.fakes import Harness, build
 
 SHOP = """
@@ -86,3 +86,53 @@ def test_a_pass_that_changes_nothing_publishes_the_same_set(tmp_path: Path) -> N
     before = dict(h.network.published)
     h.engine.reconcile_all()
     assert h.network.published == before
+
+
+PROFILED = """
+name: prof
+services:
+  web:
+    image: busybox
+    ports: ["8080:80"]
+  dbg:
+    image: busybox
+    ports: ["8082:80"]
+    profiles: [debug]
+"""
+
+
+def with_debug_profile(tmp_path: Path) -> dict[str, object]:
+    (tmp_path / "compose.yaml").write_text(PROFILED)
+    project = load_project(LoadOptions(files=[tmp_path / "compose.yaml"], working_dir=tmp_path, environ={},
+                                       profiles=["debug"]))
+    return project.model_dump(mode="json")
+
+
+def test_a_service_the_revision_no_longer_has_loses_its_port_with_its_last_container(tmp_path: Path) -> None:
+    h = build(tmp_path)
+    with_debug = with_debug_profile(tmp_path)
+    h.engine.ops.up(with_debug, UpOptions())
+    assert sorted(h.network.published) == ["prof/dbg", "prof/web"]
+    h.engine.ops.up(h.project(PROFILED), UpOptions())  # without the profile: dbg is an orphan, still running
+    assert sorted(h.network.published) == ["prof/dbg", "prof/web"]
+    h.runtime.exit(h.runtime.by_name("prof-dbg-1").id, 0)
+    h.engine.reconcile_all()
+    assert sorted(h.network.published) == ["prof/web"]
+
+
+def test_down_takes_the_ports_of_an_orphan_too(tmp_path: Path) -> None:
+    h = build(tmp_path)
+    with_debug = with_debug_profile(tmp_path)
+    h.engine.ops.up(with_debug, UpOptions())
+    h.engine.ops.up(h.project(PROFILED), UpOptions())
+    h.engine.ops.down("prof", None)
+    assert h.network.published == {}
+
+
+def test_ps_shows_ports_of_running_containers_only(tmp_path: Path) -> None:
+    h = build(tmp_path)
+    up(h)
+    h.engine.ops.stop_services("shop", ["api"], None)
+    rows = {r["name"]: r for r in h.engine.queries.ps("shop")}
+    assert rows["shop-api-1"]["status"] == "exited" and rows["shop-api-1"]["ports"] == []
+    assert rows["shop-web-1"]["ports"] == ["0.0.0.0:8080->80/tcp"]

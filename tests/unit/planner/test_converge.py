@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.planner.converge import ConvergeOptions, DependencyCycle, dependency_levels, plan_project
+from orchestrator.planner.converge import (
+    ConvergeOptions,
+    DependencyCycle,
+    dependency_levels,
+    plan_project,
+    restart_order,
+)
 from orchestrator.planner.model import (
     CreateContainer,
     DesiredService,
@@ -12,6 +18,7 @@ from orchestrator.planner.model import (
     RemoveContainer,
     RestartContainer,
     StartContainer,
+    StopContainer,
 )
 
 
@@ -168,3 +175,91 @@ def test_numbers_vacated_by_a_crash_are_taken_again_first() -> None:
     assert [a.number for a in beyond.actions if isinstance(a, CreateContainer)] == [5, 6]
     taken = plan_project("p", {"web": svc(replicas=2)}, [ctr(1)], vacated={"web": [1]})
     assert [a.number for a in taken.actions if isinstance(a, CreateContainer)] == [2]
+
+
+# --- the image a tag points to (Compose's com.docker.compose.image) -----------------------------------
+
+def test_a_container_of_another_image_than_the_pinned_one_is_recreated() -> None:
+    desired = DesiredService(name="web", replicas=2, config_hash="h1", image_id="sha256:new")
+    plan = plan_project("p", {"web": desired}, [ctr(1, image_id="sha256:old"), ctr(2, image_id="sha256:new")])
+    assert plan.actions == [CreateContainer("web", 1, "p-web-1", replaces="idweb1")]
+
+
+def test_no_pin_compares_hashes_only_and_no_recreate_wins_over_a_new_image() -> None:
+    assert not plan_project("p", {"web": svc()}, [ctr(1, image_id="sha256:any")])
+    pinned = DesiredService(name="web", replicas=1, config_hash="h1", image_id="sha256:new")
+    assert not plan_project("p", {"web": pinned}, [ctr(1, image_id="sha256:old")], ConvergeOptions(no_recreate=True))
+
+
+def test_a_rolling_service_leaves_its_old_image_replicas_to_the_rollout() -> None:
+    rolling = DesiredService(name="web", replicas=1, config_hash="h1", image_id="sha256:new", rolling=True)
+    assert not plan_project("p", {"web": rolling}, [ctr(1, image_id="sha256:old")])
+
+
+# --- up starts what is stopped ----------------------------------------------------------------------------
+
+def test_up_starts_stopped_killed_and_finished_containers_of_its_services_only() -> None:
+    observed = [ctr(1, status="exited", exit_code=137, stopped_by_user=True),
+                ctr(1, status="exited", exit_code=1, service="migrate"),
+                ctr(1, status="exited", exit_code=0, service="other")]
+    services = {"web": svc(restart="always"), "migrate": svc("migrate"), "other": svc("other")}
+    plan = plan_project("p", services, observed, ConvergeOptions(start_stopped=frozenset({"web", "migrate"})),
+                        now=50.0)
+    assert sorted((a.name, a.not_before, a.restart_count, a.manual) for a in plan.actions
+                  if isinstance(a, RestartContainer)) == [("p-migrate-1", 50.0, 0, True), ("p-web-1", 50.0, 0, True)]
+
+
+def test_the_background_pass_leaves_a_finished_one_shot_alone() -> None:
+    assert not plan_project("p", {"migrate": svc("migrate")}, [ctr(1, status="exited", exit_code=0,
+                                                                  service="migrate")])
+
+
+# --- network_mode: service:X and depends_on restart: true ----------------------------------------------
+
+def test_a_namespace_joiner_is_recreated_with_its_parent() -> None:
+    services = {"db": svc("db", h="h2"), "sidecar": DesiredService(name="sidecar", replicas=1, config_hash="s1",
+                                                                   depends_on=("db",), network_parent="db")}
+    observed = [ctr(1, service="db"), ctr(1, service="sidecar", h="s1", network_parent="iddb1")]
+    plan = plan_project("p", services, observed)
+    assert plan.waves == [[CreateContainer("db", 1, "p-db-1", replaces="iddb1")],
+                          [CreateContainer("sidecar", 1, "p-sidecar-1", replaces="idsidecar1")]]
+
+
+def test_a_namespace_joiner_whose_parent_container_is_gone_is_recreated() -> None:
+    services = {"db": svc("db"), "sidecar": DesiredService(name="sidecar", replicas=1, config_hash="s1",
+                                                           depends_on=("db",), network_parent="db")}
+    joined_old = [ctr(1, service="db"), ctr(1, service="sidecar", h="s1", network_parent="idreplaced")]
+    assert plan_project("p", services, joined_old).actions == [
+        CreateContainer("sidecar", 1, "p-sidecar-1", replaces="idsidecar1")]
+    joined_current = [ctr(1, service="db"), ctr(1, service="sidecar", h="s1", network_parent="iddb1")]
+    assert not plan_project("p", services, joined_current)
+
+
+def test_a_dependant_with_restart_true_is_stopped_before_and_started_after_its_dependency_is_recreated() -> None:
+    services = {"db": svc("db", h="h2"),
+                "app": DesiredService(name="app", replicas=2, config_hash="a1", depends_on=("db",),
+                                      restart_with=("db",)),
+                "worker": svc("worker", h="w1", deps=("db",))}
+    observed = [ctr(1, service="db"), ctr(1, service="app", h="a1"), ctr(2, service="app", h="a1", status="exited"),
+                ctr(1, service="worker", h="w1")]
+    plan = plan_project("p", services, observed, now=7.0)
+    assert plan.waves == [
+        [StopContainer("idapp1", "p-app-1", "app", "db is recreated")],
+        [CreateContainer("db", 1, "p-db-1", replaces="iddb1")],
+        [RestartContainer("idapp1", "p-app-1", "app", 7.0, 0, 0.0, manual=True)],
+    ]
+
+
+def test_a_dependant_recreated_itself_is_not_also_restarted() -> None:
+    services = {"db": svc("db", h="h2"),
+                "app": DesiredService(name="app", replicas=1, config_hash="a2", depends_on=("db",),
+                                      restart_with=("db",))}
+    plan = plan_project("p", services, [ctr(1, service="db"), ctr(1, service="app", h="a1")])
+    assert not [a for a in plan.actions if isinstance(a, StopContainer | RestartContainer)]
+
+
+def test_restart_takes_restart_true_dependants_along_in_dependency_order() -> None:
+    edges = {"db": (), "app": ("db",), "proxy": ("app",), "worker": (), "cache": ()}
+    assert restart_order(edges, ["db"]) == [["db"], ["app"], ["proxy"]]
+    assert restart_order(edges, ["db"], with_dependants=False) == [["db"]]
+    assert restart_order(edges, []) == [["cache", "db", "worker"], ["app"], ["proxy"]]
