@@ -250,9 +250,10 @@ class EngineClient:
     def stream(self, path: str, method: str = "GET", body: Any = None) -> Iterator[dict[str, Any]]:
         yield from self.subscribe(path, method, body)
 
-    def subscribe(self, path: str, method: str = "GET", body: Any = None) -> Subscription:
-        """Open a stream now (a refusal raises here); iterate it for its objects."""
-        response = self._send(method, path, body, None, True)
+    def subscribe(self, path: str, method: str = "GET", body: Any = None, autostart: bool = True) -> Subscription:
+        """Open a stream now (a refusal raises here); iterate it for its objects. ``autostart``:
+        an engine that is not running is started first (the dashboard says it is gone instead)."""
+        response = self._send(method, path, body, None, autostart)
         if response.status >= 400:
             try:
                 _raise_refusal(json.loads(response.body() or b"{}"), response.status, "stream refused")

@@ -39,6 +39,7 @@ CPU_WINDOW_S = 0.3    # the gap between the first two stats samples (CPU % is a 
 FRAME_S = 1 / 20      # at most 20 frames a second, however fast logs come (a 200×60 frame takes ~15-25 ms)
 LOG_TAIL = 200        # lines of history a logs pane opens with
 EVENTS_BACK_S = 900   # events of the last quarter hour are shown when the dashboard starts
+RETRY_S = 1.0         # a stream that ended is opened again this often until the engine is back
 Change = Callable[[State], State]
 _FAILURES = (EngineError, EngineUnavailable, OSError, ValueError)
 
@@ -73,37 +74,61 @@ class Sampler:
 
 
 class Feed:
-    """A stream from the engine read on its own thread; `close()` ends it from any thread."""
+    """A stream from the engine read on its own thread, opened again when it ends or fails (the
+    engine restarted: `pyorch` upgrades, a crash, `systemctl restart`) every ``retry_s`` until it
+    is back; ``failed`` hears of each outage once, ``recovered`` of its end. `close()` ends it from
+    any thread.
+
+    ``open_stream`` is called for every connection, so it can resume where the last one stopped
+    (the events after the last id seen, the log lines after the last time seen)."""
 
     def __init__(self, open_stream: Callable[[], Subscription], handle: Callable[[dict[str, Any]], None],
-                 failed: Callable[[str], None]) -> None:
-        self._open, self._handle, self._failed = open_stream, handle, failed
+                 failed: Callable[[str], None], retry_s: float | None = None,
+                 recovered: Callable[[], None] = lambda: None) -> None:
+        self._open, self._handle, self._failed, self._recovered = open_stream, handle, failed, recovered
+        self._retry_s = RETRY_S if retry_s is None else retry_s
         self._lock = threading.Lock()
-        self._closed = False
+        self._closed = threading.Event()
         self._subscription: Subscription | None = None
+        self.connections = 0  # streams opened so far (a test reads it)
         self._thread = threading.Thread(target=self._run, name="pyorch-dashboard-feed", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        try:
-            subscription = self._open()
-            with self._lock:
-                self._subscription = subscription
-                if self._closed:
-                    subscription.close()
-            for item in subscription:
-                if self._closed:
-                    return
-                self._handle(item)
-        except _FAILURES as exc:
-            if not self._closed:
-                self._failed(str(exc))
+        outage = False
+        while not self._closed.is_set():
+            try:
+                subscription = self._open()
+                with self._lock:
+                    self._subscription = subscription
+                    if self._closed.is_set():
+                        subscription.close()
+                self.connections += 1
+                if outage:
+                    self._recovered()
+                outage = False
+                for item in subscription:
+                    if self._closed.is_set():
+                        return
+                    self._handle(item)
+                reason = "the engine closed the stream"
+            except _FAILURES as exc:
+                reason = str(exc)
+            if self._closed.is_set():
+                return
+            if not outage:
+                self._failed(f"{reason}; reconnecting")
+            outage = True
+            self._closed.wait(self._retry_s)
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
+            self._closed.set()
             if self._subscription is not None:
                 self._subscription.close()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
 
 
 class Loop:
@@ -153,6 +178,9 @@ class Loop:
         path = f"/v1/projects/{self.project}/logs?follow=1&tail={LOG_TAIL}&service={service}"
         pending: list[str] = []   # this pane's lines not yet in the state
         lock = threading.Lock()
+        # The newest line's time per container: a stream opened again (the engine restarted) sends
+        # its last LOG_TAIL lines again, and those already shown are left out.
+        seen_until: dict[str, str] = {}
 
         def take() -> list[str]:
             with lock:
@@ -163,6 +191,10 @@ class Loop:
         def handle(record: dict[str, Any]) -> None:
             if container is not None and record.get("container") != container:
                 return
+            name, at = str(record.get("container")), str(record.get("time", ""))
+            if at and at <= seen_until.get(name, ""):
+                return  # shown before the stream was opened again
+            seen_until[name] = at or seen_until.get(name, "")
             text = str(record.get("text", ""))
             line = text if container is not None else f"{_short(self.project, str(record.get('container')))} | {text}"
             with lock:
@@ -172,9 +204,13 @@ class Loop:
                 self.post(lambda s: model.on_logs(s, target, take()))
 
         def failed(message: str) -> None:
-            self.post(lambda s: model.on_done(s, f"logs: {message}", False))
+            self.post(lambda s: model.on_notice(s, f"logs: {message}", "error"))
 
-        self.logs = Feed(lambda: self.client.subscribe(path), handle, failed)
+        def recovered() -> None:
+            self.post(lambda s: model.on_notice(s, "logs: following again", "info"))
+
+        self.logs = Feed(lambda: self.client.subscribe(path, autostart=False), handle, failed,
+                         recovered=recovered)
 
     def _stop_logs(self) -> None:
         if self.logs is not None:
@@ -184,13 +220,20 @@ class Loop:
     def _follow_events(self) -> None:
         rows: list[dict[str, Any]] = self.client.request("GET", f"/v1/projects/{self.project}/ps?all=1")
         service_of = ServiceOf(self.project, rows)
-        path = f"/v1/events?project={self.project}&since={time.time() - EVENTS_BACK_S!r}&follow=1"
+        since = time.time() - EVENTS_BACK_S
+        last_id = 0  # the newest event shown: a stream opened again resumes after it (none is missed)
+
+        def open_stream() -> Subscription:
+            start = f"after={last_id}" if last_id else f"since={since!r}"
+            return self.client.subscribe(f"/v1/events?project={self.project}&{start}&follow=1", autostart=False)
 
         def handle(stored: dict[str, Any]) -> None:
+            nonlocal last_id
+            last_id = max(last_id, int(stored.get("id") or 0))
             event = compose_event(stored, service_of)
             self.post(lambda s: model.on_event(s, event))
 
-        self.events = Feed(lambda: self.client.subscribe(path), handle, lambda message: None)
+        self.events = Feed(open_stream, handle, lambda message: None)
 
     def _perform(self, effect: model.Effect) -> None:
         match effect:

@@ -139,6 +139,11 @@ def on_done(state: State, message: str, ok: bool) -> State:
     return replace(state, busy=None, message=message, message_level="ok" if ok else "error")
 
 
+def on_notice(state: State, message: str, level: Literal["info", "ok", "error"]) -> State:
+    """News of a stream (the engine went away, came back) that leaves an action in flight be."""
+    return replace(state, message=message, message_level=level)
+
+
 def on_exec_done(state: State, container: str, code: int) -> State:
     if code == 0:
         return replace(state, message=f"back from the shell in {container}", message_level="info")

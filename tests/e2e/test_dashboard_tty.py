@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -127,3 +131,69 @@ def test_select_logs_restart_and_quit_in_a_terminal(layout: HostLayout, tmp_path
 def _ps(layout: HostLayout, file: str) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = json.loads(pyorch(layout, "-f", file, "ps", "-a", "--format", "json").stdout)
     return rows
+
+
+TICKER = """
+name: again
+services:
+  ticker:
+    image: pyorch.local/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while :; do i=$$((i+1)); echo tick $$i; sleep 0.3; done"]
+    environment: {VERSION: "%s"}
+"""
+
+
+def _ticks(screen: str) -> list[int]:
+    """The tick numbers the logs pane shows, top to bottom."""
+    return [int(n) for n in re.findall(r"\| tick (\d+)\b", screen)]
+
+
+def _version(layout: HostLayout, file: str) -> str:
+    return pyorch(layout, "-f", file, "exec", "-T", "ticker", "sh", "-c", "echo $VERSION", check=False).stdout.strip()
+
+
+def _until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_streams_come_back_after_an_engine_restart_and_b_rolls_back(layout: HostLayout, tmp_path: Path) -> None:
+    """The logs pane follows again once a restarted engine is back, without repeating what it showed;
+    `b` then `y` rolls a service back to its previous configuration through the API."""
+    file = write(tmp_path, TICKER % "1")
+    pyorch(layout, "image", "bootstrap")
+    pyorch(layout, "-f", file, "up", "-d")
+    write(tmp_path, TICKER % "2")
+    pyorch(layout, "-f", file, "up", "-d")  # an update: web's previous configuration is kept for a rollback
+    _until(lambda: _version(layout, file) == "2", "the update")
+    command = [sys.executable, "-m", "orchestrator.cli", "-f", file, "dashboard"]
+    try:
+        with terminal(command, env_for(layout), 80, 24, cwd=str(REPO)) as term:
+            term.wait_for(lambda s: "└ ticker-1" in s and "q quit" in s, "the first frame")
+            _select(term, "ticker")
+            term.keys("Enter")
+            before = _ticks(term.wait_for(lambda s: len(_ticks(s)) >= 2, "ticks in the logs pane"))
+
+            engine = int((layout.run_root / "engine.pid").read_text())
+            os.kill(engine, signal.SIGTERM)  # the engine only: the container keeps running under the shim
+            term.wait_text("reconnecting")
+            pyorch(layout, "-f", file, "ps")  # starts an engine again, as any command does
+            screen = term.wait_for(lambda s: "following again" in s and max(_ticks(s), default=0) > max(before) + 3,
+                                   "the pane to follow the new engine", 60)
+            ticks = _ticks(screen)
+            assert ticks == sorted(set(ticks)), f"lines repeated or out of order after the reconnect:\n{screen}"
+
+            _select(term, "ticker")
+            term.keys("b")
+            term.wait_text("Roll back")
+            term.keys("y")
+            term.wait_text("rollback of ticker started")
+            _until(lambda: _version(layout, file) == "1", "the rollback to VERSION=1")
+            term.keys("q")
+            assert term.wait_exit() == 0
+    finally:
+        pyorch(layout, "-f", file, "down", "-t", "1")
