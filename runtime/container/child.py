@@ -127,6 +127,11 @@ def run_stage2(spec: ContainerSpec, ch: sync.Channel) -> None:
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
         _mount_rootfs(spec, rootfs)
         _mount_kernel_filesystems(spec, rootfs)
+        # The device allowlist must be complete before the first mknod: a warm PID 1 sits in its
+        # spare cgroups while the client writes it, and cgroup v1 has no atomic switch (deny all,
+        # then allow each rule: a mknod in between is refused, EPERM).
+        if not sync.wait_attached(ch):
+            raise SetupError("the shim could not place the container in its cgroups")
         _make_devices(rootfs)
         for node in spec.device_nodes:
             _make_device_node(rootfs, node)
@@ -159,9 +164,7 @@ def run_stage2(spec: ContainerSpec, ch: sync.Channel) -> None:
             _make_console(ch, uid, spec.console_size)
         _apply_rlimits(spec.rlimits)
         _make_workdir(spec.cwd or "/")
-        if not sync.wait_attached(ch):
-            raise SetupError("the shim could not place the container in its cgroups")
-        sc.unshare(sc.CLONE_NEWCGROUP)
+        sc.unshare(sc.CLONE_NEWCGROUP)  # in the container's cgroups since the wait above
         _give_stdio_to(uid)
         _drop_privileges(spec, uid, gid, groups, seccomp_program)
         env = _environment(spec.env, uid)

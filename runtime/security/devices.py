@@ -41,7 +41,9 @@ ALLOW_ALL: tuple[DeviceRule, ...] = (DeviceRule("a", None, None, "rwm"),)
 
 
 def apply_v1(devices_dir: Path, rules: tuple[DeviceRule, ...]) -> None:
-    """Deny everything, then allow the rules (before any process joins the cgroup)."""
+    """Deny everything, then allow the rules. Not atomic: a process already in the cgroup (the
+    shim's warm PID 1 in a spare) must not make or open a device until this returns (stage 2
+    waits for the client's `attached`, which comes after)."""
     try:
         if rules == ALLOW_ALL:
             (devices_dir / "devices.allow").write_text("a")

@@ -4,11 +4,13 @@ while idle, so a create does not wait for the kernel's RCU grace period of a cgr
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from runtime.container.runconfig import Resources, RunConfig
 from runtime.container.runtime import ContainerRuntime
+from runtime.security import devices
 
 from .test_warm_process import warm_pid
 
@@ -103,3 +105,30 @@ def test_a_killed_shim_leaves_no_spare_behind(rt: ContainerRuntime) -> None:
     assert spare not in rt.cgroups.list()
     info = rt.create(RunConfig(name="after", image=BUSYBOX, command=["true"]))
     assert rt.inspect(info.id).status == "created"
+
+
+def test_the_warm_process_makes_no_device_node_before_its_allowlist_is_complete(
+        rt: ContainerRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm PID 1 already is in the spare's cgroups while the create writes their device
+    allowlist, and cgroup v1 cannot switch it in one write: `devices.deny a` first, then one
+    `devices.allow` per rule. Stage 2 builds /dev only once the client says the cgroups are done;
+    before, a create under load (scale-up) failed with `[Errno 1] Operation not permitted`: its
+    mknod of /dev/null fell between the deny and the allows. Here the allows come late on purpose."""
+    if rt.features.devices != "cgroup-v1":
+        pytest.skip("the device allowlist is a cgroup v1 controller only on hybrid and v1 hosts")
+    rt.create(RunConfig(name="first", image=BUSYBOX, command=["true"]))
+    spare = spare_id(rt)
+    cgroup = rt.cgroups.open(spare)
+    assert cgroup is not None
+    (cgroup.v1_dirs["devices"] / "devices.deny").write_text("a")  # where the create's allowlist begins
+    write_allowlist = devices.apply_v1
+
+    def late(devices_dir: Path, rules: tuple[devices.DeviceRule, ...]) -> None:
+        time.sleep(2.0)  # a loaded host: stage 2 runs on meanwhile
+        write_allowlist(devices_dir, rules)
+
+    monkeypatch.setattr(devices, "apply_v1", late)
+    info = rt.create(RunConfig(name="second", image=BUSYBOX, command=["sh", "-c", "echo > /dev/null"]))
+    assert info.id == spare
+    run_to_exit(rt, info.id)
+    assert rt.inspect(info.id).exit_code == 0
