@@ -128,12 +128,21 @@ def test_half_a_cpu_holds_a_busy_loop_near_half(rt: ContainerRuntime) -> None:
     rt.start(info.id)
     cgroup = rt.cgroup(info.id)
     assert cgroup is not None
+    cpu_dir = cgroup.v1_dirs.get("cpu")
+    if cpu_dir is not None:
+        quota = (cpu_dir / "cpu.cfs_quota_us").read_text().split() + (cpu_dir / "cpu.cfs_period_us").read_text().split()
+    else:
+        assert cgroup.unified is not None
+        quota = (cgroup.unified / "cpu.max").read_text().split()
+    assert quota == ["50000", "100000"]  # 50 ms per 100 ms period
     time.sleep(0.3)
     start_usage, start = cgroup.stats().cpu_usage_ns, time.monotonic()
     time.sleep(2.0)
     share = (cgroup.stats().cpu_usage_ns - start_usage) / 1e9 / (time.monotonic() - start)
     rt.stop(info.id, timeout=1)
-    assert 0.2 < share < 0.8, share  # loose: CFS quota is 50 ms per 100 ms period
+    # Held near half, never more; how much less depends on what else the host's cores run (other
+    # suites: a lower bound failed under load), so the quota written is checked above instead.
+    assert 0.0 < share < 0.8, share
 
 
 def test_init_is_pid_1_by_default_and_init_false_runs_the_command_as_pid_1(rt: ContainerRuntime) -> None:
