@@ -32,6 +32,7 @@ import socket
 import stat
 import struct
 import termios
+import traceback
 from typing import NoReturn
 
 from runtime.container import sync
@@ -184,10 +185,19 @@ def run_stage2(spec: ContainerSpec, ch: sync.Channel) -> None:
             error = ConfigError if exc.errno in _COMMAND_ERRNOS else SetupError
             raise error(f"exec {args[0]!r}: {exc.strerror}") from exc
     except BaseException as exc:
-        _fail(ch, str(exc), isinstance(exc, ConfigError))
+        _fail(ch, _described(exc), isinstance(exc, ConfigError))
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
+def _described(exc: BaseException) -> str:
+    """What a failed setup says. An OSError of Python's own os functions names no step (a bare
+    `[Errno 1] Operation not permitted`), so the step of this file it failed in is added."""
+    if not isinstance(exc, OSError) or exc.filename is not None:
+        return str(exc)
+    ours = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == __file__]
+    return f"{exc} (in {ours[-1].name})" if ours else str(exc)
+
 
 def _fail(ch: sync.Channel, message: str, refused: bool = False) -> NoReturn:
     try:
@@ -632,4 +642,4 @@ def _exec_stage2(spec: ContainerSpec, request: dict[str, object], ch: sync.Chann
             error = ConfigError if exc.errno in _COMMAND_ERRNOS else SetupError
             raise error(f"exec {args[0]!r}: {exc.strerror}") from exc
     except BaseException as exc:
-        _fail(ch, str(exc), isinstance(exc, ConfigError))
+        _fail(ch, _described(exc), isinstance(exc, ConfigError))
