@@ -169,7 +169,9 @@ def test_streams_come_back_after_an_engine_restart_and_b_rolls_back(layout: Host
     pyorch(layout, "-f", file, "up", "-d")
     write(tmp_path, TICKER % "2")
     pyorch(layout, "-f", file, "up", "-d")  # an update: web's previous configuration is kept for a rollback
-    _until(lambda: _version(layout, file) == "2", "the update")
+    # done, monitor included: the engine is killed below, and one killed mid-update resumes it
+    pyorch(layout, "-f", file, "rollout", "status", "--wait")
+    assert _version(layout, file) == "2"
     command = [sys.executable, "-m", "orchestrator.cli", "-f", file, "dashboard"]
     try:
         with terminal(command, env_for(layout), 80, 24, cwd=str(REPO)) as term:
