@@ -14,6 +14,7 @@ import socketserver
 import threading
 import time
 from collections.abc import Sequence
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,6 +112,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server answers itself (a request line it cannot parse, a method HTTP does not
+        define: 501, a line too long), in the API's JSON form as every other error."""
+        self.close_connection = True
+        self.reply(code, {"error": message or HTTPStatus(code).phrase, "kind": "RequestRefused"})
 
     def stream_start(self) -> None:
         self.send_response(200)

@@ -106,6 +106,8 @@ def test_bad_requests_are_refused_before_anything_happens(layout: HostLayout, tm
         status, headers, _ = call(layout, "DELETE", "/v1/ping")
         assert (status, headers.get("allow")) == (405, "GET")
         assert call(layout, "GET", "/v1/no/such/thing")[0] == 404
+        status, _, reply = call(layout, "BREW", "/v1/ping")  # a method HTTP does not define (RFC 9110)
+        assert status == 501 and "BREW" in str(reply["error"]), reply  # JSON as every other error
 
         # bodies: capped (413 without reading it), a length that is not one, chunked
         status, _, reply = raw_json(layout, b"POST /v1/projects/checked/stop HTTP/1.1\r\nHost: x\r\n"
