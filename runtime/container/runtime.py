@@ -642,6 +642,7 @@ class ContainerRuntime:
         """The container as the kernel and the shim's records show it; a step under way (or left
         by a process that died: DEAD) overrides the status."""
         info = self._observe_process(bundle, record)
+        record = info.record  # read again if the container was run again meanwhile
         if not record.intent:
             return info
         if record.intent_by == self._me:  # ours: under way now, or left half done by a failed step
@@ -658,6 +659,11 @@ class ContainerRuntime:
                 if not record.started_at:
                     return ContainerInfo(record, "created", None, None)
                 return ContainerInfo(record, "paused" if (bundle / "paused").exists() else "running", None, None)
+            # Run again since ``record`` was read (a restart saved another pid), and maybe ended
+            # again too, so the exit record is about that run: it is that run that is seen.
+            fresh = load_record(bundle)
+            if fresh is not None and (fresh.pid, fresh.pid_start_time) != (record.pid, record.pid_start_time):
+                return self._observe_process(bundle, fresh)
             # The shim writes exit.json before it reaps the PID, so a PID seen gone after a first
             # miss has its record by now, if the shim was there to write it; if not (it died), the
             # shim there now records that the exit went unseen (the one writer of exit records).
