@@ -137,20 +137,31 @@ class DnsServer:
             current = self._networks.get(name)
             if current is not None and current.gateway == gateway:
                 current.forward = forward
+                if current.tcp is None:  # taken when it was bound: maybe free by now
+                    current.tcp = self._listen_tcp(name, gateway, quiet=True)
+                    if current.tcp is not None:
+                        log.info("DNS over TCP on %s: listening now", gateway)
+                        self._wake_w.send(b"x")
                 return
             if current is not None:
                 self._close(name)
             udp = _bound(socket.SOCK_DGRAM, gateway)
-            try:
-                tcp: socket.socket | None = _bound(socket.SOCK_STREAM, gateway)
-            except OSError as exc:
-                log.warning("DNS over TCP on %s: %s (UDP only)", gateway, exc)
-                tcp = None
-            self._networks[name] = _Network(gateway, forward, udp, tcp)
+            self._networks[name] = _Network(gateway, forward, udp, self._listen_tcp(name, gateway))
             self._selector.register(udp, selectors.EVENT_READ, ("udp", name))
-            if tcp is not None:
-                self._selector.register(tcp, selectors.EVENT_READ, ("tcp", name))
         self._wake_w.send(b"x")
+
+    def _listen_tcp(self, name: str, gateway: str, quiet: bool = False) -> socket.socket | None:
+        """The network's TCP listener, or None when another socket holds the port on that address
+        (another instance's DNS still bound to an address that went: every TCP query of this
+        network would reach it). Every rebuild tries again, so it heals once that socket goes."""
+        try:
+            tcp = _bound(socket.SOCK_STREAM, gateway)
+        except OSError as exc:
+            if not quiet:
+                log.warning("DNS over TCP on %s: %s (UDP only until the port is free)", gateway, exc)
+            return None
+        self._selector.register(tcp, selectors.EVENT_READ, ("tcp", name))
+        return tcp
 
     def set_records(self, name: str, records: Mapping[str, Iterable[str]]) -> None:
         """Replace the network's table: lowercase name -> addresses."""

@@ -116,3 +116,23 @@ def test_glibc_retries_a_truncated_answer_over_tcp_and_gets_every_address(server
                           'mount --bind "$0" /etc/resolv.conf && exec "$1" -c "$2"', str(conf), sys.executable,
                           lookup], capture_output=True, text=True, timeout=30, check=True)
     assert set(out.stdout.split()) == set(MANY)
+
+
+def test_tcp_listens_once_a_socket_that_held_its_port_is_gone() -> None:
+    """A network whose gateway's TCP port 53 was held when it was made (another instance's DNS
+    still bound there) answered over UDP only for as long as the engine ran; the next table
+    rebuild now takes the port once it is free."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind((GATEWAY, 53))
+    holder.listen(1)
+    dns = DnsServer(upstreams=[])
+    try:
+        dns.set_network("net", GATEWAY)
+        dns.set_records("net", {"one": ["10.89.0.2"]})
+        assert addresses(udp(DNSRecord.question("one"))[1]) == {"10.89.0.2"}  # UDP meanwhile
+        holder.close()
+        dns.set_network("net", GATEWAY)  # the engine's next rebuild
+        assert addresses(tcp(DNSRecord.question("one"))[0]) == {"10.89.0.2"}
+    finally:
+        holder.close()
+        dns.close()
