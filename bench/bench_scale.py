@@ -282,19 +282,22 @@ def measure_compose_v2(docker: PrivateDocker, binary: Path, replicas: int, phase
     return result
 
 
-def compose_down(cli: list[str], env: dict[str, str], attempts: int = 5) -> int:
-    """`down -t 0` until it succeeds; how many retries it took. Under load dockerd may refuse to
-    remove the network while it still counts an endpoint of a container it has just removed
-    ("has active endpoints"); a second `down` removes it, and its time is part of `down_s`."""
-    for attempt in range(attempts):
+def compose_down(cli: list[str], env: dict[str, str], patience_s: float = 120) -> int:
+    """`down -t 0` until it succeeds; how many retries it took (-1: it still failed after
+    ``patience_s``, and the daemon's own cleanup at the end removes what is left). Under load
+    dockerd refuses to remove the network while it still counts an endpoint of a container it has
+    just removed ("has active endpoints"); a later `down` removes it; its time is part of `down_s`."""
+    deadline, attempt = time.monotonic() + patience_s, 0
+    while True:
         try:
             peer_run([*cli, "down", "-t", "0"], env, timeout=1800)
             return attempt
-        except RuntimeError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(1)
-    return attempts
+        except RuntimeError as exc:
+            if time.monotonic() > deadline:
+                print(f"compose-v2 down still fails after {patience_s:.0f} s: {str(exc)[-300:]}", flush=True)
+                return -1
+            attempt += 1
+            time.sleep(min(2.0 * attempt, 10.0))
 
 
 def report(results: list[dict[str, Any]]) -> None:
