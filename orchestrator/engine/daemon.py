@@ -38,7 +38,7 @@ def build_engine(layout: HostLayout) -> Engine:
     container is listed from the kernel again (docs/engine.md)."""
     return Engine(layout, Store(layout.state_root / "engine.db"), ContainerRuntime(layout), NetworkManager(layout),
                   Timers(),
-                  resync_s=resync_period())
+                  resync_s=resync_period(), after_resync=release_freed_heap)
 
 
 def api_routes(engine: Engine) -> list[Routes]:
@@ -74,6 +74,16 @@ def fewer_malloc_arenas(arenas: int = 2) -> None:
         ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to tune
+
+
+def release_freed_heap() -> None:
+    """Give the kernel back the heap pages that bursts (an `up` of hundreds: requests, records,
+    observations) freed: glibc keeps them mapped otherwise. Once per resync, so an idle engine
+    pays it every few tens of seconds (~1.5 MiB of RSS at 100 containers after an `up`)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc
 
 
 def main() -> None:

@@ -69,8 +69,9 @@ def resync_period() -> float:
 class Engine:
     def __init__(self, layout: HostLayout, store: Store, runtime: ContainerRuntime, network: NetworkManager,
                  scheduler: Scheduler, dns: Callable[[], DnsServer | None] = DnsServer,
-                 resync_s: float = RESYNC_S) -> None:
+                 resync_s: float = RESYNC_S, after_resync: Callable[[], object] = lambda: None) -> None:
         self.layout = layout
+        self._after_resync = after_resync  # the daemon hands freed heap back to the kernel there
         self.store = store
         self.runtime = runtime
         self.network = network
@@ -140,6 +141,7 @@ class Engine:
         try:
             if work.resync:
                 self.reconcile_all()
+                self._after_resync()
             else:
                 self.reconciler.reconcile(None if work.every_project else work.projects)
         except Exception:

@@ -143,3 +143,14 @@ def test_ps_ls_and_stats_are_answered_from_kept_state_without_reading_containers
     statuses = [r["status"] for r in h.engine.queries.ps("alpha")]
     assert statuses == ["exited", "running"]  # the event said which one changed: that one is read again
     assert (h.runtime.reads, h.runtime.inspects) == (reads, inspects + 1)
+
+
+def test_freed_heap_is_released_after_each_resync_not_after_event_passes(tmp_path: Path) -> None:
+    h = build(tmp_path)
+    released: list[int] = []
+    h.engine._after_resync = lambda: released.append(1)  # the daemon's malloc_trim
+    up(h, "alpha")
+    h.engine.run_pass(Work(resync=False, projects=frozenset({"alpha"})))
+    assert released == []
+    h.engine.run_pass(Work(resync=True))
+    assert released == [1]
