@@ -117,3 +117,33 @@ def test_a_restart_whose_bind_source_is_gone_is_not_retried_until_the_next_up(la
         assert (row["status"], row["error"]) == ("running", None)
     finally:
         pyorch(layout, "-f", str(compose), "down", "-t", "1", **env)
+
+
+IMAGE_USER = """
+name: imguser
+services:
+  a:
+    build: .
+    command: ["sleep", "1000"]
+    restart: always
+"""
+
+
+def test_an_image_whose_user_does_not_exist_is_reported_once(layout: HostLayout, tmp_path: Path) -> None:
+    """The same refusal when the unknown user is the image's USER, not the service's `user:`."""
+    compose = tmp_path / "compose.yaml"
+    compose.write_text(IMAGE_USER)
+    (tmp_path / "Dockerfile").write_text("FROM pyorch.local/busybox:latest\nUSER nosuchuser\n")
+    pyorch(layout, "image", "bootstrap")
+    try:
+        result = pyorch(layout, "-f", str(compose), "up", "-d", check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "unable to find user nosuchuser: no matching entries in passwd file" in output, output
+        assert "veth" not in output and "/proc/" not in output, output
+        time.sleep(5)  # passes of the loop: no retry
+        assert len(_errors(layout, compose, "imguser-a-1")) == 1
+        (row,) = _rows(layout, compose)
+        assert row["status"] == "error" and "unable to find user nosuchuser" in str(row["error"]), row
+    finally:
+        pyorch(layout, "-f", str(compose), "down", "-t", "1", "--rmi", "local", check=False)
