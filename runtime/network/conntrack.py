@@ -11,12 +11,12 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 
+from pyroute2 import Conntrack, NetlinkError
+from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+
 
 def forget_udp_flows(host_ports: Iterable[int], backends: Iterable[str]) -> int:
     """Delete UDP entries to these host ports whose reply does not come from a current backend."""
-    from pyroute2 import Conntrack, NetlinkError  # here: the engine imports pyroute2 only when it needs it
-    from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
-
     keep = set(backends)
     removed = 0
     with Conntrack() as ct:

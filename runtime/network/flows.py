@@ -14,6 +14,9 @@ import socket
 import time
 from pathlib import Path
 
+from pyroute2 import Conntrack
+from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+
 # TCP states in which the backend may still owe the client bytes (not TIME_WAIT/CLOSE).
 _LIVE_TCP = {"SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK"}
 # The same in /proc/net/tcp's hex codes (include/net/tcp_states.h): ESTABLISHED, SYN_RECV,
@@ -24,9 +27,6 @@ _LISTEN = "0A"
 
 def live_tcp_flows(backend_ip: str) -> int:
     """TCP connections whose reply comes from ``backend_ip`` and that are not finished."""
-    from pyroute2 import Conntrack  # here: the engine imports pyroute2 only when it needs it
-    from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
-
     count = 0
     with Conntrack() as ct:
         wanted = NFCTAttrTuple(proto=socket.IPPROTO_TCP, saddr=backend_ip)

@@ -1,10 +1,10 @@
 """Bridges, veths and published ports for one pyorch instance (the engine's network API).
 
-Netlink requests are packed by hand (rtnl.py), each on a socket of the call's own: pyroute2 is
-imported only for conntrack (published UDP ports), never at the engine's start. Rules go through
-libnftables in process, one transaction per change. One lock serialises the engine's threads'
-changes to the state and the rules (a connect holds it only to choose the address); the state
-file's flock serialises processes.
+pyroute2 is imported here, in the long-lived engine, never per container; a container's own links
+are made with a few requests packed by hand (rtnl.py). Rules go through libnftables in process,
+one transaction per change. One lock serialises the engine's threads' changes to the state and
+the rules (a connect holds it only to choose the address); the state file's flock serialises
+processes.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import nftables
+from pyroute2 import NetlinkError
 
 from runtime import faults
 from runtime.layout import HostLayout
@@ -33,6 +34,7 @@ from runtime.network.errors import NetworkError, PortConflict
 from runtime.network.hostports import bound_addresses, ephemeral_range, listening_ports
 from runtime.network.model import Attachment, NetworkInfo, NetworkSpec, PortBinding
 from runtime.network.mtu import default_mtu
+from runtime.network.netlink_thread import HostNetlink
 from runtime.network.netns import netlink_socket_in
 from runtime.network.rtnl import NetlinkFailure, Rtnl
 from runtime.network.ruleset import Publication, removal, render
@@ -96,7 +98,17 @@ class NetworkManager:
         self.outbound_nat = outbound_nat
         self._lock = threading.RLock()
         self._nft = nftables.Nftables()
+        self._ipr: HostNetlink | None = None
         self._bridge_index: dict[str, int] = {}  # saves a netlink round trip per container
+
+    @property
+    def ipr(self) -> HostNetlink:
+        """The host's netlink socket, served by one thread (netlink_thread.py: pyroute2 keeps a
+        socket per calling thread, and the engine's API threads come and go)."""
+        with self._lock:
+            if self._ipr is None:
+                self._ipr = HostNetlink()
+            return self._ipr
 
     @property
     def alias(self) -> str:
@@ -104,13 +116,20 @@ class NetworkManager:
         return f"pyorch:{self.layout.instance}"
 
     def close(self) -> None:
-        """Nothing to release: no socket outlives the request that opened it (whichever thread
-        asks: the engine's API threads come and go, and none leaves a socket behind)."""
+        with self._lock:
+            if self._ipr is not None:
+                self._ipr.close()
+                self._ipr = None
 
     # --- networks ------------------------------------------------------------------------------------
     def _host_subnets(self) -> list[ipaddress.IPv4Network]:
-        with Rtnl() as nl:
-            taken = nl.ipv4_networks()
+        taken: list[ipaddress.IPv4Network] = []
+        for route in self.ipr.get_routes(family=2):
+            dst = route.get_attr("RTA_DST")
+            if dst:
+                taken.append(ipaddress.IPv4Network(f"{dst}/{route['dst_len']}", strict=False))
+        for addr in self.ipr.get_addr(family=2):
+            taken.append(ipaddress.IPv4Network(f"{addr.get_attr('IFA_ADDRESS')}/{addr['prefixlen']}", strict=False))
         return [t for t in taken if not t.is_loopback]
 
     def _new_network(self, spec: NetworkSpec, state: dict[str, Any]) -> dict[str, Any]:
@@ -161,27 +180,26 @@ class NetworkManager:
                                    f"for {value}: remove the network to change it")
 
     def _ensure_bridge(self, info: NetworkInfo) -> None:
-        with Rtnl() as nl:
+        ipr = self.ipr
+        mtu = {"mtu": info.mtu} if info.mtu else {}
+        if not ipr.link_lookup(ifname=info.bridge):
             try:
-                if nl.index(info.bridge) is None:
-                    try:
-                        nl.add_bridge(info.bridge, info.mtu)
-                    except NetlinkFailure as exc:
-                        if exc.errno != EEXIST:
-                            raise NetworkError(f"cannot create bridge {info.bridge}: {exc}") from exc
-                link = nl.link(info.bridge)
-                prefix = ipaddress.ip_network(info.subnet).prefixlen
-                try:
-                    nl.add_address(link.index, info.gateway, prefix)
-                except NetlinkFailure as exc:
-                    if exc.errno != EEXIST:
-                        raise NetworkError(f"cannot address bridge {info.bridge}: {exc}") from exc
-                self._bridge_index[info.bridge] = link.index  # ifindexes are not reused soon: safe to remember
-                # Pin the MAC: otherwise the bridge takes its lowest port's and changes as veths come
-                # and go. The MTU set, not inherited: a bridge otherwise follows its smallest port.
-                nl.set_up(link.index, mac=link.mac, alias=self.alias, mtu=info.mtu)
-            except NetlinkFailure as exc:
-                raise NetworkError(f"cannot set up bridge {info.bridge}: {exc}") from exc
+                ipr.link("add", ifname=info.bridge, kind="bridge", br_stp_state=0, br_forward_delay=0, **mtu)
+            except NetlinkError as exc:
+                if exc.code != EEXIST:
+                    raise NetworkError(f"cannot create bridge {info.bridge}: {exc}") from exc
+        index = ipr.link_lookup(ifname=info.bridge)[0]
+        prefix = ipaddress.ip_network(info.subnet).prefixlen
+        try:
+            ipr.addr("add", index=index, address=info.gateway, prefixlen=prefix)
+        except NetlinkError as exc:
+            if exc.code != EEXIST:
+                raise NetworkError(f"cannot address bridge {info.bridge}: {exc}") from exc
+        # Pin the MAC: otherwise the bridge takes its lowest port's and changes as veths come and go.
+        self._bridge_index[info.bridge] = index  # ifindexes are not reused soon: safe to remember
+        mac = ipr.get_links(index)[0].get_attr("IFLA_ADDRESS")
+        # The MTU set, not inherited: a bridge otherwise follows its smallest port.
+        ipr.link("set", index=index, address=mac, ifalias=self.alias, state="up", **mtu)
         sysctl.tune_bridge(info.bridge)
 
     def remove_network(self, name: str) -> None:
@@ -317,11 +335,10 @@ class NetworkManager:
     def _bridge(self, info: NetworkInfo, fresh: bool = False) -> int:
         """The bridge's ifindex, remembered (looked up again when a request finds it stale)."""
         if fresh or info.bridge not in self._bridge_index:
-            with Rtnl() as nl:
-                found = nl.index(info.bridge)
-            if found is None:
+            found = self.ipr.link_lookup(ifname=info.bridge)
+            if not found:
                 raise NetworkError(f"bridge {info.bridge} of network {info.name} is missing")
-            self._bridge_index[info.bridge] = found
+            self._bridge_index[info.bridge] = found[0]
         return self._bridge_index[info.bridge]
 
     def _plumb(self, pid: int, info: NetworkInfo, bridge: int, ip: str, host_ifname: str, ifname: str,
@@ -377,13 +394,11 @@ class NetworkManager:
 
     def _delete_link(self, ifname: str) -> None:
         self._bridge_index.pop(ifname, None)
-        with Rtnl() as nl:
+        for index in self.ipr.link_lookup(ifname=ifname):
             try:
-                index = nl.index(ifname)
-                if index is not None:
-                    nl.delete(index)
-            except NetlinkFailure as exc:
-                if exc.errno != ENODEV:
+                self.ipr.link("del", index=index)
+            except NetlinkError as exc:
+                if exc.code != ENODEV:
                     raise NetworkError(f"cannot delete {ifname}: {exc}") from exc
 
     # --- published ports ------------------------------------------------------------------------------
@@ -510,9 +525,9 @@ class NetworkManager:
             for name, raw in state["networks"].items():
                 for cid in set(raw["allocations"].values()):
                     self._delete_link(self.layout.veth_name(cid, name))
-            with Rtnl() as nl:
-                links = nl.links()
-            bridges |= {name for name, alias in links if alias == self.alias}  # bridges whose state was lost
+            for link in self.ipr.get_links():  # bridges whose state was lost still carry the alias
+                if link.get_attr("IFLA_IFALIAS") == self.alias:
+                    bridges.add(str(link.get_attr("IFLA_IFNAME")))
             for bridge in sorted(bridges):
                 self._delete_link(bridge)
             self._nft_cmd(removal(self.layout.nft_table))

@@ -8,9 +8,7 @@ import json
 import subprocess
 import sys
 
-# httpx: registry pulls and `ADD <url>`; pyroute2: conntrack (published UDP ports, drains);
-# asyncio: nothing (the engine's timers are threads: timers.py)
-LAZY = ("httpx", "pyroute2", "asyncio")
+LAZY = ("httpx",)  # registry pulls and `ADD <url>` only
 
 
 def test_the_engine_does_not_import_what_only_some_requests_use() -> None:
