@@ -12,6 +12,8 @@ import os
 import signal
 import sys
 
+from apscheduler.schedulers.background import BackgroundScheduler
+
 from orchestrator.engine.api import Routes, serve
 from orchestrator.engine.build_api import BuildRoutes
 from orchestrator.engine.compose_api import ComposeRoutes
@@ -24,7 +26,6 @@ from orchestrator.engine.project_api import ProjectRoutes
 from orchestrator.engine.rollout_api import RolloutRoutes
 from orchestrator.engine.session_api import SessionRoutes
 from orchestrator.engine.store import Store
-from orchestrator.engine.timers import Timers
 from orchestrator.engine.volumes_api import VolumeRoutes
 from runtime import faults
 from runtime.container.runtime import ContainerRuntime
@@ -37,7 +38,7 @@ def build_engine(layout: HostLayout) -> Engine:
     manager and the scheduler that runs probes and timers; `PYORCH_RESYNC_S` sets how often every
     container is listed from the kernel again (docs/engine.md)."""
     return Engine(layout, Store(layout.state_root / "engine.db"), ContainerRuntime(layout), NetworkManager(layout),
-                  Timers(),
+                  BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1}),
                   resync_s=resync_period(), after_resync=release_freed_heap)
 
 
@@ -95,6 +96,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     (layout.run_root / "engine.pid").write_text(str(os.getpid()))
     faults.arm_from_env()  # fault-injection tests only (runtime/faults.py)
     engine = build_engine(layout)

@@ -26,6 +26,8 @@ import os
 import threading
 from collections.abc import Callable
 
+from apscheduler.schedulers.base import BaseScheduler
+
 from orchestrator.engine.dependencies import DependencyGate
 from orchestrator.engine.executor import Executor
 from orchestrator.engine.health_restarts import UnhealthyRestarts
@@ -43,7 +45,6 @@ from orchestrator.engine.rollout_store import RolloutStore
 from orchestrator.engine.rollouts import RolloutController, RolloutParts
 from orchestrator.engine.store import Store
 from orchestrator.engine.teardown import TeardownParts, Teardowns
-from orchestrator.engine.timers import Scheduler
 from orchestrator.engine.workqueue import Work, WorkQueue
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import Builder
@@ -68,7 +69,7 @@ def resync_period() -> float:
 
 class Engine:
     def __init__(self, layout: HostLayout, store: Store, runtime: ContainerRuntime, network: NetworkManager,
-                 scheduler: Scheduler, dns: Callable[[], DnsServer | None] = DnsServer,
+                 scheduler: BaseScheduler, dns: Callable[[], DnsServer | None] = DnsServer,
                  resync_s: float = RESYNC_S, after_resync: Callable[[], object] = lambda: None) -> None:
         self.layout = layout
         self._after_resync = after_resync  # the daemon hands freed heap back to the kernel there
@@ -172,7 +173,10 @@ class Engine:
         if at is None:
             self.queue.add(project)
             return
-        self.scheduler.add_job(self.wake, "date", run_date=dt.datetime.fromtimestamp(at), args=[project])
+        # misfire_grace_time=None: a wake later than planned (a loaded host) still runs; APScheduler's
+        # default of 1 s would skip it and leave the restart to the next resync.
+        self.scheduler.add_job(self.wake, "date", run_date=dt.datetime.fromtimestamp(at), args=[project],
+                               misfire_grace_time=None)
 
     def exited(self, event: dict[str, object]) -> None:
         """The shim says a container exited: it is read again and its project passed over."""

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestrator.engine.timers import Scheduler
+from apscheduler.schedulers.base import BaseScheduler
+
 from orchestrator.planner.health import (
     HealthCheck,
     HealthState,
@@ -55,7 +56,7 @@ class _Monitored:
 
 
 class HealthMonitor:
-    def __init__(self, runtime: ContainerRuntime, scheduler: Scheduler, on_change: OnChange,
+    def __init__(self, runtime: ContainerRuntime, scheduler: BaseScheduler, on_change: OnChange,
                  records: HealthRecords | None = None) -> None:
         self.runtime = runtime
         self.records = records

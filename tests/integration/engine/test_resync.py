@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from orchestrator.engine.engine import Engine
 from orchestrator.engine.project_ops import UpOptions
 from orchestrator.engine.store import Store
-from orchestrator.engine.timers import Timers
 from orchestrator.spec import LoadOptions, load_project
 from runtime.container.runtime import ContainerRuntime
 from runtime.layout import HostLayout
@@ -54,7 +54,7 @@ def test_a_dropped_exit_event_is_healed_by_the_resync(rt: ContainerRuntime, layo
     monkeypatch.setattr(rt, "exit_events", lossy)
     network = NetworkManager(layout)
     store = Store(layout.state_root / "engine.db")
-    engine = Engine(layout, store, rt, network, Timers(),
+    engine = Engine(layout, store, rt, network, BackgroundScheduler(job_defaults={"coalesce": True}),
                     dns=lambda: None, resync_s=RESYNC_S)
     engine.start()
     try:
