@@ -121,7 +121,7 @@ def _lines(out: TextIO, lines: list[str]) -> None:
 def _variables(out: TextIO, variables: dict[str, Variable], fmt: str) -> None:
     """`--variables`: NAME, REQUIRED, DEFAULT VALUE, ALTERNATE VALUE; or, as Compose prints them,
     a JSON object (4-space indent) or YAML mapping by name with the fields of each variable."""
-    from orchestrator.spec.goformat import emit_yaml
+    from orchestrator.spec.goyaml import emit_yaml
 
     if fmt == "yaml":
         out.write(emit_yaml({name: {"name": v.name, "defaultvalue": v.default, "presencevalue": v.presence,

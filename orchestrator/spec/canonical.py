@@ -100,11 +100,12 @@ class Renderer:
         return {key: convert(items[key]) for key in sorted_keys(items, self.fmt)}
 
     def plain(self, value: Any) -> Any:
-        """An `x-*` value: a YAML tree as written, maps sorted as Go sorts `map[string]any`."""
+        """An `x-*` value: a YAML tree as written, maps sorted as Go sorts `map[string]any`; in
+        JSON an empty sequence is `null`, as Compose prints it (a nil slice once decoded)."""
         if isinstance(value, dict):
             return {str(k): self.plain(value[k]) for k in sorted_keys(value, self.fmt)}
         if isinstance(value, list):
-            return [self.plain(v) for v in value]
+            return [self.plain(v) for v in value] if value or self.fmt == "yaml" else None
         return value
 
     @staticmethod
@@ -588,6 +589,11 @@ def used_resources(project: Project) -> dict[str, set[str]]:
         used["configs"].update(r.source for r in service.configs or [])
         used["models"].update(service.models or {})
     return used
+
+
+def service_tree(project: Project, service: Service) -> dict[str, Any]:
+    """One service as `config --format json` prints it (what its config hash covers)."""
+    return Renderer(project, "json").service(service)
 
 
 def compose_tree(project: Project, fmt: str, normalize: bool = True) -> dict[str, Any]:

@@ -4,20 +4,16 @@
 formatting matter: `time.Duration.String()` (`1m30s`, `1.5s`, `500ms`), the shortest float32
 digits (`0.1`, not `0.10000000149011612`), `fmt.Sprint` of a YAML float (`1e+06`), the key order
 of gopkg.in/yaml.v3 (digits compared as numbers: `A9` before `A10`), and encoding/json's output
-(`<`, `>` and `&` escaped, maps sorted by bytes). Everything here is pure formatting.
+(`<`, `>` and `&` escaped, maps sorted by bytes). Everything here is pure formatting; YAML
+itself is written by goyaml.py.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import struct
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
-
-from orchestrator.spec.yamlsource import Timestamp, resolve_plain
 
 _NS_PER = {"h": 3_600_000_000_000, "m": 60_000_000_000, "s": 1_000_000_000}
 
@@ -262,85 +258,3 @@ def emit_json(value: Any) -> str:
 
     write(value, "")
     return "".join(out)
-
-
-# --- YAML: gopkg.in/yaml.v3's encoder -----------------------------------------------------------
-
-_OLD_BOOLS = frozenset("y Y yes Yes YES on On ON n N no No NO off Off OFF".split())
-_BASE60_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
-
-
-def needs_quotes(text: str) -> bool:
-    """yaml.v3 quotes a string that would read back as another type, an old YAML 1.1 boolean or a
-    sexagesimal number (so YAML 1.1 readers agree)."""
-    resolved = resolve_plain(text)
-    if not isinstance(resolved, str) or isinstance(resolved, Timestamp):
-        return True
-    return text in _OLD_BOOLS or _BASE60_FLOAT.match(text) is not None
-
-
-_TAGS = {type(None): "null", bool: "bool", int: "int", float: "float"}
-
-
-class _GoDumper(yaml.SafeDumper):
-    """Block style with indented sequences and no line folding, as yaml.v3 with SetIndent(2);
-    a plain scalar means what yaml.v3 reads in it (so `=` stays plain and `1_000` is quoted)."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode and implicit[0]:
-            if isinstance(resolve_plain(value), Timestamp):
-                return "tag:yaml.org,2002:timestamp"
-            return _plain_tag(value)
-        result: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        return result
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style: str | None = None
-    if "\n" in value:
-        style = "|"
-    elif needs_quotes(value):
-        style = '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-def _plain_tag(text: str) -> str:
-    """The tag yaml.v3 gives `text` written plain: a float written `4` is read back as an int."""
-    resolved = resolve_plain(text)
-    return f"tag:yaml.org,2002:{_TAGS.get(type(resolved), 'str')}"
-
-
-def _represent_float32(dumper: yaml.SafeDumper, value: Float32) -> yaml.ScalarNode:
-    text = _yaml_float_text(value.value, 32)
-    return dumper.represent_scalar(_plain_tag(text), text)
-
-
-def _represent_float(dumper: yaml.SafeDumper, value: float) -> yaml.ScalarNode:
-    text = _yaml_float_text(value, 64)
-    return dumper.represent_scalar(_plain_tag(text), text)
-
-
-def _yaml_float_text(value: float, bits: int) -> str:
-    text = format_float(value, bits)
-    return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(text, text)
-
-
-def _represent_none(dumper: yaml.SafeDumper, value: None) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:null", "null")
-
-
-_GoDumper.add_representer(str, _represent_str)
-_GoDumper.add_representer(Float32, _represent_float32)
-_GoDumper.add_representer(float, _represent_float)
-_GoDumper.add_representer(type(None), _represent_none)
-
-
-def emit_yaml(value: Any, indent: int = 2) -> str:
-    """yaml.v3's encoder (Compose sets an indent of 2; yaml.Marshal's is 4): dict order is kept
-    (callers sort as Go does)."""
-    text: str = yaml.dump(value, Dumper=_GoDumper, sort_keys=False, default_flow_style=False,
-                          allow_unicode=True, width=1 << 30, indent=indent)
-    return text

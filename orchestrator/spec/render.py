@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.spec.canonical import compose_tree, used_resources
-from orchestrator.spec.goformat import emit_json, emit_yaml, sorted_keys
+from orchestrator.spec.goformat import emit_json, sorted_keys
+from orchestrator.spec.goyaml import emit_yaml
 from orchestrator.spec.model import Project
 from orchestrator.spec.raw import Variable, extract_variables
 
