@@ -23,6 +23,7 @@ from typing import Any
 from orchestrator.engine.selection import dependencies_closure
 from orchestrator.planner.rollout import version
 from orchestrator.spec import Project, Service
+from orchestrator.spec.confighash import config_hash
 
 IMAGE_KEY = "x-pyorch-image-id"
 NO_RECREATE_KEY = "x-pyorch-no-recreate"
@@ -58,7 +59,7 @@ def keeps_containers(project: Project) -> bool:
 
 def service_version(project: Project, name: str) -> str:
     """What a rollout of the service goes to: its config hash and pinned image."""
-    return version(project.config_hash(name), pinned_image(project.services[name]))
+    return version(config_hash(project, name), pinned_image(project.services[name]))
 
 
 def known_services(spec: dict[str, Any]) -> set[str]:

@@ -46,6 +46,7 @@ from orchestrator.planner.model import (
     RestartContainer,
 )
 from orchestrator.spec import Project
+from orchestrator.spec.confighash import config_hash
 
 log = logging.getLogger("pyorch.engine")
 DEPENDENCY_TIMEOUT_S = 300.0
@@ -133,7 +134,7 @@ class Reconciler:
             name: DesiredService(
                 name=name,
                 replicas=svc.replicas,
-                config_hash=project.config_hash(name),
+                config_hash=config_hash(project, name),
                 restart=restart_of(svc).docker,
                 swarm_restart=restart_of(svc).swarm,
                 depends_on=dependencies(svc),

@@ -19,6 +19,7 @@ from orchestrator.engine.pins import pinned_image
 from orchestrator.engine.volume_mounts import anonymous_volumes, volume_mount
 from orchestrator.planner.health import HealthCheck
 from orchestrator.spec import Project, Service
+from orchestrator.spec.confighash import config_hash
 from orchestrator.spec.logging_checks import log_options
 from runtime.container.runconfig import DeviceMapping, Mount, Resources, RunConfig
 from runtime.container.spec import LogSettings
@@ -30,7 +31,7 @@ def container_labels(project: Project, service: Service, number: int, revision: 
         LABEL_PROJECT: project.name,
         LABEL_SERVICE: service.name,
         LABEL_NUMBER: str(number),
-        LABEL_HASH: project.config_hash(service.name),
+        LABEL_HASH: config_hash(project, service.name),
         LABEL_ONEOFF: "False",
         LABEL_WORKDIR: str(project.working_dir),
         LABEL_REVISION: str(revision),

@@ -8,7 +8,6 @@ loader can say "did you mean"); `x-*` extension keys are kept as extra fields.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -732,9 +731,6 @@ class ComposeFile(ComposeModel):
         return data
 
 
-HASH_EXCLUDED = ("build", "pull_policy", "scale", "depends_on", "profiles")
-# Keys pyorch honours that Compose v2.40.3's `config` does not print (docs/compose-compatibility.md).
-UNPRINTED_KEYS = ("pre_start", "pull_refresh_after")
 
 
 class Project(ComposeModel):
@@ -777,29 +773,6 @@ class Project(ComposeModel):
         self._declared_profiles = sorted(set(declared_profiles))
         self._environment = dict(environment)
         self._normalized = normalized
-
-    def config_hash(self, service_name: str) -> str:
-        """sha256 of the service as `config --format json` prints it, minus what does not need a
-        new container (and so without `x-*` keys, which no container uses: Compose's hash leaves
-        them out too), plus the keys pyorch honours that Compose does not print.
-
-        Hashing the printed form makes the hash of `config`'s output the hash of its input: a value
-        Compose's model cannot tell from unset (`cpus: 0`, `oom_score_adj: 0`, `-0.0`), which
-        `config` leaves out, hashes as unset."""
-        from orchestrator.spec.canonical import service_tree  # canonical builds on this module
-        from orchestrator.spec.goformat import emit_json
-
-        service = self.services[service_name]
-        data = without_extensions(service_tree(self, service))  # JSON prints empty structs: `{}`
-        for key in HASH_EXCLUDED:
-            data.pop(key, None)
-        deploy = data.get("deploy")
-        if isinstance(deploy, dict):
-            deploy.pop("replicas", None)
-            if not deploy:
-                data.pop("deploy")
-        data.update(service.model_dump(mode="json", exclude_none=True, include=set(UNPRINTED_KEYS)))
-        return hashlib.sha256(emit_json(data).encode()).hexdigest()
 
     def __eq__(self, other: object) -> bool:
         """Same project when the same resources are described (warnings are diagnostics, not state)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.spec.canonical import compose_tree, used_resources
+from orchestrator.spec.confighash import config_hash
 from orchestrator.spec.goformat import emit_json, sorted_keys
 from orchestrator.spec.goyaml import emit_yaml
 from orchestrator.spec.model import Project
@@ -93,7 +94,7 @@ def images(project: Project) -> list[str]:
 
 def hashes(project: Project, names: list[str] | None = None) -> dict[str, str]:
     """`config --hash`: service → the config hash pyorch labels its containers with."""
-    return {n: project.config_hash(n) for n in sorted(names or list(project.services))}
+    return {n: config_hash(project, n) for n in sorted(names or list(project.services))}
 
 
 def as_json_safe(project: Project) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from orchestrator.spec import LoadOptions, load_project
+from orchestrator.spec.confighash import config_hash
 from tests.compose_diff.harness import HOME, run_pyorch
 
 PROJECT = """
@@ -54,9 +55,9 @@ def test_hash_lists_the_hashes_pyorch_labels_containers_with(tmp_path: Path) -> 
     directory = _write(tmp_path)
     result = run_pyorch(["--profile", "*", "config", "--hash", "*"], directory, _env(directory))
     project = load_project(LoadOptions(working_dir=directory, profiles=["*"], environ=_env(directory)))
-    assert result.stdout.splitlines() == [f"{n} {project.config_hash(n)}" for n in ("api", "tools", "web")]
+    assert result.stdout.splitlines() == [f"{n} {config_hash(project, n)}" for n in ("api", "tools", "web")]
     one = run_pyorch(["--profile", "*", "config", "--hash", "web"], directory, _env(directory))
-    assert one.stdout == f"web {project.config_hash('web')}\n"
+    assert one.stdout == f"web {config_hash(project, 'web')}\n"
     missing = run_pyorch(["--profile", "*", "config", "--hash", "nope"], directory, _env(directory))
     assert missing.code != 0 and "no such service: nope" in missing.stderr
 

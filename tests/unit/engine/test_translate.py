@@ -7,6 +7,7 @@ from pathlib import Path
 from orchestrator.engine.labels import LABEL_HASH, LABEL_NUMBER, LABEL_PROJECT
 from orchestrator.engine.translate import health_check_for, run_config
 from orchestrator.spec import LoadOptions, Project, load_project
+from orchestrator.spec.confighash import config_hash
 
 
 def load(tmp_path: Path, text: str) -> Project:
@@ -45,7 +46,7 @@ services:
     assert config.labels["team"] == "blue"
     assert config.labels[LABEL_PROJECT] == "demo"
     assert config.labels[LABEL_NUMBER] == "2"
-    assert config.labels[LABEL_HASH] == project.config_hash("web")
+    assert config.labels[LABEL_HASH] == config_hash(project, "web")
 
 
 def test_deploy_limits_apply_when_service_keys_are_absent(tmp_path: Path) -> None:

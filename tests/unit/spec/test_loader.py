@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.spec import ComposeError, Project
+from orchestrator.spec.confighash import config_hash
 from orchestrator.spec.errors import (
     ComposeFileNotFound,
     CycleError,
@@ -50,7 +51,7 @@ def test_json_dump_round_trips_through_model_validate(write: Write, load: Load) 
     project = load()
     again = Project.model_validate(project.model_dump(mode="json"))
     assert again == project
-    assert again.config_hash("web") == project.config_hash("web")
+    assert config_hash(again, "web") == config_hash(project, "web")
     web = again.services["web"]
     assert web.deploy is not None and web.deploy.resources is not None
     assert web.deploy.resources.limits is not None
