@@ -6,13 +6,14 @@ its client left only at its next write, which may never come: a thread per close
 
 from __future__ import annotations
 
-import select
 import socket
+
+from runtime.fdwait import readable
 
 
 def peer_closed(connection: socket.socket) -> bool:
     """True once the other end has closed (EOF waiting, nothing left unread before it)."""
-    if not select.select([connection], [], [], 0)[0]:
+    if not readable([connection], 0):
         return False
     try:
         return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""

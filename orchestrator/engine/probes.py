@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import select
 import signal
 import threading
 import time
@@ -34,6 +33,7 @@ from orchestrator.planner.health import (
 )
 from runtime.container.runtime import ContainerRuntime
 from runtime.errors import RuntimeFailure
+from runtime.fdwait import readable
 
 log = logging.getLogger("pyorch.health")
 OnChange = Callable[[str, HealthState, HealthState], None]
@@ -138,7 +138,7 @@ def run_probe(runtime: ContainerRuntime, cid: str, check: HealthCheck) -> ProbeR
         if remaining <= 0:
             timed_out = True
             break
-        ready, _, _ = select.select(list(fds), [], [], remaining)
+        ready = readable(list(fds), remaining)
         for fd in ready:
             data = os.read(fd, 65536)
             if data:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -57,6 +56,7 @@ from runtime.container.state import (
     write_private,
 )
 from runtime.errors import ConfigurationError, ContainerNotFound, ContainerStateError, RuntimeFailure
+from runtime.fdwait import readable
 from runtime.features import host_features
 from runtime.image import ImageStore
 from runtime.image.store import Image
@@ -773,7 +773,7 @@ class ExecSession:
 
     def output(self) -> Iterator[tuple[str, bytes]]:
         while self._fds:
-            ready, _, _ = select.select(list(self._fds), [], [])
+            ready = readable(list(self._fds), None)
             for fd in ready:
                 data = os.read(fd, 65536)
                 if data:
@@ -837,7 +837,7 @@ def _wait_exit(record: ContainerRecord, timeout: float) -> bool:
     try:
         if not is_alive(record):
             return True
-        ready, _, _ = select.select([fd], [], [], max(timeout, 0))
+        ready = readable([fd], max(timeout, 0))
         return bool(ready)
     finally:
         os.close(fd)

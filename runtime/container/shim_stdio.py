@@ -23,6 +23,7 @@ from runtime.container import session as kinds
 from runtime.container.shim_logs import READ_SIZE, LogFile
 from runtime.container.shim_loop import Loop
 from runtime.container.shim_session import HIGH_WATER, Session, close_fd, pair
+from runtime.fdwait import readable
 
 DRAIN_WAIT_S = 0.2  # how long a source may stay silent while the last output is drained
 INPUT_HIGH_WATER = 1 << 20
@@ -105,7 +106,7 @@ class Stdio:
         process is given up after a short silence."""
         for fd in list(self.sources):
             while fd in self.sources:
-                if not select.select([fd], [], [], DRAIN_WAIT_S)[0] or not self._read(fd):
+                if not readable([fd], DRAIN_WAIT_S) or not self._read(fd):
                     break
 
     def _end_source(self, fd: int) -> None:

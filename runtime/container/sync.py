@@ -30,7 +30,6 @@ closed on exec. Standard library only.
 from __future__ import annotations
 
 import enum
-import select
 import socket
 import time
 from collections import deque
@@ -38,6 +37,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from runtime.container.frames import Decoder, encode
+from runtime.fdwait import readable
 
 
 class Kind(enum.Enum):
@@ -105,7 +105,7 @@ class Channel:
                 return None
             if deadline is not None:
                 left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                if left <= 0 or not readable([self.sock], left):
                     if time.monotonic() >= deadline:
                         raise TimeoutError("container setup did not finish in time")
                     continue
