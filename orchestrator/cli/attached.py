@@ -25,22 +25,10 @@ POLL_S = 0.3
 DRAIN_S = 0.3  # the log stream reads files every 0.1 s: let it print the last lines
 
 
-def will_restart(project: Project, row: dict[str, Any]) -> bool:
-    """Whether the engine restarts the row's container when it exits: `deploy.restart_policy`
-    (condition `any` by default) wins over `restart:` (`no` by default), as the engine decides
-    (a unit test keeps this equal to `orchestrator/engine/restart_policy.py`)."""
-    service = project.services.get(row["service"])
-    if service is None:
-        return False
-    policy = service.deploy.restart_policy if service.deploy is not None else None
-    if policy is not None:
-        return (policy.condition or "any") != "none"
-    return str(service.restart or "no") != "no"
-
-
-def finished(project: Project, rows: list[dict[str, Any]]) -> bool:
-    """Every container exited, and none is waiting for a restart."""
-    return bool(rows) and all(r["status"] == "exited" and not will_restart(project, r) for r in rows)
+def finished(rows: list[dict[str, Any]]) -> bool:
+    """Every container exited, and none is waiting for a restart (the engine's rule, which each
+    `ps` row carries as ``restarts_on_exit``)."""
+    return bool(rows) and all(r["status"] == "exited" and not r.get("restarts_on_exit") for r in rows)
 
 
 @dataclass(frozen=True)
@@ -96,7 +84,7 @@ def follow_up(client: EngineClient, project: Project, out: Console, err: Console
                 err.print("Aborting on container exit...")
                 _stop(client, name, err)
                 return int(stopper[0]["exit_code"] if stopper[0]["exit_code"] is not None else -1)
-            if finished(project, rows):
+            if finished(rows):
                 time.sleep(DRAIN_S)
                 return 0
     except KeyboardInterrupt:

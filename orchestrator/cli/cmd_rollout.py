@@ -18,10 +18,6 @@ if TYPE_CHECKING:
 
 ProjectName = Callable[[argparse.Namespace], str]
 POLL_S = 0.3
-# Rollout states as the engine's API reports them (Swarm's UpdateStatus names, docs/rollouts.md);
-# a unit test keeps them equal to the planner's.
-ACTIVE_STATES = ("updating", "rollback_started")
-COMPLETED_STATES = ("completed", "rollback_completed")
 
 
 class RolloutFailed(PyorchError):
@@ -97,8 +93,8 @@ def wait_rollouts(client: EngineClient, name: str, since_revision: int, timeout:
                 shown[r["service"]] = key
                 err.print(f" [cyan]⟳[/] Service {render.escape(r['service'])}  {r['kind']} {r['status']} "
                           f"{r['updated']}/{r['total']}")
-        if not any(r["status"] in ACTIVE_STATES or r.get("running") for r in rows):
-            failed = [r for r in rows if r["status"] not in COMPLETED_STATES
+        if not any(r["active"] for r in rows):  # the engine says which states are active and which done
+            failed = [r for r in rows if not r["completed"]
                       or (r["kind"] == "rollback" and since_revision and int(r["revision"]) > since_revision)]
             if failed:
                 raise RolloutFailed("; ".join(f"service {r['service']}: {r['kind']} {r['status']}"

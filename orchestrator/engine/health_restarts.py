@@ -12,9 +12,9 @@ from collections.abc import Callable
 from orchestrator.engine.labels import Labelled
 from orchestrator.engine.projects import ProjectLoader
 from orchestrator.engine.publishing import Publisher
-from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.store import Store
 from orchestrator.planner.health import HealthState
+from orchestrator.planner.restart_policy import restart_of
 from runtime.container.state import ContainerInfo
 from runtime.errors import RuntimeFailure
 

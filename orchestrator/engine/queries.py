@@ -16,10 +16,10 @@ from orchestrator.engine.labels import Labelled
 from orchestrator.engine.observation import Observe
 from orchestrator.engine.projects import ProjectLoader
 from orchestrator.engine.publishing import Publisher
-from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.store import Refusal, Store
 from orchestrator.errors import EngineError
 from orchestrator.planner.health import HealthState
+from orchestrator.planner.restart_policy import restart_of
 from runtime.cgroups import Cgroup
 from runtime.container.state import ContainerInfo
 from runtime.errors import RuntimeFailure
@@ -54,6 +54,9 @@ class Queries:
         refused = {r.name: r for r in self.store.refusals(name)}
         attachments = self.store.all_attachments()  # one query, not one per replica
         ports_of: dict[str, list[str]] = {}  # a service's published ports, read once for its replicas
+        services = loaded.project.services if loaded is not None else {}
+        # whether the engine starts a service's container again when it exits (attached `up` waits for it)
+        restarts = {n: restart_of(s).restarts for n, s in services.items()}
         for c in self.observe().project(name):
             info = c.info
             if not all_containers and info.status != "running":
@@ -74,9 +77,9 @@ class Queries:
                 "ports": ports, "networks": dict(attachments.get(info.id, {})),
                 "health": health_view(self.health_of(info.id, info.record.started_at)),
                 "error": refused.pop(info.name).message if info.name in refused else None,
+                "restarts_on_exit": restarts.get(c.service, False),
             })
         if all_containers:
-            services = loaded.project.services if loaded is not None else {}
             rows += [_refused_row(r, services[r.service].image or "" if r.service in services else "")
                      for r in refused.values() if r.number]
         return sorted(rows, key=lambda r: (r["service"], r["number"]))
@@ -168,7 +171,7 @@ def _refused_row(refusal: Refusal, image: str) -> dict[str, Any]:
     return {"id": "", "name": refusal.name, "service": refusal.service, "number": refusal.number, "image": image,
             "status": "error", "exit_code": None, "oom_killed": False, "created_at": None, "started_at": None,
             "finished_at": refusal.ts, "restart_count": 0, "pid": 0, "ports": [], "networks": {}, "health": None,
-            "error": refusal.message}
+            "error": refusal.message, "restarts_on_exit": False}
 
 
 def health_view(state: HealthState | None) -> dict[str, Any] | None:

@@ -32,7 +32,6 @@ from orchestrator.engine.observation import Observation, Observe
 from orchestrator.engine.pins import keeps_containers, pinned_image
 from orchestrator.engine.projects import ProjectLoader, ProjectLocks
 from orchestrator.engine.publishing import Publisher
-from orchestrator.engine.restart_policy import restart_of
 from orchestrator.engine.rollouts import RolloutController
 from orchestrator.engine.store import Store
 from orchestrator.engine.teardown import Teardowns
@@ -45,6 +44,7 @@ from orchestrator.planner.model import (
     RemoveContainer,
     RestartContainer,
 )
+from orchestrator.planner.restart_policy import restart_of
 from orchestrator.spec import Project
 from orchestrator.spec.confighash import config_hash
 

@@ -206,6 +206,9 @@ class RolloutController:
             view = record.view()
             run = self._runs.get((project, record.service))
             view["running"] = run is not None and run.record.revision == record.revision
+            # what a client waits on, said here so that it needs no copy of the planner's states
+            view["active"] = record.status in plan.ACTIVE_STATES or view["running"]
+            view["completed"] = record.status in (plan.COMPLETED, plan.ROLLBACK_COMPLETED)
             view["config"] = asdict(run.config) if run is not None else None
             rows.append(view)
         return rows

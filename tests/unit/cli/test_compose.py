@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from orchestrator.cli.attached import finished
 from orchestrator.cli.cmd_compose import env_entries, first_exit, parse_scale, project_images
 from orchestrator.cli.logtime import parse_instant, record_time
 from orchestrator.cli.render import prefix_color
@@ -56,14 +55,6 @@ def test_wait_records_exits_in_order_until_all_exited() -> None:
                           ["a"], seen)
     assert first_exit([row("a-1", "a", "running"), row("a-2", "a", "exited", 0)], ["a"], seen)
     assert list(seen.items()) == [("a-1", 3), ("a-2", 0)]  # the first exit decides the code
-
-
-def test_attached_up_ends_only_when_nothing_will_restart(tmp_path: Path) -> None:
-    project = load(tmp_path, "services:\n  a:\n    image: x\n  b:\n    image: x\n    restart: always\n")
-    assert finished(project, [row("a-1", "a", "exited", 0)])
-    assert not finished(project, [row("a-1", "a", "exited", 0), row("b-1", "b", "exited", 1)])
-    assert not finished(project, [row("a-1", "a", "running")])
-    assert not finished(project, [])
 
 
 def test_rmi_local_is_only_images_built_for_services_without_image(tmp_path: Path) -> None:

@@ -54,7 +54,8 @@ def test_a_draining_replica_is_off_the_port_and_hidden_from_the_pass(tmp_path: P
         calls = len(h.runtime.calls)
         h.engine.reconcile_all()
         seen.append({"ip": ip, "backends": list(h.network.backends("demo", "web")),
-                     "pass_calls": h.runtime.calls[calls:], "running": h.runtime.names("running")})
+                     "pass_calls": h.runtime.calls[calls:], "running": h.runtime.names("running"),
+                     "row": h.engine.rollouts.status("demo")[0]})
         return 0
 
     h.engine.rollouts.parts = replace(h.engine.rollouts.parts, drained=draining)
@@ -64,6 +65,8 @@ def test_a_draining_replica_is_off_the_port_and_hidden_from_the_pass(tmp_path: P
     for slot in seen:
         assert slot["ip"] not in slot["backends"]   # no new connection reaches it
         assert slot["pass_calls"] == []             # the pass neither replaced nor removed it
+        assert (slot["row"]["active"], slot["row"]["completed"]) == (True, False)  # what `up --wait` reads
+    assert (settled(h, "completed")["active"], settled(h, "completed")["completed"]) == (False, True)
     assert images(h) == [("demo-web-1", "busybox:2", "running"), ("demo-web-2", "busybox:2", "running")]
     assert len(h.network.backends("demo", "web")) == 2
     kinds = [e.kind for e in h.engine.store.events_since(0, "demo", limit=1000)]
@@ -77,6 +80,7 @@ def test_a_new_replica_that_fails_pauses_the_update(tmp_path: Path) -> None:
     up(h, "busybox:2")
     record = settled(h, "paused")
     assert (record["updated"], record["failed"]) == (0, 1)
+    assert (record["active"], record["completed"]) == (False, False)  # over, and a failure for `up --wait`
     assert record["message"].startswith("update paused due to failure: new replica of web failed (exited with code 1")
     # stop-first: the first old replica is gone, its failed replacement left to the restart policy;
     # the second one was never touched and still serves alone.

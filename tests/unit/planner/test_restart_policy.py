@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.engine.restart_policy import restart_of
+from orchestrator.planner.restart_policy import restart_of
 from orchestrator.spec import LoadOptions, Project, load_project
 
 
