@@ -203,7 +203,7 @@ class Shim:
         `Deferred` for a create or start, whose task the loop runs beside other requests."""
         op = request.get("op")
         if op == Op.PING:
-            return {"ok": True, "pid": os.getpid()}
+            return {"ok": True, "pid": os.getpid(), "version": proto.VERSION}
         if op == Op.RESERVE:
             return {"ok": True, "id": self.warm.reserve()}
         if op == Op.CREATE:

@@ -101,10 +101,17 @@ class ShimClient:
             if self._idle:
                 return False
             try:
-                self._idle.append(_Connection(self._connect()))
-                return False
+                conn = _Connection(self._connect())
             except OSError:
                 pass
+            else:
+                try:
+                    self._check_version(conn)
+                except BaseException:
+                    conn.sock.close()
+                    raise
+                self._idle.append(conn)
+                return False
             self.run_root.mkdir(parents=True, exist_ok=True)
             with open(self.run_root / "shim.log", "ab") as log:
                 # -I -S: no site-packages, no environment: a small heap to fork containers from.
@@ -121,6 +128,25 @@ class ShimClient:
                     if time.monotonic() > deadline:
                         raise ShimError(f"pyorch-shim did not come up at {self.socket_path}: {exc}") from exc
                     time.sleep(0.01)
+
+    def _check_version(self, conn: _Connection) -> None:
+        """A shim this client did not start may be an older pyorch's (it outlives upgrades): its
+        version is asked first, and one that differs is refused with what to do, rather than fed
+        messages it would misread."""
+        try:
+            conn.send({"op": Op.PING.value})
+            reply = conn.read_reply()
+        except OSError as exc:
+            raise ShimError(f"cannot reach pyorch-shim at {self.socket_path}: {exc}") from exc
+        version = reply.get("version")
+        if version != proto.VERSION:
+            pid = reply.get("pid", "?")
+            raise ShimError(
+                f"pyorch-shim (pid {pid}, at {self.socket_path}) speaks protocol version "
+                f"{version if version is not None else 'from before versions'}, this pyorch speaks "
+                f"{proto.VERSION}: it was started by another version of pyorch. Its containers keep "
+                f"running; stop that shim (kill {pid}) and a new one adopts them at the next command "
+                f"(an attached terminal session is cut), or go back to the version that started it")
 
     def close(self) -> None:
         with self._lock:

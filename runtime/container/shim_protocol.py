@@ -4,7 +4,9 @@ Newline-delimited JSON over a root-only unix stream socket, one request and one 
 per connection. Errors: ``{"ok": false, "error": ...}``, with ``"refused": true`` when the
 container's configuration is the cause (a retry would fail the same way).
 
-- ``{"op": "ping"}`` → ``{"ok": true, "pid": N}``.
+- ``{"op": "ping"}`` → ``{"ok": true, "pid": N, "version": VERSION}``: the engine's first question to a
+  shim it did not start (one an older pyorch left running), which it refuses to drive when the
+  version differs (a shim that predates the handshake says none).
 - ``{"op": "create", "spec": {...}}`` → ``{"ok": true, "pid": N}``. With ``"early": true`` a first
   ``{"ok": true, "pid": N, "early": true, "in_cgroup": bool}`` comes as soon as the container's
   PID 1 (and so its namespaces) exists, before the final reply: the client plumbs the network
@@ -42,6 +44,11 @@ from __future__ import annotations
 import enum
 import json
 from typing import Any
+
+# The protocol's version: bumped whenever a message or the ContainerSpec changes in a way a shim
+# of another version would misread. A shim outlives upgrades of pyorch (live restore), so the
+# engine asks before it drives one it did not start (shim_client.ShimClient).
+VERSION = 1
 
 
 class Op(enum.StrEnum):
