@@ -167,11 +167,6 @@ def test_streams_come_back_after_an_engine_restart_and_b_rolls_back(layout: Host
     file = write(tmp_path, TICKER % "1")
     pyorch(layout, "image", "bootstrap")
     pyorch(layout, "-f", file, "up", "-d")
-    write(tmp_path, TICKER % "2")
-    pyorch(layout, "-f", file, "up", "-d")  # an update: web's previous configuration is kept for a rollback
-    # done, monitor included: the engine is killed below, and one killed mid-update resumes it
-    pyorch(layout, "-f", file, "rollout", "status", "--wait")
-    assert _version(layout, file) == "2"
     command = [sys.executable, "-m", "orchestrator.cli", "-f", file, "dashboard"]
     try:
         with terminal(command, env_for(layout), 80, 24, cwd=str(REPO)) as term:
@@ -189,6 +184,11 @@ def test_streams_come_back_after_an_engine_restart_and_b_rolls_back(layout: Host
             ticks = _ticks(screen)
             assert ticks == sorted(set(ticks)), f"lines repeated or out of order after the reconnect:\n{screen}"
 
+            # an update (its previous configuration kept), then `b`, `y`: the rollback goes through the API
+            write(tmp_path, TICKER % "2")
+            pyorch(layout, "-f", file, "up", "-d")
+            pyorch(layout, "-f", file, "rollout", "status", "--wait")
+            assert _version(layout, file) == "2"
             _select(term, "ticker")
             term.keys("b")
             term.wait_text("Roll back")
