@@ -8,6 +8,7 @@ loader can say "did you mean"); `x-*` extension keys are kept as extra fields.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -43,9 +44,12 @@ def _bytes_or_unlimited(value: Any) -> Any:
     return _bytes(value)
 
 
-def _microseconds(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
-        return int(parse_duration(value) * 1_000_000)
+def _truncated(value: Any) -> Any:
+    """A YAML float where Compose's schema takes any number for an integer field: Go converts it
+    to an int64 by truncation (`1.5` is 1). A string must still be an integer (`"400ms"` is refused,
+    as Compose refuses it)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return math.trunc(value)
     return value
 
 
@@ -64,7 +68,8 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 Duration = Annotated[float, BeforeValidator(_duration)]
 Bytes = Annotated[int, BeforeValidator(_bytes)]
 BytesOrUnlimited = Annotated[int, BeforeValidator(_bytes_or_unlimited)]
-Microseconds = Annotated[int, BeforeValidator(_microseconds)]
+# cpu_shares, cpu_period, cpu_quota, cpu_rt_*, pids_limit, healthcheck.retries: numbers in Compose's schema.
+TruncatedInt = Annotated[int, BeforeValidator(_truncated)]
 StringList = Annotated[list[str], BeforeValidator(forms.string_list)]
 StringDict = Annotated[dict[str, str], BeforeValidator(forms.string_dict)]
 OptionalStringDict = Annotated[dict[str, str | None], BeforeValidator(forms.list_or_dict)]
@@ -276,7 +281,7 @@ class Healthcheck(ComposeModel):
     test: Annotated[list[str] | None, BeforeValidator(forms.healthcheck_test)] = None
     interval: Duration | None = None
     timeout: Duration | None = None
-    retries: int | None = None
+    retries: Annotated[TruncatedInt, Field(ge=0)] | None = None  # a uint64 in Compose
     start_period: Duration | None = None
     start_interval: Duration | None = None
     disable: Flag | None = None
@@ -513,11 +518,11 @@ class Service(ComposeModel):
     container_name: str | None = None
     cpu_count: int | None = Field(default=None, ge=0)
     cpu_percent: int | None = Field(default=None, ge=0, le=100)
-    cpu_period: int | None = None
-    cpu_quota: int | None = None
-    cpu_rt_period: Microseconds | None = None
-    cpu_rt_runtime: Microseconds | None = None
-    cpu_shares: int | None = None
+    cpu_period: TruncatedInt | None = None
+    cpu_quota: TruncatedInt | None = None
+    cpu_rt_period: TruncatedInt | None = None
+    cpu_rt_runtime: TruncatedInt | None = None
+    cpu_shares: TruncatedInt | None = None
     cpus: float | None = None
     cpuset: str | None = None
     credential_spec: CredentialSpec | None = None
@@ -560,7 +565,7 @@ class Service(ComposeModel):
     oom_kill_disable: Flag | None = None
     oom_score_adj: int | None = Field(default=None, ge=-1000, le=1000)
     pid: str | None = None
-    pids_limit: int | None = None
+    pids_limit: TruncatedInt | None = None
     platform: str | None = None
     ports: Annotated[list[ServicePort] | None, BeforeValidator(forms.ports)] = None
     post_start: list[ServiceHook] | None = None

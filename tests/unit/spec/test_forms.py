@@ -165,7 +165,9 @@ services:
     ("secrets", ["s"], [{"source": "s"}]),
     ("secrets", [{"source": "s", "mode": "0440"}], [{"source": "s", "mode": 0o440}]),
     ("memswap_limit", -1, -1),
-    ("cpu_rt_runtime", "10ms", 10000),
+    ("cpu_rt_runtime", 10000, 10000),
+    ("cpu_rt_runtime", 1.5, 1),  # a float where Compose's schema takes a number: truncated as Go does
+    ("cpu_shares", -2.7, -2),
     ("devices", ["/dev/fuse"], [{"source": "/dev/fuse", "target": "/dev/fuse", "permissions": "rwm"}]),
     ("user", 1000, "1000"),
     ("group_add", [1000, "audio"], ["1000", "audio"]),
@@ -179,6 +181,7 @@ def test_service_forms(field: str, value: object, expected: object) -> None:
 
 @pytest.mark.parametrize(("field", "value"), [
     ("restart", "sometimes"), ("pull_policy", "often"), ("cgroup", "shared"), ("oom_score_adj", 5000),
+    ("cpu_rt_runtime", "400ms"), ("cpu_shares", "1.5"), ("healthcheck", {"retries": -1}),  # refused by Compose too
     # (a healthcheck test's first word is checked on enabled services only, in consistency.py)
     ("deploy", {"replicas": -1}), ("deploy", {"update_config": {"order": "random"}}),
     ("depends_on", {"db": {"condition": "service_ready"}}), ("environment", "A=1"), ("ports", "80:80"),
