@@ -260,6 +260,11 @@ class PrivateDocker:
         return found
 
     def close(self) -> None:
+        # dockerd under load may leave a network it refused to remove ("has active endpoints"):
+        # its bridge (br-<first 12 of the id>) outlives the daemon, and its route then overlaps
+        # the next run's pool. Noted before the daemon stops, deleted after.
+        listed = subprocess.run(["/usr/bin/docker", "network", "ls", "-q", "--filter", "driver=bridge"],
+                                env=self.env, capture_output=True, text=True, timeout=60).stdout.split()
         if self.daemon.poll() is None:
             self.daemon.send_signal(signal.SIGTERM)
             try:
@@ -270,6 +275,8 @@ class PrivateDocker:
         self.log.close()
         _umount_under(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
+        for network_id in listed:
+            subprocess.run(["ip", "link", "del", f"br-{network_id[:12]}"], capture_output=True)
 
 
 def compose_v2_binary() -> Path:
