@@ -35,7 +35,7 @@ from yaml.emitter import ScalarAnalysis
 from yaml.events import AliasEvent, ScalarEvent
 
 from orchestrator.spec.goformat import Float32, format_float
-from orchestrator.spec.yamlsource import Timestamp, resolve_plain
+from orchestrator.spec.yamlsource import Timestamp, go_time_text, resolve_plain
 
 _OLD_BOOLS = frozenset("y Y yes Yes YES on On ON n N no No NO off Off OFF".split())
 _BASE60_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
@@ -243,6 +243,11 @@ def _yaml_float_text(value: float, bits: int) -> str:
     return {"+Inf": ".inf", "-Inf": "-.inf", "NaN": ".nan"}.get(text, text)
 
 
+def _represent_timestamp(dumper: yaml.SafeDumper, value: Timestamp) -> yaml.ScalarNode:
+    """A time yaml.v3 read (in an `x-*` value): written plain, as Go prints a time.Time."""
+    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", go_time_text(value) or str(value))
+
+
 def _represent_none(dumper: yaml.SafeDumper, value: None) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:null", "null")
 
@@ -251,6 +256,7 @@ _GoDumper.add_representer(str, _represent_str)
 _GoDumper.add_representer(Float32, _represent_float32)
 _GoDumper.add_representer(float, _represent_float)
 _GoDumper.add_representer(type(None), _represent_none)
+_GoDumper.add_representer(Timestamp, _represent_timestamp)
 
 
 def emit_yaml(value: Any, indent: int = 2) -> str:

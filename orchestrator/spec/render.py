@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from orchestrator.spec.canonical import compose_tree, used_resources
 from orchestrator.spec.confighash import config_hash
-from orchestrator.spec.goformat import emit_json, sorted_keys
+from orchestrator.spec.errors import UnsupportedError
+from orchestrator.spec.goformat import emit_json, format_float, sorted_keys
 from orchestrator.spec.goyaml import emit_yaml
 from orchestrator.spec.model import Project
 from orchestrator.spec.raw import Variable, extract_variables
@@ -23,8 +25,22 @@ def render_config(project: Project, fmt: str = "yaml", normalize: bool = True) -
     if fmt not in ("yaml", "json"):
         raise ValueError(f"unknown format {fmt!r} (yaml or json)")
     tree = compose_tree(project, fmt, normalize)
+    if fmt == "json":
+        _refuse_non_finite(tree)
     text = emit_json(tree) if fmt == "json" else emit_yaml(tree)
     return text.replace("$", "$$")
+
+
+def _refuse_non_finite(node: Any) -> None:
+    """JSON has no infinity nor NaN: Compose's encoder fails on them (an `x-*` value `.inf`), so does this."""
+    if isinstance(node, dict):
+        for value in node.values():
+            _refuse_non_finite(value)
+    elif isinstance(node, list):
+        for value in node:
+            _refuse_non_finite(value)
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise UnsupportedError(f"json: unsupported value: {format_float(node)}")
 
 
 def render_raw(model: dict[str, Any], fmt: str) -> str:
@@ -40,6 +56,8 @@ def render_raw(model: dict[str, Any], fmt: str) -> str:
         return node
 
     tree = sort(model)
+    if fmt == "json":
+        _refuse_non_finite(tree)
     return emit_json(tree) if fmt == "json" else emit_yaml(tree)
 
 

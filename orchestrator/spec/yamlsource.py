@@ -12,6 +12,9 @@ characters YAML forbids (NUL among them) is refused with the line and column whe
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime
 import math
 import re
 from dataclasses import dataclass, field
@@ -275,16 +278,31 @@ class _Builder:
             return resolved
         if kind is not None:
             raise YamlSyntaxError(f"cannot decode {text!r} as {tag.rsplit(':', 1)[-1]}", self._where(node))
+        if tag == "tag:yaml.org,2002:binary":
+            return self._binary(node)
+        if tag == "tag:yaml.org,2002:timestamp" and go_time_text(text) is not None:
+            return Timestamp(text)
         if tag.startswith("tag:yaml.org,2002:"):
             return text
         raise YamlSyntaxError(f"unsupported YAML tag {tag}", self._where(node))
+
+    def _binary(self, node: ScalarNode) -> str:
+        """`!!binary`: the bytes its base64 holds, as yaml.v3 decodes them into a string (kept as
+        written when they are not UTF-8 text, which a Python string cannot hold as Go's does)."""
+        try:
+            # Go's decoder skips line breaks only (a folded space is invalid data, as in yaml.v3)
+            data = base64.b64decode(node.value.replace("\r", "").replace("\n", ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise YamlSyntaxError("!!binary value contains invalid base64 data", self._where(node)) from None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return str(node.value)
 
 
 # --- what yaml.v3 makes of a plain scalar ----------------------------------------------------------
 
 _YAML_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_TIMESTAMP = re.compile(
-    r"^\d{4}-\d{1,2}-\d{1,2}(?:(?:[Tt]|[ \t]+)\d{1,2}:\d{2}:\d{2}(?:\.\d*)?(?:[ \t]*(?:Z|[-+]\d{1,2}(?::\d{2})?))?)?$")
 _SPECIAL_PLAIN: dict[str, Any] = {
     **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
     **dict.fromkeys(("true", "True", "TRUE"), True),
@@ -297,7 +315,43 @@ _DIGITS = {2: "01", 8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF
 
 
 class Timestamp(str):
-    """A plain scalar yaml.v3 takes for a timestamp: decoded into `any`, it stays its text."""
+    """A plain scalar yaml.v3 takes for a timestamp (it parses as one of the layouts yaml.v3 tries):
+    kept as its text here; printed as Go prints a `time.Time` (`go_time_text`)."""
+
+
+# yaml.v3's layouts: "2006-1-2T15:4:5.999999999Z07:00" (also with `t`), "2006-1-2 15:4:5.999999999"
+# (no zone: UTC) and "2006-1-2". Go reads one or two digits where the layout has one, any number
+# of fraction digits (nanoseconds kept), and `Z` or `±hh:mm` for the zone.
+_GO_TIME = re.compile(
+    r"^(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+    r"(?:(?:[Tt](?P<h1>\d{1,2}):(?P<m1>\d{1,2}):(?P<s1>\d{1,2})(?:\.(?P<f1>\d+))?(?P<zone>Z|[-+]\d{2}:\d{2}))"
+    r"|(?: (?P<h2>\d{1,2}):(?P<m2>\d{1,2}):(?P<s2>\d{1,2})(?:\.(?P<f2>\d+))?))?$")
+
+
+def go_time_text(text: str) -> str | None:
+    """`text` as Go prints the `time.Time` yaml.v3 reads in it (RFC 3339 with nanoseconds, trailing
+    zeros dropped, `Z` for a zero offset), or None when yaml.v3 would not read a time in it."""
+    found = _GO_TIME.match(text)
+    if found is None:
+        return None
+    parts = found.groupdict()
+    year, month, day = int(parts["year"]), int(parts["month"]), int(parts["day"])
+    hour, minute, second = (int(parts["h1"] or parts["h2"] or 0), int(parts["m1"] or parts["m2"] or 0),
+                            int(parts["s1"] or parts["s2"] or 0))
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return None
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    zone = parts["zone"] or "Z"
+    if zone != "Z" and (int(zone[1:3]) > 23 or int(zone[4:6]) > 59):
+        return None
+    if zone in ("+00:00", "-00:00"):
+        zone = "Z"
+    fraction = (parts["f1"] or parts["f2"] or "")[:9].rstrip("0")
+    return (f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+            + (f".{fraction}" if fraction else "") + zone)
 
 
 def go_parse_int(text: str) -> int | None:
@@ -327,7 +381,7 @@ def resolve_plain(text: str) -> Any:
         return float(text) if _YAML_FLOAT.match(text) else text
     if not (first.isascii() and first.isdigit()) and first not in ("+", "-"):
         return text
-    if _TIMESTAMP.match(text):
+    if go_time_text(text) is not None:
         return Timestamp(text)
     plain = text.replace("_", "")
     number = go_parse_int(plain)

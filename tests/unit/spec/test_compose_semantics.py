@@ -114,3 +114,18 @@ services:
     printed = render_config(load(), "json")
     assert '"dockerfile"' not in printed  # dockerfile_inline: no Dockerfile
     assert '"networks"' not in printed  # nobody joins `default`, so it is not declared
+
+
+def test_times_in_extensions_print_as_go_prints_them() -> None:
+    """yaml.v3 reads a time in a plain scalar only where one of its layouts parses; Go prints it
+    in RFC 3339 with nanoseconds (trailing zeros dropped, `Z` for a zero offset)."""
+    from orchestrator.spec.yamlsource import go_time_text
+
+    assert go_time_text("2024-01-31") == "2024-01-31T00:00:00Z"
+    assert go_time_text("2024-1-2 3:4:5.120") == "2024-01-02T03:04:05.12Z"
+    assert go_time_text("2001-12-14t21:59:43.10-05:00") == "2001-12-14T21:59:43.1-05:00"
+    assert go_time_text("2024-01-31T10:00:00+00:00") == "2024-01-31T10:00:00Z"
+    assert go_time_text("2024-01-31T10:00:00.1234567891Z") == "2024-01-31T10:00:00.123456789Z"
+    for not_a_time in ["2024-02-30", "2024-13-01", "2001-12-14 21:59:43.10 -5", "2024-01-31T25:00:00Z",
+                       "2024-01-31T10:00:00", "24-01-31"]:
+        assert go_time_text(not_a_time) is None, not_a_time
