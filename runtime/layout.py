@@ -10,10 +10,22 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 _INSTANCE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")
+
+
+def run_root_of(env: Mapping[str, str]) -> Path:
+    """Where the engine's socket, pid and log are: `$PYORCH_RUN`, else `$PYORCH_ROOT/run`, else
+    `/run/pyorch`. The CLI finds the engine by it too (this module is standard library only, one
+    of the few the CLI may import: tests/unit/test_layering.py)."""
+    if "PYORCH_RUN" in env:
+        return Path(env["PYORCH_RUN"])
+    if "PYORCH_ROOT" in env:
+        return Path(env["PYORCH_ROOT"]) / "run"
+    return Path("/run/pyorch")
 
 
 @dataclass(frozen=True)
@@ -28,7 +40,7 @@ class HostLayout:
     def from_env(cls, environ: dict[str, str] | None = None) -> HostLayout:
         env = os.environ if environ is None else environ
         state = Path(env.get("PYORCH_ROOT", "/var/lib/pyorch"))
-        run = Path(env.get("PYORCH_RUN", str(state / "run") if "PYORCH_ROOT" in env else "/run/pyorch"))
+        run = run_root_of(env)
         instance = env.get("PYORCH_INSTANCE", "pyorch")
         if not _INSTANCE_RE.match(instance):
             raise ValueError(f"PYORCH_INSTANCE {instance!r} must match {_INSTANCE_RE.pattern}")

@@ -28,6 +28,7 @@ from typing import Any
 
 from orchestrator.errors import EngineError, EngineGone, EngineUnavailable
 from orchestrator.spec.errors import ComposeError
+from runtime.layout import run_root_of
 
 # connect() errors that mean "no engine listens here": start one (when allowed) and try again.
 _NOT_LISTENING = (errno.ENOENT, errno.ECONNREFUSED)
@@ -111,13 +112,8 @@ class Subscription:
 
 
 def run_root(environ: Mapping[str, str]) -> Path:
-    """Where the engine's socket and log are: `$PYORCH_RUN`, else `$PYORCH_ROOT/run`, else
-    `/run/pyorch` (the runtime's `HostLayout` rule; a unit test keeps the two equal)."""
-    if "PYORCH_RUN" in environ:
-        return Path(environ["PYORCH_RUN"])
-    if "PYORCH_ROOT" in environ:
-        return Path(environ["PYORCH_ROOT"]) / "run"
-    return Path("/run/pyorch")
+    """Where the engine's socket and log are: the runtime's rule (`runtime.layout.run_root_of`)."""
+    return run_root_of(environ)
 
 
 class EngineClient:

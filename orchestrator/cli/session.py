@@ -6,8 +6,8 @@ every way out), its size sent at start and on SIGWINCH, stdin forwarded (end of 
 Docker's detach keys (Ctrl-P Ctrl-Q) to leave the process running, signals proxied to a process
 without a terminal when asked (`--sig-proxy`), and the process's exit code returned.
 
-The frames are runtime/container/session.py's; the CLI never imports the runtime, so this copy
-is kept equal to it by a unit test.
+The frames are runtime/container/session.py's, imported from there (a module of the standard
+library alone, which the layering rules let the CLI import).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import sys
 import termios
 import tty as ttymode
@@ -26,18 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from orchestrator.errors import PyorchError
+from runtime.container import frames
+from runtime.container import session as wire
 
-STDIN = b"i"
-STDIN_CLOSE = b"c"
-RESIZE = b"w"
-DETACH = b"d"
-SIGNAL = b"k"
-STDOUT = b"o"
-STDERR = b"e"
-EXIT = b"x"
-HEADER = struct.Struct("!cI")
-SIZE = struct.Struct("!HH")
-SIGNUM = struct.Struct("!i")
+# The frames and their kinds are the shim's (runtime/container/session.py, frames.py): defined
+# once for both ends, in modules of the standard library alone that the CLI may import.
+STDIN, STDIN_CLOSE, RESIZE, DETACH, SIGNAL = wire.STDIN, wire.STDIN_CLOSE, wire.RESIZE, wire.DETACH, wire.SIGNAL
+STDOUT, STDERR, EXIT = wire.STDOUT, wire.STDERR, wire.EXIT
+HEADER, SIZE, SIGNUM = frames.HEADER, wire.SIZE, wire.SIGNUM
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 # What Docker's CLI forwards with --sig-proxy (not those it needs itself, nor SIGCHLD/SIGPIPE/SIGURG).
@@ -84,7 +79,7 @@ def parse_detach_keys(text: str) -> bytes:
 
 
 def frame(kind: bytes, payload: bytes = b"") -> bytes:
-    return HEADER.pack(kind, len(payload)) + payload
+    return frames.encode(kind, payload)
 
 
 class DetachScanner:

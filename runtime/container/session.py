@@ -14,8 +14,9 @@ sessions"). Frames are frames.py's:
 
 A client that goes away without DETACH hangs an exec up (its pty is closed, SIGHUP goes to its
 process group): no process is left waiting on a terminal nobody holds. A container outlives its
-clients. The CLI keeps its own copy of these kinds (it never imports the runtime); a unit test
-keeps the two equal. Standard library only.
+clients. The CLI imports these kinds from here (orchestrator/cli/session.py): this module, like
+frames.py, is of the standard library alone, as the layering test requires of the runtime's
+modules the CLI may import.
 """
 
 from __future__ import annotations

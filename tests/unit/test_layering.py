@@ -4,7 +4,8 @@ ones inside functions and those only for type checking):
 - `runtime/` never imports `orchestrator/`;
 - `orchestrator/spec` and `orchestrator/planner` are pure: no engine, no runtime, no CLI;
 - the CLI and the dashboard talk to the engine only through its API client: they import neither
-  the engine, the planner nor the runtime;
+  the engine, the planner nor the runtime (but for three leaves of the standard library that
+  define what both sides share: the run root, the session frames);
 - no import circle in `orchestrator/`;
 - no module reaches into another file's `_`-prefixed members;
 - inside the engine, containers and networks are changed only by the executor, and published
@@ -89,9 +90,23 @@ def test_the_loader_and_the_planner_are_pure() -> None:
                   ("orchestrator.engine", "orchestrator.cli", "orchestrator.dashboard", "runtime")) == []
 
 
+# What the CLI shares with the runtime without talking to it: where the engine's socket is (the
+# client must find it before any engine exists) and the frames of a terminal session (which goes
+# between the CLI and the shim, without the engine). Defined once, in leaves of the standard library.
+SHARED_LEAVES = {"runtime.layout", "runtime.container.session", "runtime.container.frames"}
+
+
 def test_the_cli_and_the_dashboard_know_only_the_api_client() -> None:
-    assert breaks(("orchestrator.cli", "orchestrator.dashboard"),
-                  ("orchestrator.engine", "orchestrator.planner", "runtime")) == []
+    found = breaks(("orchestrator.cli", "orchestrator.dashboard"),
+                   ("orchestrator.engine", "orchestrator.planner", "runtime"))
+    assert [b for b in found if b.rsplit(" imports ", 1)[1] not in SHARED_LEAVES] == []
+
+
+def test_the_shared_leaves_import_only_the_standard_library() -> None:
+    """So that sharing them cannot drag the runtime into the CLI."""
+    assert [f"{i.source} imports {i.target}" for i in all_imports() if i.source in SHARED_LEAVES
+            and i.target.split(".")[0] in PACKAGES and i.target not in SHARED_LEAVES] == []
+    assert all(name in modules() for name in SHARED_LEAVES)
 
 
 def test_no_import_circle_in_the_orchestrator() -> None:

@@ -1,4 +1,4 @@
-"""The CLI finds the engine's socket where the engine puts it, without importing the runtime, and
+"""The CLI finds the engine's socket where the engine puts it (one rule, runtime.layout's), and
 says in words when the engine goes away during a request (repeating what is safe to repeat)."""
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from orchestrator.errors import EngineGone
 from runtime.layout import HostLayout
 
 
-@pytest.mark.parametrize("environ", [
-    {},
-    {"PYORCH_ROOT": "/srv/pyorch"},
-    {"PYORCH_RUN": "/tmp/run-here"},
-    {"PYORCH_ROOT": "/srv/pyorch", "PYORCH_RUN": "/tmp/run-here"},
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, "/run/pyorch"),
+    ({"PYORCH_ROOT": "/srv/pyorch"}, "/srv/pyorch/run"),
+    ({"PYORCH_RUN": "/tmp/run-here"}, "/tmp/run-here"),
+    ({"PYORCH_ROOT": "/srv/pyorch", "PYORCH_RUN": "/tmp/run-here"}, "/tmp/run-here"),
 ])
-def test_the_client_and_the_runtime_agree_on_the_run_root(environ: dict[str, str]) -> None:
-    assert run_root(environ) == HostLayout.from_env(environ).run_root
+def test_the_client_finds_the_engine_where_the_runtime_puts_it(environ: dict[str, str], expected: str) -> None:
+    assert run_root(environ) == HostLayout.from_env(environ).run_root == Path(expected)
 
 
 class _Engine:

@@ -1,4 +1,4 @@
-"""The CLI's end of a terminal session: its copy of the frames, detach keys, the driver's loop."""
+"""The CLI's end of a terminal session: detach keys, the driver's loop over the shim's frames."""
 
 from __future__ import annotations
 
@@ -10,16 +10,6 @@ import pytest
 
 from orchestrator.cli import session
 from orchestrator.errors import PyorchError
-from runtime.container import frames
-from runtime.container import session as shim_side
-
-
-def test_the_clis_frames_are_the_shims() -> None:
-    for name in ("STDIN", "STDIN_CLOSE", "RESIZE", "DETACH", "SIGNAL", "STDOUT", "STDERR", "EXIT"):
-        assert getattr(session, name) == getattr(shim_side, name), name
-    assert session.HEADER.format == frames.HEADER.format
-    assert session.SIZE.format == shim_side.SIZE.format and session.SIGNUM.format == shim_side.SIGNUM.format
-    assert session.frame(b"o", b"abc") == frames.encode(b"o", b"abc")
 
 
 def test_detach_keys_in_dockers_syntax() -> None:
