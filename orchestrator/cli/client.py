@@ -22,20 +22,21 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.errors import EngineError, EngineGone, EngineUnavailable
 from orchestrator.spec.errors import ComposeError
 from runtime.layout import run_root_of
 
+T = TypeVar("T")
 # connect() errors that mean "no engine listens here": start one (when allowed) and try again.
 _NOT_LISTENING = (errno.ENOENT, errno.ECONNREFUSED)
 # POSTs whose repetition leaves the state one leaves (declarative verbs, removals): retried once
 # when the engine dies during them. GETs always are.
 _REPEATABLE_POST = re.compile(
-    r"^/v1/(projects/up|projects/[^/?]+/(down|stop|start|restart|pause|unpause|scale|rm)"
+    r"^/v1/(projects/(up|build)|projects/[^/?]+/(down|stop|start|restart|pause|unpause|scale|rm)"
     r"|images/(remove|prune)|volumes/(remove|prune))$")
 
 
@@ -187,8 +188,14 @@ class EngineClient:
                 autostart: bool = True) -> Any:
         """One request and its JSON answer; sent again once to a new engine when the engine died
         during it and the request is `repeatable` (otherwise `EngineGone` says what may be left)."""
+        return self._once_more_if_gone(method, path, autostart,
+                                       lambda: self._request_once(method, path, body, timeout, autostart))
+
+    def _once_more_if_gone(self, method: str, path: str, autostart: bool, attempt: Callable[[], T]) -> T:
+        """``attempt()``; when the engine dies during it and the request is `repeatable`, a new
+        engine is started and it is made once more; otherwise `EngineGone` says what may be left."""
         try:
-            return self._request_once(method, path, body, timeout, autostart)
+            return attempt()
         except EngineGone as gone:
             if not autostart or not repeatable(method, path):
                 raise EngineGone(gone.what, self._log_hint(may_have_acted=method != "GET")) from None
@@ -196,7 +203,7 @@ class EngineClient:
                              "it again\n")
             self.ensure_engine()
             try:
-                return self._request_once(method, path, body, timeout, autostart)
+                return attempt()
             except EngineGone as again:
                 raise EngineGone(again.what, self._log_hint(may_have_acted=method != "GET")) from None
 
@@ -248,8 +255,11 @@ class EngineClient:
 
     def subscribe(self, path: str, method: str = "GET", body: Any = None, autostart: bool = True) -> Subscription:
         """Open a stream now (a refusal raises here); iterate it for its objects. ``autostart``:
-        an engine that is not running is started first (the dashboard says it is gone instead)."""
-        response = self._send(method, path, body, None, autostart)
+        an engine that is not running is started first (the dashboard says it is gone instead).
+        An engine that dies before it answers is handled as `request` does; one that dies later
+        ends the stream."""
+        response = self._once_more_if_gone(method, path, autostart,
+                                           lambda: self._send(method, path, body, None, autostart))
         if response.status >= 400:
             try:
                 _raise_refusal(json.loads(response.body() or b"{}"), response.status, "stream refused")

@@ -52,7 +52,7 @@ class Announcements(Protocol):
 
     def started(self) -> None: ...
 
-    def stopping(self, cid: str, addresses: Iterable[str]) -> AbstractContextManager[None]: ...
+    def stopping(self, cid: str, addresses: Iterable[str], drain_s: float = 0.0) -> AbstractContextManager[None]: ...
 
 
 class Executor:
@@ -76,10 +76,17 @@ class Executor:
         if self._announce is not None:
             self._announce.started()
 
-    def _stopping(self, cid: str) -> AbstractContextManager[None]:
+    def _stopping(self, cid: str, grace: float | None = 0.0) -> AbstractContextManager[None]:
+        """Announce a stop; ``grace`` (None: the container's own stop grace period) bounds how long
+        a published replica's connections may drain before it (0: a kill, no drain)."""
         if self._announce is None:
             return nullcontext()
-        return self._announce.stopping(cid, self.store.attachments(cid).values())
+        if grace is None:
+            try:
+                grace = self.runtime.inspect(cid).record.stop_grace_period
+            except RuntimeFailure:
+                grace = 0.0
+        return self._announce.stopping(cid, self.store.attachments(cid).values(), grace)
 
     @property
     def generation(self) -> int:
@@ -173,7 +180,9 @@ class Executor:
         self._started()
 
     def stop(self, cid: str, timeout: float | None = None) -> None:
-        with self._writing(cid), self._stopping(cid):
+        """A graceful stop: out of DNS and its published ports first, its connections drained
+        (bounded by ``timeout``, else its stop grace period), then its stop signal."""
+        with self._writing(cid), self._stopping(cid, timeout):
             self.runtime.stop(cid, timeout)
 
     def kill(self, cid: str, sig: int) -> None:
@@ -251,7 +260,7 @@ class Executor:
         ``collecting``: that next pass (an event says so; another thread at it already: refused)."""
         info = self.runtime.inspect(cid)
         with self._writing(cid), self.runtime.removing(cid, exclusive=collecting):
-            with self._stopping(cid):  # its names go before it stops answering
+            with self._stopping(cid, timeout):  # out of DNS and the ports before it stops answering
                 self.runtime.stop(cid, timeout)
             log_archive.keep(self.runtime, self.runtime.inspect(cid))  # `logs` shows it until `down`
             attachments = self.attachments_of(cid)

@@ -36,6 +36,11 @@ class PublishedRange:
         return self.low == self.high
 
 
+def tcp_targets(service: Service) -> tuple[int, ...]:
+    """The container ports of the service's published TCP ports (what a drain waits on)."""
+    return tuple(sorted({p.target for p in service.ports or [] if p.protocol == "tcp"}))
+
+
 def port_key(project: str, service: str) -> str:
     """The network manager's key for one service's published ports."""
     return f"{project}/{service}"

@@ -11,6 +11,13 @@ a pass: the executor tells the publisher when a container has started (its names
 once, also while `up` still waits on a later dependency wave: a one-shot gated on
 `db: service_healthy` must resolve `db`) and before it stops one (its addresses leave every
 table first). Containers left out of the ports are left out of DNS, of every project.
+
+A replica leaves the balancer before it is stopped, whatever stops it: before a graceful stop
+the executor announces (a scale-down, a recreate, `stop`, `rm -s`, the removal of a replica a
+crash left in excess), a running replica that takes a published port's connections is taken out
+of the port's set (one transaction) and its open connections get a bounded time to finish, as a
+rollout drains its old replicas. A stop with no port to leave (`down` unpublished first) waits
+for nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from contextlib import contextmanager
 
 from orchestrator.engine.discovery import dns_tables, dns_views
 from orchestrator.engine.observation import Observation, Observe
-from orchestrator.engine.ports import port_key, service_bindings
+from orchestrator.engine.ports import port_key, service_bindings, tcp_targets
 from orchestrator.engine.projects import Loaded, ProjectLoader
 from orchestrator.engine.store import Store
 from orchestrator.errors import EngineError
@@ -31,14 +38,17 @@ from orchestrator.spec import Project
 from runtime.errors import RuntimeFailure
 from runtime.network import NetworkManager, PortBinding
 from runtime.network.dns import DnsServer
+from runtime.network.flows import Drained, wait_drained
 
 log = logging.getLogger("pyorch.engine")
 Exclusions = Callable[[str], set[str]]
+DRAIN_MAX_S = 10.0  # the longest a stop waits for a published replica's connections to finish
 
 
 class Publisher:
     def __init__(self, store: Store, network: NetworkManager, network_lock: threading.Lock,
-                 loader: ProjectLoader, observe: Observe, generation: Callable[[], int]) -> None:
+                 loader: ProjectLoader, observe: Observe, generation: Callable[[], int],
+                 drained: Drained = wait_drained) -> None:
         self.store = store
         self.network = network
         self.network_lock = network_lock
@@ -48,7 +58,8 @@ class Publisher:
         self.dns: DnsServer | None = None  # started with the engine (binds port 53 on gateways)
         self._exclusions: list[Exclusions] = []
         self._leaving: set[str] = set()  # unhealthy containers being restarted
-        self._stopping: set[str] = set()  # containers the executor is stopping: out of DNS
+        self._stopping: set[str] = set()  # containers the executor is stopping: out of DNS and ports
+        self.drained = drained
         self._lock = threading.Lock()
         self._rebuilds = threading.Condition()  # `started`'s shared DNS rebuilds
         self._rebuilds_asked = self._rebuilds_done = 0
@@ -80,7 +91,7 @@ class Publisher:
         with self._lock:
             if seen is None or seen.generation != self.generation():
                 seen = self.observe()
-            excluded = set(self._leaving)
+            excluded = self._leaving | self._stopping
             for source in self._exclusions:
                 excluded |= source(project.name)
             running = [c for c in seen.running(project.name) if c.id not in excluded]
@@ -162,18 +173,40 @@ class Publisher:
                 self._rebuilds_done = max(self._rebuilds_done, covers)
 
     @contextmanager
-    def stopping(self, cid: str, addresses: Iterable[str]) -> Iterator[None]:
+    def stopping(self, cid: str, addresses: Iterable[str], drain_s: float = 0.0) -> Iterator[None]:
         """The container's addresses leave every DNS table before the block (its stop) runs,
-        without a rebuild (`down` stops many at once); rebuilds meanwhile leave it out too."""
+        without a rebuild (`down` stops many at once); rebuilds meanwhile leave it out too. With
+        ``drain_s`` (a graceful stop) it also leaves its published ports first and its open
+        connections get up to ``drain_s`` (at most `DRAIN_MAX_S`) to finish."""
+        addresses = list(addresses)
         with self._lock:
             self._stopping.add(cid)
             if self.dns is not None:
                 self.dns.forget(addresses)
         try:
+            if drain_s > 0:
+                self._leave_ports(cid, addresses, min(drain_s, DRAIN_MAX_S))
             yield
         finally:
             with self._lock:
                 self._stopping.discard(cid)
+
+    def _leave_ports(self, cid: str, addresses: list[str], drain_s: float) -> None:
+        """Take a running replica out of its project's published ports and let its connections
+        finish; nothing when it takes none (not running, no port, or its project is going down)."""
+        c = self.observe().find(cid)
+        if c is None or c.status != "running" or not c.project:
+            return
+        loaded = self.loader.load(c.project)
+        service = loaded.project.services.get(c.service) if loaded is not None else None
+        if loaded is None or service is None or not service.ports:
+            return
+        self.publish(loaded.project)  # without it: it is among the containers being stopped
+        ports = tcp_targets(service)
+        for ip in addresses:
+            left = self.drained(ip, drain_s, ports)
+            if left:
+                log.info("%s: %d connection(s) still open after %.1fs of draining", c.name, left, drain_s)
 
     def sync_dns(self, seen: Observation | None = None) -> None:
         with self._lock:

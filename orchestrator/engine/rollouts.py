@@ -30,6 +30,7 @@ from orchestrator.engine.executor import Executor
 from orchestrator.engine.health_sync import HealthSync
 from orchestrator.engine.observation import Observe
 from orchestrator.engine.pins import keeps_containers, service_version
+from orchestrator.engine.ports import tcp_targets
 from orchestrator.engine.projects import ProjectLoader, ProjectLocks
 from orchestrator.engine.publishing import Publisher
 from orchestrator.engine.rollout_store import RolloutRecord, RolloutStore
@@ -41,7 +42,7 @@ from orchestrator.planner.model import DesiredService, ObservedContainer
 from orchestrator.spec import Project
 from runtime.container.state import ContainerInfo
 from runtime.errors import RuntimeFailure
-from runtime.network.flows import wait_drained, wait_inbound_drained
+from runtime.network.flows import Drained, wait_drained, wait_inbound_drained
 
 log = logging.getLogger("pyorch.rollout")
 POLL_S = 0.1
@@ -100,7 +101,7 @@ class RolloutParts:
     observe: Observe
     inspect: Callable[[str], ContainerInfo]
     wake: Callable[[str], None]  # a pass over the project soon
-    drained: Callable[[str, float], int] = wait_drained  # open connections left after waiting
+    drained: Drained = wait_drained  # open connections (to the given ports) left after waiting
     # connections by name (container to container) left after waiting, read from the replica's
     # own sockets: the host's conntrack sees them only with bridge netfilter on
     inbound_drained: Callable[[int, float], int] = _inbound_drained
@@ -135,7 +136,26 @@ class RolloutController:
         with self._guard:
             slots = list(self._slots.get(project, []))
         return ({s.new_id or s.new_name or "" for s in slots if (s.new_id or s.new_name) and not s.new_admitted}
-                | {s.old.id for s in slots if s.old_draining})
+                | {s.old.id for s in slots if s.old_draining} | self._unproven(project))
+
+    def _unproven(self, project: str) -> set[str]:
+        """Replicas of an active rollout's target configuration whose health check has not passed
+        yet. Slots live in memory: after an engine restart, a new replica that a slot had created
+        but not admitted is no slot's any more, and without this it would take connections as
+        soon as it runs, before it is ready (a rollout admits a replica only once it is healthy)."""
+        targets = {r.service: plan.split_version(r.to_hash) for r in self.records.for_project(project)
+                   if r.status in plan.ACTIVE_STATES}
+        if not targets:
+            return set()
+        unproven = set()
+        for c in self.parts.observe().project(project):
+            config_hash, image_id = targets.get(c.service, ("", None))
+            of_target = c.config_hash == config_hash and image_id in (None, c.info.record.image_id)
+            if of_target and c.status == "running":
+                state = self.parts.health_of(c.id)
+                if state is not None and state.status == "starting":
+                    unproven.add(c.id)
+        return unproven
 
     def _rolling(self, project: Project, service: str, target: str) -> bool:
         """``target``: the service's version (pins.service_version)."""
@@ -399,8 +419,9 @@ class RolloutController:
         loaded = self.parts.loader.load(run.project)
         if loaded is not None:
             timeout = min(DEFAULT_DRAIN_S, loaded.project.services[run.service].stop_grace_period or DEFAULT_DRAIN_S)
+        ports = tcp_targets(loaded.project.services[run.service]) if loaded is not None else ()
         for ip in self.parts.store.attachments(slot.old.id).values():
-            left = self.parts.drained(ip, timeout)
+            left = self.parts.drained(ip, timeout, ports)
             if left:
                 log.info("%s: %d connection(s) still open after %.1fs of draining", slot.old.name, left, timeout)
         # It left DNS with the port: clients by name may still connect (for NAME_GRACE_S) or be served.

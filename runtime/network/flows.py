@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from pyroute2 import Conntrack
@@ -23,15 +24,20 @@ _LIVE_TCP = {"SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "L
 # FIN_WAIT1, CLOSE_WAIT, LAST_ACK, CLOSING; and LISTEN.
 _LIVE_SOCKET = {"01", "03", "04", "08", "09", "0B"}
 _LISTEN = "0A"
+# (backend address, timeout, ports) -> connections left: `wait_drained`, or a test's stand-in.
+Drained = Callable[[str, float, Collection[int]], int]
 
 
-def live_tcp_flows(backend_ip: str) -> int:
-    """TCP connections whose reply comes from ``backend_ip`` and that are not finished."""
+def live_tcp_flows(backend_ip: str, ports: Collection[int] = ()) -> int:
+    """TCP connections whose reply comes from ``backend_ip`` (from one of ``ports`` when given)
+    and that are not finished. The ports matter: an address is reused by later containers, and
+    conntrack keeps an ESTABLISHED entry whose end it never saw for days (one of a network that
+    was deleted meanwhile, say), which would hold every drain of that address to its deadline."""
     count = 0
     with Conntrack() as ct:
         wanted = NFCTAttrTuple(proto=socket.IPPROTO_TCP, saddr=backend_ip)
         for entry in ct.dump_entries(tuple_reply=wanted):
-            if entry.tuple_reply.saddr != backend_ip:
+            if entry.tuple_reply.saddr != backend_ip or (ports and entry.tuple_reply.sport not in ports):
                 continue
             state = entry.protoinfo.state_name() if entry.protoinfo is not None else "UNKNOWN"
             if state in _LIVE_TCP:
@@ -39,11 +45,12 @@ def live_tcp_flows(backend_ip: str) -> int:
     return count
 
 
-def wait_drained(backend_ip: str, timeout: float, poll: float = 0.05) -> int:
-    """Wait until ``backend_ip`` has no live TCP flow or ``timeout`` passes; returns what is left."""
+def wait_drained(backend_ip: str, timeout: float, ports: Collection[int] = (), poll: float = 0.05) -> int:
+    """Wait until ``backend_ip`` has no live TCP flow (from ``ports``) or ``timeout`` passes;
+    returns what is left."""
     deadline = time.monotonic() + timeout
     while True:
-        left = live_tcp_flows(backend_ip)
+        left = live_tcp_flows(backend_ip, ports)
         if left == 0 or time.monotonic() >= deadline:
             return left
         time.sleep(poll)

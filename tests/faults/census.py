@@ -24,7 +24,8 @@ class Census:
     bundles: set[str] = field(default_factory=set)          # every directory under containers/
     cgroups: set[str] = field(default_factory=set)          # container cgroups (the shim's spare left out)
     busy_cgroups: set[str] = field(default_factory=set)     # those with a process in them
-    shim_children: set[int] = field(default_factory=set)    # container PID 1s (and the warm process)
+    shim_children: set[int] = field(default_factory=set)    # container PID 1s, execs (and the warm process)
+    cgroup_of: dict[int, str] = field(default_factory=dict)  # shim child -> the container cgroup it is in
     pids: dict[str, int] = field(default_factory=dict)      # container id -> its recorded pid
     allocations: set[tuple[str, str]] = field(default_factory=set)  # (container id, network)
     networks: set[str] = field(default_factory=set)
@@ -33,6 +34,7 @@ class Census:
     nft_table: bool = False
     store_rows: dict[str, int] = field(default_factory=dict)
     teardowns: int = 0
+    spare: str | None = None                                 # the shim's spare cgroups' id
 
     def leftovers(self, warm: int | None) -> list[str]:
         """Everything that must not exist once no project is up."""
@@ -56,7 +58,7 @@ def take(layout: HostLayout) -> Census:
         record = load_record(bundle)
         if record is not None and record.pid:
             census.pids[bundle.name] = record.pid
-    spare = shim_spare(layout)
+    spare = census.spare = shim_spare(layout)
     for hierarchy in CGROUP_ROOT.iterdir():
         parent = hierarchy / layout.cgroup_parent
         if not parent.is_dir():
@@ -69,6 +71,7 @@ def take(layout: HostLayout) -> Census:
     shim = shim_pid(layout)
     if shim:
         census.shim_children = children_of(shim)
+        census.cgroup_of = {pid: cid for pid in census.shim_children if (cid := _container_cgroup(pid, layout))}
     state = _network_state(layout)
     for name, raw in state.get("networks", {}).items():
         census.networks.add(name)
@@ -98,8 +101,10 @@ def shim_spare(layout: HostLayout) -> str | None:
 
 
 def warm_pid(layout: HostLayout, census: Census) -> int | None:
-    """The shim's warm process: its one child that is no container's PID 1."""
-    others = census.shim_children - set(census.pids.values())
+    """The shim's warm process: its one child that is no container's PID 1 and in no container's
+    cgroup (an exec's): in its spare cgroups, or in none of this instance's."""
+    others = {pid for pid in census.shim_children - set(census.pids.values())
+              if census.cgroup_of.get(pid, "") in ("", census.spare)}
     return next(iter(others)) if len(others) == 1 else None
 
 
@@ -116,6 +121,20 @@ def children_of(pid: int) -> set[int]:
         if int(fields[1]) == pid and fields[0] != "Z":
             found.add(int(proc.name))
     return found
+
+
+def _container_cgroup(pid: int, layout: HostLayout) -> str:
+    """The container id of the cgroup ``pid`` is in ("" when in none of this instance's)."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return ""
+    marker = f"/{layout.cgroup_parent}/"
+    for line in lines:
+        path = line.split(":", 2)[-1]
+        if marker in path:
+            return path.split(marker, 1)[1].split("/", 1)[0]
+    return ""
 
 
 def _has_processes(cgroup: Path) -> bool:

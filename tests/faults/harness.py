@@ -13,6 +13,8 @@ import secrets
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +25,7 @@ from typing import Any
 from runtime.gc import purge_instance
 from runtime.layout import HostLayout
 from tests.faults import census
-from tests.helpers import pyorch
+from tests.helpers import REPO, env_for
 
 KILLS_PER_SCENARIO = 10
 
@@ -33,17 +35,46 @@ def engine_pid(layout: HostLayout) -> int | None:
         pid = int((layout.run_root / "engine.pid").read_text())
     except (OSError, ValueError):
         return None
-    return pid if Path(f"/proc/{pid}").exists() else None
+    return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    """The process runs (a zombie does not; one that is our child is reaped here)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
 
 
 def restart_engine(layout: HostLayout, **env: str) -> int:
-    """Stop the engine (containers keep running) and start a new one with ``env`` (an armed one)."""
-    pyorch(layout, "engine", "stop")
-    wait_for(lambda: engine_pid(layout) is None, "the engine to stop")
-    pyorch(layout, "engine", "start", **env)
+    """Stop the engine (containers keep running) and start a new one with ``env`` (an armed one),
+    as `pyorch engine stop` and `engine start` do, without a CLI process for each (a second or
+    more apiece on a busy machine, and the suite does this some sixty times)."""
+    pid = engine_pid(layout)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        wait_dead(pid, "the engine to stop")
+    log = open(layout.run_root / "engine.log", "ab")
+    with log:
+        subprocess.Popen([sys.executable, "-m", "orchestrator.engine.daemon"], cwd=REPO, env=env_for(layout, **env),
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    wait_for(lambda: _answers(layout), "the new engine to answer")
     pid = engine_pid(layout)
     assert pid is not None
     return pid
+
+
+def _answers(layout: HostLayout) -> bool:
+    try:
+        return api(layout, "GET", "/v1/ping", timeout=2.0).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
 
 
 def armed(layout: HostLayout, kill_at: int) -> int:
@@ -52,16 +83,25 @@ def armed(layout: HostLayout, kill_at: int) -> int:
 
 
 def wait_dead(pid: int, what: str, deadline_s: float = 60.0) -> None:
-    wait_for(lambda: not Path(f"/proc/{pid}").exists(), what, deadline_s)
+    wait_for(lambda: not alive(pid), what, deadline_s)
 
 
-def wait_for(predicate: Callable[[], object], what: str, deadline_s: float = 60.0) -> None:
+def wait_for(predicate: Callable[[], object], what: str, deadline_s: float = 60.0,
+             detail: Callable[[], object] | None = None) -> None:
+    """Poll ``predicate``; on timeout, ``detail()`` says what was seen last."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}" + (f": {detail()}" if detail is not None else ""))
+
+
+def engine_log(layout: HostLayout, lines: int = 40) -> str:
+    try:
+        return "\n".join((layout.run_root / "engine.log").read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def api(layout: HostLayout, method: str, path: str, body: Any = None, timeout: float = 120.0) -> bytes:
@@ -85,18 +125,25 @@ def up_body(file: str, env: dict[str, str]) -> dict[str, Any]:
             "options": {}}
 
 
-def ps(layout: HostLayout, file: str, **env: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = json.loads(pyorch(layout, "-f", file, "ps", "-a", "--format", "json", **env).stdout)
+def ps(layout: HostLayout, project: str) -> list[dict[str, Any]]:
+    """What `pyorch ps -a --format json` prints, asked of the running engine directly."""
+    answer = api(layout, "GET", f"/v1/projects/{project}/ps?all=1")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answer[:300]
+    rows: list[dict[str, Any]] = json.loads(body)
     return rows
 
 
-def mismatches(layout: HostLayout, rows: list[dict[str, Any]], expected: list[str]) -> list[str]:
-    """How the instance differs from exactly ``expected`` containers running, each once, every
-    trace of them in the kernel and the state root and nothing else (empty when it matches)."""
+def mismatches(layout: HostLayout, rows: list[dict[str, Any]], expected: list[str] | None) -> list[str]:
+    """How the instance differs from exactly ``expected`` containers (any names when None, each
+    once) running, every trace of them in the kernel and the state root and nothing else (empty
+    when it matches)."""
     problems = []
     names = sorted(str(r["name"]) for r in rows)
-    if names != sorted(expected):
+    if expected is not None and names != sorted(expected):
         problems.append(f"containers {names}, expected {sorted(expected)}")
+    if len(set(names)) != len(names):
+        problems.append(f"a name twice: {names}")
     problems += [f"{r['name']} is {r['status']}" for r in rows if r["status"] != "running"]
     ids = {str(r["id"]) for r in rows}
     seen = census.take(layout)
@@ -107,13 +154,27 @@ def mismatches(layout: HostLayout, rows: list[dict[str, Any]], expected: list[st
         problems.append(f"cgroups not listed: {sorted(seen.cgroups - ids)}; missing: {sorted(ids - seen.cgroups)}")
     pid1s = {seen.pids[i] for i in ids if i in seen.pids}
     warm = census.warm_pid(layout, seen)
-    strays = seen.shim_children - pid1s - {warm or 0}
+    execs = {pid for pid, cid in seen.cgroup_of.items() if cid in ids}  # health probes, `exec`
+    strays = seen.shim_children - pid1s - execs - {warm or 0}
     if strays:
-        problems.append(f"processes of the shim that are no listed container: {sorted(strays)}")
+        problems.append(f"processes of the shim that are no listed container's: {describe(strays)}")
     owners = {cid for cid, _ in seen.allocations}
     if owners - ids:
         problems.append(f"addresses held by containers not listed: {sorted(c[:12] for c in owners - ids)}")
     return problems
+
+
+def describe(pids: set[int]) -> list[str]:
+    """Each process as ``pid: command line [its cgroup]`` (what a failure message needs)."""
+    shown = []
+    for pid in sorted(pids):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cgroup = Path(f"/proc/{pid}/cgroup").read_text().splitlines()[0]
+        except OSError:
+            cmdline, cgroup = "(gone)", ""
+        shown.append(f"{pid}: {cmdline[:80]} [{cgroup}]")
+    return shown
 
 
 def leftovers(layout: HostLayout) -> list[str]:

@@ -57,7 +57,7 @@ def _write(directory: Path) -> str:
 
 
 def _converged(layout: HostLayout, file: str, env: dict[str, str]) -> list[str]:
-    return harness.mismatches(layout, harness.ps(layout, file, **env), EXPECTED)
+    return harness.mismatches(layout, harness.ps(layout, "faults"), EXPECTED)
 
 
 def _traced(layout: HostLayout, tmp_path: Path, file: str, env: dict[str, str]) -> dict[str, list[str]]:
@@ -83,10 +83,12 @@ def _up_killed(layout: HostLayout, file: str, env: dict[str, str], trial: int, a
     else:  # a plain API client: no retry; the next engine's passes converge what was stored
         assert harness.api(layout, "POST", "/v1/projects/up", harness.up_body(file, env)) == b"", where
         harness.wait_dead(pid, "the armed engine to die")
-        pyorch(layout, "engine", "start")
+        harness.restart_engine(layout)
         expected = EXPECTED if "faults" in pyorch(layout, "ls").stdout else []
-        harness.wait_for(lambda: harness.mismatches(layout, harness.ps(layout, file, **env), expected) == [],
-                         f"the engine's passes to converge after {where}")
+        harness.wait_for(lambda: harness.mismatches(layout, harness.ps(layout, "faults"), expected) == [],
+                         f"the engine's passes to converge after {where}",
+                         detail=lambda: (harness.mismatches(layout, harness.ps(layout, "faults"), expected),
+                                         harness.engine_log(layout)))
         pyorch(layout, "-f", file, "up", "-d", **env)
     assert _converged(layout, file, env) == [], where
     wait_http(f"http://127.0.0.1:{env['PORT']}/")
@@ -103,9 +105,10 @@ def _down_killed(layout: HostLayout, file: str, env: dict[str, str], trial: int,
     else:
         assert harness.api(layout, "POST", "/v1/projects/faults/down", {}) == b"", where
         harness.wait_dead(pid, "the armed engine to die")
-        pyorch(layout, "engine", "start")  # its first pass finishes the `down` that was cut short
-        harness.wait_for(lambda: harness.leftovers(layout) == [], f"the engine's pass to finish after {where}")
-        assert harness.ps(layout, file, **env) == []
+        harness.restart_engine(layout)  # its first pass finishes the `down` that was cut short
+        harness.wait_for(lambda: harness.leftovers(layout) == [], f"the engine's pass to finish after {where}",
+                         detail=lambda: (harness.leftovers(layout), harness.engine_log(layout)))
+        assert harness.ps(layout, "faults") == []
 
 
 def test_engine_killed_during_up_and_down(layout: HostLayout, tmp_path: Path) -> None:

@@ -82,6 +82,7 @@ def test_a_repeatable_request_is_sent_again_to_the_next_engine(tmp_path: Path,
     ("POST", "/v1/projects/demo/run", False),
     ("POST", "/v1/projects/demo/rollback", False),
     ("POST", "/v1/images/push", False),
+    ("POST", "/v1/projects/build", True),
 ])
 def test_which_requests_are_repeated(method: str, path: str, expected: bool) -> None:
     assert repeatable(method, path) is expected

@@ -4,6 +4,7 @@ kept out of the published port, and a failing update pauses or rolls back as Swa
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ def test_a_draining_replica_is_off_the_port_and_hidden_from_the_pass(tmp_path: P
     up(h, "busybox:1")
     seen: list[dict[str, Any]] = []
 
-    def draining(ip: str, timeout: float) -> int:  # runs while the old replica drains
+    def draining(ip: str, timeout: float, ports: Collection[int]) -> int:  # runs while the old replica drains
         calls = len(h.runtime.calls)
         h.engine.reconcile_all()
         seen.append({"ip": ip, "backends": list(h.network.backends("demo", "web")),
