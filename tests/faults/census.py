@@ -70,8 +70,11 @@ def take(layout: HostLayout) -> Census:
                     census.busy_cgroups.add(child.name)
     shim = shim_pid(layout)
     if shim:
-        census.shim_children = children_of(shim)
-        census.cgroup_of = {pid: cid for pid in census.shim_children if (cid := _container_cgroup(pid, layout))}
+        children = {pid: _container_cgroup(pid, layout) for pid in children_of(shim)}
+        # A child gone between the listing and the read of its cgroup (a probe's exec that ended)
+        # is no child any more: counted, it made two candidates for the warm process.
+        census.shim_children = {pid for pid, cid in children.items() if cid is not None}
+        census.cgroup_of = {pid: cid for pid, cid in children.items() if cid}
     state = _network_state(layout)
     for name, raw in state.get("networks", {}).items():
         census.networks.add(name)
@@ -123,18 +126,25 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-def _container_cgroup(pid: int, layout: HostLayout) -> str:
-    """The container id of the cgroup ``pid`` is in ("" when in none of this instance's)."""
+def _container_cgroup(pid: int, layout: HostLayout) -> str | None:
+    """The container id of the cgroup ``pid`` is in ("" when in none of this instance's; None
+    when the process is gone)."""
     try:
         lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        if _is_zombie(pid):
+            return None
     except OSError:
-        return ""
+        return None
     marker = f"/{layout.cgroup_parent}/"
     for line in lines:
         path = line.split(":", 2)[-1]
         if marker in path:
             return path.split(marker, 1)[1].split("/", 1)[0]
     return ""
+
+
+def _is_zombie(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 def _has_processes(cgroup: Path) -> bool:
