@@ -23,3 +23,8 @@ class EngineGone(EngineUnavailable):
         message = f"the pyorch engine stopped while it handled {what} (it was killed or crashed)"
         super().__init__(message + (f"; {hint}" if hint else ""))
         self.what = what
+
+
+class DiskFull(PyorchError):
+    """The filesystem of pyorch's state is full: nothing new is taken on until space is freed
+    (what runs keeps running; reads still answer). The message names the filesystem."""

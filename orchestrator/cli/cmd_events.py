@@ -27,7 +27,8 @@ ProjectName = Callable[[argparse.Namespace], str]
 CONTAINER_ACTIONS = {"container-start": "start", "container-die": "die", "container-restart": "restart",
                      "container-stop": "stop", "container-kill": "kill", "container-pause": "pause",
                      "container-unpause": "unpause", "container-remove": "destroy",
-                     "container-unhealthy-restart": "unhealthy-restart", "health_status": "health_status"}
+                     "container-unhealthy-restart": "unhealthy-restart", "health_status": "health_status",
+                     "container-log-dropped": "log-dropped"}
 PROJECT_KINDS = {"revision", "down"}
 DETAIL_NAMES = {"exit_code": "exitCode", "oom_killed": "oomKilled"}  # Docker's attribute names
 

@@ -20,9 +20,17 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
-from orchestrator.engine.api_schema import MAX_BODY_BYTES, RequestRefused, check_body, check_query, route_for
-from orchestrator.errors import PyorchError
+from orchestrator.engine.api_schema import (
+    MAX_BODY_BYTES,
+    NEW_WORK,
+    RequestRefused,
+    check_body,
+    check_query,
+    route_for,
+)
+from orchestrator.errors import DiskFull, PyorchError
 from orchestrator.spec import ComposeError
+from runtime.diskspace import full_message, has_room, is_no_space
 from runtime.errors import RuntimeFailure
 
 log = logging.getLogger("pyorch.api")
@@ -47,6 +55,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     request_queue_size = socket.SOMAXCONN
     routes: Sequence[Routes]
     shutdown_requested: threading.Event
+    state_root: Path | None  # where new work writes: refused while its filesystem is full
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -141,16 +150,37 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True  # the client stalled or left while sending
             return
+        state_root = self.server.state_root
         try:
+            if state_root is not None and route.path in NEW_WORK and not has_room(state_root):
+                raise DiskFull(full_message(state_root))
             self._route(method, parts, query)
-        except (PyorchError, RuntimeFailure) as exc:
-            self.reply(400, {"error": str(exc), "kind": type(exc).__name__,
-                              "compose": isinstance(exc, ComposeError)})
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except DiskFull as exc:
+            self.reply(507, {"error": str(exc), "kind": "DiskFull"})
         except Exception as exc:
-            log.exception("API %s %s", method, self.path)
-            self.reply(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+            if state_root is None or not is_no_space(exc):
+                self._failed(method, exc)
+                return
+            log.warning("API %s %s: %s", method, self.path, exc)
+            self._reply_if_possible(507, {"error": full_message(state_root), "kind": "DiskFull"})
+
+    def _failed(self, method: str, exc: Exception) -> None:
+        """The reply to a route that raised (anything but a full disk)."""
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+            return  # the client went away
+        if isinstance(exc, (PyorchError, RuntimeFailure)):
+            self.reply(400, {"error": str(exc), "kind": type(exc).__name__,
+                             "compose": isinstance(exc, ComposeError)})
+            return
+        log.error("API %s %s", method, self.path, exc_info=exc)
+        self.reply(500, {"error": f"internal error: {type(exc).__name__}: {exc}"})
+
+    def _reply_if_possible(self, status: int, payload: Any) -> None:
+        """A reply, unless the route had begun a stream (its headers are sent: it just ends)."""
+        try:
+            self.reply(status, payload)
+        except OSError:
+            pass
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -187,8 +217,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self.reply(404, {"error": f"no route {method} /{'/'.join(parts)}"})
 
 
-def serve(routes: Sequence[Routes], socket_path: Path) -> None:
-    """Serve ``routes`` (tried in turn) until a shutdown request; the socket is created owner-only (root)."""
+def serve(routes: Sequence[Routes], socket_path: Path, state_root: Path | None = None) -> None:
+    """Serve ``routes`` (tried in turn) until a shutdown request; the socket is created owner-only
+    (root). ``state_root``: requests for new work are refused while its filesystem is full."""
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     socket_path.unlink(missing_ok=True)
     old = os.umask(0o077)
@@ -197,6 +228,7 @@ def serve(routes: Sequence[Routes], socket_path: Path) -> None:
     finally:
         os.umask(old)
     server.routes = routes
+    server.state_root = state_root
     server.shutdown_requested = threading.Event()
     thread = threading.Thread(target=server.serve_forever, name="pyorch-api", daemon=True)
     thread.start()

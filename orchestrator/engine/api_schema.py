@@ -364,6 +364,16 @@ ROUTES = _routes(
 )
 
 
+# Requests that take new work, which writes under the state root (containers, images, layers,
+# revisions): refused up front while its filesystem is full. The others stay open: reads, and
+# what frees space or stops things (down, stop, kill, rm, prune, image and volume removal).
+NEW_WORK = frozenset({
+    "/v1/projects/up", f"{P}/start", f"{P}/scale", f"{P}/run", f"{P}/rollback", f"{P}/sessions/run",
+    f"{P}/copy/extract", "/v1/images/import", "/v1/images/bootstrap", "/v1/images/pull", "/v1/images/load",
+    "/v1/images/build", "/v1/projects/build", "/v1/registry/login",
+})
+
+
 def _matches(route: Route, parts: list[str]) -> int | None:
     """How many literal segments matched (more is a better match), None when it does not match."""
     segments = route.segments

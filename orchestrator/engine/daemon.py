@@ -98,7 +98,7 @@ def main() -> None:
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     (layout.run_root / "engine.pid").write_text(str(os.getpid()))
-    faults.arm_from_env()  # fault-injection tests only (runtime/faults.py)
+    faults.arm_from_env(layout.run_root)  # fault-injection tests only (runtime/faults.py)
     engine = build_engine(layout)
     engine.start()
 
@@ -107,7 +107,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        serve(api_routes(engine), layout.run_root / "engine.sock")
+        serve(api_routes(engine), layout.run_root / "engine.sock", layout.state_root)
     finally:
         engine.shutdown()
         (layout.run_root / "engine.pid").unlink(missing_ok=True)

@@ -185,6 +185,14 @@ class Engine:
         self.observed.touch(cid)
         self.wake(self.observed.project_of(cid) or None)
 
+    def log_dropped(self, event: dict[str, object]) -> None:
+        """The shim's log of a container had to drop output (a full disk) and writes again: an
+        event says how much, beside the line the log itself holds."""
+        cid = str(event.get("id", ""))
+        self.store.record_event(self.observed.project_of(cid) or "", "container-log-dropped",
+                                self.observed.name_of(cid), id=cid, lines=event.get("lines"),
+                                bytes=event.get("bytes"), since=event.get("since"))
+
     def _watch_exits(self) -> None:
         """The shim's exit events: the container is read again and its project passed over. Once
         subscribed, and whenever the stream ends (the shim went away), a resync reads what events
@@ -203,6 +211,8 @@ class Engine:
                     failing = False
                     if event.get("subscribed"):
                         self.queue.resync()
+                    elif event.get("event") == "log-dropped":
+                        self.log_dropped(event)
                     else:
                         self.exited(event)
                 ended = True

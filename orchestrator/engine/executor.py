@@ -25,6 +25,7 @@ from orchestrator.engine.netplan import network_specs
 from orchestrator.engine.network_mode import runtime_network_mode
 from orchestrator.engine.store import Refusal, Store
 from orchestrator.engine.translate import run_config
+from orchestrator.errors import DiskFull
 from orchestrator.planner.model import (
     Action,
     CreateContainer,
@@ -39,6 +40,7 @@ from orchestrator.spec import Project, Service
 from runtime import faults
 from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
+from runtime.diskspace import full_message, is_no_space
 from runtime.errors import ConfigurationError, ContainerNotFound, ContainerStateError, RuntimeFailure
 from runtime.network import NetworkManager
 
@@ -161,8 +163,10 @@ class Executor:
             self.store.record_event(project.name, "error", action.name, message=message, retry=False)
             return message
         except Exception as exc:
+            if is_no_space(exc):  # a person frees space: the message names the filesystem
+                exc = DiskFull(full_message(self.runtime.layout.state_root))
             message = f"{type(action).__name__} {getattr(action, 'name', '')}: {exc}"
-            if not isinstance(exc, RuntimeFailure | ValueError):
+            if not isinstance(exc, RuntimeFailure | ValueError | DiskFull):
                 log.exception("action failed")
             self.store.record_event(project.name, "error", getattr(action, "name", ""), message=message)
             return message
@@ -312,6 +316,20 @@ class Executor:
         for cid, network in freed:
             log.info("released the address of %s on %s (the container is gone)", cid[:12], network)
         self.store.forget_containers_except(known)
+
+    def release_orphaned_addresses(self) -> None:
+        """Free the addresses of containers that no longer exist, while this engine runs: a create
+        that failed releases its addresses, but that release can fail too (a full disk). Safe
+        beside creates under way: a container's record is written before it gets an address,
+        so a holder read first whose record is gone after is gone for good."""
+        holders = self.network.holders()
+        gone = {cid for cid in holders if not self.runtime.exists(cid)}
+        if not gone:
+            return
+        with self.network_lock:
+            freed = self.network.release_unknown(lambda cid: cid not in gone)
+        for cid, network in freed:
+            log.info("released the address of %s on %s (the container is gone)", cid[:12], network)
 
     def attachments_of(self, cid: str) -> list[tuple[str, str]]:
         """(cid, network) for every network the container has an address on: the store's rows and

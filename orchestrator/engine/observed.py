@@ -93,5 +93,11 @@ class ObservedState:
             return None
         return c.project or c.oneoff_project or ""
 
+    def name_of(self, cid: str) -> str:
+        """A container's name as last seen (its short id when it is not known)."""
+        with self._guard:
+            c = self._containers.get(cid)
+        return c.name if c is not None else cid[:12]
+
     def _sorted(self) -> list[Labelled]:
         return [self._containers[cid] for cid in sorted(self._containers)]

@@ -8,13 +8,18 @@ invariant 2) and every revision is kept for rollback.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from runtime.diskspace import is_no_space
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -92,6 +97,19 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+log = logging.getLogger("pyorch.store")
+
+
+@contextmanager
+def _unless_disk_full() -> Iterator[None]:
+    """A write that may be skipped when the disk is full (a copy of what memory holds)."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if not is_no_space(exc):
+            raise
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A container the engine stopped trying to create or restart: its configuration cannot work
@@ -139,29 +157,45 @@ class Store:
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self._new_event = threading.Condition(self._lock)
+        self._dropped_events = 0  # events a full disk had no room for (record_event)
+        self._dropped_since = 0.0
 
     def close(self) -> None:
         self._db.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (the caller holds the lock). A statement that fails (a full disk:
+        SQLITE_FULL) rolls the whole transaction back, so the connection is never left inside a
+        transaction nobody ends: every later write would fail with "cannot start a transaction
+        within a transaction" long after space was freed."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     # --- projects ----------------------------------------------------------------------------------
     def save_revision(self, project: str, working_dir: str, spec: dict[str, Any]) -> int:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            row = self._db.execute("SELECT MAX(revision) FROM revisions WHERE project=?", (project,)).fetchone()
-            revision = (row[0] or 0) + 1
-            now = time.time()
-            self._db.execute(
-                "INSERT INTO revisions VALUES (?,?,?,?)", (project, revision, json.dumps(spec), now)
-            )
-            self._db.execute(
-                "INSERT INTO projects VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
-                "revision=excluded.revision, working_dir=excluded.working_dir, updated_at=excluded.updated_at",
-                (project, revision, working_dir, now),
-            )
-            # An `up` after a `down` that was cut short: the project is desired again, and its
-            # containers left over are converged like any others (kept, recreated or removed).
-            self._db.execute("DELETE FROM teardowns WHERE project=?", (project,))
-            self._db.execute("COMMIT")
+            with self._transaction():
+                row = self._db.execute("SELECT MAX(revision) FROM revisions WHERE project=?", (project,)).fetchone()
+                revision = (row[0] or 0) + 1
+                now = time.time()
+                self._db.execute(
+                    "INSERT INTO revisions VALUES (?,?,?,?)", (project, revision, json.dumps(spec), now)
+                )
+                self._db.execute(
+                    "INSERT INTO projects VALUES (?,?,?,?) ON CONFLICT(name) DO UPDATE SET "
+                    "revision=excluded.revision, working_dir=excluded.working_dir, updated_at=excluded.updated_at",
+                    (project, revision, working_dir, now),
+                )
+                # An `up` after a `down` that was cut short: the project is desired again, and its
+                # containers left over are converged like any others (kept, recreated or removed).
+                self._db.execute("DELETE FROM teardowns WHERE project=?", (project,))
             return revision
 
     def current_spec(self, project: str) -> dict[str, Any] | None:
@@ -185,25 +219,23 @@ class Store:
     def forget_project(self, project: str) -> None:
         """The project is no longer desired; its revisions stay for history."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM projects WHERE name=?", (project,))
-            self._db.execute("DELETE FROM host_ports WHERE project=?", (project,))
-            self._db.execute("DELETE FROM refusals WHERE project=?", (project,))
-            self._db.execute("COMMIT")
+            with self._transaction():
+                self._db.execute("DELETE FROM projects WHERE name=?", (project,))
+                self._db.execute("DELETE FROM host_ports WHERE project=?", (project,))
+                self._db.execute("DELETE FROM refusals WHERE project=?", (project,))
 
     # --- teardowns (`down`'s intent: what a `down` cut short still has to remove) ----------------------
     def begin_teardown(self, teardown: Teardown) -> None:
         """`down`: the project is no longer desired, and its teardown is owed until `end_teardown`
         (one transaction: a crash leaves either the project or the teardown)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT OR REPLACE INTO teardowns VALUES (?,?,?,?)",
-                             (teardown.project, teardown.revision, int(teardown.remove_volumes),
-                              teardown.started_at))
-            self._db.execute("DELETE FROM projects WHERE name=?", (teardown.project,))
-            self._db.execute("DELETE FROM host_ports WHERE project=?", (teardown.project,))
-            self._db.execute("DELETE FROM refusals WHERE project=?", (teardown.project,))
-            self._db.execute("COMMIT")
+            with self._transaction():
+                self._db.execute("INSERT OR REPLACE INTO teardowns VALUES (?,?,?,?)",
+                                 (teardown.project, teardown.revision, int(teardown.remove_volumes),
+                                  teardown.started_at))
+                self._db.execute("DELETE FROM projects WHERE name=?", (teardown.project,))
+                self._db.execute("DELETE FROM host_ports WHERE project=?", (teardown.project,))
+                self._db.execute("DELETE FROM refusals WHERE project=?", (teardown.project,))
 
     def end_teardown(self, project: str) -> None:
         with self._lock:
@@ -248,15 +280,14 @@ class Store:
         """Every row about a container not in ``known`` goes (one removed by a process that died
         between its rows and its bundle)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS known_ids (id TEXT PRIMARY KEY)")
-            self._db.execute("DELETE FROM known_ids")
-            self._db.executemany("INSERT OR IGNORE INTO known_ids VALUES (?)", [(cid,) for cid in known])
-            for table, column in (("containers", "id"), ("attachments", "container_id"), ("health", "container_id"),
-                                  ("restart_history", "container_id"), ("recorded_exits", "container_id")):
-                self._db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM known_ids)")
-            self._db.execute("DELETE FROM known_ids")
-            self._db.execute("COMMIT")
+            with self._transaction():
+                self._db.execute("CREATE TEMP TABLE IF NOT EXISTS known_ids (id TEXT PRIMARY KEY)")
+                self._db.execute("DELETE FROM known_ids")
+                self._db.executemany("INSERT OR IGNORE INTO known_ids VALUES (?)", [(cid,) for cid in known])
+                for table, column in (("containers", "id"), ("attachments", "container_id"), ("health", "container_id"),
+                                      ("restart_history", "container_id"), ("recorded_exits", "container_id")):
+                    self._db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM known_ids)")
+                self._db.execute("DELETE FROM known_ids")
 
     def forget_container(self, container_id: str) -> None:
         with self._lock:
@@ -283,7 +314,9 @@ class Store:
 
     # --- health (kept across engine restarts, as Docker keeps State.Health) ----------------------------
     def save_health(self, container_id: str, started_at: float, state: dict[str, Any]) -> None:
-        with self._lock:
+        """Keep a container's health state for the next engine; on a full disk this copy is
+        skipped (the probes go on from the state in memory, and the next probe writes it)."""
+        with self._lock, _unless_disk_full():
             self._db.execute("INSERT INTO health VALUES (?,?,?) ON CONFLICT(container_id) DO UPDATE SET "
                              "started_at=excluded.started_at, state=excluded.state",
                              (container_id, started_at, json.dumps(state)))
@@ -316,21 +349,23 @@ class Store:
     def record_exit_once(self, project: str, container_id: str, name: str, finished_at: float,
                          exit_code: int | None, oom_killed: bool, unknown: bool = False) -> bool:
         """A `container-die` event the first time an exit is seen, whenever that is (also exits that
-        happened while the engine was down); True when this call recorded it."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            inserted = self._db.execute("INSERT OR IGNORE INTO recorded_exits VALUES (?,?)",
-                                        (container_id, finished_at)).rowcount == 1
-            if inserted:
-                self._db.execute(
-                    "INSERT INTO events (ts, project, kind, subject, detail) VALUES (?,?,?,?,?)",
-                    (time.time(), project, "container-die", name,
-                     json.dumps({"id": container_id, "exit_code": exit_code, "oom_killed": oom_killed,
-                                 "finished_at": finished_at, **({"unknown": True} if unknown else {})})))
-            self._db.execute("COMMIT")
-            if inserted:
+        happened while the engine was down); True when this call recorded it. On a full disk
+        nothing is recorded (False): the exit is still seen at the next pass, recorded then."""
+        recorded = False
+        with self._lock, _unless_disk_full():
+            with self._transaction():
+                inserted = self._db.execute("INSERT OR IGNORE INTO recorded_exits VALUES (?,?)",
+                                            (container_id, finished_at)).rowcount == 1
+                if inserted:
+                    self._db.execute(
+                        "INSERT INTO events (ts, project, kind, subject, detail) VALUES (?,?,?,?,?)",
+                        (time.time(), project, "container-die", name,
+                         json.dumps({"id": container_id, "exit_code": exit_code, "oom_killed": oom_killed,
+                                     "finished_at": finished_at, **({"unknown": True} if unknown else {})})))
+            recorded = inserted  # (committed)
+            if recorded:
                 self._new_event.notify_all()
-            return inserted
+        return recorded
 
     def set_attachment(self, container_id: str, network: str, ip: str) -> None:
         with self._lock:
@@ -368,12 +403,30 @@ class Store:
 
     # --- events --------------------------------------------------------------------------------------
     def record_event(self, project: str, kind: str, subject: str, **detail: Any) -> None:
+        """Append an event. On a full disk the event is counted and dropped, as the shim drops log
+        lines (what happened is still done; only its record is lost), and the first event that
+        fits again is preceded by an `events-dropped` event saying how many and since when."""
         with self._lock:
-            self._db.execute(
-                "INSERT INTO events (ts, project, kind, subject, detail) VALUES (?,?,?,?,?)",
-                (time.time(), project, kind, subject, json.dumps(detail)),
-            )
+            try:
+                if self._dropped_events:
+                    self._insert_event("", "events-dropped", "engine", {
+                        "count": self._dropped_events, "since": self._dropped_since,
+                        "reason": "no space left on device"})
+                    self._dropped_events = 0
+                self._insert_event(project, kind, subject, detail)
+            except sqlite3.OperationalError as exc:
+                if not is_no_space(exc):
+                    raise
+                if not self._dropped_events:
+                    self._dropped_since = time.time()
+                    log.warning("events dropped while the disk is full: %s", exc)
+                self._dropped_events += 1
+                return
             self._new_event.notify_all()
+
+    def _insert_event(self, project: str, kind: str, subject: str, detail: dict[str, Any]) -> None:
+        self._db.execute("INSERT INTO events (ts, project, kind, subject, detail) VALUES (?,?,?,?,?)",
+                         (time.time(), project, kind, subject, json.dumps(detail)))
 
     def events_since(self, after_id: int, project: str | None = None, limit: int = 500,
                      since: float | None = None) -> list[Event]:

@@ -569,6 +569,10 @@ class ContainerRuntime:
         bundle, record = self._load(cid)
         return self._observe(bundle, record)
 
+    def exists(self, cid: str) -> bool:
+        """The container has a record (one being deleted has none: its bundle was renamed first)."""
+        return (self.layout.containers_dir / cid / "container.json").exists()
+
     def containers(self) -> list[ContainerInfo]:
         result = []
         for bundle in sorted(self.layout.containers_dir.iterdir()) if self.layout.containers_dir.exists() else []:

@@ -29,9 +29,9 @@ from typing import Any, TypeVar
 from runtime.container import shim_adopt, shim_exec, spare_cgroup, sync
 from runtime.container import shim_protocol as proto
 from runtime.container.shim_logs import LogFile
-from runtime.container.shim_loop import Loop, Task, Timeout, Wait
+from runtime.container.shim_loop import Loop, Task, Timeout, Wait, say
 from runtime.container.shim_protocol import Op
-from runtime.container.shim_reaper import Reaper, death_of, write_exit_record
+from runtime.container.shim_reaper import Reaper, death_of, exit_record, reserve_exit_record, write_exit_record
 from runtime.container.shim_stdio import Stdio
 from runtime.container.shim_warm import SETUP_TIMEOUT_S, Warm, WarmPool, kill_quietly
 from runtime.container.spec import ContainerSpec
@@ -58,6 +58,7 @@ class Tracked:
     start_time: int = 0
 
 
+UNWRITTEN_RETRY_S = 1.0
 R = TypeVar("R")
 Steps = Generator[Wait, None, R]  # a request's work as a task of the loop, ending with its result
 
@@ -87,6 +88,7 @@ class Shim:
         # PYORCH_WARM=0 turns the warm process off (to measure, or to rule it out).
         self.warm = WarmPool(os.path.join(os.path.dirname(socket_path), "spare-cgroups.json"),
                              keep_warm=os.environ.get("PYORCH_WARM", "1") != "0")
+        self.unwritten: dict[str, Tracked] = {}  # exits kept in memory only (a full disk, no room reserved)
         self.attaching = 0  # creates whose client is placing PID 1 in its cgroups right now
         self.reaper = Reaper(self._exited, held=lambda: self.attaching > 0)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -111,11 +113,23 @@ class Shim:
         self.listener.listen(64)
         self.loop.add(self.listener.fileno(), lambda _events: self._accept())
         self.reaper.reap()
-        self.loop.run(self._idle_wait, self.warm.refill)
+        self.loop.run(self._idle_wait, self._idle)
 
     def _idle_wait(self) -> float:
+        warm = self._warm_wait()
+        if self.unwritten:  # exit records the disk had no room for: tried again every second
+            return UNWRITTEN_RETRY_S if warm < 0 else min(warm, UNWRITTEN_RETRY_S)
+        return warm
+
+    def _warm_wait(self) -> float:
         pending = [t.created_at for t in self.containers.values() if t.status == "created"]
         return self.warm.wait_time(pending + list(self.setting_up.values()))
+
+    def _idle(self) -> None:
+        for t in list(self.unwritten.values()):
+            self._write_exit(t)
+        if self._warm_wait() == 0:
+            self.warm.refill()
 
     def _kill_setup(self, pid: int) -> None:
         """Kill a process being set up, unless it has been reaped already (its pid may be reused)."""
@@ -343,6 +357,7 @@ class Shim:
 
     def _set_up(self, spec: ContainerSpec, early: socket.socket | None,
                 client_attach: Callable[[], Steps[None]] | None) -> Steps[dict[str, Any]]:
+        reserve_exit_record(spec.bundle_dir)  # (a disk full already: its exit is kept in memory if need be)
         log = LogFile(spec.log_path, spec.log)
         stdin_r, stdin_w = os.pipe2(os.O_CLOEXEC) if spec.stdin_open and not spec.tty else (None, None)
         try:
@@ -383,7 +398,7 @@ class Shim:
                 self.warm.drop_spare(warm)
             self.reaper.reap()
             raise
-        stdio = Stdio(self.loop, log, warm.pid)
+        stdio = self._stdio(spec.id, log, warm.pid)
         if report.terminal >= 0:  # its stdio is the pty's slave: the pipes are at their end already
             os.close(warm.out_r)
             os.close(warm.err_r)
@@ -471,13 +486,18 @@ class Shim:
         when it was noticed). Idempotent: a container already watched stays as it is."""
         spec = ContainerSpec.from_dict(request["spec"])
         if spec.id in self.containers:
-            return {"ok": True, "adopted": False, "known": True}
+            known = self.containers[spec.id]
+            if spec.id in self.unwritten:  # its exit record is still owed: try again now
+                self._write_exit(known)
+            return {"ok": True, "adopted": False, "known": True, "exit": known.exit}
         pid, start_time = int(request["pid"]), int(request["pid_start_time"])
         pidfd = shim_adopt.open_pidfd(pid, start_time)
         if pidfd is None:
-            return {"ok": True, "adopted": False,
-                    "exit": write_exit_record(spec.bundle_dir, pid, -1, 0, unknown=True)}
-        stdio = Stdio(self.loop, LogFile(spec.log_path, spec.log), pid)
+            info = exit_record(pid, -1, 0, unknown=True)
+            write_exit_record(spec.bundle_dir, info)
+            return {"ok": True, "adopted": False, "exit": info}
+        reserve_exit_record(spec.bundle_dir)
+        stdio = self._stdio(spec.id, LogFile(spec.log_path, spec.log), pid)
         for fd, stream in shim_adopt.reopen_output(pid):
             stdio.add_source(fd, stream)
         t = Tracked(spec=spec, pid=pid, channel=None, stdio=stdio,
@@ -509,6 +529,7 @@ class Shim:
             self.loop.remove(t.pidfd)
             os.close(t.pidfd)
         self.by_pid.pop(t.pid, None)
+        self.unwritten.pop(cid, None)
         t.stdio.close()
         if t.channel is not None:
             t.channel.close()
@@ -529,15 +550,38 @@ class Shim:
 
     def _record_exit(self, t: Tracked, exit_code: int, sig: int, unknown: bool = False) -> None:
         t.stdio.drain()  # the last output comes before the exit is announced
-        t.exit = write_exit_record(t.spec.bundle_dir, t.pid, exit_code, sig, unknown)
+        t.exit = exit_record(t.pid, exit_code, sig, unknown)
+        self._write_exit(t)
         t.status = "exited"
         self._broadcast({"event": "exit", "id": t.spec.id, "pid": t.pid, **t.exit})
         t.stdio.finish({"exit_code": exit_code})
+
+    def _write_exit(self, t: Tracked) -> None:
+        """exit.json of ``t``; if even its reserved room is gone (a full disk), the exit is kept in
+        memory (LIST and ADOPT answer it) and written once there is room (`_idle`)."""
+        assert t.exit is not None
+        try:
+            write_exit_record(t.spec.bundle_dir, t.exit)
+        except OSError as exc:
+            if t.spec.id not in self.unwritten:
+                say(f"cannot write the exit record of {t.spec.id[:12]} ({exc}); kept, tried again every second")
+            self.unwritten[t.spec.id] = t
+            return
+        if self.unwritten.pop(t.spec.id, None) is not None:
+            say(f"wrote the exit record of {t.spec.id[:12]} it had no room for")
+
+    def _stdio(self, cid: str, log: LogFile, pid: int) -> Stdio:
+        """A container's stdio, whose log tells the engine (an event) when output was dropped."""
+        stdio = Stdio(self.loop, log, pid)
+        stdio.on_log_drops = lambda lines, size, since: self._broadcast(
+            {"event": "log-dropped", "id": cid, "lines": lines, "bytes": size, "since": since})
+        return stdio
 
     def _exec_exited(self, pid: int, exit_code: int) -> None:
         stdio = self.exec_sessions.pop(pid)
         stdio.drain()
         stdio.finish({"exit_code": exit_code})
+
 
 
 def _attach_cgroups(procs_files: list[str], pid: int) -> None:

@@ -6,12 +6,16 @@ SIGKILL of the engine loses no line (conmon's ctr_logging.c plays this part). St
 
 from __future__ import annotations
 
+import errno
 import os
+import time
 
-from runtime.container.logfile import encode_records, rotated_path
+from runtime.container.logfile import encode_records, rotated_path, timestamp
+from runtime.container.shim_loop import say
 from runtime.container.spec import LogSettings
 
 READ_SIZE = 65536
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # a full filesystem, or the user's quota
 
 
 class LogFile:
@@ -22,6 +26,12 @@ class LogFile:
     (``max_files`` 1) is emptied instead. Rotated files are gzipped by a forked child, so the
     shim keeps serving; the next rotation of the same log waits for it. Driver ``none``: nothing
     is written.
+
+    A full disk never stops the shim (conmon and containerd's shim drop log lines, never the
+    container's exit status): output that cannot be written is counted and dropped, whole
+    records only (a write cut short is truncated back), and once a write succeeds again a
+    record on stderr says how much was lost and when; ``take_drops`` hands the count to the
+    shim, which tells the engine (an event).
     """
 
     def __init__(self, path: str, settings: LogSettings) -> None:
@@ -30,8 +40,17 @@ class LogFile:
         self.fd = -1
         self.size = 0
         self.compressor = 0  # pid of the child gzipping this log's newest rotated file
-        if settings.driver != "none":
-            self._open(truncate=False)
+        self.dropped_lines = 0  # output lost to a full disk since the last record that got through
+        self.dropped_bytes = 0
+        self.dropped_since = 0.0
+        self.reported: tuple[int, int, float] | None = None  # drops said in the log, for the shim to announce
+        self.enabled = settings.driver != "none"
+        if self.enabled:
+            try:
+                self._open(truncate=False)
+            except OSError as exc:
+                if exc.errno not in NO_SPACE:
+                    raise  # (no room for the file itself: opened at the first write that fits)
 
     def _open(self, truncate: bool) -> None:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
@@ -39,23 +58,67 @@ class LogFile:
         self.size = os.fstat(self.fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
-        if self.fd < 0:
+        if not self.enabled:
             return
         records = encode_records(stream, data)
+        try:
+            if self.fd < 0:
+                self._open(truncate=False)
+            if self.dropped_lines:
+                self._say_dropped()
+            self._write(records)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE:
+                raise
+            self._drop(records)
+
+    def _drop(self, records: bytes) -> None:
+        if not self.dropped_lines:
+            self.dropped_since = time.time()
+            say(f"log {self.path}: no space left on device; dropping output until there is")
+        self.dropped_lines += max(1, records.count(b"\n"))
+        self.dropped_bytes += len(records)
+
+    def _say_dropped(self) -> None:
+        """Write the record that says what was dropped (raises while there is still no room)."""
+        note = (f"[pyorch] {self.dropped_lines} line(s), {self.dropped_bytes} bytes of output dropped "
+                f"since {timestamp(int(self.dropped_since * 1e9))}: no space left on device")
+        self._write(encode_records("stderr", note.encode() + b"\n"))
+        self.reported = (self.dropped_lines, self.dropped_bytes, self.dropped_since)
+        self.dropped_lines = self.dropped_bytes = 0
+        say(f"log {self.path}: writing again ({note})")
+
+    def take_drops(self) -> tuple[int, int, float] | None:
+        """(lines, bytes, since when) of drops the log has just said, once; None otherwise."""
+        reported, self.reported = self.reported, None
+        return reported
+
+    def _write(self, records: bytes) -> None:
         limit = self.settings.max_size
         while limit and self.size + len(records) > limit:
             fits = records.rfind(b"\n", 0, limit - self.size) + 1  # the whole records that fit
             if fits == 0 and self.size == 0:  # one record larger than a file: it has one to itself
                 fits = records.find(b"\n") + 1
             if fits:
-                os.write(self.fd, records[:fits])
-                self.size += fits
+                self._append(records[:fits])
                 records = records[fits:]
             if records:
                 self._rotate()
         if records:
-            os.write(self.fd, records)
-            self.size += len(records)
+            self._append(records)
+
+    def _append(self, data: bytes) -> None:
+        """All of ``data`` or none of it: a write the disk cut short is truncated back, so the
+        file never holds half a record."""
+        done = 0
+        try:
+            while done < len(data):
+                done += os.write(self.fd, data[done:])
+        except OSError:
+            if done:
+                os.ftruncate(self.fd, self.size)
+            raise
+        self.size += done
 
     def read_size(self) -> int:
         """How much to read from a pipe at once: records well under a file's size, so files stay
@@ -92,6 +155,7 @@ class LogFile:
             self.compressor = 0
 
     def close(self) -> None:
+        self.enabled = False
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
@@ -121,4 +185,9 @@ def _fork_compressor(path: str) -> int:
         os.unlink(path)
         os._exit(0)
     except BaseException:
+        try:
+            os.unlink(path + ".gz.tmp")  # a full disk: the plain file stays, nothing half-written
+        except OSError:
+            pass
         os._exit(1)
+

@@ -8,9 +8,11 @@ Standard library only.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import signal
+import sys
 import time
 from collections.abc import Callable, Generator
 
@@ -125,9 +127,29 @@ class Loop:
             events = self._poller.poll(self._poll_timeout(timeout()))
             if not events:
                 if not self._expire():
-                    idle()
+                    _survive_full_disk(lambda _mask: idle(), 0)
                 continue
             for fd, mask in events:
                 handler = self._handlers.get(fd)
                 if handler is not None:  # an earlier handler of this round may have removed it
-                    handler(mask)
+                    _survive_full_disk(handler, mask)
+
+
+def _survive_full_disk(step: Handler, mask: int) -> None:
+    """Run one handler; a full disk it ran into ends that step, never the shim (every container's
+    exit status and output go through it). The parts that write (logs, exit records) handle it
+    themselves; this is for a write elsewhere (its own log, a spare cgroup's record)."""
+    try:
+        step(mask)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        say(f"{exc} (the step that ran into it is given up)")
+
+
+def say(message: str) -> None:
+    """A line in the shim's own log (its stderr), which may be on the full disk too."""
+    try:
+        print(f"pyorch-shim: {message}", file=sys.stderr, flush=True)
+    except OSError:
+        pass

@@ -6,6 +6,7 @@ process that forked them exits (conmon's ctr_exit.c plays this part). Standard l
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -13,6 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 UNCLAIMED_KEPT = 256
+# An exit record's room, taken when the container is created: a full disk never costs a
+# container its exit status (the record is written into it in place, then renamed).
+RESERVE_NAME = "exit.reserve"
+RESERVE_BYTES = 512
 
 
 class Reaper:
@@ -71,19 +76,69 @@ class Reaper:
         return True, info
 
 
-def write_exit_record(bundle_dir: str, pid: int, exit_code: int, signal: int, unknown: bool = False) -> dict[str, Any]:
-    """exit.json in the container's bundle (written whole, then renamed into place); ``pid`` says
-    which run of the container it is about (a restart keeps the bundle). ``unknown``: the exit
-    was not seen (no shim was there), so its status is unknown and its time is when it was noticed."""
+def exit_record(pid: int, exit_code: int, signal: int, unknown: bool = False) -> dict[str, Any]:
+    """What exit.json says: ``pid`` says which run of the container it is about (a restart keeps
+    the bundle). ``unknown``: the exit was not seen (no shim was there), so its status is unknown
+    and its time is when it was noticed."""
     info: dict[str, Any] = {"exit_code": exit_code, "signal": signal, "finished_at": time.time(), "pid": pid}
     if unknown:
         info["unknown"] = True
+    return info
+
+
+def write_exit_record(bundle_dir: str, info: dict[str, Any]) -> None:
+    """exit.json in the container's bundle, written whole then renamed into place; on a full
+    disk, into the room reserved for it (`reserve_exit_record`). Raises when neither works."""
     path = os.path.join(bundle_dir, "exit.json")
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(info, f)
+    data = json.dumps(info).encode()
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        _unlink(tmp)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or len(data) > RESERVE_BYTES:
+            raise
+        reserve = os.path.join(bundle_dir, RESERVE_NAME)
+        try:
+            fd = os.open(reserve, os.O_WRONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise exc from None
+        try:
+            os.pwrite(fd, data.ljust(RESERVE_BYTES), 0)  # JSON allows the trailing blanks
+        finally:
+            os.close(fd)
+        os.replace(reserve, path)
+        return
     os.replace(tmp, path)
-    return info
+
+
+def reserve_exit_record(bundle_dir: str) -> bool:
+    """Take the room of the container's next exit record now (False: the disk is full already)."""
+    path = os.path.join(bundle_dir, RESERVE_NAME)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return False
+        raise
+    try:
+        if os.fstat(fd).st_size < RESERVE_BYTES:
+            os.pwrite(fd, b" " * RESERVE_BYTES, 0)
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return False
+        raise
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def death_of(pid: int) -> str:

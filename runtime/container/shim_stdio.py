@@ -17,6 +17,7 @@ import select
 import signal
 import struct
 import termios
+from collections.abc import Callable
 from typing import Any
 
 from runtime.container import session as kinds
@@ -44,6 +45,8 @@ class Stdio:
         self.sessions: list[Session] = []
         self.paused = False
         self.finished = False
+        # (lines, bytes, since) of output a full disk made the log drop, once the log said so
+        self.on_log_drops: Callable[[int, int, float], None] | None = None
 
     # --- setup -------------------------------------------------------------------------------------
     def add_source(self, fd: int, stream: str) -> None:
@@ -87,6 +90,9 @@ class Stdio:
         kind = self.sources[fd]
         if self.log is not None:
             self.log.write("stdout" if kind == kinds.STDOUT else "stderr", data)
+            drops = self.log.take_drops()
+            if drops is not None and self.on_log_drops is not None:
+                self.on_log_drops(*drops)
         for session in list(self.sessions):
             session.send(kind, data)
         if not self.paused and any(s.queued() > HIGH_WATER for s in self.sessions):

@@ -11,14 +11,13 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import sys
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from runtime.container import child, spare_cgroup, sync
-from runtime.container.shim_loop import Wait
+from runtime.container.shim_loop import Wait, say
 from runtime.container.spec import ContainerSpec
 
 SETUP_TIMEOUT_S = 30.0
@@ -127,7 +126,7 @@ class WarmPool:
         try:
             self.warm = fork_process()
         except Exception as exc:
-            print(f"pyorch-shim: cannot keep a process warm: {exc}", file=sys.stderr, flush=True)
+            say(f"cannot keep a process warm: {exc}")
             self.retry_at = time.monotonic() + RETRY_AFTER_S
             return
         self._place_spare(self.warm)
@@ -200,7 +199,7 @@ class WarmPool:
             warm.spare_dirs = made
             spare_cgroup.note(self.spare_record, made)
         except OSError as exc:
-            print(f"pyorch-shim: no spare cgroups from now on: {exc}", file=sys.stderr, flush=True)
+            say(f"no spare cgroups from now on: {exc}")
             self.spares_off = True
             warm.spare_dirs = made
             self.warm = None
@@ -227,3 +226,4 @@ def kill_quietly(pid: int) -> None:
     except OSError as exc:
         if exc.errno != errno.ESRCH:
             raise
+

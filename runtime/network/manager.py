@@ -252,6 +252,10 @@ class NetworkManager:
         return sorted(name for name, raw in self.state.read()["networks"].items()
                       if container_id in raw["allocations"].values())
 
+    def holders(self) -> set[str]:
+        """The ids of every container that holds an address on some network."""
+        return {cid for raw in self.state.read()["networks"].values() for cid in raw["allocations"].values()}
+
     def release_unknown(self, known: Callable[[str], bool]) -> list[tuple[str, str]]:
         """Free every address held by a container for which ``known(id)`` is False (one removed by
         a process that died before it released them), and delete its veth if one is left;

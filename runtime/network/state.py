@@ -25,7 +25,11 @@ class StateFile:
             state = self.read()
             yield state
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+            try:
+                tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+            except OSError:
+                tmp.unlink(missing_ok=True)  # a full disk: the state stays as it was, no half file
+                raise
             os.replace(tmp, self.path)
 
     def read(self) -> dict[str, Any]:

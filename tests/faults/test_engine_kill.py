@@ -22,70 +22,26 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.faults import harness
+from tests.faults import harness, scenario
 from tests.faults.census import integrity
 from tests.helpers import REPO, env_for, free_port, pyorch, wait_http
 
 pytestmark = [pytest.mark.root, pytest.mark.faults]
 
-PROJECT = """
-name: faults
-services:
-  db:
-    image: pyorch.local/busybox:latest
-    command: ["sleep", "1000"]
-  web:
-    image: pyorch.local/busybox:latest
-    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www"]
-    ports: ["127.0.0.1:${PORT}:80"]
-    depends_on: [db]
-    restart: always
-    deploy: {replicas: 2}
-  worker:
-    image: pyorch.local/busybox:latest
-    command: ["sleep", "1000"]
-    networks: [default, back]
-networks:
-  back: {}
-"""
-# Replicas per service. Not their names: a kill before a replica's record exists leaves nothing
-# that names it, so the next engine creates it with Compose's next number (the highest + 1): when
-# web-2's create got further than web-1's, web-2 and web-3 run. A DEAD container (its record was
-# written) is replaced under its own number.
-EXPECTED = Counter({"db": 1, "web": 2, "worker": 1})
-
-
-def _write(directory: Path) -> str:
-    path = directory / "compose.yaml"
-    path.write_text(PROJECT)
-    return str(path)
-
-
 def _converged(layout: HostLayout, file: str, env: dict[str, str]) -> list[str]:
-    return _differences(layout, EXPECTED)
-
-
-def _differences(layout: HostLayout, expected: Counter[str]) -> list[str]:
-    """How the project differs from ``expected`` replicas per service, each running once, every
-    trace of them in the kernel accounted for (empty when it matches)."""
-    rows = harness.ps(layout, "faults")
-    problems = harness.mismatches(layout, rows, None)
-    services = Counter(str(r["service"]) for r in rows)
-    if services != expected:
-        problems.append(f"replicas {dict(services)} ({sorted(r['name'] for r in rows)}), expected {dict(expected)}")
-    return problems
+    return scenario.differences(layout, scenario.EXPECTED)
 
 
 def _traced(layout: HostLayout, tmp_path: Path, file: str, env: dict[str, str]) -> dict[str, list[str]]:
     """The crash points of `up` and of `down` of PROJECT, counted with a traced engine (a run that
     must leave the same as any other: converged after `up`, nothing after `down`)."""
     found = {}
-    for scenario, args in (("up", ("up", "-d")), ("down", ("down",))):
-        trace = tmp_path / f"{scenario}.trace"
+    for verb, args in (("up", ("up", "-d")), ("down", ("down",))):
+        trace = tmp_path / f"{verb}.trace"
         harness.restart_engine(layout, PYORCH_CRASH_TRACE=str(trace))
         pyorch(layout, "-f", file, *args, **env)
-        found[scenario] = trace.read_text().splitlines()
-        assert (_converged(layout, file, env) if scenario == "up" else harness.leftovers(layout)) == []
+        found[verb] = trace.read_text().splitlines()
+        assert (_converged(layout, file, env) if verb == "up" else harness.leftovers(layout)) == []
     return found
 
 
@@ -100,10 +56,10 @@ def _up_killed(layout: HostLayout, file: str, env: dict[str, str], trial: int, a
         assert harness.api(layout, "POST", "/v1/projects/up", harness.up_body(file, env)) == b"", where
         harness.wait_dead(pid, "the armed engine to die")
         harness.restart_engine(layout)
-        expected = EXPECTED if "faults" in pyorch(layout, "ls").stdout else Counter()
-        harness.wait_for(lambda: _differences(layout, expected) == [],
+        expected = scenario.EXPECTED if "faults" in pyorch(layout, "ls").stdout else Counter()
+        harness.wait_for(lambda: scenario.differences(layout, expected) == [],
                          f"the engine's passes to converge after {where}",
-                         detail=lambda: (_differences(layout, expected), harness.engine_log(layout)))
+                         detail=lambda: (scenario.differences(layout, expected), harness.engine_log(layout)))
         pyorch(layout, "-f", file, "up", "-d", **env)
     assert _converged(layout, file, env) == [], where
     wait_http(f"http://127.0.0.1:{env['PORT']}/")
@@ -128,7 +84,7 @@ def _down_killed(layout: HostLayout, file: str, env: dict[str, str], trial: int,
 
 def test_engine_killed_during_up_and_down(layout: HostLayout, tmp_path: Path) -> None:
     """Ten seeded crash points of `up`, each followed by a `down` killed at one of ten of its own."""
-    file, port = _write(tmp_path), free_port()
+    file, port = scenario.write(tmp_path), free_port()
     env = {"PORT": str(port)}
     pyorch(layout, "image", "bootstrap")
     try:
@@ -149,7 +105,7 @@ def test_engine_killed_during_up_and_down(layout: HostLayout, tmp_path: Path) ->
 def test_engine_killed_at_random_times_during_up(layout: HostLayout, tmp_path: Path) -> None:
     """Not at a crash point but at a random time: inside a step (a half-written file, a netlink
     request in flight), which the points, placed between steps, do not reach."""
-    file, port = _write(tmp_path), free_port()
+    file, port = scenario.write(tmp_path), free_port()
     env = {"PORT": str(port)}
     pyorch(layout, "image", "bootstrap")
     rng = random.Random("random-time kills")

@@ -177,6 +177,9 @@ class FakeRuntime:
         self.reads += 1
         return [c.info() for c in list(self.store.values())]
 
+    def exists(self, cid: str) -> bool:
+        return cid in self.store
+
     def inspect(self, cid: str) -> ContainerInfo:
         self.inspects += 1
         return self._get(cid).info()
@@ -253,6 +256,9 @@ class FakeNetwork:
 
     def networks_of(self, container_id: str) -> list[str]:
         return sorted(network for cid, network in self.addresses if cid == container_id)
+
+    def holders(self) -> set[str]:
+        return {cid for cid, _ in self.addresses}
 
     def release_unknown(self, known: Callable[[str], bool]) -> list[tuple[str, str]]:
         freed = [key for key in self.addresses if not known(key[0])]
