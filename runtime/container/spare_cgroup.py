@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import time
 from dataclasses import dataclass
 
 
@@ -78,16 +80,41 @@ def forget(record: str) -> None:
         os.unlink(record)
 
 
-def sweep(record: str) -> None:
-    """Remove the spare a previous shim left unclaimed (empty by now: its process went with it)."""
+def sweep(record: str, deadline_s: float = 2.0) -> None:
+    """Remove the spare a previous shim left unclaimed. Its warm process dies with that shim, but
+    not at once: a shim started right after a SIGKILL finds it still there (a new shim is started
+    as soon as the engine notices the death), so it is killed here and waited for; only a spare
+    still held after ``deadline_s`` stays listed (for the next shim)."""
     try:
         with open(record) as f:
             directories = json.load(f)
     except (OSError, ValueError):
         directories = []
-    if isinstance(directories, list):
-        remove([d for d in directories if isinstance(d, str)])
-    forget(record)
+    left = [d for d in directories if isinstance(d, str)] if isinstance(directories, list) else []
+    deadline = time.monotonic() + deadline_s
+    while left:
+        left = remove(left)
+        if not left or time.monotonic() > deadline:
+            break
+        for path in left:
+            _kill_members(path)
+        time.sleep(0.01)
+    if left:
+        note(record, left)
+    else:
+        forget(record)
+
+
+def _kill_members(cgroup: str) -> None:
+    """SIGKILL every process in ``cgroup`` (a dead shim's warm process: nobody's container)."""
+    try:
+        with open(os.path.join(cgroup, "cgroup.procs")) as f:
+            pids = [int(line) for line in f if line.strip()]
+    except (OSError, ValueError):
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _copy(source: str, target: str) -> None:
