@@ -100,7 +100,8 @@ def test_engine_killed_during_a_rolling_update_under_requests(layout: HostLayout
                 harness.wait_dead(pid, f"the armed engine to die ({where})", deadline_s=120)
                 pyorch(layout, "-f", file, "rollout", "status", "--wait", **env)  # a new engine resumes it
                 assert hammer.failures[failed_before:] == [], where
-                assert _settled(layout, file, env, version) == [], where
+                assert _settled(layout, file, env, version) == [], (where, _rollout(layout, file, env),
+                                                                    harness.engine_log(layout, 60))
                 record = _rollout(layout, file, env)
                 assert (record["kind"], record["status"], record["failed"]) == ("update", "completed", 0), (where,
                                                                                                            record)
