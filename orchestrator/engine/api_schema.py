@@ -368,7 +368,7 @@ ROUTES = _routes(
 # revisions): refused up front while its filesystem is full. The others stay open: reads, and
 # what frees space or stops things (down, stop, kill, rm, prune, image and volume removal).
 NEW_WORK = frozenset({
-    "/v1/projects/up", f"{P}/start", f"{P}/scale", f"{P}/run", f"{P}/rollback", f"{P}/sessions/run",
+    "/v1/projects/up", f"{P}/start", f"{P}/restart", f"{P}/scale", f"{P}/run", f"{P}/rollback", f"{P}/sessions/run",
     f"{P}/copy/extract", "/v1/images/import", "/v1/images/bootstrap", "/v1/images/pull", "/v1/images/load",
     "/v1/images/build", "/v1/projects/build", "/v1/registry/login",
 })
