@@ -417,6 +417,8 @@ class ContainerRuntime:
     def stop(self, cid: str, timeout: float | None = None) -> ContainerInfo:
         """Stop signal, then SIGKILL to the whole cgroup after the grace period."""
         bundle, record = self._load(cid)
+        if not record.pid:
+            return self.inspect(cid)  # a create cut short before its PID 1: no process to stop
         if (bundle / "paused").exists():
             self._thaw(bundle, cid)  # a frozen process cannot act on its stop signal
         grace = record.stop_grace_period if timeout is None else timeout
@@ -834,6 +836,8 @@ def _cgroup_resources_from_spec_file(bundle: Path) -> CgroupResources:
 
 def _wait_exit(record: ContainerRecord, timeout: float) -> bool:
     """Wait for a process that is not our child, without polling: a pidfd turns readable on exit."""
+    if not record.pid:
+        return True  # it never had one (pidfd_open(0) is EINVAL)
     try:
         fd = os.pidfd_open(record.pid)
     except ProcessLookupError:
