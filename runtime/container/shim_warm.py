@@ -195,9 +195,8 @@ class WarmPool:
             return
         made: list[str] = []
         try:
-            warm.spare_id = spare_cgroup.place(self.spare_config, warm.pid, made)
+            warm.spare_id = spare_cgroup.place(self.spare_config, warm.pid, made, self.spare_record)
             warm.spare_dirs = made
-            spare_cgroup.note(self.spare_record, made)
         except OSError as exc:
             say(f"no spare cgroups from now on: {exc}")
             self.spares_off = True

@@ -32,11 +32,13 @@ class SpareConfig:
         return cls(tuple(parents), cpuset if isinstance(cpuset, str) else None)
 
 
-def place(config: SpareConfig, pid: int, made: list[str]) -> str:
+def place(config: SpareConfig, pid: int, made: list[str], record: str) -> str:
     """Make the cgroups of a future container and move ``pid`` in; returns the id. ``made``
     collects the directories as they are made, so a caller can remove them after a failure (once
-    ``pid`` is gone: a cgroup holding a process cannot be removed)."""
+    ``pid`` is gone: a cgroup holding a process cannot be removed). They are noted in ``record``
+    before the first is made: a shim killed half way leaves them for the next one to sweep."""
     cid = os.urandom(32).hex()
+    note(record, [os.path.join(parent, cid) for parent in config.parents])
     for parent in config.parents:
         path = os.path.join(parent, cid)
         os.mkdir(path)
