@@ -262,7 +262,7 @@ def measure_compose_v2(docker: PrivateDocker, binary: Path, replicas: int, phase
 
     try:
         started = time.monotonic()
-        peer_run([*cli, "up", "-d"], docker.env)
+        peer_run([*cli, "up", "-d"], docker.env, timeout=1800)  # 400 replicas took over 300 s at load 34
         result["up_s"] = time.monotonic() - started
         deadline = time.monotonic() + 900
         while (count := up_running()) < replicas:
