@@ -227,7 +227,7 @@ class PrivateDocker:
     """Debian's dockerd from a temporary data root on its own socket (no iptables rules, no default
     bridge), with the bench's images loaded; shared by Compose v2 and docker-compose v1."""
 
-    def __init__(self, work: Path, images_tar: Path, pool_prefix: int = 24) -> None:
+    def __init__(self, work: Path, images_tar: Path, pool_prefix: int = 24, pool: str = DOCKER_POOL) -> None:
         for binary in ("dockerd", "/usr/bin/docker"):
             if shutil.which(binary) is None:
                 raise Skip(f"{binary} is not installed")
@@ -239,7 +239,7 @@ class PrivateDocker:
         self.daemon = subprocess.Popen(
             ["dockerd", "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
              "--pidfile", str(self.root / "docker.pid"), "-H", f"unix://{self.sock}", "--iptables=false",
-             "--ip-masq=false", "--bridge=none", "--default-address-pool", f"base={DOCKER_POOL},size={pool_prefix}",
+             "--ip-masq=false", "--bridge=none", "--default-address-pool", f"base={pool},size={pool_prefix}",
              "--log-level=warn"],
             stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.monotonic() + 60

@@ -1,5 +1,5 @@
 """Compose's `up` and `restart` semantics through the CLI on the real engine: a rebuilt image under
-the same tag recreates at the next `up` (its `network_mode: service:` joiner with it, its
+the same tag recreates at the next `up` (and `up --build` at once; its `network_mode: service:` joiner with it, its
 `depends_on.restart` dependant stopped and started again), `up` starts killed containers and runs
 a one-shot again, `restart` takes restart-dependants along, unknown service names are refused,
 `ps -a` shows no ports of exited containers, and an orphan's published port goes with `down`."""
@@ -111,8 +111,12 @@ def test_up_and_restart_as_compose(layout: HostLayout, tmp_path: Path) -> None:
         assert rebuilt["app"]["status"] == "running"
         cli("up", "-d", "--no-recreate", REL="2")
         assert rows()["db"]["id"] == rebuilt["db"]["id"]
+        # up --build: rebuilt in the same call, and what runs the old image is recreated
+        cli("up", "-d", "--build", REL="3")
+        assert rows()["db"]["id"] != rebuilt["db"]["id"]
+        assert http_get(f"http://127.0.0.1:{web}/")[1].strip() == "3"
 
-        cli("down", "-v", REL="2")
+        cli("down", "-v", REL="3")
         tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
         assert layout.nft_table not in tables  # no rule left for the orphan's port either
     finally:
