@@ -20,8 +20,9 @@ so that `config --no-normalize` can print the project without it, as Compose doe
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,22 +115,39 @@ def _environment(name: str, service: dict[str, Any], environment: Mapping[str, s
                 raise ComposeError(f"env file {path} not found", locate(("services", name, "env_file", index)))
             continue
         fmt = entry.get("format") or ""
+        where = ("services", name, "env_file", index)
         if fmt == "raw":
-            read_raw_env(path, lookup, values)
+            with _located(locate, where):
+                read_raw_env(path, lookup, values)
         elif fmt in ("", ".env"):
-            read_env_file(path, lookup, values)
+            with _located(locate, where):
+                read_env_file(path, lookup, values)
         else:
-            raise ComposeError(f"unsupported env_file format {fmt!r}", locate(("services", name, "env_file", index)))
+            raise ComposeError(f"unsupported env_file format {fmt!r}", locate(where))
     return {**values, **own}
+
+
+@contextlib.contextmanager
+def _located(locate: Locate, where: tuple[str | int, ...]) -> Iterator[None]:
+    """Reading a file the Compose file names: an error that has no place of its own (the path is a
+    directory, say) is reported where the Compose file names it."""
+    try:
+        yield
+    except ComposeError as exc:
+        if exc.location is not None:
+            raise
+        raise type(exc)(exc.message, locate(where)) from None
 
 
 def _labels(name: str, service: dict[str, Any], locate: Locate) -> dict[str, str]:
     labels: dict[str, str] = {}
     for index, file in enumerate(service.get("label_file") or []):
         path = Path(file)
-        if not path.exists():
-            raise ComposeError(f"label file {path} not found", locate(("services", name, "label_file", index)))
-        read_env_file(path, labels.get, labels)
+        where = ("services", name, "label_file", index)
+        if not file or not path.exists():
+            raise ComposeError(f"label file {file} not found", locate(where))
+        with _located(locate, where):
+            read_env_file(path, labels.get, labels)
     return {**labels, **(service.get("labels") or {})}
 
 

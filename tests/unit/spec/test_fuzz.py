@@ -51,7 +51,7 @@ awkward_text = st.lists(st.sampled_from(["a", " ", "\n", "\t", "\r", "\x85", "\u
                                          "\x9f", "\U0001f600", "'", '"', "#", ": ", "-"]), max_size=6).map("".join)
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12), awkward_text,
+    st.text(max_size=12), awkward_text, st.dates(), st.datetimes(), st.binary(max_size=6),
     st.sampled_from(["8080:80", "no", "1m", "512m", "${SET}", "${UNSET:-x}", "$$", "a=b", "./x:/y:ro", "CMD",
                      "service_healthy", "on-failure:2", "tcp", "/data", "host", "0.5", 0, 0.0, -0.0, "0", "-0"]),
 )
@@ -110,7 +110,9 @@ def test_arbitrary_text(text: str) -> None:
 @FUZZ
 @given(st.lists(st.sampled_from(["services:", "\n  web:", "\n    image: x", "\n    ports: [80]", " &a", " *a",
                                  "\n    <<: *a", " !reset", " !override", "\n---\n", " {", "}", " [", "]", ":",
-                                 "\n  - ", "'", '"', "\t", "#", " ${SET}", "\n    environment:", " A=1", "\n"]),
+                                 "\n  - ", "'", '"', "\t", "#", " ${SET}", "\n    environment:", " A=1", "\n",
+                                 " 2024-01-31", " 2024-1-2 3:4:5", " !!binary aGk=", " !!binary a", " !!timestamp",
+                                 " .inf", " !!float", " !!int", "\nx-a:"]),
                 max_size=30))
 def test_yaml_fragments(parts: list[str]) -> None:
     _load_text("".join(parts))
