@@ -1,6 +1,7 @@
 """`up` as Compose's: a tag moved by a pull or a build recreates (the loop alone does not), `up
 --no-recreate` keeps containers for good, stopped and killed containers are started and a one-shot
-runs again, `depends_on.restart` and `network_mode: service:X` follow their dependency's recreation."""
+runs again, `depends_on.restart` and `network_mode: service:X`/`container:X` follow their dependency's
+recreation."""
 
 from __future__ import annotations
 
@@ -158,3 +159,27 @@ def test_up_wait_fails_on_a_leaf_one_shot_as_compose_does(tmp_path: Path) -> Non
     h.runtime.exits["busybox"] = 0
     h.engine.ops.up(h.project(WEB), UpOptions())
     assert h.engine.ops.readiness("demo", [])["state"] == "failed"  # docker/compose#11774
+
+
+JOINER = """
+name: demo
+services:
+  db:
+    image: db
+    restart: always
+  peek:
+    image: peek
+    network_mode: "container:demo-db-1"
+    restart: always
+"""
+
+
+def test_a_container_mode_joiner_is_recreated_with_the_project_container_it_joined(tmp_path: Path) -> None:
+    h = build(tmp_path)
+    h.engine.ops.up(h.project(JOINER), UpOptions())
+    joiner = h.runtime.by_name("demo-peek-1").id
+    h.engine.ops.up(h.project(JOINER), UpOptions())
+    assert h.runtime.by_name("demo-peek-1").id == joiner  # nothing changed: nothing recreated
+    h.engine.ops.up(h.project(JOINER.replace("image: db", "image: db2")), UpOptions())
+    assert h.runtime.by_name("demo-peek-1").id != joiner  # its namespace was the old db container's
+    assert sorted(h.runtime.names("running")) == ["demo-db-1", "demo-peek-1"]
