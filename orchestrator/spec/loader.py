@@ -188,6 +188,8 @@ class ProjectLoader:
             raise SchemaError("empty compose file", Location(source.file, 1, 1))
         file_name, name_at = self._name_from_files(raw_docs, environment)
         named_by_file = file_name is not None and not opts.project_name and not environment.get("COMPOSE_PROJECT_NAME")
+        if named_by_file and not file_name:  # `name: ${UNSET}`; a literal `name: ""` counts as no name
+            raise ProjectNameError("project name must not be empty", name_at)
         try:
             name = discovery.choose_project_name(opts.project_name, environment, file_name, project_dir)
         except ProjectNameError as exc:
@@ -224,7 +226,7 @@ class ProjectLoader:
         """Top-level `name:` of the last file that sets it, interpolated on its own, and where it is."""
         name, where = None, None
         for data, _, source in docs:
-            if isinstance(data, dict) and isinstance(data.get("name"), str):
+            if isinstance(data, dict) and isinstance(data.get("name"), str) and data["name"]:
                 where = source.locate(("name",))
                 try:
                     name = Substitution(environment).expand(data["name"])
