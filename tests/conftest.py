@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +24,15 @@ from runtime.image.bootstrap import ensure_base_images
 from runtime.layout import HostLayout
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A suite started in the background of a script has SIGINT ignored (a shell ignores it for
+    its `&` jobs), and every CLI a test starts inherits an ignored signal: the tests that press
+    Ctrl-C (attached `up`, `events`, `stats`) failed, and the attached `up` they left running
+    started its engine again after the teardown. A handled SIGINT is the default again in children."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

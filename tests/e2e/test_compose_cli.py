@@ -174,10 +174,15 @@ services:
         proc = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "-f", looping, "up"],
                                 cwd=REPO, env=env_for(layout), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
-        wait_until(lambda: [r["status"] for r in rows(layout, looping)] == ["running"], "the looping service")
-        time.sleep(1)
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
+        try:
+            wait_until(lambda: [r["status"] for r in rows(layout, looping)] == ["running"], "the looping service")
+            time.sleep(1)
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:  # left running, it would start its engine again after the teardown
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
         assert proc.returncode == 130, stderr
         assert "Gracefully stopping" in stderr and "looping" in stdout
         assert [r["status"] for r in rows(layout, looping)] == ["exited"]
