@@ -157,3 +157,23 @@ def test_stop_settles_an_exit_no_shim_saw(rt: ContainerRuntime, monkeypatch: pyt
     assert (stopped.exit_code, stopped.exit_unknown) in ((137, False), (-1, True)), stopped
     assert record["exit_code"] == stopped.exit_code
     rt.remove(info.id)
+
+
+def test_stop_of_a_container_whose_create_was_cut_before_its_pid_was_recorded(rt: ContainerRuntime) -> None:
+    """An engine killed in a create after the record was written and before its pid was (the
+    fault point `create.record`) leaves a record with no pid; `down` stops every container, and
+    stop asked the kernel for a pidfd of pid 0 (EINVAL): the down failed with a traceback
+    (tests/faults/test_engine_kill.py). There is no run to stop or settle."""
+    from runtime.container.runconfig import RunConfig
+    from runtime.container.state import load_record, save_record
+
+    info = rt.create(RunConfig(name="cut", image="pyorch.local/busybox:latest", command=["true"]))
+    rt.shim.forget(info.id)  # its PID 1 goes, as it would with the engine that made it
+    bundle = rt.layout.containers_dir / info.id
+    record = load_record(bundle)
+    assert record is not None
+    record.pid, record.pid_start_time = 0, 0
+    save_record(bundle, record)
+    stopped = rt.stop(info.id, timeout=1)
+    assert stopped.status != "running" and not (bundle / "exit.json").exists(), stopped
+    rt.remove(info.id, force=True)
