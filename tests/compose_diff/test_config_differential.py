@@ -65,13 +65,26 @@ def test_listings_match_compose(case: Case) -> None:
     p.read_text(errors="replace") for p in c.directory.rglob("*.y*ml"))], ids=lambda c: c.name)
 def test_variables_match_compose(case: Case) -> None:
     """`--variables`: the same names, the same required ones (a variable used with two defaults
-    gets either in Compose, by Go map order, so defaults are not compared)."""
+    gets either in Compose, by Go map order, so defaults are not compared; so does one used both
+    with `?` and without, whose `Required` is compared only for the other variables: Compose said
+    True for SET_VAR of interpolation-forms about once in 60 runs)."""
     reference.require()
     ours, theirs = harness.run_both(case, [*case.args, "config", "--variables", "--format", "json"])
     assert ours.code == 0 and theirs.code == 0, f"{ours.stderr} / {theirs.stderr}"
     mine, compose = json.loads(ours.stdout), json.loads(theirs.stdout)
     assert sorted(mine) == sorted(compose)
-    assert {k: v["Required"] for k, v in mine.items()} == {k: v["Required"] for k, v in compose.items()}
+    either = _required_in_some_uses_only(case)
+    assert ({k: v["Required"] for k, v in mine.items() if k not in either}
+            == {k: v["Required"] for k, v in compose.items() if k not in either})
+
+
+def _required_in_some_uses_only(case: Case) -> set[str]:
+    """Variables the case's files use both as `${X?…}`/`${X:?…}` and otherwise."""
+    forms: dict[str, set[bool]] = {}
+    for path in case.directory.rglob("*.y*ml"):
+        for match in re.finditer(r"\$\{(\w+)(:?\?)?", path.read_text(errors="replace")):
+            forms.setdefault(match.group(1), set()).add(match.group(2) is not None)
+    return {name for name, seen in forms.items() if len(seen) > 1}
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=lambda c: c.name)
