@@ -71,18 +71,35 @@ def test_a_repeatable_request_is_sent_again_to_the_next_engine(tmp_path: Path,
     assert "the engine stopped during POST /v1/projects/demo/down" in capsys.readouterr().err
 
 
+def test_a_repeatable_stream_is_sent_again_when_the_engine_died_before_it_answered(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`up` builds missing images through a stream first: an engine killed there failed the
+    whole `up` (tests/faults/test_engine_kill.py, random-time kills)."""
+    client, engine = _client(tmp_path, [None, b'{"done": true}\n'])
+    assert list(client.stream("/v1/projects/build", method="POST", body={"missing": True})) == [{"done": True}]
+    assert engine.requests == [b"POST /v1/projects/build HTTP/1.1"] * 2
+    assert "the engine stopped during POST /v1/projects/build" in capsys.readouterr().err
+
+
+def test_a_stream_that_is_not_repeatable_is_told_in_words(tmp_path: Path) -> None:
+    client, engine = _client(tmp_path, [None])
+    with pytest.raises(EngineGone, match="may or may not have taken effect"):
+        list(client.stream("/v1/images/push", method="POST", body={}))
+    assert engine.requests == [b"POST /v1/images/push HTTP/1.1"]
+
+
 @pytest.mark.parametrize(("method", "path", "expected"), [
     ("GET", "/v1/projects/demo/ps?all=1", True),
     ("POST", "/v1/projects/up", True),
     ("POST", "/v1/projects/demo/down", True),
     ("POST", "/v1/projects/demo/scale", True),
     ("POST", "/v1/projects/demo/rm", True),
+    ("POST", "/v1/projects/build", True),
     ("POST", "/v1/projects/demo/kill", False),
     ("POST", "/v1/projects/demo/exec", False),
     ("POST", "/v1/projects/demo/run", False),
     ("POST", "/v1/projects/demo/rollback", False),
     ("POST", "/v1/images/push", False),
-    ("POST", "/v1/projects/build", True),
 ])
 def test_which_requests_are_repeated(method: str, path: str, expected: bool) -> None:
     assert repeatable(method, path) is expected
