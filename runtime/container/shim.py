@@ -18,6 +18,7 @@ reaping and exit records; sync.py holds the messages to the processes being set 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import sys
@@ -505,6 +506,10 @@ class Shim:
         self.containers[spec.id] = t
         self.by_pid[pid] = spec.id
         self.loop.add(pidfd, lambda _events: self._adopted_exited(spec.id))  # level-triggered: also if gone by now
+        if select.select([pidfd], [], [], 0)[0]:
+            # Ended already (a zombie, or reaped): its exit is recorded before the answer, so the
+            # caller (a `stop` that found no record) finds it at once instead of waiting for it.
+            self._adopted_exited(spec.id)
         return {"ok": True, "adopted": True}
 
     def _adopted_exited(self, cid: str) -> None:

@@ -177,3 +177,30 @@ def test_stop_of_a_container_whose_create_was_cut_before_its_pid_was_recorded(rt
     stopped = rt.stop(info.id, timeout=1)
     assert stopped.status != "running" and not (bundle / "exit.json").exists(), stopped
     rt.remove(info.id, force=True)
+
+
+def test_an_adopted_process_that_has_ended_has_its_exit_recorded_before_the_answer(rt: ContainerRuntime) -> None:
+    """`stop` asks the shim to adopt a process that ended while no shim watched it, then looks
+    for its exit record; the shim recorded a zombie's exit from its loop after it had answered, so
+    stop often waited for it (test_stop_settles_an_exit_no_shim_saw failed under load)."""
+    import json
+
+    from runtime.container.runconfig import RunConfig
+    from runtime.container.state import load_exit
+
+    info = rt.create(RunConfig(name="ended", image="pyorch.local/busybox:latest", command=["true"]))
+    rt.shim.forget(info.id)  # no shim watches it any more
+    bundle = rt.layout.containers_dir / info.id
+    spec = json.loads((bundle / "spec.json").read_text())
+    pid = _child(code=7)
+    _tell(pid)
+    _tell(pid)
+    fd = os.pidfd_open(pid)
+    try:
+        _wait_readable(fd)  # a zombie: ended, not reaped (this test is its parent)
+        rt.shim.adopt(spec, pid, process_start_time(pid), True)
+        assert (load_exit(bundle, pid) or {}).get("exit_code") == 7
+    finally:
+        os.close(fd)
+        os.waitpid(pid, 0)
+    rt.remove(info.id, force=True)
