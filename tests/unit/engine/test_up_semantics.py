@@ -176,6 +176,8 @@ services:
 
 def test_a_container_mode_joiner_is_recreated_with_the_project_container_it_joined(tmp_path: Path) -> None:
     h = build(tmp_path)
+    # `container:NAME` is no dependency (in Compose either): the container it names must run first
+    h.engine.ops.up(h.project(JOINER), UpOptions(services=["db"]))
     h.engine.ops.up(h.project(JOINER), UpOptions())
     joiner = h.runtime.by_name("demo-peek-1").id
     h.engine.ops.up(h.project(JOINER), UpOptions())
