@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +51,7 @@ from runtime.layout import HostLayout
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script, this folder is on the path and the repository is not
-from bench.bench_compose import PrivateDocker, Skip, compose_v2_binary, free_ports, run  # noqa: E402
+from bench.bench_compose import PrivateDocker, Skip, compose_v2_binary, free_ports, run, timed  # noqa: E402
 
 EXAMPLE = REPO / "compose-examples" / "webapp"
 IMAGES = ["webapp/proxy:1", "webapp/app:1", "webapp/db:1", "webapp/cache:1"]
@@ -175,12 +175,6 @@ def load(url: str) -> Iterator[Load]:
     finally:
         done.set()
         thread.join(30)
-
-
-def timed(action: Callable[[], None]) -> float:
-    started = time.monotonic()
-    action()
-    return time.monotonic() - started
 
 
 def fmt(values: list[float]) -> str:
