@@ -18,7 +18,6 @@ reaping and exit records; sync.py holds the messages to the processes being set 
 from __future__ import annotations
 
 import os
-import select
 import signal
 import socket
 import sys
@@ -36,6 +35,7 @@ from runtime.container.shim_reaper import Reaper, death_of, exit_record, reserve
 from runtime.container.shim_stdio import Stdio
 from runtime.container.shim_warm import SETUP_TIMEOUT_S, Warm, WarmPool, kill_quietly
 from runtime.container.spec import ContainerSpec
+from runtime.fdwait import readable
 
 
 class SetupFailed(RuntimeError):
@@ -506,7 +506,7 @@ class Shim:
         self.containers[spec.id] = t
         self.by_pid[pid] = spec.id
         self.loop.add(pidfd, lambda _events: self._adopted_exited(spec.id))  # level-triggered: also if gone by now
-        if select.select([pidfd], [], [], 0)[0]:
+        if readable([pidfd], 0):  # (select() would refuse a pidfd numbered past 1024: fdwait.py)
             # Ended already (a zombie, or reaped): its exit is recorded before the answer, so the
             # caller (a `stop` that found no record) finds it at once instead of waiting for it.
             self._adopted_exited(spec.id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 from runtime.container import shim_protocol as proto
 from runtime.container.shim_protocol import Op
 from runtime.errors import RuntimeFailure
+from runtime.fdwait import readable
 
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from runtime.container.shim import main; main(sys.argv[2:])"
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -44,9 +44,7 @@ class _Connection:
 
     def alive(self) -> bool:
         """An idle connection has nothing to read: readable means the shim closed it (it died)."""
-        poller = select.poll()
-        poller.register(self.sock, select.POLLIN | select.POLLHUP | select.POLLERR)
-        return not poller.poll(0)
+        return not readable([self.sock], 0)  # (poll reports a hang-up or an error whatever is asked)
 
     def read_reply(self) -> dict[str, Any]:
         while not self.lines.has_line():
