@@ -22,19 +22,11 @@ import os
 import stat
 import struct
 
+from runtime.container.state import stat_fields
+
 PIDFD_GET_INFO = 0xC040FF0B  # _IOWR(0xFF, 11, struct pidfd_info v0: 64 bytes)
 PIDFD_INFO_EXIT = 1 << 3
 _EXIT_CODE_OFFSET = 60
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """/proc/<pid>/stat from field 3 (state) on; None when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    return raw.rsplit(")", 1)[1].split()
 
 
 def open_pidfd(pid: int, start_time: int) -> int | None:
@@ -45,7 +37,7 @@ def open_pidfd(pid: int, start_time: int) -> int | None:
         fd = os.pidfd_open(pid)
     except OSError:
         return None
-    fields = _stat_fields(pid)  # read after the pidfd is held: the pid cannot be reused meanwhile
+    fields = stat_fields(pid)  # read after the pidfd is held: the pid cannot be reused meanwhile
     if fields is None or int(fields[19]) != start_time:
         os.close(fd)
         return None
@@ -54,7 +46,7 @@ def open_pidfd(pid: int, start_time: int) -> int | None:
 
 def exit_status(pid: int, pidfd: int, start_time: int) -> int | None:
     """The wait status of a process that has exited and is not our child; None when unknown."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     if fields is not None and fields[0] == "Z" and int(fields[19]) == start_time and len(fields) > 49:
         return int(fields[49])  # field 52: the exit code in waitpid's form
     info = bytearray(64)

@@ -104,13 +104,21 @@ def load_exit(bundle: Path, pid: int | None = None) -> dict[str, Any] | None:
     return data
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 (the state) on, so field N is ``[N - 3]``; None when the
+    process is gone. (The command name, field 2, may hold spaces and parentheses: cut at the last.)"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return raw.rsplit(")", 1)[1].split()
+
+
 def process_start_time(pid: int) -> int:
     """Field 22 of /proc/<pid>/stat (clock ticks since boot); 0 when the process is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    return int(raw.rsplit(")", 1)[1].split()[19])
+    fields = stat_fields(pid)
+    return 0 if fields is None else int(fields[19])
 
 
 def is_alive(record: ContainerRecord) -> bool:
@@ -137,9 +145,5 @@ def intent_status(record: ContainerRecord) -> str | None:
 def _lives(pid: int, start_time: int) -> bool:
     """The process ``pid`` started at ``start_time`` runs (a zombie, killed but not yet reaped by
     its parent, does not: it will never finish what it began)."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = raw.rsplit(")", 1)[1].split()
-    return fields[0] not in ("Z", "X") and int(fields[19]) == start_time
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X") and int(fields[19]) == start_time
