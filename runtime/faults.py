@@ -18,13 +18,14 @@ at, the next pass finds a state it can converge from.
 
 from __future__ import annotations
 
-import errno
 import itertools
 import os
 import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from runtime.diskspace import NO_SPACE
 
 _armed = False
 _kill_at = 0
@@ -88,7 +89,7 @@ def fill(path: Path) -> int:
                 try:
                     written += f.write(block) or 0
                 except OSError as exc:
-                    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    if exc.errno not in NO_SPACE:
                         raise
                     break
     return written

@@ -6,16 +6,15 @@ SIGKILL of the engine loses no line (conmon's ctr_logging.c plays this part). St
 
 from __future__ import annotations
 
-import errno
 import os
 import time
 
 from runtime.container.logfile import encode_records, rotated_path, timestamp
 from runtime.container.shim_loop import say
 from runtime.container.spec import LogSettings
+from runtime.diskspace import NO_SPACE
 
 READ_SIZE = 65536
-NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # a full filesystem, or the user's quota
 
 
 class LogFile:

@@ -8,13 +8,14 @@ Standard library only.
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import signal
 import sys
 import time
 from collections.abc import Callable, Generator
+
+from runtime.diskspace import NO_SPACE
 
 Handler = Callable[[int], None]  # called with the epoll events that fired
 Wait = tuple[int, float]  # what a task waits for: a descriptor to turn readable, by a monotonic deadline
@@ -142,7 +143,7 @@ def _survive_full_disk(step: Handler, mask: int) -> None:
     try:
         step(mask)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno not in NO_SPACE:
             raise
         say(f"{exc} (the step that ran into it is given up)")
 

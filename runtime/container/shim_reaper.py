@@ -6,12 +6,13 @@ process that forked them exits (conmon's ctr_exit.c plays this part). Standard l
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import time
 from collections.abc import Callable
 from typing import Any
+
+from runtime.diskspace import NO_SPACE
 
 UNCLAIMED_KEPT = 256
 # An exit record's room, taken when the container is created: a full disk never costs a
@@ -97,7 +98,7 @@ def write_exit_record(bundle_dir: str, info: dict[str, Any]) -> None:
             f.write(data)
     except OSError as exc:
         _unlink(tmp)
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) or len(data) > RESERVE_BYTES:
+        if exc.errno not in NO_SPACE or len(data) > RESERVE_BYTES:
             raise
         reserve = os.path.join(bundle_dir, RESERVE_NAME)
         try:
@@ -119,7 +120,7 @@ def reserve_exit_record(bundle_dir: str) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno in NO_SPACE:
             return False
         raise
     try:
@@ -127,7 +128,7 @@ def reserve_exit_record(bundle_dir: str) -> bool:
             os.pwrite(fd, b" " * RESERVE_BYTES, 0)
         return True
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno in NO_SPACE:
             return False
         raise
     finally:
