@@ -103,6 +103,7 @@ class ProjectOps:
             revision = self.store.save_revision(project.name, str(project.working_dir), spec)
             p.loader.remember(project, revision)
             self.store.record_event(project.name, "revision", project.name, revision=revision)
+            p.executor.release_orphaned_addresses()  # a create whose own release failed (a full disk)
             errors, _ = p.reconciler.converge(project, revision, ConvergeOptions(
                 force_recreate=options.force_recreate, no_recreate=options.no_recreate,
                 remove_orphans=options.remove_orphans, start_stopped=frozenset(wanted),

@@ -105,12 +105,12 @@ class Reconciler:
         failed step left half done that no project's pass takes care of: `down`s owed (a project
         no longer stored), DEAD containers of no stored project (one-offs, a teardown's)."""
         self.teardowns.resume()
+        self.executor.release_orphaned_addresses()  # once for every project's pass below
         self.reconcile(None, seen, resync=True)
         stored = set(self.store.projects())
         dead = [c for c in self.observe().dead if c.project not in stored]
         if dead:
             self.executor.collect(dead)
-        self.executor.release_orphaned_addresses()
 
     def converge(self, project: Project, revision: int, options: ConvergeOptions,
                  wait_for_dependencies: bool = False, stop_timeout: float | None = None,
@@ -119,7 +119,6 @@ class Reconciler:
         ``check_networks``: make sure the project's networks exist and are whole first."""
         if check_networks:
             self.executor.ensure_networks(project)
-            self.executor.release_orphaned_addresses()  # (a create whose own release failed)
         seen = self._fresh(seen)
         vacated: dict[str, list[int]] = {}
         dead = seen.dead_of(project.name)
