@@ -263,10 +263,11 @@ class Executor:
         record last: cut short anywhere, it is DEAD and the next pass finishes the removal.
         ``collecting``: that next pass (an event says so; another thread at it already: refused)."""
         info = self.runtime.inspect(cid)
+        grace = info.record.stop_grace_period if timeout is None else timeout  # (read above: not again)
         with self._writing(cid), self.runtime.removing(cid, exclusive=collecting):
-            with self._stopping(cid, timeout):  # out of DNS and the ports before it stops answering
-                self.runtime.stop(cid, timeout)
-            log_archive.keep(self.runtime, self.runtime.inspect(cid))  # `logs` shows it until `down`
+            with self._stopping(cid, grace):  # out of DNS and the ports before it stops answering
+                stopped = self.runtime.stop(cid, timeout)  # (its state once stopped: not read again)
+            log_archive.keep(self.runtime, stopped)  # `logs` shows it until `down`
             attachments = self.attachments_of(cid)
             # No process is left in the container's netns: the kernel deletes its veths with it,
             # batched with other namespaces that die meanwhile, where a `link del` each would wait
