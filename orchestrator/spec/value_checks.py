@@ -137,15 +137,22 @@ def check_unique_items(data: Any, locate: Any, path: Path_ = ()) -> None:
         return
     if not isinstance(data, list):
         return
-    if any(_matches(path, p) for p in _UNIQUE_ITEMS):
+    if _matches_any(path, _UNIQUE_ITEMS):
         seen: set[str] = set()
         for index, item in enumerate(data):
             if repr(item) in seen:
-                dotted = ".".join(str(p) for p in path)
-                raise SchemaError(f"{dotted}: {item!r} is listed twice", locate((*path, index)))
+                raise SchemaError(f"{_dotted(path)}: {item!r} is listed twice", locate((*path, index)))
             seen.add(repr(item))
     for index, value in enumerate(data):
         check_unique_items(value, locate, (*path, index))
+
+
+def _dotted(path: Path_) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _matches_any(path: Path_, patterns: list[tuple[str, ...]]) -> bool:
+    return any(_matches(path, p) for p in patterns)
 
 
 def _matches(path: Path_, pattern: tuple[str, ...]) -> bool:
@@ -165,20 +172,16 @@ def check_values(data: Any, source: SourceMap, path: Path_ = ()) -> None:
     if path and isinstance(path[-1], str) and path[-1].startswith("x-"):
         return
     if data is None:
-        if path and not any(_matches(path, p) for p in _NULLABLE):
-            dotted = ".".join(str(p) for p in path)
-            raise SchemaError(f"{dotted} must not be empty (null)", source.locate(path))
+        if path and not _matches_any(path, _NULLABLE):
+            raise SchemaError(f"{_dotted(path)} must not be empty (null)", source.locate(path))
         return
     if isinstance(data, Timestamp):
-        dotted = ".".join(str(p) for p in path)
-        raise SchemaError(f"{dotted}: {str(data)!r} is read as a date/time, which no Compose key accepts; "
+        raise SchemaError(f"{_dotted(path)}: {str(data)!r} is read as a date/time, which no Compose key accepts; "
                           "quote it", source.locate(path))
-    if isinstance(data, bool | int | float) and any(_matches(path, p) for p in _STRINGS):
-        dotted = ".".join(str(p) for p in path)
-        raise SchemaError(f"{dotted} must be a string (quote it)", source.locate(path))
+    if isinstance(data, bool | int | float) and _matches_any(path, _STRINGS):
+        raise SchemaError(f"{_dotted(path)} must be a string (quote it)", source.locate(path))
     if isinstance(data, bool | float) and _matches(path, ("services", "*", "expose", "[]")):
-        dotted = ".".join(str(p) for p in path)
-        raise SchemaError(f"{dotted}: unsupported expose value {data!r} (a port number or a string)",
+        raise SchemaError(f"{_dotted(path)}: unsupported expose value {data!r} (a port number or a string)",
                           source.locate(path))
     if isinstance(data, dict):
         for key, value in data.items():
