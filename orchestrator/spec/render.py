@@ -24,11 +24,14 @@ def render_config(project: Project, fmt: str = "yaml", normalize: bool = True) -
     """
     if fmt not in ("yaml", "json"):
         raise ValueError(f"unknown format {fmt!r} (yaml or json)")
-    tree = compose_tree(project, fmt, normalize)
+    return _emit(compose_tree(project, fmt, normalize), fmt).replace("$", "$$")
+
+
+def _emit(tree: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         _refuse_non_finite(tree)
-    text = emit_json(tree) if fmt == "json" else emit_yaml(tree)
-    return text.replace("$", "$$")
+        return emit_json(tree)
+    return emit_yaml(tree)
 
 
 def _refuse_non_finite(node: Any) -> None:
@@ -55,10 +58,7 @@ def render_raw(model: dict[str, Any], fmt: str) -> str:
             return [sort(v) for v in node]
         return node
 
-    tree = sort(model)
-    if fmt == "json":
-        _refuse_non_finite(tree)
-    return emit_json(tree) if fmt == "json" else emit_yaml(tree)
+    return _emit(sort(model), fmt)
 
 
 def variables(model: dict[str, Any]) -> dict[str, Variable]:
