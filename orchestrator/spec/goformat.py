@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.spec.yamlsource import Timestamp, go_time_text
+from orchestrator.spec.yamlsource import Timestamp
 
 _NS_PER = {"h": 3_600_000_000_000, "m": 60_000_000_000, "s": 1_000_000_000}
 
@@ -224,7 +224,7 @@ def _json_scalar(value: Any) -> str:
     if isinstance(value, float):
         return format_float(value, 64, "json")
     if isinstance(value, Timestamp):
-        return _json_string(go_time_text(value) or str(value))
+        return _json_string(value.go_text())
     if isinstance(value, str):
         return _json_string(value)
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")

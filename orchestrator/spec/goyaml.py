@@ -35,7 +35,7 @@ from yaml.emitter import ScalarAnalysis
 from yaml.events import AliasEvent, ScalarEvent
 
 from orchestrator.spec.goformat import Float32, format_float
-from orchestrator.spec.yamlsource import Timestamp, go_time_text, resolve_plain
+from orchestrator.spec.yamlsource import Timestamp, resolve_plain
 
 _OLD_BOOLS = frozenset("y Y yes Yes YES on On ON n N no No NO off Off OFF".split())
 _BASE60_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
@@ -245,7 +245,7 @@ def _yaml_float_text(value: float, bits: int) -> str:
 
 def _represent_timestamp(dumper: yaml.SafeDumper, value: Timestamp) -> yaml.ScalarNode:
     """A time yaml.v3 read (in an `x-*` value): written plain, as Go prints a time.Time."""
-    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", go_time_text(value) or str(value))
+    return dumper.represent_scalar("tag:yaml.org,2002:timestamp", value.go_text())
 
 
 def _represent_none(dumper: yaml.SafeDumper, value: None) -> yaml.ScalarNode:

@@ -316,7 +316,11 @@ _DIGITS = {2: "01", 8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF
 
 class Timestamp(str):
     """A plain scalar yaml.v3 takes for a timestamp (it parses as one of the layouts yaml.v3 tries):
-    kept as its text here; printed as Go prints a `time.Time` (`go_time_text`)."""
+    kept as its text here; printed as Go prints a `time.Time` (`go_text`)."""
+
+    def go_text(self) -> str:
+        """The time as Go prints it (the text as written, for one not made from a time layout)."""
+        return go_time_text(self) or str(self)
 
 
 # yaml.v3's layouts: "2006-1-2T15:4:5.999999999Z07:00" (also with `t`), "2006-1-2 15:4:5.999999999"
