@@ -235,30 +235,22 @@ def emit_json(value: Any) -> str:
     out: list[str] = []
 
     def write(node: Any, indent: str) -> None:
-        if isinstance(node, dict):
-            if not node:
-                out.append("{}")
-                return
-            inner = indent + "  "
-            out.append("{\n")
-            for position, (key, item) in enumerate(node.items()):
-                out.append(f"{inner}{_json_string(key)}: ")
-                write(item, inner)
-                out.append(",\n" if position < len(node) - 1 else "\n")
-            out.append(indent + "}")
-        elif isinstance(node, list):
-            if not node:
-                out.append("[]")
-                return
-            inner = indent + "  "
-            out.append("[\n")
-            for position, item in enumerate(node):
-                out.append(inner)
-                write(item, inner)
-                out.append(",\n" if position < len(node) - 1 else "\n")
-            out.append(indent + "]")
-        else:
+        if not isinstance(node, dict | list):
             out.append(_json_scalar(node))
+            return
+        # An object's members are written as an array's items are, each after its `"key": `.
+        brackets, items = (("{}", [(f"{_json_string(k)}: ", v) for k, v in node.items()]) if isinstance(node, dict)
+                           else ("[]", [("", v) for v in node]))
+        if not items:
+            out.append(brackets)
+            return
+        inner = indent + "  "
+        out.append(brackets[0] + "\n")
+        for position, (prefix, item) in enumerate(items):
+            out.append(inner + prefix)
+            write(item, inner)
+            out.append(",\n" if position < len(items) - 1 else "\n")
+        out.append(indent + brackets[1])
 
     write(value, "")
     return "".join(out)
