@@ -92,10 +92,12 @@ class ShimClient:
 
     def _connect_or_start(self, timeout: float) -> bool:
         with self._lock:
-            dead = [c for c in self._idle if not c.alive()]
-            for conn in dead:
-                self._idle.remove(conn)
-                conn.sock.close()
+            if self._idle and not self._idle[-1].alive():
+                # The shim closed the one `_borrowed` takes next: it died, and every other pooled
+                # connection with it (one poll per request, not one per pooled connection).
+                for conn in self._idle:
+                    conn.sock.close()
+                self._idle = []
             if self._idle:
                 return False
             try:
