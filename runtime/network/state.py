@@ -18,25 +18,36 @@ class StateFile:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[dict[str, Any]]:
-        """Read, let the caller change, write back atomically — all under an exclusive flock."""
+        """Read, let the caller change, write back atomically — all under an exclusive flock.
+
+        Nothing is written when the caller changed nothing (an `up` that finds its network made,
+        an unpublish of keys already gone, a retried connect that keeps its address)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            state = self.read()
+            text, state = self._load()
             yield state
+            new_text = json.dumps(state, indent=1, sort_keys=True)
+            if new_text == text:
+                return
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
             try:
-                tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+                tmp.write_text(new_text)
             except OSError:
                 tmp.unlink(missing_ok=True)  # a full disk: the state stays as it was, no half file
                 raise
             os.replace(tmp, self.path)
 
     def read(self) -> dict[str, Any]:
+        return self._load()[1]
+
+    def _load(self) -> tuple[str | None, dict[str, Any]]:
+        """The file's text as read (None when there is none yet) and the state it holds."""
         try:
-            state: dict[str, Any] = json.loads(self.path.read_text())
+            text: str | None = self.path.read_text()
         except FileNotFoundError:
-            state = {}
+            text = None
+        state: dict[str, Any] = json.loads(text) if text is not None else {}
         state.setdefault("networks", {})
         state.setdefault("ports", {})
-        return state
+        return text, state
