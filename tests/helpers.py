@@ -67,3 +67,27 @@ def wait_http(url: str, deadline_s: float = 20.0) -> tuple[int, str]:
             last = exc
             time.sleep(0.05)
     raise AssertionError(f"{url} did not answer: {last}")
+
+
+def engine_raw(layout: HostLayout, request: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as it is to the engine's socket; the status, headers and body of the reply
+    (a stream's: only what came with its headers)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        conn.connect(str(layout.run_root / "engine.sock"))
+        conn.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise AssertionError(f"the engine closed the connection without a reply: {data!r}")
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        while len(body) < int(headers.get("content-length", 0)):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    return int(lines[0].split()[1]), headers, body

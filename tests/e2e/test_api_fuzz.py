@@ -13,7 +13,6 @@ the engine's own shutdown.
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -24,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.layout import HostLayout
-from tests.helpers import pyorch
+from tests.helpers import engine_raw, pyorch
 
 pytestmark = pytest.mark.root
 
@@ -103,20 +102,10 @@ def query_of(operation: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def send(layout: HostLayout, method: str, path: str, body: bytes) -> int:
-    """The status of the reply (streams: their first line is enough)."""
+    """The status of the reply (streams: their headers are enough)."""
     request = (f"{method.upper()} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(60)
-        conn.connect(str(layout.run_root / "engine.sock"))
-        conn.sendall(request)
-        head = b""
-        while b"\r\n" not in head:
-            chunk = conn.recv(4096)
-            if not chunk:
-                raise AssertionError(f"{method.upper()} {path}: the engine closed the connection without a reply")
-            head += chunk
-    return int(head.split(b" ", 2)[1])
+    return engine_raw(layout, request, timeout=60)[0]
 
 
 @st.composite

@@ -14,7 +14,7 @@ import pytest
 
 from orchestrator.engine.api_schema import MAX_BODY_BYTES
 from runtime.layout import HostLayout
-from tests.helpers import pyorch
+from tests.helpers import engine_raw, pyorch
 
 pytestmark = pytest.mark.root
 
@@ -28,35 +28,12 @@ services:
 """
 
 
-def raw(layout: HostLayout, request: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
-    """Send ``request`` as it is; the status, headers and body of the reply."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(timeout)
-        conn.connect(str(layout.run_root / "engine.sock"))
-        conn.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(65536)
-            if not chunk:
-                raise AssertionError(f"the engine closed the connection without a reply: {data!r}")
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-        while len(body) < int(headers.get("content-length", 0)):
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
 def call(layout: HostLayout, method: str, path: str, body: bytes | None = None,
          headers: str = "") -> tuple[int, dict[str, str], dict[str, object]]:
     content = b"" if body is None else body
     request = (f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}"
                f"Content-Length: {len(content)}\r\n\r\n").encode() + content
-    status, reply_headers, reply = raw(layout, request)
+    status, reply_headers, reply = engine_raw(layout, request)
     return status, reply_headers, json.loads(reply) if reply else {}
 
 
@@ -125,7 +102,7 @@ def test_bad_requests_are_refused_before_anything_happens(layout: HostLayout, tm
 
 
 def raw_json(layout: HostLayout, request: bytes) -> tuple[int, dict[str, str], dict[str, object]]:
-    status, headers, body = raw(layout, request)
+    status, headers, body = engine_raw(layout, request)
     return status, headers, json.loads(body) if body else {}
 
 
