@@ -22,7 +22,8 @@ from typing import Any
 
 from orchestrator.engine.compose_build import build_service, services_to_build, with_build_images
 from orchestrator.engine.compose_source import project_from_source
-from orchestrator.engine.images_api import Handler, stream_work
+from orchestrator.engine.images_api import stream_work
+from orchestrator.engine.route_handler import Streamer as Handler
 from orchestrator.engine.selection import dependencies_closure
 from orchestrator.errors import EngineError
 from orchestrator.spec.model import Project

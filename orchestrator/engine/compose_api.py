@@ -6,27 +6,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from orchestrator.engine import oneoff
 from orchestrator.engine.compose_build import with_build_images
 from orchestrator.engine.labels import Labelled
 from orchestrator.engine.project_ops import ProjectOps, UpOptions
 from orchestrator.engine.queries import Queries
+from orchestrator.engine.route_handler import Streamer as Handler
 from orchestrator.errors import EngineError
 from orchestrator.spec import Project
 from runtime.container.runtime import ContainerRuntime
-
-
-class Handler(Protocol):
-    """What this module needs of the API's request handler."""
-
-    wfile: Any
-
-    def body(self) -> dict[str, Any]: ...
-    def reply(self, status: int, payload: Any) -> None: ...
-    def stream_start(self) -> None: ...
-    def stopping(self) -> bool: ...
 
 
 @dataclass(frozen=True)

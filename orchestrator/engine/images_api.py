@@ -12,8 +12,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from orchestrator.engine.route_handler import Streamer as Handler
 from orchestrator.errors import PyorchError
 from runtime.errors import RuntimeFailure
 from runtime.image import Image, ImageConfig, ImageStore
@@ -25,16 +26,6 @@ from runtime.image.registry import Credentials, Registries, parse_platform, pull
 from runtime.image.registry.client import RegistryClient
 from runtime.image.registry.compress import COMPRESSIONS
 from runtime.image.registry.endpoint import endpoint_for
-
-
-class Handler(Protocol):
-    """What this module needs of the API's request handler."""
-
-    wfile: Any
-
-    def body(self) -> dict[str, Any]: ...
-    def reply(self, status: int, payload: Any) -> None: ...
-    def stream_start(self) -> None: ...
 
 
 @dataclass(frozen=True)

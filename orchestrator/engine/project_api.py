@@ -18,20 +18,15 @@ from orchestrator.engine.observation import Observation
 from orchestrator.engine.peer import peer_closed
 from orchestrator.engine.project_ops import ProjectOps, UpOptions
 from orchestrator.engine.queries import Queries
+from orchestrator.engine.route_handler import Streamer
 from runtime.container.runtime import ContainerRuntime
 from runtime.linux.signals import signal_number
 
 
-class Handler(Protocol):
-    """What this module needs of the API's request handler."""
+class Handler(Streamer, Protocol):
+    """What this module needs of the API's request handler: `exec` also watches the connection."""
 
-    wfile: Any
     connection: socket.socket
-
-    def body(self) -> dict[str, Any]: ...
-    def reply(self, status: int, payload: Any) -> None: ...
-    def stream_start(self) -> None: ...
-    def stopping(self) -> bool: ...
 
 
 @dataclass(frozen=True)

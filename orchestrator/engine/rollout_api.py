@@ -5,14 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from orchestrator.engine.route_handler import Replier as Handler
 from orchestrator.errors import EngineError
-
-
-class Handler(Protocol):
-    """What this module needs of the API's request handler."""
-
-    def body(self) -> dict[str, Any]: ...
-    def reply(self, status: int, payload: Any) -> None: ...
 
 
 class Rollouts(Protocol):

@@ -7,8 +7,9 @@ Only the container runtime is needed: its volume store and which containers moun
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from orchestrator.engine.route_handler import Replier as Handler
 from orchestrator.errors import EngineError
 from runtime.container.runtime import ContainerRuntime
 from runtime.container.state import ContainerInfo
@@ -16,11 +17,6 @@ from runtime.errors import RuntimeFailure
 from runtime.volume import Volume, VolumeNotFound
 
 SERVICE_LABEL = "com.docker.compose.service"
-
-
-class Handler(Protocol):
-    def body(self) -> dict[str, Any]: ...
-    def reply(self, status: int, payload: Any) -> None: ...
 
 
 @dataclass(frozen=True)
