@@ -24,8 +24,4 @@ def _pause(args: argparse.Namespace, client: EngineClient, verb: str, project_na
     name = project_name(args)
     result = client.request("POST", f"/v1/projects/{name}/{verb}", {"services": args.services})
     shown = "Paused" if verb == "pause" else "Unpaused"
-    for c in result["containers"]:
-        err.print(f" [green]✔[/] Container {render.escape(c)}  {shown}")
-    for e in result["errors"]:
-        err.print(f" [red]✘[/] {render.escape(e)}")
-    return 1 if result["errors"] else 0
+    return render.verb_result(err, result["containers"], shown, result["errors"])

@@ -266,11 +266,7 @@ def cmd_start(args: argparse.Namespace, client: EngineClient) -> int:
     name = project_name(args)
     result = client.request("POST", f"/v1/projects/{name}/start",
                             {"services": args.services, "containers": replicas.indexed(args, client, name)})
-    for c in result["started"]:
-        err.print(f" [green]✔[/] Container {render.escape(c)}  Started")
-    for e in result["errors"]:
-        err.print(f" [red]✘[/] {render.escape(e)}")
-    return 1 if result["errors"] else 0
+    return render.verb_result(err, result["started"], "Started", result["errors"])
 
 
 def cmd_restart(args: argparse.Namespace, client: EngineClient) -> int:
@@ -278,11 +274,7 @@ def cmd_restart(args: argparse.Namespace, client: EngineClient) -> int:
     result = client.request("POST", f"/v1/projects/{name}/restart",
                             {"services": args.services, "timeout": args.timeout, "no_deps": args.no_deps,
                              "containers": replicas.indexed(args, client, name)})
-    for c in result["restarted"]:
-        err.print(f" [green]✔[/] Container {render.escape(c)}  Started")
-    for e in result["errors"]:
-        err.print(f" [red]✘[/] {render.escape(e)}")
-    return 1 if result["errors"] else 0
+    return render.verb_result(err, result["restarted"], "Started", result["errors"])
 
 
 def cmd_ps(args: argparse.Namespace, client: EngineClient) -> int:

@@ -105,6 +105,16 @@ def up_result(console: Console, result: dict[str, Any]) -> None:
         console.print(f" [red]✘[/] {escape(e)}")
 
 
+def verb_result(console: Console, containers: list[str], done: str, errors: list[str]) -> int:
+    """A lifecycle verb's reply (`start`, `restart`, `pause`…): a line per container it acted on,
+    one per error; the exit code (1 when any failed)."""
+    for c in containers:
+        console.print(f" [green]✔[/] Container {escape(c)}  {done}")
+    for e in errors:
+        console.print(f" [red]✘[/] {escape(e)}")
+    return 1 if errors else 0
+
+
 def down_result(console: Console, result: dict[str, Any]) -> None:
     for name in result["removed"]:
         console.print(f" [green]✔[/] Container {escape(name)}  Removed")
