@@ -67,11 +67,9 @@ def _check_resources(project: Project, locate: Locate) -> None:
             if not given and not obj.external and not getattr(obj, "driver", None) and not has_content:
                 raise SchemaError(f"{section}.{key}: one of {'|'.join(sources)} must be set", locate((section, key)))
     for name, service in project.services.items():
-        requests = list(service.gpus) if isinstance(service.gpus, list) else []
-        if service.deploy and service.deploy.resources and service.deploy.resources.reservations:
-            requests += service.deploy.resources.reservations.devices or []
         reserved = service.deploy.resources.reservations.devices or [] \
             if service.deploy and service.deploy.resources and service.deploy.resources.reservations else []
+        requests = [*(service.gpus if isinstance(service.gpus, list) else []), *reserved]
         for request in reserved:
             if request.capabilities is None:
                 raise SchemaError(f"services.{name}.deploy.resources.reservations.devices: missing property "
