@@ -156,13 +156,13 @@ class Engine:
         """Every container as last seen (kept from events; `generation`: the executor's writes
         completed before it, each of which has been read again)."""
         generation = self.executor.generation
-        return Observation.of(self.observed.containers(), generation)
+        return Observation(self.observed.containers(), generation)
 
     def relist(self) -> Observation:
         """Every container read from the kernel now (a resync; the start of a verb that changes
         a project, so that it never acts on what a missed event left stale)."""
         generation = self.executor.generation
-        return Observation.of(self.observed.relist(), generation)
+        return Observation(self.observed.relist(), generation)
 
     def registries(self) -> Registries:
         """Registry settings and credentials, read afresh (`pyorch login` changes them)."""

@@ -15,23 +15,14 @@ from collections.abc import Callable, Iterable
 
 from orchestrator.engine.labels import Labelled
 from orchestrator.errors import EngineError
-from runtime.container.state import DEAD, REMOVING, ContainerInfo
+from runtime.container.state import DEAD, REMOVING
 
 
 class Observation:
-    def __init__(self, containers: Iterable[ContainerInfo], generation: int = 0) -> None:
-        self._index([Labelled.of(info) for info in containers], generation)
-
-    @classmethod
-    def of(cls, containers: list[Labelled], generation: int = 0) -> Observation:
-        """An observation of containers whose labels are parsed already."""
-        seen = cls.__new__(cls)
-        seen._index(containers, generation)
-        return seen
-
-    def _index(self, containers: list[Labelled], generation: int) -> None:
+    def __init__(self, containers: list[Labelled], generation: int = 0) -> None:
+        """``containers``: every container, its labels parsed already (observed.py keeps them so)."""
         self.generation = generation
-        self.all: list[Labelled] = containers
+        self.all = containers
         self.dead: list[Labelled] = [c for c in self.all if c.status == DEAD]
         self._by_project: dict[str, list[Labelled]] = {}
         for c in self.all:
