@@ -13,7 +13,7 @@ from orchestrator.engine.labels import Labelled
 from orchestrator.engine.observation import Observation, Observe
 from orchestrator.planner.health import HealthState
 from orchestrator.planner.model import Action, StopContainer
-from orchestrator.spec import DependsOn, Project
+from orchestrator.spec import DependsOn, Project, Service
 
 POLL_S = 0.5
 RUNNING_OR_HEALTHY = "running_or_healthy"  # Compose's condition for `up --wait`
@@ -66,6 +66,11 @@ def _running_or_healthy(replicas: list[Labelled], health_of: HealthOf) -> tuple[
             return "failed", f"container {c.name} is unhealthy"
         return "waiting", f"container {c.name} is {state.status}"
     return "ok", ""
+
+
+def restart_dependencies(service: Service) -> tuple[str, ...]:
+    """The dependencies the service is restarted with (`depends_on: {X: {restart: true}}`)."""
+    return tuple(dep for dep, cond in (service.depends_on or {}).items() if cond.restart)
 
 
 def wait_condition(project: Project, service: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from orchestrator.engine import oneoff
 from orchestrator.engine.compose_build import with_build_images
-from orchestrator.engine.dependencies import DependencyGate, wait_condition
+from orchestrator.engine.dependencies import DependencyGate, restart_dependencies, wait_condition
 from orchestrator.engine.executor import Executor
 from orchestrator.engine.labels import LABEL_NUMBER, Labelled
 from orchestrator.engine.observation import Observe
@@ -243,8 +243,7 @@ class ProjectOps:
         if loaded is None:
             raise EngineError(f"project {project!r} is not up")
         spec = loaded.project
-        edges = {name: tuple(dep for dep, cond in (svc.depends_on or {}).items() if cond.restart)
-                 for name, svc in spec.services.items()}
+        edges = {name: restart_dependencies(svc) for name, svc in spec.services.items()}
         deadline = time.monotonic() + DEPENDENCY_TIMEOUT_S
         restarted: list[str] = []
         errors: list[str] = []

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from orchestrator.engine.dependencies import DependencyGate
+from orchestrator.engine.dependencies import DependencyGate, restart_dependencies
 from orchestrator.engine.executor import Executor
 from orchestrator.engine.health_sync import HealthSync
 from orchestrator.engine.labels import LABEL_NETWORK_PARENT
@@ -141,7 +141,7 @@ class Reconciler:
                 depends_on=dependencies(svc),
                 container_name=svc.container_name,
                 image_id=pinned_image(svc),
-                restart_with=tuple(dep for dep, cond in (svc.depends_on or {}).items() if cond.restart),
+                restart_with=restart_dependencies(svc),
                 network_parent=namespace_parent(project, svc, replicas),
             )
             for name, svc in project.services.items()
