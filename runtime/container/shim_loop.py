@@ -84,9 +84,6 @@ class Loop:
         does not hold up the setups of others: creates run side by side, in one thread."""
         self._step(task, None)
 
-    def tasks(self) -> int:
-        return len(self._waiting)
-
     def _step(self, task: Task, error: BaseException | None) -> None:
         try:
             fd, deadline = task.throw(error) if error is not None else next(task)
