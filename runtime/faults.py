@@ -49,8 +49,8 @@ def arm(kill_at: int, trace: str | None = None, fault: Callable[[], object] = _d
     _armed = bool(kill_at or trace)
 
 
-def arm_from_env(run_root: Path, environ: dict[str, str] | None = None) -> None:
-    env = os.environ if environ is None else environ
+def arm_from_env(run_root: Path) -> None:
+    env = os.environ
     raw = env.get("PYORCH_CRASH_AT", "0")
     what = env.get("PYORCH_CRASH_DO", "")
     fault: Callable[[], object] = _die
