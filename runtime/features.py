@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
-import fcntl
 import os
 import platform
-import struct
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -22,12 +20,11 @@ from typing import Any
 
 from runtime.cgroups import CgroupLayout, detect
 from runtime.cgroups.detect import V1_CONTROLLERS, V2_CONTROLLERS
+from runtime.container.shim_adopt import pidfd_exit_status
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 _NR_CLOSE_RANGE = 436                                   # the same on every architecture
-_PIDFD_GET_INFO = 0xC040FF0B                            # _IOWR(0xFF, 11, struct pidfd_info v0: 64 bytes)
-_PIDFD_INFO_EXIT = 1 << 3
 
 
 @dataclass(frozen=True)
@@ -194,15 +191,11 @@ def _pidfd() -> tuple[bool, bool]:
     try:
         os.close(write_end)
         os.waitpid(pid, 0)
-        info = bytearray(64)
-        struct.pack_into("<Q", info, 0, _PIDFD_INFO_EXIT)
         try:
-            fcntl.ioctl(pidfd, _PIDFD_GET_INFO, info)
+            status = pidfd_exit_status(pidfd)
         except OSError:
             return True, False
-        mask, = struct.unpack_from("<Q", info, 0)
-        exit_code, = struct.unpack_from("<i", info, 60)
-        return True, bool(mask & _PIDFD_INFO_EXIT) and os.waitstatus_to_exitcode(exit_code) == 7
+        return True, status is not None and os.waitstatus_to_exitcode(status) == 7
     finally:
         os.close(pidfd)
 

@@ -49,6 +49,12 @@ def exit_status(pid: int, pidfd: int, start_time: int) -> int | None:
     fields = stat_fields(pid)
     if fields is not None and fields[0] == "Z" and int(fields[19]) == start_time and len(fields) > 49:
         return int(fields[49])  # field 52: the exit code in waitpid's form
+    return pidfd_exit_status(pidfd)
+
+
+def pidfd_exit_status(pidfd: int) -> int | None:
+    """The wait status the kernel keeps with a pidfd once its process is reaped (PIDFD_GET_INFO
+    with PIDFD_INFO_EXIT, kernel ≥ 6.15); None where it keeps none (features.py probes this)."""
     info = bytearray(64)
     struct.pack_into("<Q", info, 0, PIDFD_INFO_EXIT)
     try:
