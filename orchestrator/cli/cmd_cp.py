@@ -113,15 +113,12 @@ def _stdin_to_container(client: EngineClient, project: str, service: str, args: 
         raise PyorchError(f'destination "{service}:{dest}" must be a directory')
     _, sock = client.handover(f"/v1/projects/{project}/copy/extract",
                               {**target, "path": dest, "archive": args.archive})
-    with sock:
-        try:
-            while chunk := stdin.read(CHUNK):
-                sock.sendall(chunk)
-            sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the worker stopped reading (not a tar?): its answer says why
-        with sock.makefile("rb") as answers:
-            _check(answers.readline())
+
+    def copy_stdin(conn: socket.socket) -> None:
+        while chunk := stdin.read(CHUNK):
+            conn.sendall(chunk)
+
+    _send_tar(sock, copy_stdin)
 
 
 def _container_to_stdout(client: EngineClient, project: str, service: str, args: argparse.Namespace, src: str,
@@ -129,10 +126,7 @@ def _container_to_stdout(client: EngineClient, project: str, service: str, args:
     """`cp SERVICE:SRC -`: the source as a tar on stdout, its top entry named after it (`.` for
     `DIR/.`), as `docker cp` streams it."""
     target = {"service": service, "index": args.index}
-    info = client.request("POST", f"/v1/projects/{project}/copy/stat",
-                          {**target, "path": src.removesuffix("/.") or "/", "follow_link": args.follow_link})
-    if not info["exists"]:
-        raise PyorchError(f"no such file or directory in {service}: {src}")
+    _source_stat(client, project, target, src, args.follow_link)
     arcname = "." if src.endswith("/.") else os.path.basename(src.rstrip("/")) or "."
     _, sock = client.handover(f"/v1/projects/{project}/copy/archive",
                               {**target, "path": src, "arcname": arcname, "follow_link": args.follow_link})
@@ -158,26 +152,19 @@ def _to_container(client: EngineClient, project: str, service: str, args: argpar
     where = plan(src, source_dir, dest, Where(bool(info["exists"]), bool(info["dir"]), bool(info["parent_dir"])))
     _, sock = client.handover(f"/v1/projects/{project}/copy/extract",
                               {**target, "path": where.directory, "archive": args.archive})
-    with sock:
-        try:
-            with sock.makefile("wb") as stream, tarfile.open(fileobj=stream, mode="w|",
-                                                             format=tarfile.PAX_FORMAT) as tar:
-                tar.add(local, arcname=where.arcname, recursive=True)
-            sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the worker stopped reading: its answer says why
-        with sock.makefile("rb") as answers:
-            _check(answers.readline())
+
+    def write_tar(conn: socket.socket) -> None:
+        with conn.makefile("wb") as stream, tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(local, arcname=where.arcname, recursive=True)
+
+    _send_tar(sock, write_tar)
     err.print(f"Copied {src} to {service}:{dest}", markup=False, highlight=False)
 
 
 def _from_container(client: EngineClient, project: str, service: str, args: argparse.Namespace, src: str,
                     dest: str) -> None:
     target = {"service": service, "index": args.index}
-    info = client.request("POST", f"/v1/projects/{project}/copy/stat",
-                          {**target, "path": src.removesuffix("/.") or "/", "follow_link": args.follow_link})
-    if not info["exists"]:
-        raise PyorchError(f"no such file or directory in {service}: {src}")
+    info = _source_stat(client, project, target, src, args.follow_link)
     here = Where(os.path.exists(dest), os.path.isdir(dest),
                  os.path.isdir(os.path.dirname(os.path.abspath(dest.rstrip("/"))) or "/"))
     where = plan(src, bool(info["dir"]), dest, here)
@@ -187,6 +174,28 @@ def _from_container(client: EngineClient, project: str, service: str, args: argp
         _check(stream.readline())
         extract(stream, where.directory, keep_owners=args.archive)
     err.print(f"Copied {service}:{src} to {dest}", markup=False, highlight=False)
+
+
+def _source_stat(client: EngineClient, project: str, target: dict[str, Any], src: str,
+                 follow_link: bool) -> dict[str, Any]:
+    """What SRC is in the container (`DIR/.`: DIR); refused when it does not exist."""
+    info: dict[str, Any] = client.request("POST", f"/v1/projects/{project}/copy/stat",
+                                          {**target, "path": src.removesuffix("/.") or "/", "follow_link": follow_link})
+    if not info["exists"]:
+        raise PyorchError(f"no such file or directory in {target['service']}: {src}")
+    return info
+
+
+def _send_tar(sock: socket.socket, write: Callable[[socket.socket], None]) -> None:
+    """Send a tar to the container's side (``write`` writes it on the socket), then read its answer."""
+    with sock:
+        try:
+            write(sock)
+            sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the worker stopped reading (not a tar?): its answer says why
+        with sock.makefile("rb") as answers:
+            _check(answers.readline())
 
 
 def _check(line: bytes) -> None:
