@@ -332,11 +332,13 @@ class Executor:
         for cid, network in freed:
             log.info("released the address of %s on %s (the container is gone)", cid[:12], network)
 
-    def attachments_of(self, cid: str) -> list[tuple[str, str]]:
-        """(cid, network) for every network the container has an address on: the store's rows and
-        the allocations themselves (a connect cut short may have allocated before its row)."""
-        networks = set(self.store.attachments(cid)) | set(self.network.networks_of(cid))
-        return [(cid, network) for network in sorted(networks)]
+    def attachments_of(self, *cids: str) -> list[tuple[str, str]]:
+        """(cid, network) for every network the containers have an address on: the store's rows and
+        the allocations themselves (a connect cut short may have allocated before its row), the
+        latter read once for all of them (`down` asks about every container of a project)."""
+        held = self.network.holdings()
+        return [(cid, network) for cid in cids
+                for network in sorted(set(self.store.attachments(cid)) | set(held.get(cid, ())))]
 
     def remove_networks(self, attachments: list[tuple[str, str]], doomed: list[str]) -> None:
         """Release the stopped containers' addresses and remove ``doomed`` networks, in one state

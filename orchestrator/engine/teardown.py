@@ -59,7 +59,7 @@ def take_down(store: Store, executor: Executor, publisher: Publisher, networks: 
     stops = {c.id: pool.submit(_stop, executor, c, timeout) for c in containers}
     errors = [e for e in (f.result() for f in stops.values()) if e]
     stopped = [c for c in containers if stops[c.id].result() is None]
-    attachments = [pair for c in stopped for pair in executor.attachments_of(c.id)]
+    attachments = executor.attachments_of(*(c.id for c in stopped))
     removals: list[Future[str | None]] = [pool.submit(_remove, executor, name, c) for c in stopped]
     executor.remove_networks(attachments, _doomed_networks(networks, name, project))
     errors += [e for e in (f.result() for f in removals) if e]

@@ -246,15 +246,19 @@ class NetworkManager:
             if isolated:
                 self._apply(state)  # the veth leaves the no-ICC port set
 
-    def networks_of(self, container_id: str) -> list[str]:
-        """The networks where the container holds an address, from the allocations themselves (the
-        engine's own record of them may miss one whose connect was cut short)."""
-        return sorted(name for name, raw in self.state.read()["networks"].items()
-                      if container_id in raw["allocations"].values())
+    def holdings(self) -> dict[str, list[str]]:
+        """Container id -> the networks where it holds an address, from the allocations themselves
+        (the engine's own record of them may miss one whose connect was cut short); one read of
+        the state file, however many containers the caller asks about."""
+        held: dict[str, set[str]] = {}
+        for name, raw in self.state.read()["networks"].items():
+            for cid in raw["allocations"].values():
+                held.setdefault(cid, set()).add(name)
+        return {cid: sorted(names) for cid, names in held.items()}
 
     def holders(self) -> set[str]:
         """The ids of every container that holds an address on some network."""
-        return {cid for raw in self.state.read()["networks"].values() for cid in raw["allocations"].values()}
+        return set(self.holdings())
 
     def release_unknown(self, known: Callable[[str], bool]) -> list[tuple[str, str]]:
         """Free every address held by a container for which ``known(id)`` is False (one removed by

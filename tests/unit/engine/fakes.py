@@ -254,8 +254,11 @@ class FakeNetwork:
     def await_veths_gone(self, attachments: list[tuple[str, str]], grace: float = 1.0) -> None:
         pass
 
-    def networks_of(self, container_id: str) -> list[str]:
-        return sorted(network for cid, network in self.addresses if cid == container_id)
+    def holdings(self) -> dict[str, list[str]]:
+        held: dict[str, list[str]] = {}
+        for cid, network in sorted(self.addresses):
+            held.setdefault(cid, []).append(network)
+        return held
 
     def holders(self) -> set[str]:
         return {cid for cid, _ in self.addresses}
