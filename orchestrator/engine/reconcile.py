@@ -78,8 +78,10 @@ class Reconciler:
         listed from the kernel, and each project's networks are checked and repaired too (a
         deleted bridge comes back); event-driven passes leave that to the resync. A project an
         API call is converging is queued again, as is one whose pass failed."""
-        stored = self.store.projects()
-        chosen = stored if names is None else [n for n in stored if n in set(names)]
+        chosen = self.store.projects()
+        if names is not None:
+            wanted = set(names)  # once: ``names`` may be any iterable, a generator too
+            chosen = [n for n in chosen if n in wanted]
         for name in chosen:
             lock = self.locks(name)
             if not lock.acquire(blocking=False):
