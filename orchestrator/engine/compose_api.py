@@ -37,7 +37,7 @@ class ComposeRoutes:
             case "POST", ["v1", "projects", name, "rm"]:
                 body = handler.body()
                 handler.reply(200, self.ops.remove_stopped(
-                    name, [str(s) for s in body.get("services") or []], bool(body.get("stop")),
+                    name, body.get("services", []), bool(body.get("stop")),
                     body.get("timeout"), bool(body.get("volumes"))))
             case "POST", ["v1", "projects", name, "scale"]:
                 body = handler.body()
@@ -46,8 +46,8 @@ class ComposeRoutes:
             case "POST", ["v1", "projects", name, "restart"]:
                 body = handler.body()
                 handler.reply(200, self.ops.restart_services(
-                    name, [str(s) for s in body.get("services") or []], body.get("timeout"),
-                    [str(c) for c in body.get("containers") or []], bool(body.get("no_deps"))))
+                    name, body.get("services", []), body.get("timeout"),
+                    body.get("containers", []), bool(body.get("no_deps"))))
             case "GET", ["v1", "projects", name, "ready"]:
                 handler.reply(200, self.ops.readiness(name, query.get("service", [])))
             case "GET", ["v1", "projects", name, "inspect"]:

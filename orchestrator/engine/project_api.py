@@ -54,20 +54,20 @@ class ProjectRoutes:
                 handler.reply(200, ops.down(name, body.get("timeout"), bool(body.get("volumes"))))
             case "POST", ["v1", "projects", name, "stop"]:
                 body = handler.body()
-                handler.reply(200, ops.stop_services(name, list(body.get("services") or []), body.get("timeout"),
-                                                     list(body.get("containers") or [])))
+                handler.reply(200, ops.stop_services(name, body.get("services", []), body.get("timeout"),
+                                                     body.get("containers", [])))
             case "POST", ["v1", "projects", name, "start"]:
                 body = handler.body()
-                handler.reply(200, ops.start_services(name, list(body.get("services") or []),
-                                                      list(body.get("containers") or [])))
+                handler.reply(200, ops.start_services(name, body.get("services", []),
+                                                      body.get("containers", [])))
             case "POST", ["v1", "projects", name, ("pause" | "unpause") as verb]:
                 body = handler.body()
-                handler.reply(200, ops.pause_services(name, list(body.get("services") or []), verb == "pause"))
+                handler.reply(200, ops.pause_services(name, body.get("services", []), verb == "pause"))
             case "POST", ["v1", "projects", name, "kill"]:
                 body = handler.body()
-                handler.reply(200, ops.kill_services(name, list(body.get("services") or []),
+                handler.reply(200, ops.kill_services(name, body.get("services", []),
                                                      signal_number(str(body.get("signal", signal.SIGKILL))),
-                                                     list(body.get("containers") or [])))
+                                                     body.get("containers", [])))
             case "GET", ["v1", "projects", name, "stats"]:
                 handler.reply(200, queries.stats(name))
             case "GET", ["v1", "projects", name, "ps"]:
