@@ -194,14 +194,15 @@ class Publisher:
     def _leave_ports(self, cid: str, addresses: list[str], drain_s: float) -> None:
         """Take a running replica out of its project's published ports and let its connections
         finish; nothing when it takes none (not running, no port, or its project is going down)."""
-        c = self.observe().find(cid)
+        seen = self.observe()
+        c = seen.find(cid)
         if c is None or c.status != "running" or not c.project:
             return
         loaded = self.loader.load(c.project)
         service = loaded.project.services.get(c.service) if loaded is not None else None
         if loaded is None or service is None or not service.ports:
             return
-        self.publish(loaded.project)  # without it: it is among the containers being stopped
+        self.publish(loaded.project, seen)  # without it: it is among the containers being stopped
         ports = tcp_targets(service)
         for ip in addresses:
             left = self.drained(ip, drain_s, ports)
