@@ -22,13 +22,12 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from orchestrator.errors import EngineError, EngineGone, EngineUnavailable
 from orchestrator.spec.errors import ComposeError
-from runtime.layout import run_root_of
 
 T = TypeVar("T")
 # connect() errors that mean "no engine listens here": start one (when allowed) and try again.
@@ -110,11 +109,6 @@ class Subscription:
 
     def close(self) -> None:
         self._response.abort()
-
-
-def run_root(environ: Mapping[str, str]) -> Path:
-    """Where the engine's socket and log are: the runtime's rule (`runtime.layout.run_root_of`)."""
-    return run_root_of(environ)
 
 
 class EngineClient:

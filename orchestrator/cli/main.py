@@ -38,11 +38,12 @@ from orchestrator.cli import (
 from orchestrator.cli import cmd_build as build_verbs
 from orchestrator.cli import cmd_images as cmd_images_verbs
 from orchestrator.cli import cmd_port as port_verbs
-from orchestrator.cli.client import EngineClient, run_root
+from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import err, out
 from orchestrator.cli.project_args import load, print_warnings, project_name, source
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
+from runtime.layout import run_root_of
 
 if TYPE_CHECKING:
     pass
@@ -367,7 +368,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace, EngineClient], int] = args.run
     try:
-        client = EngineClient(run_root(os.environ))
+        client = EngineClient(run_root_of(os.environ))
         code = run(args, client)
     except ComposeError as exc:
         err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.client import EngineClient, repeatable, run_root
+from orchestrator.cli.client import EngineClient, repeatable
 from orchestrator.errors import EngineGone
-from runtime.layout import HostLayout
+from runtime.layout import HostLayout, run_root_of
 
 
 @pytest.mark.parametrize(("environ", "expected"), [
@@ -21,7 +21,7 @@ from runtime.layout import HostLayout
     ({"PYORCH_ROOT": "/srv/pyorch", "PYORCH_RUN": "/tmp/run-here"}, "/tmp/run-here"),
 ])
 def test_the_client_finds_the_engine_where_the_runtime_puts_it(environ: dict[str, str], expected: str) -> None:
-    assert run_root(environ) == HostLayout.from_env(environ).run_root == Path(expected)
+    assert run_root_of(environ) == HostLayout.from_env(environ).run_root == Path(expected)
 
 
 class _Engine:
