@@ -8,11 +8,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from runtime.layout import HostLayout
 
 REPO = Path(__file__).resolve().parents[1]
+
+T = TypeVar("T")
 
 
 def env_for(layout: HostLayout, **extra: str) -> dict[str, str]:
@@ -91,3 +95,23 @@ def engine_raw(layout: HostLayout, request: bytes, timeout: float = 10.0) -> tup
                 break
             body += chunk
     return int(lines[0].split()[1]), headers, body
+
+
+def write(directory: Path, text: str) -> str:
+    """Write ``text`` as ``directory/compose.yaml``; its path, for ``-f``."""
+    path = directory / "compose.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def wait_until(predicate: Callable[[], T], what: str, deadline_s: float = 60.0,
+               detail: Callable[[], object] | None = None) -> T:
+    """Poll ``predicate`` until it returns something true, and return that; on timeout,
+    ``detail()`` says what was seen last."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}" + (f": {detail()}" if detail is not None else ""))

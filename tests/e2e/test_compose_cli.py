@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import events, wait_until, write
-from tests.helpers import REPO, env_for, pyorch
+from tests.e2e.test_engine import events
+from tests.helpers import REPO, env_for, pyorch, wait_until, write
 
 pytestmark = pytest.mark.root
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import write
-from tests.helpers import REPO, env_for, pyorch
+from tests.helpers import REPO, env_for, pyorch, write
 
 pytestmark = pytest.mark.root
 

@@ -20,8 +20,7 @@ import pytest
 
 from runtime.layout import HostLayout
 from tests.bridge_netfilter import VALUES, bridge_nf_call_iptables
-from tests.e2e.test_engine import wait_until, write
-from tests.helpers import pyorch
+from tests.helpers import pyorch, wait_until, write
 
 pytestmark = pytest.mark.root
 ENV = {"PYORCH_DNS_FORWARD": "none"}

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import wait_until, write
-from tests.helpers import pyorch
+from tests.helpers import pyorch, wait_until, write
 
 pytestmark = pytest.mark.root
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import write
-from tests.helpers import free_port, pyorch, wait_http
+from tests.helpers import free_port, pyorch, wait_http, write
 
 pytestmark = pytest.mark.root
 

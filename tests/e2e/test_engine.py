@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.helpers import pyorch
+from tests.helpers import pyorch, wait_until, write
 
 pytestmark = pytest.mark.root
-
-
-def write(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "compose.yaml"
-    path.write_text(text)
-    return str(path)
 
 
 def ps(layout: HostLayout, file: str) -> list[dict[str, object]]:
@@ -36,15 +30,6 @@ def events(layout: HostLayout, kind: str) -> list[dict[str, object]]:
         return [dict(e.detail, subject=e.subject, ts=e.ts) for e in store.events_since(0) if e.kind == kind]
     finally:
         store.close()
-
-
-def wait_until(predicate: object, what: str, deadline_s: float = 60.0) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_crashing_service_restarts_with_doubling_backoff(layout: HostLayout, tmp_path: Path) -> None:

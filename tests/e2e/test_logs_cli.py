@@ -12,8 +12,7 @@ import pytest
 
 from runtime.container.logfile import log_files
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import wait_until, write
-from tests.helpers import pyorch
+from tests.helpers import pyorch, wait_until, write
 
 pytestmark = pytest.mark.root
 

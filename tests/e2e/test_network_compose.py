@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import wait_until, write
-from tests.helpers import free_port, host_address, http_get, pyorch
+from tests.helpers import free_port, host_address, http_get, pyorch, wait_until, write
 
 pytestmark = pytest.mark.root
 

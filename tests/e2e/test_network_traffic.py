@@ -23,8 +23,7 @@ import pytest
 
 from runtime.layout import HostLayout
 from tests.bridge_netfilter import SYSCTL, VALUES, bridge_nf_call_iptables
-from tests.e2e.test_engine import wait_until, write
-from tests.helpers import free_port, host_address, http_get, pyorch
+from tests.helpers import free_port, host_address, http_get, pyorch, wait_until, write
 
 pytestmark = pytest.mark.root
 

@@ -17,8 +17,7 @@ import pytest
 
 from runtime.gc import purge_instance, stop_daemons
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import write
-from tests.helpers import pyorch
+from tests.helpers import pyorch, write
 
 pytestmark = pytest.mark.root
 

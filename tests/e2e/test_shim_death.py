@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.helpers import pyorch
+from tests.helpers import pyorch, wait_until
 
 pytestmark = pytest.mark.root
 
@@ -48,16 +48,6 @@ def shim_answering(layout: HostLayout) -> int | None:
     return int(json.loads(reply.split(b"\n")[0])["pid"]) if reply else None
 
 
-def wait_until(predicate: object, what: str, deadline_s: float = 30.0) -> object:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        value = predicate()  # type: ignore[operator]
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def rows(layout: HostLayout, compose: Path) -> dict[str, dict[str, object]]:
     out = pyorch(layout, "-f", str(compose), "ps", "-a", "--format", "json").stdout
     return {str(r["service"]): r for r in json.loads(out)}
@@ -88,7 +78,7 @@ def test_a_killed_shim_is_replaced_and_its_containers_adopted(layout: HostLayout
 
         # the engine notices by itself (no CLI verb runs meanwhile) and a new shim answers
         new_shim = wait_until(lambda: (pid := shim_answering(layout)) not in (None, old_shim) and pid,
-                              "a new shim started by the engine")
+                              "a new shim started by the engine", 30.0)
         assert int((layout.run_root / "engine.pid").read_text()) == engine
         log = (layout.run_root / "engine.log").read_text()
         assert "pyorch-shim went away" in log
@@ -100,13 +90,13 @@ def test_a_killed_shim_is_replaced_and_its_containers_adopted(layout: HostLayout
         # their output is read again: a line written to w's stdout now reaches its log
         pyorch(layout, "-f", str(compose), "exec", "w", "sh", "-c", "echo after-the-shim > /proc/1/fd/1")
         wait_until(lambda: "after-the-shim" in pyorch(layout, "-f", str(compose), "logs", "w").stdout,
-                   "w's output in its log")
+                   "w's output in its log", 30.0)
 
         # an exit the new shim watches is recorded with its real status, and restart: always applies
         os.kill(int(str(after["w"]["pid"])), signal.SIGKILL)
-        wait_until(lambda: [d for d in dies(layout) if d["subject"] == "orphans-w-1"], "w's container-die")
+        wait_until(lambda: [d for d in dies(layout) if d["subject"] == "orphans-w-1"], "w's container-die", 30.0)
         restarted = wait_until(lambda: (r := rows(layout, compose)["w"])["status"] == "running"
-                               and r["restart_count"] == 1 and r, "w restarted")
+                               and r["restart_count"] == 1 and r, "w restarted", 30.0)
         assert isinstance(restarted, dict) and restarted["id"] == before["w"]["id"]
         (die,) = [d for d in dies(layout) if d["subject"] == "orphans-w-1"]
         assert (die["exit_code"], die.get("unknown")) == (137, None), die
@@ -139,12 +129,12 @@ def test_exits_while_neither_engine_nor_shim_ran_are_recorded_once(layout: HostL
         shim = shim_answering(layout)
         assert shim is not None
         os.kill(shim, signal.SIGKILL)
-        wait_until(lambda: shim_answering(layout) is None, "the shim gone")
+        wait_until(lambda: shim_answering(layout) is None, "the shim gone", 30.0)
         os.kill(int(str(before["f"]["pid"])), signal.SIGKILL)
         time.sleep(0.5)
 
         restarted = wait_until(lambda: (r := rows(layout, compose)["f"])["status"] == "running"
-                               and r["restart_count"] == 1 and r, "f restarted by on-failure")
+                               and r["restart_count"] == 1 and r, "f restarted by on-failure", 30.0)
         assert isinstance(restarted, dict) and restarted["id"] == before["f"]["id"]
         assert rows(layout, compose)["w"]["pid"] == before["w"]["pid"]  # adopted, untouched
         (die,) = [d for d in dies(layout) if d["subject"] == "orphans-f-1"]

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import wait_until, write
-from tests.helpers import REPO, env_for, pyorch
+from tests.helpers import REPO, env_for, pyorch, wait_until, write
 from tests.terminal import Terminal, terminal
 
 pytestmark = pytest.mark.root

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import wait_until
-from tests.helpers import free_port, http_get, pyorch
+from tests.helpers import free_port, http_get, pyorch, wait_until
 
 pytestmark = pytest.mark.root
 

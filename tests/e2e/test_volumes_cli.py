@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from runtime.layout import HostLayout
-from tests.e2e.test_engine import write
-from tests.helpers import pyorch
+from tests.helpers import pyorch, write
 
 pytestmark = pytest.mark.root
 LOOP = "trap 'exit 0' TERM; while :; do sleep 0.1; done"

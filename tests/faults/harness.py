@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from runtime.gc import purge_instance
 from runtime.layout import HostLayout
 from tests.faults import census
-from tests.helpers import REPO, env_for
+from tests.helpers import REPO, env_for, wait_until
 
 KILLS_PER_SCENARIO = 10
 
@@ -64,7 +64,7 @@ def restart_engine(layout: HostLayout, **env: str) -> int:
     with log:
         subprocess.Popen([sys.executable, "-m", "orchestrator.engine.daemon"], cwd=REPO, env=env_for(layout, **env),
                          stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    wait_for(lambda: _answers(layout), "the new engine to answer")
+    wait_until(lambda: _answers(layout), "the new engine to answer")
     pid = engine_pid(layout)
     assert pid is not None
     return pid
@@ -83,18 +83,7 @@ def armed(layout: HostLayout, kill_at: int) -> int:
 
 
 def wait_dead(pid: int, what: str, deadline_s: float = 60.0) -> None:
-    wait_for(lambda: not alive(pid), what, deadline_s)
-
-
-def wait_for(predicate: Callable[[], object], what: str, deadline_s: float = 60.0,
-             detail: Callable[[], object] | None = None) -> None:
-    """Poll ``predicate``; on timeout, ``detail()`` says what was seen last."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}" + (f": {detail()}" if detail is not None else ""))
+    wait_until(lambda: not alive(pid), what, deadline_s)
 
 
 def engine_log(layout: HostLayout, lines: int = 40) -> str:

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from runtime.layout import HostLayout
+from tests import helpers
 from tests.faults import harness
 
 PROJECT = """
@@ -38,9 +39,7 @@ EXPECTED = Counter({"db": 1, "web": 2, "worker": 1})
 
 
 def write(directory: Path) -> str:
-    path = directory / "compose.yaml"
-    path.write_text(PROJECT)
-    return str(path)
+    return helpers.write(directory, PROJECT)
 
 
 def differences(layout: HostLayout, expected: Counter[str]) -> list[str]:

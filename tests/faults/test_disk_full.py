@@ -28,7 +28,7 @@ from runtime.faults import fill
 from runtime.gc import stop_daemons
 from runtime.layout import HostLayout
 from tests.faults import census, harness, scenario
-from tests.helpers import free_port, http_get, pyorch, wait_http
+from tests.helpers import free_port, http_get, pyorch, wait_http, wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.faults]
 
@@ -117,7 +117,7 @@ def test_a_full_disk_is_survived_and_recovered(small_root: HostLayout, tmp_path:
         # What runs keeps running, and crashes are recorded: an exit in the room reserved for it.
         victim_pid = _kill_pid1(layout, "victim")
         keeper_pid = _kill_pid1(layout, "keeper")
-        harness.wait_for(lambda: _row(layout, "victim")["status"] == "exited", "the victim's exit to be seen")
+        wait_until(lambda: _row(layout, "victim")["status"] == "exited", "the victim's exit to be seen")
         assert _row(layout, "victim")["exit_code"] == 137
         time.sleep(1.0)  # chatty writes ~50 lines a second that have no room; probes run and save nothing
         assert http_get(f"http://127.0.0.1:{port}/")[1].strip() == "ok"
@@ -131,11 +131,11 @@ def test_a_full_disk_is_survived_and_recovered(small_root: HostLayout, tmp_path:
         assert "no space left on device; dropping output" in shim_log, shim_log[-2000:]
 
         filler.unlink()  # space comes back: everything recovers by itself
-        harness.wait_for(lambda: _row(layout, "keeper")["status"] == "running"
+        wait_until(lambda: _row(layout, "keeper")["status"] == "running"
                          and _row(layout, "keeper")["pid"] != keeper_pid,
                          "the killed `restart: always` container to run again",
                          detail=lambda: (_row(layout, "keeper"), harness.engine_log(layout)))
-        harness.wait_for(lambda: "of output dropped since" in _log(layout, file, env, "chatty"),
+        wait_until(lambda: "of output dropped since" in _log(layout, file, env, "chatty"),
                          "chatty's log to say what it dropped")
         dropped = [e for e in _events(layout) if e["kind"] == "container-log-dropped"]
         assert dropped and int(str(dict(dropped[0]["detail"])["lines"])) > 0, dropped  # type: ignore[call-overload]

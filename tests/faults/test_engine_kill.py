@@ -24,7 +24,7 @@ import pytest
 from runtime.layout import HostLayout
 from tests.faults import harness, scenario
 from tests.faults.census import integrity
-from tests.helpers import REPO, env_for, free_port, pyorch, wait_http
+from tests.helpers import REPO, env_for, free_port, pyorch, wait_http, wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.faults]
 
@@ -57,7 +57,7 @@ def _up_killed(layout: HostLayout, file: str, env: dict[str, str], trial: int, a
         harness.wait_dead(pid, "the armed engine to die")
         harness.restart_engine(layout)
         expected = scenario.EXPECTED if "faults" in pyorch(layout, "ls").stdout else Counter()
-        harness.wait_for(lambda: scenario.differences(layout, expected) == [],
+        wait_until(lambda: scenario.differences(layout, expected) == [],
                          f"the engine's passes to converge after {where}",
                          detail=lambda: (scenario.differences(layout, expected), harness.engine_log(layout)))
         pyorch(layout, "-f", file, "up", "-d", **env)
@@ -77,7 +77,7 @@ def _down_killed(layout: HostLayout, file: str, env: dict[str, str], trial: int,
         assert harness.api(layout, "POST", "/v1/projects/faults/down", {}) == b"", where
         harness.wait_dead(pid, "the armed engine to die")
         harness.restart_engine(layout)  # its first pass finishes the `down` that was cut short
-        harness.wait_for(lambda: harness.leftovers(layout) == [], f"the engine's pass to finish after {where}",
+        wait_until(lambda: harness.leftovers(layout) == [], f"the engine's pass to finish after {where}",
                          detail=lambda: (harness.leftovers(layout), harness.engine_log(layout)))
         assert harness.ps(layout, "faults") == []
 
