@@ -174,9 +174,10 @@ class Engine:
             self.queue.add(project)
             return
         # misfire_grace_time=None: a wake later than planned (a loaded host) still runs; APScheduler's
-        # default of 1 s would skip it and leave the restart to the next resync.
+        # default of 1 s would skip it and leave the restart to the next resync. One timer per
+        # (project, time): every pass over the project during a restart's backoff asks again.
         self.scheduler.add_job(self.wake, "date", run_date=dt.datetime.fromtimestamp(at), args=[project],
-                               misfire_grace_time=None)
+                               misfire_grace_time=None, id=f"wake:{project}:{at!r}", replace_existing=True)
 
     def exited(self, event: dict[str, object]) -> None:
         """The shim says a container exited: it is read again and its project passed over."""

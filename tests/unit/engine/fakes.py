@@ -309,6 +309,8 @@ class FakeScheduler:
 
     def add_job(self, func: Callable[..., Any], trigger: str, **kwargs: Any) -> FakeJob:
         job = FakeJob(func, trigger, kwargs)
+        if kwargs.get("replace_existing") and "id" in kwargs:  # as APScheduler: one job per id
+            self.jobs = [j for j in self.jobs if j.kwargs.get("id") != kwargs["id"]]
         self.jobs.append(job)
         return job
 

@@ -75,6 +75,9 @@ def test_an_unhealthy_replica_leaves_the_port_before_it_is_stopped_then_restarts
     h.engine.reconcile_all()  # Docker's backoff: the restart waits 100 ms, on a timer
     assert h.runtime.names("exited") == ["demo-web-1"]
     assert [round(at - exited.finished_at, 3) for at in h.scheduler.wakes()] == [0.1]
+    h.engine.reconcile_all()  # another pass during the backoff: still one timer
+    assert h.runtime.names("exited") == ["demo-web-1"]
+    assert [round(at - exited.finished_at, 3) for at in h.scheduler.wakes()] == [0.1]
     clock.now = h.scheduler.wakes()[0] + 0.01
     h.engine.reconcile_all()
     assert h.runtime.names("running") == ["demo-web-1", "demo-web-2"]
