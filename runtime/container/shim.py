@@ -490,6 +490,14 @@ class Shim:
             known = self.containers[spec.id]
             if spec.id in self.unwritten:  # its exit record is still owed: try again now
                 self._write_exit(known)
+            elif known.exit is None:
+                # Asked because its process was seen ended (a zombie counts as ended) with no exit
+                # record: one that ended before the loop heard of it is recorded before the answer.
+                if known.pidfd >= 0:
+                    if readable([known.pidfd], 0):
+                        self._adopted_exited(spec.id)
+                else:
+                    self.reaper.reap()
             return {"ok": True, "adopted": False, "known": True, "exit": known.exit}
         pid, start_time = int(request["pid"]), int(request["pid_start_time"])
         pidfd = shim_adopt.open_pidfd(pid, start_time)

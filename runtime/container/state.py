@@ -122,7 +122,10 @@ def process_start_time(pid: int) -> int:
 
 
 def is_alive(record: ContainerRecord) -> bool:
-    return record.pid > 0 and process_start_time(record.pid) == record.pid_start_time
+    """The container's PID 1 runs. A zombie does not: it has exited, its namespaces and mounts are
+    gone, and only its reaper (the shim, or the host's init for an adopted container, lazily) has
+    yet to collect it; its exit record is the shim's to write (``_adopt`` settles one now)."""
+    return record.pid > 0 and _lives(record.pid, record.pid_start_time)
 
 
 def this_process() -> list[int]:

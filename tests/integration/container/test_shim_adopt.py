@@ -4,6 +4,7 @@ was reaped; its stdout pipe opened again; a reused pid refused."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -204,3 +205,63 @@ def test_an_adopted_process_that_has_ended_has_its_exit_recorded_before_the_answ
         os.close(fd)
         os.waitpid(pid, 0)
     rt.remove(info.id, force=True)
+
+
+def _reap_orphans(on: bool) -> None:
+    """Make this process the reaper of its orphaned descendants (PR_SET_CHILD_SUBREAPER), as the
+    host's init is for a shim's containers: one that reaps when it likes."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(36, int(on), 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def _state(pid: int) -> str | None:
+    from runtime.container.state import stat_fields
+
+    fields = stat_fields(pid)
+    return None if fields is None else fields[0]
+
+
+def test_cp_of_an_adopted_container_that_ended_and_is_not_reaped(rt: ContainerRuntime) -> None:
+    """A container adopted after its shim died, whose process then ended and is a zombie its
+    reaper has not collected yet: the runtime took the zombie for running, and `cp` entered its
+    mount namespace, gone with it ("/proc/<pid>/ns/mnt: No such file or directory"). A zombie
+    has exited: cp reads the stopped container's root from its bundle. This test is that lazy
+    reaper."""
+    from runtime.container.runconfig import RunConfig
+    from runtime.container.shim_client import stop_shim
+
+    ours: dict[int, int] = {}  # processes re-parented to this test (pid → how to end it), reaped at the end
+    _reap_orphans(True)
+    try:
+        stop_shim(rt.layout.run_root)  # one started before this test reaped orphans is not its own
+        info = rt.create(RunConfig(name="ended", image="pyorch.local/busybox:latest", command=["sleep", "1000"]))
+        rt.start(info.id)
+        pid = rt.inspect(info.id).record.pid
+        shim = rt.shim.shim_pid()
+        ours[pid] = signal.SIGKILL
+        os.kill(shim, signal.SIGKILL)
+        os.waitpid(shim, 0)
+        rt.shim.close()
+        rt.adopt_orphans()
+        assert info.id in rt.shim.known()  # a new shim watches it, as after a shim's death
+        ours[rt.shim.shim_pid()] = signal.SIGTERM
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _state(pid) != "Z":
+            assert time.monotonic() < deadline, f"{pid} did not become a zombie: {_state(pid)}"
+            time.sleep(0.02)
+        assert rt.copy_stat(info.id, "/bin/sh")["exists"]
+        assert _state(pid) == "Z"  # still unreaped: the copy above was of a zombie's container
+        assert rt.inspect(info.id).status == "exited"
+        rt.remove(info.id)
+    finally:
+        _reap_orphans(False)
+        rt.shim.close()
+        for child, sig in ours.items():  # the container's PID 1, the shim that adopted it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, sig)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(child, 0)
