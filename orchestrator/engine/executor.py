@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Protocol
 
 from orchestrator.engine import log_archive
@@ -47,6 +48,14 @@ from runtime.network import NetworkManager
 log = logging.getLogger("pyorch.executor")
 MAX_PARALLEL = 8
 NOT_RETRIED = "not retried until the next `up`"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came of one action: None when it went well, else its error message."""
+
+    action: Action
+    error: str | None
 
 
 class Announcements(Protocol):
@@ -121,14 +130,16 @@ class Executor:
                 if error:
                     errors.append(error)
                     break
-            futures = [self.pool.submit(self._run_action, project, revision, a, stop_timeout) for a in wave]
-            for f in futures:
-                error = f.result()
-                if error:
-                    errors.append(error)
+            errors += [o.error for o in self.run_wave(project, revision, wave, stop_timeout) if o.error]
             if errors:
                 break
         return errors
+
+    def run_wave(self, project: Project, revision: int, wave: list[Action],
+                 stop_timeout: float | None = None) -> list[Outcome]:
+        """Run one wave's actions concurrently; the outcome of each, in the wave's order."""
+        futures = [self.pool.submit(self._run_action, project, revision, a, stop_timeout) for a in wave]
+        return [Outcome(a, f.result()) for a, f in zip(wave, futures, strict=True)]
 
     def _run_action(self, project: Project, revision: int, action: Action,
                     stop_timeout: float | None = None) -> str | None:

@@ -263,9 +263,10 @@ class ProjectOps:
                 actions: list[Action] = [RestartContainer(c.id, c.name, c.service, 0.0, 0, 0.0, manual=True)
                                          for c in chosen if c.status in ("running", "exited")]
                 actions += [StartContainer(c.id, c.name, c.service) for c in chosen if c.status == "created"]
-                failed = p.executor.run(spec, loaded.revision, Plan([actions])) if actions else []
+                outcomes = p.executor.run_wave(spec, loaded.revision, actions)
+                failed = [o.error for o in outcomes if o.error]
                 errors += failed
-                restarted += [a.name for a in actions if not any(f" {a.name}:" in e for e in failed)]
+                restarted += [o.action.name for o in outcomes if o.error is None]
                 p.publisher.publish(spec)
                 if failed:
                     break

@@ -11,6 +11,7 @@ import pytest
 
 from orchestrator.engine.project_ops import UpOptions
 from orchestrator.errors import EngineError
+from runtime.errors import RuntimeFailure
 from tests.unit.engine.fakes import build
 
 WEB = """
@@ -135,6 +136,25 @@ def test_restart_takes_the_restart_true_dependants_along_after_their_dependency(
     assert sorted(h.runtime.names("running")) == ["demo-app-1", "demo-db-1", "demo-sidecar-1"]
     h.runtime.calls.clear()
     assert h.engine.ops.restart_services("demo", ["db"], None, no_deps=True)["restarted"] == ["demo-db-1"]
+
+
+def test_restart_reports_which_containers_failed_by_their_actions_not_by_their_messages(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """restart told the restarted from the failed by looking for " <name>:" in the error messages:
+    a failure whose text named another container took that one off the restarted list."""
+    h = build(tmp_path)
+    h.engine.ops.up(h.project(WEB), UpOptions())
+    respawn = h.runtime.respawn
+
+    def failing(cid: str, restart_count: int, on_pid: object = None) -> object:
+        if h.runtime.store[cid].record.name == "demo-web-2":
+            raise RuntimeFailure("its network went with demo-web-1: gone")
+        return respawn(cid, restart_count, on_pid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(h.runtime, "respawn", failing)
+    result = h.engine.ops.restart_services("demo", ["web"], None)
+    assert result["restarted"] == ["demo-web-1"]
+    assert len(result["errors"]) == 1 and result["errors"][0].startswith("RestartContainer demo-web-2: ")
 
 
 def test_up_wait_counts_a_one_shot_another_service_waits_for_as_done_when_it_exited_0(tmp_path: Path) -> None:
