@@ -8,7 +8,9 @@ Compose v2.40.3 against Debian's dockerd from a private data root and socket (be
 
 - up:    `up -d` until the command returns (`up_s`), and until every replica runs and, for pyorch,
          the published port answers HTTP 200 (`ready_s`). Compose cannot publish one host port for
-         several replicas: its side runs without the port;
+         several replicas: its side runs without the port; for pyorch also the CPU seconds the
+         engine and the shim spent from the start of `up` until ready (`up_engine_cpu_s`,
+         `up_shim_cpu_s`, from /proc/<pid>/stat: steadier than wall time on a shared host);
 - idle:  CPU time over `--idle-seconds` (default 30 s) of doing nothing, from /proc/<pid>/stat
          (utime + stime, so other processes' load does not count), after `--settle-seconds`: the
          engine and the shim; dockerd, containerd and the containerd-shims. As % of one core, and
@@ -219,6 +221,8 @@ def measure(tree: Path, replicas: int, phases: list[str], idle_s: float, settle_
     port = free_port()
     compose.write_text(project_yaml("scale", replicas, port))
     try:
+        workers = [instance.engine_pid(), instance.shim_pid()]
+        cpu_before = [cpu_of([pid]) for pid in workers]
         started = time.monotonic()
         instance.run("-f", str(compose), "up", "-d")
         result["up_s"] = time.monotonic() - started
@@ -228,6 +232,10 @@ def measure(tree: Path, replicas: int, phases: list[str], idle_s: float, settle_
                 raise SystemExit(f"only {count} of {replicas} replicas running after 300 s")
             time.sleep(0.05)
         result["ready_s"] = time.monotonic() - started
+        # CPU seconds the engine and the shim spent on the `up` (far steadier than wall time on a
+        # shared host); the containers' own setup runs in their processes and is not counted.
+        result["up_engine_cpu_s"], result["up_shim_cpu_s"] = (
+            (cpu_of([pid]) - before) / CLK_TCK for pid, before in zip(workers, cpu_before, strict=True))
         if "idle" in phases:
             pids = {"engine": [instance.engine_pid()], "shim": [instance.shim_pid()]}
             result.update(idle_phase(pids, idle_s, settle_s))
@@ -305,7 +313,8 @@ def report(results: list[dict[str, Any]]) -> None:
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for row in results:
         groups.setdefault((row["tool"], row["replicas"]), []).append(row)
-    keys = ["up_s", "ready_s", "ps_s", "down_s", "engine_idle_cpu_percent", "shim_idle_cpu_percent",
+    keys = ["up_s", "ready_s", "up_engine_cpu_s", "up_shim_cpu_s", "ps_s", "down_s",
+            "engine_idle_cpu_percent", "shim_idle_cpu_percent",
             "dockerd_idle_cpu_percent", "containerd_idle_cpu_percent", "containerd-shim_idle_cpu_percent",
             "engine_rss_mib", "shim_rss_mib", "dockerd_rss_mib", "containerd_rss_mib", "containerd-shim_rss_mib"]
     medians: dict[tuple[str, int], dict[str, float]] = {}

@@ -43,7 +43,7 @@ from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
 from runtime.diskspace import full_message, is_no_space
 from runtime.errors import ConfigurationError, ContainerNotFound, ContainerStateError, RuntimeFailure
-from runtime.network import NetworkManager
+from runtime.network import NetworkInfo, NetworkManager
 
 log = logging.getLogger("pyorch.executor")
 MAX_PARALLEL = 8
@@ -221,12 +221,13 @@ class Executor:
         config = run_config(project, service, name, number, revision)
         if adjust is not None:
             adjust(config)
-        self._use_embedded_dns(project, service, config)
+        networks = self._networks()  # read once for the resolver and the attachments
+        self._use_embedded_dns(project, service, config, networks)
         created: list[str] = []
 
         def attach(cid: str, pid: int) -> None:  # runs while the container's root is being built
             created.append(cid)
-            self._attach(project, service, cid, pid, name)
+            self._attach(project, service, cid, pid, name, networks)
 
         with self._writing() as touched:
             try:
@@ -254,7 +255,8 @@ class Executor:
         with self._writing(action.id):
             self._detach(action.id)
             info = self.runtime.respawn(action.id, restart_count=action.restart_count,
-                                        on_pid=lambda cid, pid: self._attach(project, service, cid, pid, action.name))
+                                        on_pid=lambda cid, pid: self._attach(project, service, cid, pid, action.name,
+                                                                             self._networks()))
             self.runtime.start(info.id)
         self._started()
         self.store.set_container_flags(action.id, project.name, False, action.delay)
@@ -375,7 +377,12 @@ class Executor:
         self.store.record_event(project, "container-remove", name, id=cid, service=service, **detail)
 
     # --- networking -----------------------------------------------------------------------------------
-    def _use_embedded_dns(self, project: Project, service: Service, config: RunConfig) -> None:
+    def _networks(self) -> dict[str, NetworkInfo]:
+        """The instance's networks by name: one read of the network state per create."""
+        return {n.name: n for n in self.network.list_networks()}
+
+    def _use_embedded_dns(self, project: Project, service: Service, config: RunConfig,
+                          networks: dict[str, NetworkInfo]) -> None:
         """Point resolv.conf at the first network's gateway, where the engine's DNS server answers.
 
         Like Docker's 127.0.0.11: `ndots:0` so single names are asked as they are. A service with
@@ -387,8 +394,8 @@ class Executor:
         if config.network_mode.startswith("container:"):  # so the planner knows when that one is gone
             config.labels[LABEL_NETWORK_PARENT] = config.network_mode.removeprefix("container:")
         nets = service_networks(project, service)
-        gateways = {n.name: n.gateway for n in self.network.list_networks()}
-        gateway = gateways.get(nets[0].runtime_name) if nets else None
+        first = networks.get(nets[0].runtime_name) if nets else None
+        gateway = first.gateway if first is not None else None
         host = "127.0.0.1" if config.network_mode == "host" else gateway
         config.extra_hosts = with_host_gateway(config.extra_hosts, host)
         if service.dns or not nets:
@@ -397,11 +404,12 @@ class Executor:
             config.dns = [gateway]
             config.dns_options = ["ndots:0", *config.dns_options]
 
-    def _attach(self, project: Project, service: Service, cid: str, pid: int, name: str) -> None:
+    def _attach(self, project: Project, service: Service, cid: str, pid: int, name: str,
+                networks: dict[str, NetworkInfo]) -> None:
         entries: list[tuple[str, str]] = []
         nets = service_networks(project, service)
         # The default route goes through the first network that is not internal (as Docker picks).
-        internal = {n.name for n in self.network.list_networks() if n.internal}
+        internal = {n.name for n in networks.values() if n.internal}
         gateway_net = next((n.runtime_name for n in nets if n.runtime_name not in internal), None)
         for index, net in enumerate(nets):
             # Not under `network_lock`: the manager chooses the address under its own lock and
