@@ -11,8 +11,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 
-from pyroute2 import Conntrack, NetlinkError
-from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+from runtime.network.pyroute2_parts import Conntrack, NetlinkError, NFCTAttrTuple
 
 
 def forget_udp_flows(host_ports: Iterable[int], backends: Iterable[str]) -> int:

@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from pyroute2 import Conntrack
-from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+from runtime.network.pyroute2_parts import Conntrack, NFCTAttrTuple
 
 # TCP states in which the backend may still owe the client bytes (not TIME_WAIT/CLOSE).
 _LIVE_TCP = {"SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK"}

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import nftables
-from pyroute2 import NetlinkError
 
 from runtime import faults
 from runtime.layout import HostLayout
@@ -36,6 +35,7 @@ from runtime.network.model import Attachment, NetworkInfo, NetworkSpec, PortBind
 from runtime.network.mtu import default_mtu
 from runtime.network.netlink_thread import HostNetlink
 from runtime.network.netns import netlink_socket_in
+from runtime.network.pyroute2_parts import NetlinkError
 from runtime.network.rtnl import NetlinkFailure, Rtnl
 from runtime.network.ruleset import Publication, removal, render
 from runtime.network.state import StateFile

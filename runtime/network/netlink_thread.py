@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pyroute2 import IPRoute
+from runtime.network.pyroute2_parts import IPRoute
 
 
 class HostNetlink:

@@ -16,3 +16,29 @@ def test_the_engine_does_not_import_what_only_some_requests_use() -> None:
             f"print(json.dumps([m for m in {LAZY!r} if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
+
+
+def _engine_then(code: str) -> object:
+    out = subprocess.run([sys.executable, "-c", "import json, sys; import orchestrator.engine.daemon; " + code],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def test_the_engine_imports_only_the_pyroute2_families_it_uses() -> None:
+    # runtime/network/pyroute2_parts.py: rtnetlink and conntrack, not the package's every family.
+    unused = ("pyroute2.ndb.main", "pyroute2.ipdb", "pyroute2.netlink.nl80211", "pyroute2.plan9.client",
+              "pyroute2.ipvs", "pyroute2.netlink.generic.wireguard")
+    found = _engine_then("print(json.dumps([sorted(m for m in sys.modules if m.startswith('pyroute2.iproute')), "
+                         f"[m for m in {unused!r} if m in sys.modules]]))")
+    assert isinstance(found, list)
+    iproute, loaded_unused = found
+    assert "pyroute2.iproute.linux" in iproute
+    assert loaded_unused == []
+
+
+def test_pyroute2_stays_whole_for_whoever_asks_the_package() -> None:
+    same = _engine_then("from pyroute2 import IPRoute, Conntrack, NDB; "
+                        "from runtime.network import pyroute2_parts as parts; "
+                        "print(json.dumps([IPRoute is parts.IPRoute, Conntrack is parts.Conntrack, "
+                        "'pyroute2.ndb.main' in sys.modules]))")
+    assert same == [True, True, True]
