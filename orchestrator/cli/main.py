@@ -6,38 +6,16 @@ Every command is a client of the engine API; errors of every layer are rendered 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from orchestrator.cli import (
-    attached,
-    build_progress,
-    cmd_compose,
-    cmd_config,
-    cmd_cp,
-    cmd_dashboard,
-    cmd_events,
-    cmd_info,
-    cmd_lifecycle,
-    cmd_pause,
-    cmd_project,
-    cmd_rollout,
-    cmd_session,
-    cmd_stats,
-    cmd_volumes,
-    logtime,
-    quickname,
-    render,
-    replicas,
-)
-from orchestrator.cli import cmd_build as build_verbs
-from orchestrator.cli import cmd_images as cmd_images_verbs
-from orchestrator.cli import cmd_port as port_verbs
+from orchestrator.cli import build_progress, render
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import err, out
 from orchestrator.cli.project_args import load, print_warnings, project_name, source
@@ -45,13 +23,64 @@ from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 from runtime.layout import run_root_of
 
-if TYPE_CHECKING:
-    pass
+# The modules that register verbs of their own, and those verbs. A command builds the parser with
+# only its verb's module (`build_parser(verb)`): importing every verb's module and building every
+# verb's parser cost each command ~20 ms, for a choice only `--help` and an unknown verb show.
+_VERB_MODULES: dict[str, tuple[str, ...]] = {
+    "cmd_images": ("pull", "push", "login", "logout", "rmi", "save", "load", "image"),
+    "cmd_build": ("build", "builder", "image"),
+    "cmd_lifecycle": ("kill", "version"),
+    "cmd_session": ("exec", "attach"),
+    "cmd_cp": ("cp",),
+    "cmd_pause": ("pause", "unpause"),
+    "cmd_info": ("info",),
+    "cmd_project": ("ls",),
+    "cmd_stats": ("stats",),
+    "cmd_events": ("events",),
+    "cmd_compose": ("run", "rm", "scale", "wait", "inspect"),
+    "cmd_config": ("config",),
+    "cmd_rollout": ("rollout", "rollback"),
+    "cmd_port": ("port",),
+    "cmd_dashboard": ("dashboard", "dash"),
+    "cmd_volumes": ("volume", "volumes"),
+}
+# Global options that take a value (the verb is the first word after them).
+_GLOBAL_VALUED = frozenset({"-f", "--file", "-p", "--project-name", "--project-directory", "--env-file",
+                            "--profile", "--progress"})
 
-# Not a terminal (a pipe, a test): wide enough that tables are never cut.
+
+def verb_of(argv: list[str]) -> str | None:
+    """The verb of a command line, when it is plain to see; None (every verb's parser is built)
+    for `--help`, an abbreviated or unknown global option, or no verb."""
+    words = iter(argv)
+    for word in words:
+        if word in _GLOBAL_VALUED:
+            next(words, None)
+        elif word.startswith("--") and "=" in word and word.split("=", 1)[0] in _GLOBAL_VALUED:
+            continue
+        elif word[:2] in ("-f", "-p") and len(word) > 2 and not word.startswith("--"):
+            continue  # -fFILE, -pNAME
+        elif word.startswith("-"):
+            return None
+        else:
+            return word
+    return None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _register_module(name: str, sub: Any, image_sub: Any) -> None:
+    module = importlib.import_module(f"orchestrator.cli.{name}")
+    if name in ("cmd_images", "cmd_build"):
+        module.register(sub, image_sub)
+    elif name in ("cmd_info", "cmd_project", "cmd_config"):
+        module.register(sub)
+    elif name in ("cmd_compose", "cmd_dashboard"):
+        module.register(sub, project_name, load)
+    else:
+        module.register(sub, project_name)
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: every verb's, or (``verb``) only what parsing that verb needs."""
     parser = argparse.ArgumentParser(prog="pyorch", description="Run Compose projects on pyorch's own runtime.")
     parser.add_argument("-f", "--file", action="append", default=[], help="Compose configuration file(s)")
     parser.add_argument("-p", "--project-name", help="Project name")
@@ -155,22 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     boot.set_defaults(run=cmd_image_bootstrap)
     ls = image_sub.add_parser("ls", help="List images")
     ls.set_defaults(run=cmd_images)
-    cmd_images_verbs.register(sub, image_sub)
-    build_verbs.register(sub, image_sub)
-    cmd_lifecycle.register(sub, project_name)
-    cmd_session.register(sub, project_name)
-    cmd_cp.register(sub, project_name)
-    cmd_pause.register(sub, project_name)
-    cmd_info.register(sub)
-    cmd_project.register(sub)
-    cmd_stats.register(sub, project_name)
-    cmd_events.register(sub, project_name)
-    cmd_compose.register(sub, project_name, load)
-    cmd_config.register(sub)
-    cmd_rollout.register(sub, project_name)
-    port_verbs.register(sub, project_name)
-    cmd_dashboard.register(sub, project_name, load)
-    cmd_volumes.register(sub, project_name)
+    for module, verbs in _VERB_MODULES.items():
+        if verb is None or verb in verbs:
+            _register_module(module, sub, image_sub)
 
     engine = sub.add_parser("engine", help="Control the pyorch engine")
     engine.add_argument("action", choices=["start", "stop", "status"])
@@ -181,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 # --- commands --------------------------------------------------------------------------------------
 
 def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
+    from orchestrator.cli import cmd_build as build_verbs
+    from orchestrator.cli import cmd_compose, quickname
+
     # Attached mode and --build use the model here; otherwise the engine loads the files (see source()).
     project = load(args) if args.build or not (args.detach or args.wait) else None
     # Builds first, through the build route, so their progress shows (the engine's own pre-flight
@@ -202,10 +221,14 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
     if result["errors"]:
         return 1
     if args.wait:
+        from orchestrator.cli import cmd_rollout
+
         cmd_rollout.wait_rollouts(client, result["project"], int(result["revision"]), args.wait_timeout)
         return wait_ready(client, result["project"], args.wait_timeout, result.get("services"))
     if args.detach or project is None:
         return 0
+    from orchestrator.cli import attached
+
     shown = attached.Shown(attach=list(args.attach), no_attach=set(args.no_attach), timestamps=args.timestamps,
                            prefix=not args.no_log_prefix, color=not args.no_color, since=started)
     return attached.follow_up(client, project, out, err, args.abort_on_container_exit, args.exit_code_from, shown)
@@ -249,11 +272,15 @@ def cmd_down(args: argparse.Namespace, client: EngineClient) -> int:
         result = client.request("POST", f"/v1/projects/{name}/down", {"timeout": args.timeout, "volumes": args.volumes})
     render.down_result(err, result)
     if args.rmi:
+        from orchestrator.cli import cmd_compose
+
         cmd_compose.remove_images(client, cmd_compose.project_images(load(args), args.rmi))
     return 1 if result["errors"] else 0
 
 
 def cmd_stop(args: argparse.Namespace, client: EngineClient) -> int:
+    from orchestrator.cli import replicas
+
     name = project_name(args)
     result = client.request("POST", f"/v1/projects/{name}/stop",
                             {"services": args.services, "timeout": args.timeout,
@@ -264,6 +291,8 @@ def cmd_stop(args: argparse.Namespace, client: EngineClient) -> int:
 
 
 def cmd_start(args: argparse.Namespace, client: EngineClient) -> int:
+    from orchestrator.cli import replicas
+
     name = project_name(args)
     result = client.request("POST", f"/v1/projects/{name}/start",
                             {"services": args.services, "containers": replicas.indexed(args, client, name)})
@@ -271,6 +300,8 @@ def cmd_start(args: argparse.Namespace, client: EngineClient) -> int:
 
 
 def cmd_restart(args: argparse.Namespace, client: EngineClient) -> int:
+    from orchestrator.cli import replicas
+
     name = project_name(args)
     result = client.request("POST", f"/v1/projects/{name}/restart",
                             {"services": args.services, "timeout": args.timeout, "no_deps": args.no_deps,
@@ -297,6 +328,8 @@ def cmd_ps(args: argparse.Namespace, client: EngineClient) -> int:
 
 
 def cmd_logs(args: argparse.Namespace, client: EngineClient) -> int:
+    from orchestrator.cli import logtime
+
     name = project_name(args)
     tail = -1 if args.tail == "all" else int(args.tail)
     query = f"follow={'1' if args.follow else '0'}&tail={tail}" + "".join(f"&service={s}" for s in args.services)
@@ -365,7 +398,8 @@ def cmd_engine(args: argparse.Namespace, client: EngineClient) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(verb_of(words)).parse_args(words)
     run: Callable[[argparse.Namespace, EngineClient], int] = args.run
     try:
         client = EngineClient(run_root_of(os.environ))
