@@ -202,19 +202,30 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
 
     # Attached mode and --build use the model here; otherwise the engine loads the files (see source()).
     project = load(args) if args.build or not (args.detach or args.wait) else None
-    # Builds first, through the build route, so their progress shows (the engine's own pre-flight
-    # would build a missing image silently): every service's under --build, else the missing ones.
     inputs = source(args) if project is None else None  # read once: it may hold stdin
-    build_verbs.build_project(client, project, list(args.services) or None, progress=build_verbs.progress_mode(args),
-                              missing=not args.build, source=inputs, with_dependencies=not args.no_deps)
+    # Builds go through the build route, so their progress shows (the engine's own pre-flight would
+    # build a missing image silently): every service's under --build, first. Otherwise the engine
+    # names the images `up` would build and does nothing (`builds_by_caller`); they are built here
+    # and `up` sent again. Most `up`s build nothing: one request.
+    if project is not None:
+        build_verbs.build_project(client, project, list(args.services) or None,
+                                  progress=build_verbs.progress_mode(args), missing=not args.build,
+                                  with_dependencies=not args.no_deps)
     options = {"force_recreate": args.force_recreate, "no_recreate": args.no_recreate,
                "remove_orphans": args.remove_orphans, "pull": args.pull, "services": args.services,
-               "no_deps": args.no_deps, "timeout": args.timeout, "scale": cmd_compose.parse_scale(args.scale)}
+               "no_deps": args.no_deps, "timeout": args.timeout, "scale": cmd_compose.parse_scale(args.scale),
+               "builds_by_caller": project is None}
     body = {"project": project.model_dump(mode="json")} if project is not None else {"source": inputs}
     name = project.name if project is not None else quickname.quick_project_name(args, os.environ)
     started = time.time()  # attached: the containers' output from here on
     with render.busy(err, f"Starting project {name}" if name else "Starting project"):
         result = client.request("POST", "/v1/projects/up", {**body, "options": options})
+    if result.get("build_first"):
+        build_verbs.build_project(client, None, list(result["build_first"]), progress=build_verbs.progress_mode(args),
+                                  missing=True, source=inputs)
+        with render.busy(err, f"Starting project {result['project']}"):
+            result = client.request("POST", "/v1/projects/up",
+                                    {**body, "options": {**options, "builds_by_caller": False}})
     if project is None:
         print_warnings(result.get("warnings") or [])
     render.up_result(err, result)

@@ -62,6 +62,7 @@ class UpOptionsBody(BaseModel):
     no_deps: bool = False
     timeout: float | None = Field(default=None, ge=0)
     scale: dict[str, int] | None = None
+    builds_by_caller: bool = False
 
 
 class UpBody(Body):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from orchestrator.engine.compose_build import ensure_built
+from orchestrator.engine.compose_build import ensure_built, needs_build
 from orchestrator.engine.file_objects import check_file_objects
 from orchestrator.engine.netplan import check_networks
 from orchestrator.engine.publishing import Publisher
@@ -59,6 +59,13 @@ class Preflight:
                 except RuntimeFailure as exc:
                     raise EngineError(f"service {name!r}: {exc}") from exc
         return ids
+
+    def unbuilt(self, project: Project) -> list[str]:
+        """The services `check` would build (their image is missing, or `pull_policy: build`)."""
+        if not any(service.build for service in project.services.values()):
+            return []
+        builder = self.builder()
+        return [name for name, service in project.services.items() if needs_build(builder, project, service)]
 
     def build_missing(self, project: Project, service: Service) -> None:
         """Build the image of a service with `build:` when it is missing."""

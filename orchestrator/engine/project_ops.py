@@ -52,6 +52,10 @@ class UpOptions:
     no_deps: bool = False
     timeout: float | None = None  # `up -t`: grace period when recreating
     scale: dict[str, int] | None = None  # `up --scale SVC=N`
+    # The caller builds missing images itself, showing their progress (the CLI, through the build
+    # route): when a service would be built, nothing is done and the answer's `build_first` names
+    # them. Most `up`s build nothing, and then this saves the CLI a build request before each.
+    builds_by_caller: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,10 @@ class ProjectOps:
             project = Project.model_validate(spec)
         except ValueError as exc:
             raise EngineError(f"invalid project: {exc}") from exc
+        unbuilt = p.preflight.unbuilt(project) if options.builds_by_caller else []
+        if unbuilt:
+            return {"project": project.name, "build_first": unbuilt, "errors": [], "services": sorted(wanted),
+                    "containers": [], "warnings": list(project.warnings)}
         p.preflight.check(project, options.pull)
         # The images the selected services' tags name now (after the pulls and builds), as Compose
         # labels its containers: a container of another image is recreated (pins.py).
