@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
+
 
 class PyorchError(Exception):
     """Base of every error a user may see; the message says what to do."""
@@ -9,6 +11,22 @@ class PyorchError(Exception):
 
 class EngineError(PyorchError):
     """The engine refused a request (bad input, conflict) before changing anything."""
+
+
+class NoSuchService(EngineError):
+    """A verb named a service the project's file does not have. Every verb refuses it here, with
+    Compose's words and exit code (1): the first such name, as it was typed."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"no such service: {service}")
+        self.service = service
+
+    @classmethod
+    def refuse_unknown(cls, known: Container[str], names: Iterable[str]) -> None:
+        """The one check: raise for the first of ``names`` that ``known`` lacks."""
+        for name in names:
+            if name not in known:
+                raise cls(name)
 
 
 class EngineUnavailable(PyorchError):

@@ -10,11 +10,12 @@ import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from orchestrator.cli import render, session
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import err, out
-from orchestrator.errors import EngineError, PyorchError
+from orchestrator.errors import EngineError, NoSuchService, PyorchError
 
 if TYPE_CHECKING:
     from orchestrator.spec import Project
@@ -117,8 +118,7 @@ def env_entries(items: list[str], environ: dict[str, str]) -> list[str]:
 
 def _run(args: argparse.Namespace, client: EngineClient, load: LoadProject) -> int:
     project = load(args)
-    if args.service not in project.services:
-        raise PyorchError(f"no such service: {args.service}")
+    NoSuchService.refuse_unknown(project.services, [args.service])
     body = {"project": project.model_dump(mode="json"), "service": args.service, "command": args.command,
             "entrypoint": shlex.split(args.entrypoint) if args.entrypoint is not None else None,
             "env": env_entries(args.env, dict(os.environ)), "user": args.user, "workdir": args.workdir,
@@ -142,8 +142,8 @@ def _run(args: argparse.Namespace, client: EngineClient, load: LoadProject) -> i
 
 def _rm(args: argparse.Namespace, client: EngineClient, project_name: ProjectName) -> int:
     name = project_name(args)
-    rows = client.request("GET", f"/v1/projects/{name}/ps?all=1")
-    rows = [r for r in rows if not args.services or r["service"] in args.services]
+    query = urlencode([("all", "1"), *(("service", s) for s in args.services)])
+    rows = client.request("GET", f"/v1/projects/{name}/ps?{query}")  # an unknown service is refused
     doomed = [r["name"] for r in rows if args.stop or r["status"] in ("exited", "created")]
     if not doomed:
         err.print("No stopped containers")

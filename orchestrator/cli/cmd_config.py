@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.project_args import load_options, print_warnings
-from orchestrator.errors import EngineError, PyorchError
+from orchestrator.errors import EngineError, NoSuchService, PyorchError
 
 if TYPE_CHECKING:
     from orchestrator.spec import Project
@@ -81,9 +81,7 @@ def run(args: argparse.Namespace, client: EngineClient) -> int:
         elif args.hash:
             project = load()
             names = [] if args.hash == "*" else args.hash.split(",")
-            unknown = [n for n in names if n not in project.services]
-            if unknown:
-                raise PyorchError(f"no such service: {unknown[0]}")
+            NoSuchService.refuse_unknown(project.services, names)
             _lines(out, [f"{name} {digest}" for name, digest in render.hashes(project, names).items()])
         elif args.profiles:
             _lines(out, render.profile_names(load(args.service_names)))

@@ -87,11 +87,9 @@ def _service_images(args: argparse.Namespace) -> list[tuple[str, str | None]] | 
         if not args.names:
             raise
         return None
+    if not all(n in project.services for n in args.names):
+        return None  # image references, as `docker pull` takes them
     names = args.names or list(project.services)
-    if not all(n in project.services for n in names):
-        if args.names:
-            return None
-        raise PyorchError(f"no such service: {', '.join(n for n in names if n not in project.services)}")
     wanted: list[tuple[str, str | None]] = []
     for name in names:
         service = project.services[name]

@@ -321,10 +321,11 @@ def cmd_restart(args: argparse.Namespace, client: EngineClient) -> int:
 
 
 def cmd_ps(args: argparse.Namespace, client: EngineClient) -> int:
+    from urllib.parse import urlencode  # here: a command imports what its verb needs
+
     name = project_name(args)
-    rows = client.request("GET", f"/v1/projects/{name}/ps?all={'1' if args.all else '0'}")
-    if args.services:
-        rows = [r for r in rows if r["service"] in args.services]
+    query = urlencode([("all", "1" if args.all else "0"), *(("service", s) for s in args.services)])
+    rows = client.request("GET", f"/v1/projects/{name}/ps?{query}")  # an unknown service is refused
     if args.list_services:
         for service in dict.fromkeys(r["service"] for r in rows):
             out.print(service, markup=False)

@@ -280,6 +280,7 @@ class VolumesPruneBody(AllBody):
 # --- queries -------------------------------------------------------------------------------------------
 class PsQuery(Query):
     all: Flag = "1"
+    service: Names = []
 
 
 class LogsQuery(Query):

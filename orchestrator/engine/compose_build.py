@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import EngineError
+from orchestrator.errors import EngineError, NoSuchService
 from orchestrator.spec.model import Project, Service
 from runtime.errors import RuntimeFailure
 from runtime.image import Image, ImageNotFound
@@ -134,9 +134,7 @@ def ensure_built(builder: Builder, project: Project, service: Service, force: bo
 def services_to_build(project: Project, names: list[str] | None, only_missing: bool, builder: Builder) -> list[str]:
     """The services (of ``names``, None for every one with ``build:``) a build request covers."""
     chosen = names if names is not None else [n for n, s in project.services.items() if s.build]
-    unknown = [n for n in chosen if n not in project.services]
-    if unknown:
-        raise EngineError(f"no such service: {', '.join(unknown)}")
+    NoSuchService.refuse_unknown(project.services, chosen)
     if only_missing:
         chosen = [n for n in chosen if needs_build(builder, project, project.services[n])]
     return chosen

@@ -10,7 +10,7 @@ from orchestrator.engine.labels import Labelled
 from orchestrator.engine.ports import address_of, find_binding, service_bindings
 from orchestrator.engine.projects import ProjectLoader
 from orchestrator.engine.store import Store
-from orchestrator.errors import EngineError
+from orchestrator.errors import EngineError, NoSuchService
 from runtime.network import NetworkInfo
 
 
@@ -51,8 +51,7 @@ class NetworkRoutes:
         loaded = self.loader.load(project)
         if loaded is None:
             raise EngineError(f"project {project!r} is not up")
-        if service not in loaded.project.services:
-            raise EngineError(f"no such service: {service!r}")
+        NoSuchService.refuse_unknown(loaded.project.services, [service])
         self.running_replica(project, service, index)  # raises when that replica is not running
         binding = find_binding(service_bindings(self.store, None, project, loaded.project.services[service]),
                                service, private, protocol)

@@ -27,7 +27,7 @@ from orchestrator.engine.labels import (
 from orchestrator.engine.logs import LogSource, stream_logs
 from orchestrator.engine.observation import Observation
 from orchestrator.engine.volume_mounts import oneoff_volume_prefix, use_oneoff_volumes
-from orchestrator.errors import EngineError
+from orchestrator.errors import EngineError, NoSuchService
 from orchestrator.spec import Project
 from runtime.container.runconfig import RunConfig
 from runtime.container.runtime import ContainerRuntime
@@ -108,8 +108,7 @@ def start_oneoff(executor: Executor, seen: Observation, inspect: Inspect, projec
                  request: RunRequest, before_start: Callable[[str], None] | None = None) -> ContainerInfo:
     """Create and start the one-off; ``before_start(id)`` runs between the two (a client attaches
     there, so it sees the first byte the command writes)."""
-    if request.service not in project.services:
-        raise EngineError(f"no such service: {request.service}")
+    NoSuchService.refuse_unknown(project.services, [request.service])
     slug = secrets.token_hex(32)
     name = request.name or oneoff_name(project.name, request.service, slug)
     if any(c.name == name for c in seen.all):

@@ -71,24 +71,29 @@ class ProjectRoutes:
             case "GET", ["v1", "projects", name, "stats"]:
                 handler.reply(200, queries.stats(name))
             case "GET", ["v1", "projects", name, "ps"]:
-                handler.reply(200, queries.ps(name, all_containers=query.get("all", ["1"])[0] == "1"))
+                services = query.get("service", [])  # only these (`ps SERVICE…`, `rm SERVICE…`); all when none
+                ops.check_services(name, services)
+                rows = queries.ps(name, all_containers=query.get("all", ["1"])[0] == "1")
+                handler.reply(200, [r for r in rows if r["service"] in services] if services else rows)
             case "GET", ["v1", "projects", name, "logs"]:
                 self.logs(handler, name, query)
             case "POST", ["v1", "projects", name, "exec"]:
                 self.exec(handler, name, handler.body())
             case "GET", ["v1", "projects", name, "top"]:
+                ops.check_services(name, query.get("service", []))
                 handler.reply(200, queries.top(name, query.get("service", [])))
             case _:
                 return False
         return True
 
     def logs(self, handler: Handler, project: str, query: dict[str, list[str]]) -> None:
-        services = set(query.get("service", []))
+        named = query.get("service", [])
+        services = set(named)
         follow = query.get("follow", ["0"])[0] == "1"
         tail = int(query.get("tail", ["-1"])[0])
         index = int(query["index"][0]) if query.get("index") else None
         runtime = self.runtime
-        self.ops.check_services(project, services)  # before the stream starts: a plain error
+        self.ops.check_services(project, named)  # before the stream starts: a plain error
 
         def sources() -> list[LogSource]:
             live = [LogSource(c.name, c.service, runtime.log_path(c.id), key=c.id)

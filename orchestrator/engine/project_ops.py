@@ -32,7 +32,7 @@ from orchestrator.engine.reconcile import DEPENDENCY_TIMEOUT_S, Reconciler
 from orchestrator.engine.selection import select_services, with_scale
 from orchestrator.engine.store import Store
 from orchestrator.engine.teardown import Teardowns
-from orchestrator.errors import EngineError
+from orchestrator.errors import EngineError, NoSuchService
 from orchestrator.planner.converge import ConvergeOptions, restart_order
 from orchestrator.planner.model import Action, Plan, RestartContainer, StartContainer
 from orchestrator.spec import Project
@@ -150,9 +150,7 @@ class ProjectOps:
         spec = self.store.current_spec(project)
         if spec is None:
             return
-        unknown = [s for s in services if s not in known_services(spec)]
-        if unknown:
-            raise EngineError(f"no such service: {unknown[0]}")
+        NoSuchService.refuse_unknown(known_services(spec), services)
 
     def _stored(self, project: str) -> dict[str, Any]:
         spec = self.store.current_spec(project)
@@ -337,8 +335,7 @@ class ProjectOps:
         ``spec`` is the loaded project as JSON (`Project.model_dump`), ``project`` its model;
         ``before_start(id)`` runs between the one-off's create and start."""
         p = self.parts
-        if request.service not in project.services:
-            raise EngineError(f"no such service: {request.service}")
+        NoSuchService.refuse_unknown(project.services, [request.service])
         deps = list(project.services[request.service].depends_on or {})
         if deps and not no_deps:
             result = self.up(select_services(spec, self.store.current_spec(project.name), deps, no_deps=False),

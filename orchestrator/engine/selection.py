@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from orchestrator.errors import EngineError
+from orchestrator.errors import EngineError, NoSuchService
 
 
 def dependencies_closure(services: Mapping[str, Any], selected: Iterable[str]) -> set[str]:
@@ -28,19 +28,13 @@ def dependencies_closure(services: Mapping[str, Any], selected: Iterable[str]) -
     return wanted
 
 
-def _check_known(services: Mapping[str, Any], names: Iterable[str]) -> None:
-    unknown = sorted(set(names) - set(services))
-    if unknown:
-        raise EngineError(f"no such service: {', '.join(unknown)}")
-
-
 def select_services(spec: dict[str, Any], previous: dict[str, Any] | None, selected: list[str],
                     no_deps: bool) -> dict[str, Any]:
     """The spec to store for `up [--no-deps] SERVICE...` (everything when nothing is selected)."""
     services: dict[str, Any] = spec.get("services") or {}
     if not selected:
         return spec
-    _check_known(services, selected)
+    NoSuchService.refuse_unknown(services, selected)
     wanted = set(selected) if no_deps else dependencies_closure(services, selected)
     kept: dict[str, Any] = (previous or {}).get("services") or {}
     chosen = {name: svc if name in wanted else kept[name]
@@ -51,7 +45,7 @@ def select_services(spec: dict[str, Any], previous: dict[str, Any] | None, selec
 def with_scale(spec: dict[str, Any], scale: Mapping[str, int]) -> dict[str, Any]:
     """`--scale SVC=N` / `scale SVC=N`: replicas never change the config hash, so no recreate."""
     services: dict[str, Any] = spec.get("services") or {}
-    _check_known(services, scale)
+    NoSuchService.refuse_unknown(services, scale)
     result = copy.deepcopy(spec)
     for name, replicas in scale.items():
         if replicas < 0:
