@@ -418,23 +418,38 @@ def _problem(where: str, exc: ValidationError) -> str:
 
 
 def check_body(route: Route, raw: bytes) -> dict[str, Any]:
-    """The body as the route's model reads it: the fields sent, checked; 400 naming what is wrong."""
+    """The body as the route's model reads it: the fields sent, checked; 400 naming what is wrong.
+    The bytes are parsed once (an `up` body carries the whole project): by the model where the
+    route has one (JSON's own parser and strictness), else by json.loads."""
     if not raw.strip():
         raw = b"{}"
-    try:
-        decoded = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RequestRefused(400, f"invalid request: the body is not JSON in UTF-8 ({exc})") from None
-    if not isinstance(decoded, dict):
-        raise RequestRefused(400, f"invalid request: the body must be a JSON object, not {type(decoded).__name__}")
     if route.body is None:
+        try:
+            decoded = json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _not_json(str(exc)) from None
+        if not isinstance(decoded, dict):
+            raise _not_an_object(decoded)
         return decoded
     try:
         model = route.body.model_validate_json(raw)
     except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] == "json_invalid":
+            raise _not_json(str(first.get("ctx", {}).get("error", first["msg"]))) from None
+        if first["type"] == "model_type" and not first["loc"]:
+            raise _not_an_object(first["input"]) from None
         raise RequestRefused(400, _problem("body", exc)) from None
     dumped: dict[str, Any] = model.model_dump(mode="json", exclude_unset=True)
     return dumped
+
+
+def _not_json(reason: str) -> RequestRefused:
+    return RequestRefused(400, f"invalid request: the body is not JSON in UTF-8 ({reason})")
+
+
+def _not_an_object(decoded: object) -> RequestRefused:
+    return RequestRefused(400, f"invalid request: the body must be a JSON object, not {type(decoded).__name__}")
 
 
 def check_query(route: Route, query: dict[str, list[str]]) -> dict[str, list[str]]:
