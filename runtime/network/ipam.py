@@ -1,7 +1,7 @@
 """Address management: subnets that avoid the host's routes, addresses never handed out twice.
 
-State lives in one JSON file per instance, changed under an exclusive flock (pure functions here,
-the file handling in `state.py`).
+State lives in one base file and a journal of changes per instance, changed under an exclusive
+flock (pure functions here, the file handling in `state.py`).
 """
 
 from __future__ import annotations

@@ -297,8 +297,9 @@ class NetworkManager:
             time.sleep(0.005)
 
     def list_networks(self) -> list[NetworkInfo]:
-        # No lock: the state file is replaced atomically, and waiting here for a connect's netlink
-        # work made every create of a burst queue behind the others' (~10 ms each).
+        # Not under the manager's lock (only the state's shared flock, held while its files are
+        # read): waiting here for a connect's netlink work made every create of a burst queue
+        # behind the others' (~10 ms each).
         return [_info(n, raw) for n, raw in sorted(self.state.read()["networks"].items())]
 
     # --- containers ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from runtime.container.shim_client import ShimClient
 from runtime.container.state import load_record
 from runtime.layout import HostLayout
+from runtime.network.state import StateFile
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -156,7 +157,7 @@ def _has_processes(cgroup: Path) -> bool:
 
 def _network_state(layout: HostLayout) -> dict[str, dict[str, dict[str, object]]]:
     try:
-        data: dict[str, dict[str, dict[str, object]]] = json.loads((layout.networks_dir / "state.json").read_text())
+        data: dict[str, dict[str, dict[str, object]]] = StateFile(layout.networks_dir).read()
         return data
     except (OSError, ValueError):
         return {}

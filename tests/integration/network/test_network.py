@@ -18,6 +18,7 @@ from pyroute2 import IPRoute
 from runtime.features import default_route_uplink
 from runtime.network import NetworkError, NetworkManager, NetworkSpec
 from runtime.network.dns import DnsServer
+from runtime.network.state import StateFile
 from tests.integration.network.conftest import TCP_PORT, Harness, netns_run
 
 pytestmark = pytest.mark.root
@@ -176,7 +177,7 @@ def test_disconnect_releases_the_address_and_the_veth(harness: Harness) -> None:
     harness.nm.disconnect("c", "churn")  # idempotent
     with IPRoute() as ipr:
         assert ipr.link_lookup(ifname=att.host_ifname) == []
-    state = json.loads((harness.layout.networks_dir / "state.json").read_text())
+    state = StateFile(harness.layout.networks_dir).read()
     assert att.ip not in state["networks"]["churn"]["allocations"]
 
 
@@ -186,7 +187,7 @@ def test_connecting_a_missing_process_fails_cleanly(harness: Harness) -> None:
     c.stop()
     with pytest.raises(NetworkError):
         harness.connect(c, "gone")
-    state = json.loads((harness.layout.networks_dir / "state.json").read_text())
+    state = StateFile(harness.layout.networks_dir).read()
     assert state["networks"]["gone"]["allocations"] == {}
 
 
