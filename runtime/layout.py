@@ -10,22 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from runtime.run_root import run_root_of
+
 _INSTANCE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,15}$")
-
-
-def run_root_of(env: Mapping[str, str]) -> Path:
-    """Where the engine's socket, pid and log are: `$PYORCH_RUN`, else `$PYORCH_ROOT/run`, else
-    `/run/pyorch`. The CLI finds the engine by it too (this module is standard library only, one
-    of the few the CLI may import: tests/unit/test_layering.py)."""
-    if "PYORCH_RUN" in env:
-        return Path(env["PYORCH_RUN"])
-    if "PYORCH_ROOT" in env:
-        return Path(env["PYORCH_ROOT"]) / "run"
-    return Path("/run/pyorch")
 
 
 @dataclass(frozen=True)

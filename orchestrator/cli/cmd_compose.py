@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from orchestrator.cli import render, session
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.console import err, out
+from orchestrator.cli.replicas import parse_scale
 from orchestrator.errors import EngineError, NoSuchService, PyorchError
 
 if TYPE_CHECKING:
@@ -69,16 +70,6 @@ def register(sub: Any, project_name: ProjectName, load: LoadProject) -> None:
 
 
 # --- helpers used by main.py ----------------------------------------------------------------------------
-
-def parse_scale(items: list[str]) -> dict[str, int]:
-    result: dict[str, int] = {}
-    for item in items:
-        name, sep, count = item.partition("=")
-        if not sep or not name or not count.isdigit():
-            raise PyorchError(f"invalid scale specifier {item!r}: expected SERVICE=NUMBER")
-        result[name] = int(count)
-    return result
-
 
 def project_images(project: Project, mode: str) -> list[str]:
     """`down --rmi local|all`: `local` is what Compose calls images without a custom tag, i.e. the

@@ -21,7 +21,7 @@ from orchestrator.cli.console import err, out
 from orchestrator.cli.project_args import load, print_warnings, project_name, source
 from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
-from runtime.layout import run_root_of
+from runtime.run_root import run_root_of
 
 # The modules that register verbs of their own, and those verbs. A command builds the parser with
 # only its verb's module (`build_parser(verb)`): importing every verb's module and building every
@@ -197,8 +197,7 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
 # --- commands --------------------------------------------------------------------------------------
 
 def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
-    from orchestrator.cli import cmd_build as build_verbs
-    from orchestrator.cli import cmd_compose, quickname
+    from orchestrator.cli import quickname, replicas
 
     # Attached mode and --build use the model here; otherwise the engine loads the files (see source()).
     project = load(args) if args.build or not (args.detach or args.wait) else None
@@ -208,12 +207,14 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
     # names the images `up` would build and does nothing (`builds_by_caller`); they are built here
     # and `up` sent again. Most `up`s build nothing: one request.
     if project is not None:
+        from orchestrator.cli import cmd_build as build_verbs
+
         build_verbs.build_project(client, project, list(args.services) or None,
                                   progress=build_verbs.progress_mode(args), missing=not args.build,
                                   with_dependencies=not args.no_deps)
     options = {"force_recreate": args.force_recreate, "no_recreate": args.no_recreate,
                "remove_orphans": args.remove_orphans, "pull": args.pull, "services": args.services,
-               "no_deps": args.no_deps, "timeout": args.timeout, "scale": cmd_compose.parse_scale(args.scale),
+               "no_deps": args.no_deps, "timeout": args.timeout, "scale": replicas.parse_scale(args.scale),
                "builds_by_caller": project is None}
     body = {"project": project.model_dump(mode="json")} if project is not None else {"source": inputs}
     name = project.name if project is not None else quickname.quick_project_name(args, os.environ)
@@ -221,6 +222,8 @@ def cmd_up(args: argparse.Namespace, client: EngineClient) -> int:
     with render.busy(err, f"Starting project {name}" if name else "Starting project"):
         result = client.request("POST", "/v1/projects/up", {**body, "options": options})
     if result.get("build_first"):
+        from orchestrator.cli import cmd_build as build_verbs
+
         build_verbs.build_project(client, None, list(result["build_first"]), progress=build_verbs.progress_mode(args),
                                   missing=True, source=inputs)
         with render.busy(err, f"Starting project {result['project']}"):

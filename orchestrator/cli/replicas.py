@@ -1,4 +1,5 @@
-"""`--index N` of `stop`, `start`, `restart` and `kill`: which containers that names."""
+"""`--index N` of `stop`, `start`, `restart` and `kill`: which containers that names; and
+`--scale SERVICE=N` of `up` and `scale`."""
 
 from __future__ import annotations
 
@@ -18,3 +19,13 @@ def indexed(args: argparse.Namespace, client: EngineClient, project: str) -> lis
     if not names:
         raise PyorchError(f"no container with index {args.index} in {', '.join(args.services) or project}")
     return names
+
+
+def parse_scale(items: list[str]) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for item in items:
+        name, sep, count = item.partition("=")
+        if not sep or not name or not count.isdigit():
+            raise PyorchError(f"invalid scale specifier {item!r}: expected SERVICE=NUMBER")
+        result[name] = int(count)
+    return result

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from orchestrator.errors import PyorchError
 
 
-@dataclass(frozen=True)
-class Location:
-    """Where a value came from: a file (or "-" for stdin) and a 1-based line and column."""
+class Location(NamedTuple):
+    """Where a value came from: a file (or "-" for stdin) and a 1-based line and column. (A named
+    tuple: every CLI command imports this module, and `dataclasses` costs a start ~8 ms.)"""
 
     file: str
     line: int | None = None

@@ -93,7 +93,7 @@ def test_the_loader_and_the_planner_are_pure() -> None:
 # What the CLI shares with the runtime without talking to it: where the engine's socket is (the
 # client must find it before any engine exists) and the frames of a terminal session (which goes
 # between the CLI and the shim, without the engine). Defined once, in leaves of the standard library.
-SHARED_LEAVES = {"runtime.layout", "runtime.container.session", "runtime.container.frames"}
+SHARED_LEAVES = {"runtime.layout", "runtime.run_root", "runtime.container.session", "runtime.container.frames"}
 
 
 def test_the_cli_and_the_dashboard_know_only_the_api_client() -> None:

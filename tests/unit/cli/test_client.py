@@ -11,7 +11,8 @@ import pytest
 
 from orchestrator.cli.client import EngineClient, repeatable
 from orchestrator.errors import EngineGone
-from runtime.layout import HostLayout, run_root_of
+from runtime.layout import HostLayout
+from runtime.run_root import run_root_of
 
 
 @pytest.mark.parametrize(("environ", "expected"), [

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from orchestrator.cli.cmd_compose import env_entries, first_exit, parse_scale, project_images
+from orchestrator.cli.cmd_compose import env_entries, first_exit, project_images
 from orchestrator.cli.logtime import parse_instant, record_time
 from orchestrator.cli.render import prefix_color
+from orchestrator.cli.replicas import parse_scale
 from orchestrator.errors import PyorchError
 from orchestrator.spec import LoadOptions, Project, load_project
 
