@@ -3,6 +3,11 @@
 Ends when every container has exited and none will be restarted by its policy, when a container
 exits with `--abort-on-container-exit` (then the others are stopped), or on Ctrl-C, which stops
 the project's containers (a second Ctrl-C kills them) and leaves them in place, as Compose does.
+
+It follows the engine `up` talked to and never starts one (no autostart): when that engine goes
+away (killed, crashed, its instance torn down) the session ends with an error, as Compose's does
+when its daemon goes; it used to start a new engine at its next poll, for an instance perhaps
+nobody used any more. A command of one's own (`ps`, `down`, a new `up`) starts one as usual.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.cli import render
 from orchestrator.cli.client import EngineClient
 from orchestrator.cli.logtime import record_time
+from orchestrator.errors import EngineUnavailable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,15 +55,29 @@ class Shown:
 
 def follow_up(client: EngineClient, project: Project, out: Console, err: Console, abort_on_exit: bool,
               exit_code_from: str | None, shown: Shown | None = None) -> int:
+    try:
+        return _follow(client, project, err, abort_on_exit, exit_code_from, shown or Shown())
+    except EngineUnavailable as exc:
+        raise EngineUnavailable(
+            f"the pyorch engine this attached `up` followed is gone ({exc}); no new one is started for "
+            f"it. What it ran may still run: `pyorch ps` shows it (and starts an engine)") from None
+
+
+def _ps(client: EngineClient, name: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = client.request("GET", f"/v1/projects/{name}/ps?all=1", autostart=False)
+    return rows
+
+
+def _follow(client: EngineClient, project: Project, err: Console, abort_on_exit: bool,
+            exit_code_from: str | None, shown: Shown) -> int:
     name = project.name
-    shown = shown or Shown()
-    rows = client.request("GET", f"/v1/projects/{name}/ps?all=1")
+    rows = _ps(client, name)
     err.print("Attaching to " + ", ".join(render.escape(r["name"]) for r in rows if shown.includes(r["service"])))
     query = "".join(f"&service={service}" for service in shown.attach)
 
     def pump() -> None:
         try:
-            for record in client.stream(f"/v1/projects/{name}/logs?follow=1&tail=-1{query}"):
+            for record in client.subscribe(f"/v1/projects/{name}/logs?follow=1&tail=-1{query}", autostart=False):
                 if shown.since is not None and record.get("time") and record_time(record["time"]) < shown.since:
                     continue
                 if shown.includes(record["service"]):
@@ -70,7 +90,7 @@ def follow_up(client: EngineClient, project: Project, out: Console, err: Console
     try:
         while True:
             time.sleep(POLL_S)
-            rows = client.request("GET", f"/v1/projects/{name}/ps?all=1")
+            rows = _ps(client, name)
             for r in rows:
                 if r["status"] == "exited" and r["name"] not in exited:
                     exited[r["name"]] = int(r["exit_code"] if r["exit_code"] is not None else -1)
@@ -92,11 +112,11 @@ def follow_up(client: EngineClient, project: Project, out: Console, err: Console
         try:
             _stop(client, name, err)
         except KeyboardInterrupt:
-            client.request("POST", f"/v1/projects/{name}/kill", {"services": [], "signal": 9})
+            client.request("POST", f"/v1/projects/{name}/kill", {"services": [], "signal": 9}, autostart=False)
         return 130
 
 
 def _stop(client: EngineClient, name: str, err: Console) -> None:
-    result = client.request("POST", f"/v1/projects/{name}/stop", {"services": []})
+    result = client.request("POST", f"/v1/projects/{name}/stop", {"services": []}, autostart=False)
     for c in result["stopped"]:
         err.print(f" [green]✔[/] Container {render.escape(c)}  Stopped")
