@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.engine.compose_build import build_service, services_to_build, with_build_images
 from orchestrator.engine.compose_source import project_from_source
@@ -28,13 +28,16 @@ from orchestrator.engine.selection import dependencies_closure
 from orchestrator.errors import EngineError
 from orchestrator.spec.model import Project
 from runtime.container.runtime import ContainerRuntime
-from runtime.image.build import Builder, BuildEvent, BuildRequest
+from runtime.image.build import BuildEvent
 from runtime.image.build.cache import BuildCache
 from runtime.image.build.cache_mounts import prune_cache_mounts
 from runtime.image.build.errors import BuildCancelled
 from runtime.image.build.progress import VertexNumbers
 from runtime.image.registry import Registries, pull_image
 from runtime.network import NetworkManager
+
+if TYPE_CHECKING:  # the builder is imported when something is built (runtime/image/build/__init__.py)
+    from runtime.image.build import Builder, BuildRequest
 
 Listener = Callable[[BuildEvent], None]
 PARALLEL_SERVICES = 4
@@ -50,6 +53,8 @@ class BuildRoutes:
     def builder(self) -> Builder:
         """A builder that pulls base images it does not have (the engine's registry settings) and puts
         RUN steps on the build network through the engine's network manager."""
+        from runtime.image.build import Builder
+
         registries = self.registries()
         return Builder(self.runtime, pull=lambda ref: pull_image(self.runtime.images, registries, ref, None),
                        network=self.network)
@@ -96,6 +101,8 @@ def image_request(body: dict[str, Any]) -> BuildRequest:
         secrets = {str(k): base64.b64decode(str(v), validate=True) for k, v in (body.get("secrets") or {}).items()}
     except (binascii.Error, ValueError) as exc:
         raise EngineError(f"build secrets must be base64: {exc}") from None
+    from runtime.image.build import BuildRequest
+
     return BuildRequest(
         context=Path(body["context"]),
         dockerfile=Path(body["dockerfile"]) if body.get("dockerfile") else None,

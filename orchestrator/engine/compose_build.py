@@ -15,15 +15,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import EngineError, NoSuchService
 from orchestrator.spec.model import Project, Service
 from runtime.errors import RuntimeFailure
 from runtime.image import Image, ImageNotFound
-from runtime.image.build import Builder, BuildEvent, BuildRequest, BuildResult
+from runtime.image.build import BuildEvent
 from runtime.image.build.errors import BuildCancelled
 from runtime.image.build.progress import VertexNumbers
+
+if TYPE_CHECKING:  # the builder is imported when something is built (runtime/image/build/__init__.py)
+    from runtime.image.build import Builder, BuildRequest, BuildResult
 
 APPLIED_BUILD_KEYS = ("context", "dockerfile", "dockerfile_inline", "args", "target", "labels", "tags", "no_cache",
                       "network", "extra_hosts", "secrets", "entitlements")
@@ -84,6 +87,8 @@ def build_request(project: Project, service: Service, no_cache: bool = False,
     dockerfile = Path(build.dockerfile) if build.dockerfile else None
     image = service.image or default_image(project.name, service.name)
     args = {k: v for k, v in (build.args or {}).items() if v is not None}
+    from runtime.image.build import BuildRequest
+
     return BuildRequest(context=context, dockerfile=dockerfile, dockerfile_inline=build.dockerfile_inline,
                         build_args={**args, **(extra_args or {})}, target=build.target,
                         labels=dict(build.labels or {}), tags=[image, *(build.tags or [])],

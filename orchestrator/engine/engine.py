@@ -25,6 +25,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -47,12 +48,14 @@ from orchestrator.engine.store import Store
 from orchestrator.engine.teardown import TeardownParts, Teardowns
 from orchestrator.engine.workqueue import Work, WorkQueue
 from runtime.container.runtime import ContainerRuntime
-from runtime.image.build import Builder
 from runtime.image.registry import Registries
 from runtime.layout import HostLayout
 from runtime.network import NetworkManager
 from runtime.network.dns import DnsServer
 from runtime.volume import VolumeStore
+
+if TYPE_CHECKING:
+    from runtime.image.build import Builder
 
 log = logging.getLogger("pyorch.engine")
 RESYNC_S = 30.0
@@ -65,6 +68,14 @@ def resync_period() -> float:
     except ValueError:
         return RESYNC_S
     return value if value > 0 else RESYNC_S
+
+
+def new_builder(runtime: ContainerRuntime) -> Builder:
+    """The Dockerfile builder, imported only when `up` has something to build: an engine that
+    never builds does not hold its two dozen modules in memory."""
+    from runtime.image.build import Builder
+
+    return Builder(runtime)
 
 
 class Engine:
@@ -107,7 +118,7 @@ class Engine:
                                      self.gate, self.rollouts, self.observe, lambda project, at: self.wake(project, at),
                                      self.teardowns)
         self.queries = Queries(store, self.loader, self.observe, runtime, self.publisher, self.health.state)
-        preflight = Preflight(network.list_networks, runtime.images, lambda: Builder(runtime), self.registries,
+        preflight = Preflight(network.list_networks, runtime.images, lambda: new_builder(runtime), self.registries,
                               self.publisher, lambda: VolumeStore(layout.volumes_dir))
         self.ops = ProjectOps(OpsParts(
             store=store, loader=self.loader, locks=self.locks, executor=self.executor, publisher=self.publisher,

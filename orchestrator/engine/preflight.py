@@ -6,6 +6,7 @@ and volumes that exist with other driver options, images that are missing and ma
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from orchestrator.engine.compose_build import ensure_built, needs_build
 from orchestrator.engine.file_objects import check_file_objects
@@ -17,10 +18,12 @@ from orchestrator.errors import EngineError
 from orchestrator.spec import Project, Service
 from runtime.errors import RuntimeFailure
 from runtime.image import ImageStore
-from runtime.image.build import Builder
 from runtime.image.registry import Registries
 from runtime.network import NetworkInfo
 from runtime.volume import VolumeStore
+
+if TYPE_CHECKING:
+    from runtime.image.build import Builder
 
 
 class Preflight:

@@ -8,7 +8,8 @@ import json
 import subprocess
 import sys
 
-LAZY = ("httpx",)  # registry pulls and `ADD <url>` only
+LAZY = ("httpx",  # registry pulls and `ADD <url>` only
+        "runtime.image.build.builder")  # the Dockerfile builder: `build`, and `up` of a service to build
 
 
 def test_the_engine_does_not_import_what_only_some_requests_use() -> None:
