@@ -61,8 +61,12 @@ def container_name(project: str, service: DesiredService, number: int) -> str:
 
 
 def dependency_levels(services: dict[str, DesiredService]) -> list[list[str]]:
-    """Topological levels: every service comes after all the services it depends on."""
-    remaining = {name: {d for d in svc.depends_on if d in services} for name, svc in services.items()}
+    """Topological levels: every service comes after all the services it depends on, and after
+    the one whose container's network namespace it joins (`container:NAME` is no dependency, but
+    its joiner is planned, and created, once that container is: in the same wave the joiner's
+    create raced the parent's recreation, and one planned first missed that it was recreated)."""
+    remaining = {name: {d for d in (*svc.depends_on, svc.network_parent) if d and d in services}
+                 for name, svc in services.items()}
     levels: list[list[str]] = []
     while remaining:
         ready = sorted(name for name, deps in remaining.items() if not deps)

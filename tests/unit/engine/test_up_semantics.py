@@ -194,14 +194,21 @@ services:
 """
 
 
-def test_a_container_mode_joiner_is_recreated_with_the_project_container_it_joined(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["peek", "app"])
+def test_a_container_mode_joiner_is_recreated_with_the_project_container_it_joined(tmp_path: Path,
+                                                                                   name: str) -> None:
+    """The joiner is planned after the container it joins, in a later wave: in the same wave its
+    create raced the parent's recreation (`peek`: it failed now and then with "no running
+    container"), and a joiner planned first (`app` sorts before `db`) was never recreated."""
     h = build(tmp_path)
+    joiner_file = JOINER.replace("peek:", f"{name}:")
     # `container:NAME` is no dependency (in Compose either): the container it names must run first
-    h.engine.ops.up(h.project(JOINER), UpOptions(services=["db"]))
-    h.engine.ops.up(h.project(JOINER), UpOptions())
-    joiner = h.runtime.by_name("demo-peek-1").id
-    h.engine.ops.up(h.project(JOINER), UpOptions())
-    assert h.runtime.by_name("demo-peek-1").id == joiner  # nothing changed: nothing recreated
-    h.engine.ops.up(h.project(JOINER.replace("image: db", "image: db2")), UpOptions())
-    assert h.runtime.by_name("demo-peek-1").id != joiner  # its namespace was the old db container's
-    assert sorted(h.runtime.names("running")) == ["demo-db-1", "demo-peek-1"]
+    h.engine.ops.up(h.project(joiner_file), UpOptions(services=["db"]))
+    h.engine.ops.up(h.project(joiner_file), UpOptions())
+    joiner = h.runtime.by_name(f"demo-{name}-1").id
+    h.engine.ops.up(h.project(joiner_file), UpOptions())
+    assert h.runtime.by_name(f"demo-{name}-1").id == joiner  # nothing changed: nothing recreated
+    result = h.engine.ops.up(h.project(joiner_file.replace("image: db", "image: db2")), UpOptions())
+    assert result["errors"] == []
+    assert h.runtime.by_name(f"demo-{name}-1").id != joiner  # its namespace was the old db container's
+    assert sorted(h.runtime.names("running")) == sorted(["demo-db-1", f"demo-{name}-1"])
