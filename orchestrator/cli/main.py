@@ -23,9 +23,11 @@ from orchestrator.errors import PyorchError
 from orchestrator.spec import ComposeError
 from runtime.run_root import run_root_of
 
-# The modules that register verbs of their own, and those verbs. A command builds the parser with
-# only its verb's module (`build_parser(verb)`): importing every verb's module and building every
-# verb's parser cost each command ~20 ms, for a choice only `--help` and an unknown verb show.
+# The modules that register verbs of their own, and those verbs. A command builds the parser of its
+# verb only, with only that verb's module (`build_parser(verb)`): importing every verb's module and
+# building every verb's parser (argparse makes a help formatter, which asks the terminal's size,
+# and looks up translations for each argument) cost each command ~20 ms, for a choice only
+# `--help` and an unknown verb show.
 _VERB_MODULES: dict[str, tuple[str, ...]] = {
     "cmd_images": ("pull", "push", "login", "logout", "rmi", "save", "load", "image"),
     "cmd_build": ("build", "builder", "image"),
@@ -91,106 +93,124 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
                         help="How builds show their progress: auto, tty, plain or quiet")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    up = sub.add_parser("up", help="Create and start containers")
-    up.add_argument("-d", "--detach", action="store_true", help="Run in the background")
-    up.add_argument("--force-recreate", action="store_true")
-    up.add_argument("--no-recreate", action="store_true")
-    up.add_argument("--remove-orphans", action="store_true")
-    up.add_argument("--wait", action="store_true", help="Wait for services to be running|healthy (implies -d)")
-    up.add_argument("--wait-timeout", type=float, default=None, help="Seconds to wait for --wait")
-    up.add_argument("--pull", choices=["always", "missing", "never"], help="Pull images before starting")
-    up.add_argument("--build", action="store_true", help="Build images before starting")
-    up.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM", help="Scale a service")
-    up.add_argument("--no-deps", action="store_true", help="Don't start linked services")
-    up.add_argument("-t", "--timeout", type=float, default=None, help="Shutdown timeout when recreating")
-    up.add_argument("--abort-on-container-exit", action="store_true", help="Stop all containers if any exits")
-    up.add_argument("--exit-code-from", metavar="SERVICE", help="Return this service's exit code (implies "
-                    "--abort-on-container-exit)")
-    up.add_argument("--no-color", action="store_true", help="Monochrome log prefixes")
-    up.add_argument("--timestamps", action="store_true", help="Show timestamps (attached)")
-    up.add_argument("--no-log-prefix", action="store_true", help="Don't print a prefix in logs (attached)")
-    up.add_argument("--attach", action="append", default=[], metavar="SERVICE",
-                    help="Restrict attaching to the specified services")
-    up.add_argument("--no-attach", action="append", default=[], metavar="SERVICE",
-                    help="Don't attach (stream logs) to the specified services")
-    up.add_argument("services", nargs="*")
-    up.set_defaults(run=cmd_up)
+    def wanted(name: str) -> bool:
+        return verb is None or verb == name
 
-    down = sub.add_parser("down", help="Stop and remove containers and networks")
-    down.add_argument("-t", "--timeout", type=float, default=None, help="Shutdown timeout in seconds")
-    down.add_argument("--remove-orphans", action="store_true")
-    down.add_argument("-v", "--volumes", action="store_true", help="Remove named and anonymous volumes")
-    down.add_argument("--rmi", choices=["local", "all"], help="Remove images used by services")
-    down.set_defaults(run=cmd_down)
+    if wanted("up"):
+        up = sub.add_parser("up", help="Create and start containers")
+        up.add_argument("-d", "--detach", action="store_true", help="Run in the background")
+        up.add_argument("--force-recreate", action="store_true")
+        up.add_argument("--no-recreate", action="store_true")
+        up.add_argument("--remove-orphans", action="store_true")
+        up.add_argument("--wait", action="store_true", help="Wait for services to be running|healthy (implies -d)")
+        up.add_argument("--wait-timeout", type=float, default=None, help="Seconds to wait for --wait")
+        up.add_argument("--pull", choices=["always", "missing", "never"], help="Pull images before starting")
+        up.add_argument("--build", action="store_true", help="Build images before starting")
+        up.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM", help="Scale a service")
+        up.add_argument("--no-deps", action="store_true", help="Don't start linked services")
+        up.add_argument("-t", "--timeout", type=float, default=None, help="Shutdown timeout when recreating")
+        up.add_argument("--abort-on-container-exit", action="store_true", help="Stop all containers if any exits")
+        up.add_argument("--exit-code-from", metavar="SERVICE", help="Return this service's exit code (implies "
+                        "--abort-on-container-exit)")
+        up.add_argument("--no-color", action="store_true", help="Monochrome log prefixes")
+        up.add_argument("--timestamps", action="store_true", help="Show timestamps (attached)")
+        up.add_argument("--no-log-prefix", action="store_true", help="Don't print a prefix in logs (attached)")
+        up.add_argument("--attach", action="append", default=[], metavar="SERVICE",
+                        help="Restrict attaching to the specified services")
+        up.add_argument("--no-attach", action="append", default=[], metavar="SERVICE",
+                        help="Don't attach (stream logs) to the specified services")
+        up.add_argument("services", nargs="*")
+        up.set_defaults(run=cmd_up)
 
-    stop = sub.add_parser("stop", help="Stop services (containers are kept; restart policies do not apply)")
-    stop.add_argument("-t", "--timeout", type=float, default=None)
-    stop.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
-    stop.add_argument("services", nargs="*")
-    stop.set_defaults(run=cmd_stop)
+    if wanted("down"):
+        down = sub.add_parser("down", help="Stop and remove containers and networks")
+        down.add_argument("-t", "--timeout", type=float, default=None, help="Shutdown timeout in seconds")
+        down.add_argument("--remove-orphans", action="store_true")
+        down.add_argument("-v", "--volumes", action="store_true", help="Remove named and anonymous volumes")
+        down.add_argument("--rmi", choices=["local", "all"], help="Remove images used by services")
+        down.set_defaults(run=cmd_down)
 
-    start = sub.add_parser("start", help="Start stopped services")
-    start.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
-    start.add_argument("services", nargs="*")
-    start.set_defaults(run=cmd_start)
+    if wanted("stop"):
+        stop = sub.add_parser("stop", help="Stop services (containers are kept; restart policies do not apply)")
+        stop.add_argument("-t", "--timeout", type=float, default=None)
+        stop.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
+        stop.add_argument("services", nargs="*")
+        stop.set_defaults(run=cmd_stop)
 
-    restart = sub.add_parser("restart", help="Restart services (and those depending on them with restart: true)")
-    restart.add_argument("-t", "--timeout", type=float, default=None)
-    restart.add_argument("--no-deps", action="store_true", help="Don't restart dependent services")
-    restart.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
-    restart.add_argument("services", nargs="*")
-    restart.set_defaults(run=cmd_restart)
+    if wanted("start"):
+        start = sub.add_parser("start", help="Start stopped services")
+        start.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
+        start.add_argument("services", nargs="*")
+        start.set_defaults(run=cmd_start)
 
-    ps = sub.add_parser("ps", help="List containers")
-    ps.add_argument("-a", "--all", action="store_true", help="Show stopped containers too")
-    ps.add_argument("-q", "--quiet", action="store_true", help="Only display IDs")
-    ps.add_argument("--format", choices=["table", "json"], default="table")
-    ps.add_argument("--services", dest="list_services", action="store_true", help="Display services")
-    ps.add_argument("services", nargs="*")
-    ps.set_defaults(run=cmd_ps)
+    if wanted("restart"):
+        restart = sub.add_parser("restart", help="Restart services (and those depending on them with restart: true)")
+        restart.add_argument("-t", "--timeout", type=float, default=None)
+        restart.add_argument("--no-deps", action="store_true", help="Don't restart dependent services")
+        restart.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
+        restart.add_argument("services", nargs="*")
+        restart.set_defaults(run=cmd_restart)
 
-    logs = sub.add_parser("logs", help="View output from containers")
-    logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("-t", "--timestamps", action="store_true")
-    logs.add_argument("-n", "--tail", default="all")
-    logs.add_argument("--no-log-prefix", action="store_true")
-    logs.add_argument("--no-color", action="store_true", help="Monochrome output")
-    logs.add_argument("--since", help="Since a timestamp (2026-01-02T13:23:37Z) or relative (42m)")
-    logs.add_argument("--until", help="Until a timestamp or relative time")
-    logs.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
-    logs.add_argument("services", nargs="*")
-    logs.set_defaults(run=cmd_logs)
+    if wanted("ps"):
+        ps = sub.add_parser("ps", help="List containers")
+        ps.add_argument("-a", "--all", action="store_true", help="Show stopped containers too")
+        ps.add_argument("-q", "--quiet", action="store_true", help="Only display IDs")
+        ps.add_argument("--format", choices=["table", "json"], default="table")
+        ps.add_argument("--services", dest="list_services", action="store_true", help="Display services")
+        ps.add_argument("services", nargs="*")
+        ps.set_defaults(run=cmd_ps)
 
-    top = sub.add_parser("top", help="Display the running processes")
-    top.add_argument("services", nargs="*")
-    top.set_defaults(run=cmd_top)
+    if wanted("logs"):
+        logs = sub.add_parser("logs", help="View output from containers")
+        logs.add_argument("-f", "--follow", action="store_true")
+        logs.add_argument("-t", "--timestamps", action="store_true")
+        logs.add_argument("-n", "--tail", default="all")
+        logs.add_argument("--no-log-prefix", action="store_true")
+        logs.add_argument("--no-color", action="store_true", help="Monochrome output")
+        logs.add_argument("--since", help="Since a timestamp (2026-01-02T13:23:37Z) or relative (42m)")
+        logs.add_argument("--until", help="Until a timestamp or relative time")
+        logs.add_argument("--index", type=int, help="Index of the container if the service has several replicas")
+        logs.add_argument("services", nargs="*")
+        logs.set_defaults(run=cmd_logs)
 
-    images = sub.add_parser("images", help="List images")
-    images.set_defaults(run=cmd_images)
+    if wanted("top"):
+        top = sub.add_parser("top", help="Display the running processes")
+        top.add_argument("services", nargs="*")
+        top.set_defaults(run=cmd_top)
 
-    imp = sub.add_parser("import", help="Import a root filesystem (directory or tarball) as an image")
-    imp.add_argument("source")
-    imp.add_argument("reference")
-    imp.add_argument("--cmd", nargs="+", help="Default command of the image")
-    imp.add_argument("--env", action="append", default=[])
-    imp.add_argument("--workdir", default="")
-    imp.set_defaults(run=cmd_import)
+    if wanted("images"):
+        images = sub.add_parser("images", help="List images")
+        images.set_defaults(run=cmd_images)
 
-    image = sub.add_parser("image", help="Manage images")
-    image_sub = image.add_subparsers(dest="image_command", required=True)
-    boot = image_sub.add_parser("bootstrap", help="Make base images: busybox and python from host files, "
-                                "debian by debootstrap from the host's Debian mirror")
-    boot.add_argument("images", nargs="*", metavar="IMAGE", help="busybox, python (the default: both) or debian")
-    boot.set_defaults(run=cmd_image_bootstrap)
-    ls = image_sub.add_parser("ls", help="List images")
-    ls.set_defaults(run=cmd_images)
+    if wanted("import"):
+        imp = sub.add_parser("import", help="Import a root filesystem (directory or tarball) as an image")
+        imp.add_argument("source")
+        imp.add_argument("reference")
+        imp.add_argument("--cmd", nargs="+", help="Default command of the image")
+        imp.add_argument("--env", action="append", default=[])
+        imp.add_argument("--workdir", default="")
+        imp.set_defaults(run=cmd_import)
+
+    image_sub: Any = None  # `pyorch image …`; the image modules add verbs there too
+    if verb is None or verb in (*_VERB_MODULES["cmd_images"], *_VERB_MODULES["cmd_build"]):
+        image = sub.add_parser("image", help="Manage images")
+        image_sub = image.add_subparsers(dest="image_command", required=True)
+    if wanted("image"):
+        boot = image_sub.add_parser("bootstrap", help="Make base images: busybox and python from host files, "
+                                    "debian by debootstrap from the host's Debian mirror")
+        boot.add_argument("images", nargs="*", metavar="IMAGE", help="busybox, python (the default: both) or debian")
+        boot.set_defaults(run=cmd_image_bootstrap)
+        ls = image_sub.add_parser("ls", help="List images")
+        ls.set_defaults(run=cmd_images)
+
     for module, verbs in _VERB_MODULES.items():
         if verb is None or verb in verbs:
             _register_module(module, sub, image_sub)
 
-    engine = sub.add_parser("engine", help="Control the pyorch engine")
-    engine.add_argument("action", choices=["start", "stop", "status"])
-    engine.set_defaults(run=cmd_engine)
+    if wanted("engine"):
+        engine = sub.add_parser("engine", help="Control the pyorch engine")
+        engine.add_argument("action", choices=["start", "stop", "status"])
+        engine.set_defaults(run=cmd_engine)
     return parser
 
 
