@@ -230,21 +230,21 @@ class Executor:
             self._attach(project, service, cid, pid, name, networks)
 
         with self._writing() as touched:
-            try:
-                info = self.runtime.create(config, on_pid=attach)
+            try:  # started by the create itself unless something must run between (one write less)
+                info = self.runtime.create(config, on_pid=attach, start=before_start is None)
             except BaseException:
                 for cid in created:  # the runtime removed the container; its addresses go too
                     self._detach(cid)
                 raise
             touched.append(info.id)
-            try:
-                if before_start is not None:
+            if before_start is not None:
+                try:
                     before_start(info.id)
-                self.runtime.start(info.id)
-            except BaseException:
-                self._detach(info.id)
-                self.runtime.remove(info.id, force=True)
-                raise
+                    self.runtime.start(info.id)
+                except BaseException:
+                    self._detach(info.id)
+                    self.runtime.remove(info.id, force=True)
+                    raise
         self.store.set_container_flags(info.id, project.name, False, 0.0)
         self._started()  # its names resolve from now on
         self.store.record_event(project.name, "container-start", name, id=info.id, service=service_name)

@@ -126,10 +126,14 @@ class ContainerRuntime:
         layout.make_private_dirs()
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def create(self, config: RunConfig, on_pid: Callable[[str, int], object] | None = None) -> ContainerInfo:
+    def create(self, config: RunConfig, on_pid: Callable[[str, int], object] | None = None,
+               start: bool = False) -> ContainerInfo:
         """Set the container up to just before its command. ``on_pid(id, pid)`` runs as soon as the
         container's PID 1 and namespaces exist, while the root filesystem is still being built
-        (networks are attached there); if it raises, the container is removed and the error stands."""
+        (networks are attached there); if it raises, the container is removed and the error stands.
+        ``start``: then let the command run, as `start` would, with one record write less (a
+        process that dies before that write leaves the create's intent: the container is DEAD
+        and collected, as when it dies before a create's last write)."""
         image = self.images.resolve(config.image_id or config.image)
         capabilities = capabilities_for(config)
         security = plan_security(
@@ -153,7 +157,8 @@ class ContainerRuntime:
                 record, spec = self._write_bundle(config, image, cid, bundle, security, capabilities, resources,
                                                   cgroup, netns, args, user_binds, tmpfs)
                 self._spawn(bundle, record, spec, on_pid,
-                            lambda: self._make_cgroup(cid, resources, config.privileged, security.device_rules))
+                            lambda: self._make_cgroup(cid, resources, config.privileged, security.device_rules),
+                            start)
             except BaseException:
                 self._forget_quietly(cid)  # on_pid may have failed after the container was set up
                 self._discard(cgroup, bundle)
@@ -348,9 +353,11 @@ class ContainerRuntime:
         return reserved or os.urandom(32).hex()
 
     def _spawn(self, bundle: Path, record: ContainerRecord, spec: ContainerSpec,
-               on_pid: Callable[[str, int], object] | None, make_cgroup: Callable[[], Cgroup]) -> None:
+               on_pid: Callable[[str, int], object] | None, make_cgroup: Callable[[], Cgroup],
+               start: bool = False) -> None:
         """Have the shim fork the container while its cgroups are made here; PID 1 joins them
-        before stage 2 leaves the host's cgroup namespace, i.e. before anything of the image runs."""
+        before stage 2 leaves the host's cgroup namespace, i.e. before anything of the image runs.
+        ``start``: the shim lets the command run before the record is written (see `create`)."""
         made: list[Cgroup] = []
         try:
             pid = self.shim.create(asdict(spec), None if on_pid is None else partial(on_pid, spec.id),
@@ -361,6 +368,13 @@ class ContainerRuntime:
             raise _failure(exc)(f"cannot create container {record.name}: {exc}") from exc
         record.pid = pid
         record.pid_start_time = process_start_time(record.pid)
+        if start:
+            faults.point("start.shim")
+            try:
+                self.shim.start(spec.id)
+            except RuntimeFailure as exc:
+                raise _failure(exc)(f"cannot start container {record.name}: {exc}") from exc
+            record.started_at = time.time()
         record.intent, record.intent_by = "", []  # set up: a create ends here
         faults.point("create.record")
         save_record(bundle, record)

@@ -98,7 +98,8 @@ class FakeRuntime:
         self._pids = itertools.count(1000)
 
     # --- what the executor calls -------------------------------------------------------------------
-    def create(self, config: RunConfig, on_pid: Callable[[str, int], object] | None = None) -> ContainerInfo:
+    def create(self, config: RunConfig, on_pid: Callable[[str, int], object] | None = None,
+               start: bool = False) -> ContainerInfo:
         cid = f"{next(self._ids):064x}"
         record = ContainerRecord(id=cid, name=config.name, image=config.image,
                                  image_id=self.images.resolve(config.image_id or config.image).id,
@@ -107,6 +108,8 @@ class FakeRuntime:
         self.calls.append(("create", config.name))
         if on_pid is not None:
             on_pid(cid, record.pid)
+        if start:
+            return self.start(cid)
         return self.store[cid].info()
 
     def respawn(self, cid: str, restart_count: int,
