@@ -17,7 +17,8 @@ Compose v2.40.3 against Debian's dockerd from a private data root and socket (be
          their RSS and PSS (smaps_rollup) at the end;
 - ps:    `ps` until the command returns (the median of 5);
 - down:  `down` until the command returns (Compose: `down -t 0`, since busybox httpd as PID 1
-         ignores SIGTERM; pyorch's tini forwards it).
+         ignores SIGTERM; pyorch's tini forwards it); for pyorch also the engine's and the shim's
+         CPU seconds meanwhile (`down_engine_cpu_s`, `down_shim_cpu_s`).
 
 Medians per size over `--rounds` (each side first in every other round), pyorch/Compose ratios,
 the issue's targets at N=200 and the load average are printed (and written with `--json FILE`),
@@ -54,7 +55,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime.container.shim_client import ShimClient
+from runtime.container.shim_client import ShimClient, ShimError
 from runtime.gc import purge_instance
 from runtime.layout import HostLayout
 
@@ -150,8 +151,12 @@ class Instance:
         return int((self.layout.run_root / "engine.pid").read_text())
 
     def shim_pid(self) -> int:
-        """The shim of this instance, as it answers on its socket (not one of its warm children)."""
-        return ShimClient(self.layout.run_root).shim_pid()
+        """The shim of this instance, as it answers on its socket (not one of its warm children); a
+        shim of a tree from before the protocol handshake is found as the holder of its socket."""
+        try:
+            return ShimClient(self.layout.run_root).shim_pid()
+        except ShimError:
+            return socket_holder(self.layout.run_root / "shim.sock")
 
     def close(self) -> None:
         try:
@@ -159,6 +164,20 @@ class Instance:
         except (SystemExit, subprocess.TimeoutExpired):
             pass
         purge_instance(self.layout)
+
+
+def socket_holder(path: Path) -> int:
+    """The lowest pid holding the listening unix socket bound at ``path``."""
+    inodes = {line.split()[6] for line in Path("/proc/net/unix").read_text().splitlines()[1:]
+              if line.split()[-1] == str(path)}
+    holders = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes for fd in fd_dir.iterdir()):
+                holders.append(int(fd_dir.parent.name))
+    if not holders:
+        raise SystemExit(f"nothing holds {path}")
+    return min(holders)
 
 
 def running(instance: Instance, compose: Path) -> int:
@@ -242,9 +261,12 @@ def measure(tree: Path, replicas: int, phases: list[str], idle_s: float, settle_
         if "ps" in phases:
             result["ps_s"] = timed_median(lambda: instance.run("-f", str(compose), "ps"))
         if "down" in phases:
+            cpu_before = [cpu_of([pid]) for pid in workers]
             t0 = time.monotonic()
             instance.run("-f", str(compose), "down")
             result["down_s"] = time.monotonic() - t0
+            result["down_engine_cpu_s"], result["down_shim_cpu_s"] = (
+                (cpu_of([pid]) - before) / CLK_TCK for pid, before in zip(workers, cpu_before, strict=True))
     finally:
         instance.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -313,7 +335,8 @@ def report(results: list[dict[str, Any]]) -> None:
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for row in results:
         groups.setdefault((row["tool"], row["replicas"]), []).append(row)
-    keys = ["up_s", "ready_s", "up_engine_cpu_s", "up_shim_cpu_s", "ps_s", "down_s",
+    keys = ["up_s", "ready_s", "up_engine_cpu_s", "up_shim_cpu_s", "ps_s", "down_s", "down_engine_cpu_s",
+            "down_shim_cpu_s",
             "engine_idle_cpu_percent", "shim_idle_cpu_percent",
             "dockerd_idle_cpu_percent", "containerd_idle_cpu_percent", "containerd-shim_idle_cpu_percent",
             "engine_rss_mib", "shim_rss_mib", "dockerd_rss_mib", "containerd_rss_mib", "containerd-shim_rss_mib"]

@@ -194,11 +194,13 @@ class Executor:
             self.runtime.start(cid)
         self._started()
 
-    def stop(self, cid: str, timeout: float | None = None) -> None:
+    def stop(self, cid: str, timeout: float | None = None, drain: bool = True) -> None:
         """A graceful stop: out of DNS and its published ports first, its connections drained
-        (bounded by ``timeout``, else its stop grace period), then its stop signal."""
-        with self._writing(cid), self._stopping(cid, timeout):
-            self.runtime.stop(cid, timeout)
+        (bounded by ``timeout``, else its stop grace period), then its stop signal. ``drain``
+        False: its ports are gone already (`down` unpublished the project's first), so neither
+        its state nor the project's is read to take it out of them."""
+        with self._writing(cid), self._stopping(cid, timeout if drain else 0.0):
+            self.runtime.halt(cid, timeout)
 
     def kill(self, cid: str, sig: int) -> None:
         with self._writing(cid), self._stopping(cid):

@@ -69,7 +69,7 @@ def take_down(store: Store, executor: Executor, publisher: Publisher, networks: 
 
 def _stop(executor: Executor, c: Labelled, timeout: float | None) -> str | None:
     try:
-        executor.stop(c.id, timeout)
+        executor.stop(c.id, timeout, drain=False)  # the project's ports are gone already
         return None
     except RuntimeFailure as exc:
         return f"{c.name}: {exc}"

@@ -6,6 +6,7 @@ Knows images and cgroups, not Compose. Networking is attached by the caller betw
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -109,6 +110,7 @@ def capabilities_for(config: RunConfig) -> list[str]:
 
 _ANY_ID = "0" * 64  # a well-formed container id, for checks that do not depend on which
 TRASH_PREFIX = ".removed-"  # a bundle being deleted (renamed first, out of the listing)
+SHIM_RECORDS_WITHIN_S = 0.25  # how long a stop waits for the watching shim's exit record before asking
 
 
 class ContainerRuntime:
@@ -429,16 +431,23 @@ class ContainerRuntime:
         (bundle / "paused").unlink(missing_ok=True)
 
     def stop(self, cid: str, timeout: float | None = None) -> ContainerInfo:
-        """Stop signal, then SIGKILL to the whole cgroup after the grace period."""
+        """`halt`, then the container's state."""
+        self.halt(cid, timeout)
+        return self.inspect(cid)
+
+    def halt(self, cid: str, timeout: float | None = None) -> None:
+        """Stop signal, then SIGKILL to the whole cgroup after the grace period; returns once the
+        exit is recorded, without reading the container again (`down` stops hundreds and needs
+        no state of any)."""
         bundle, record = self._load(cid)
         if not record.pid:
-            return self.inspect(cid)  # a create cut short before its PID 1: no process to stop
+            return  # a create cut short before its PID 1: no process to stop
         if (bundle / "paused").exists():
             self._thaw(bundle, cid)  # a frozen process cannot act on its stop signal
         grace = record.stop_grace_period if timeout is None else timeout
         if is_alive(record):
-            sig = signal_number(record.stop_signal)
-            self.kill(cid, sig)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, signal_number(record.stop_signal))
             if not _wait_exit(record, grace):
                 cgroup = self.cgroups.open(cid)
                 if cgroup is not None:
@@ -446,11 +455,14 @@ class ContainerRuntime:
                 self.kill(cid, signal.SIGKILL)
                 _wait_exit(record, 5.0)
         if load_exit(bundle, record.pid) is None and _wait_exit(record, 0.0):
-            # Ended (gone, or a zombie the host's init has not reaped yet) and no record: if no shim
-            # saw it end, the one there now records it (a no-op for a shim that watches it).
-            self._adopt(bundle, record)
+            # Ended (gone, or a zombie the host's init has not reaped yet) and no record yet. The
+            # shim that watches it writes one moments after the end; a shim that never saw it end
+            # (started after the container) writes it when asked. Asking at once asked every time:
+            # a request per container queued at the shim that was writing those very records.
+            self._wait_exit_file(bundle, record.pid, SHIM_RECORDS_WITHIN_S)
+            if load_exit(bundle, record.pid) is None:
+                self._adopt(bundle, record)
         self._wait_exit_file(bundle, record.pid, 5.0)
-        return self.inspect(cid)
 
     def mark_removing(self, cid: str) -> None:
         """Write the removal's intent: from now on the container is only ever removed, by this
@@ -470,9 +482,11 @@ class ContainerRuntime:
         running = load_exit(bundle, record.pid) is None and is_alive(record)
         if running and not force:
             raise ContainerStateError(f"container {record.name} is running; stop it first or force")
-        with self.removing(cid):
+        with self._step(cid):
+            if record.intent != REMOVING or record.intent_by != self._me:
+                self.mark_removing(cid)  # (read again: written from what is there now)
             if running:
-                self.stop(cid, timeout=0)
+                self.halt(cid, timeout=0)
             faults.point("remove.shim")
             try:
                 self.shim.forget(cid)

@@ -140,6 +140,9 @@ class FakeRuntime:
         self.calls.append(("stop", c.record.name))
         return c.info()
 
+    def halt(self, cid: str, timeout: float | None = None) -> None:
+        self.stop(cid, timeout)
+
     def kill(self, cid: str, sig: int = 9) -> None:
         c = self._get(cid)
         self.exit(cid, 128 + sig)
