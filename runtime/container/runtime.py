@@ -225,7 +225,8 @@ class ContainerRuntime:
         hostname = config.hostname or default_hostname(config.network_mode, cid, self.layout.containers_dir)
         env = merge_env(image.config.env, {"HOSTNAME": hostname, **config.environment})
         binds = self._write_network_files(bundle, hostname, config) + user_binds
-        (bundle / "resources.json").write_text(json.dumps(asdict(resources)))
+        if resources != CgroupResources():  # none: no file (one inode less per container; see below)
+            (bundle / "resources.json").write_text(json.dumps(asdict(resources)))
         use_init = config.init if config.init is not None else True
         spec = ContainerSpec(
             id=cid,
@@ -859,7 +860,12 @@ def _spare_cgroups_config(cgroup: Cgroup) -> dict[str, Any]:
 
 
 def _cgroup_resources_from_spec_file(bundle: Path) -> CgroupResources:
-    return CgroupResources(**json.loads((bundle / "resources.json").read_text()))
+    """The limits a create stored; no file: it set none (created when each inode cost an `up`
+    dear: ext4 without a journal skips every recently freed inode when it allocates one)."""
+    try:
+        return CgroupResources(**json.loads((bundle / "resources.json").read_text()))
+    except FileNotFoundError:
+        return CgroupResources()
 
 
 def _wait_exit(record: ContainerRecord, timeout: float) -> bool:
