@@ -27,8 +27,14 @@ config. All images come from pyorch's offline base images (`pyorch save` → `do
 contacted. A peer that cannot run here is skipped with the reason. Everything is cleaned up at
 the end (containers, networks, bridges, dockerd, temporary state).
 
+pyorch's CPU time per `up -d` is printed too (the CLI process, the engine, the shim; from
+rusage and /proc/<pid>/stat): far less sensitive than wall time to other load on the host. To
+compare two checkouts, run the bench once per checkout, alternating: `--tree DIR` runs the CLI and
+the engine of DIR (e.g. `git archive main | tar -x -C DIR`) with `--peers ''`.
+
 Usage (root): .venv/bin/python bench/bench_compose.py [--rounds 3] [--no-install]
                                                       [--peers compose-v2,docker-compose,podman-compose]
+                                                      [--tree DIR]
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import secrets
 import shutil
 import signal
@@ -182,29 +189,45 @@ def run(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = No
 class Pyorch(Tool):
     name = "pyorch"
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, tree: Path = REPO) -> None:
+        self.tree = tree  # the checkout whose CLI and engine run (--tree)
         self.layout = HostLayout(state_root=work / "pyorch-state", run_root=work / "pyorch-run",
                                  instance="bc" + secrets.token_hex(3))
         self.env = dict(os.environ, PYORCH_ROOT=str(self.layout.state_root), PYORCH_RUN=str(self.layout.run_root),
-                        PYORCH_INSTANCE=self.layout.instance)
+                        PYORCH_INSTANCE=self.layout.instance, PYTHONPATH=str(tree))
         self.cli = [sys.executable, "-m", "orchestrator.cli"]
+        self.cpu: dict[str, list[dict[str, float]]] = {}  # project → CPU seconds per `up` (cli, engine, shim)
         started = time.monotonic()
-        run([*self.cli, "engine", "start"], self.env, REPO)
+        run([*self.cli, "engine", "start"], self.env, tree)
         self.engine_start_s = time.monotonic() - started
-        run([*self.cli, "image", "bootstrap"], self.env, REPO)
+        run([*self.cli, "image", "bootstrap"], self.env, tree)
 
     def compose(self, project: Project, *args: str) -> None:
-        run([*self.cli, "-f", str(project.files[self.name]), *args], {**self.env, **project.env}, REPO)
+        run([*self.cli, "-f", str(project.files[self.name]), *args], {**self.env, **project.env}, self.tree)
+
+    def up(self, project: Project) -> None:
+        """`up -d`, noting the CPU time it cost the CLI process, the engine and the shim (CPU time
+        is far less sensitive to other load on the host than wall time)."""
+        before = {role: (pid, _cpu_seconds(pid)) for role, pid in self.processes().items()}
+        cli_before = _children_cpu_seconds()
+        super().up(project)
+        sample = {"cli": _children_cpu_seconds() - cli_before}
+        for role, pid in self.processes().items():
+            pid_before, seconds_before = before.get(role, (0, 0.0))
+            sample[role] = _cpu_seconds(pid) - (seconds_before if pid_before == pid else 0.0)
+        self.cpu.setdefault(project.name, []).append(sample)
 
     def down(self, project: Project) -> None:
         self.compose(project, "down")  # default grace period: tini as PID 1 forwards SIGTERM
 
     def save_images(self, path: Path) -> None:
-        run([*self.cli, "save", "-o", str(path), *IMAGES], self.env, REPO)
+        run([*self.cli, "save", "-o", str(path), *IMAGES], self.env, self.tree)
 
     def processes(self) -> dict[str, int]:
-        """pid of the engine and of the shim of this instance."""
+        """pid of the engine and of the shim of this instance (not the warm PID 1s it forks ahead,
+        which carry its command line until they become containers)."""
         found: dict[str, int] = {}
+        shims: list[int] = []
         marker = str(self.layout.run_root).encode()
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
@@ -219,7 +242,10 @@ class Pyorch(Tool):
             if b"orchestrator.engine.daemon" in cmdline:
                 found["engine"] = int(proc.name)
             elif b"shim" in cmdline and b"python" in cmdline:
-                found["shim"] = int(proc.name)
+                shims.append(int(proc.name))
+        for pid in shims:
+            if _parent(pid) not in shims:
+                found["shim"] = pid
         return found
 
     def close(self) -> None:
@@ -449,6 +475,28 @@ def _processes() -> Iterator[tuple[str, int]]:
         yield fields.get("Name", "").strip(), int(rss)
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of this process's waited-for children (the CLI commands it ran)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _memory_kib(pid: int) -> tuple[int, int]:
     """(RSS, PSS) in KiB from smaps_rollup."""
     values = {}
@@ -526,12 +574,12 @@ def check_subnets() -> None:
             raise SystemExit(f"{subnet} overlaps a host route; edit DOCKER_POOL/PODMAN_SUBNET")
 
 
-def compile_bytecode() -> None:
+def compile_bytecode(tree: Path) -> None:
     """pyorch's bytecode as installing it leaves it (scripts/setup.sh does the same): in a checkout
     that changed since, every CLI command would compile its changed modules again (~15 ms for
     cli/main.py alone) where Python may not cache them (PYTHONDONTWRITEBYTECODE)."""
     for package in ("orchestrator", "runtime"):
-        compileall.compile_dir(REPO / package, quiet=1, workers=0)
+        compileall.compile_dir(tree / package, quiet=1, workers=0)
 
 
 def main() -> None:
@@ -539,11 +587,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-install", action="store_true", help="Skip peers that are not installed")
     parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--tree", type=Path, default=REPO,
+                        help="the pyorch checkout to run (default: this one), e.g. a `git archive` of main "
+                             "to compare with, run after this one")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root")
     check_subnets()
-    compile_bytecode()
+    tree = args.tree.resolve()
+    compile_bytecode(tree)
     wanted = [p for p in args.peers.split(",") if p]
     if wanted and not args.no_install:
         install_peers()
@@ -553,7 +605,7 @@ def main() -> None:
     docker: PrivateDocker | None = None
     skipped: dict[str, str] = {}
     try:
-        pyorch = Pyorch(work)
+        pyorch = Pyorch(work, tree)
         tools.append(pyorch)
         images_tar = work / "images.tar"
         pyorch.save_images(images_tar)
@@ -589,6 +641,11 @@ def main() -> None:
                         down.setdefault((tool.name, project.name), []).append(timed(partial(tool.down, project)))
             print(f"round {round_no + 1}/{args.rounds} done", flush=True)
         report(tools, projects, up, down, memory, skipped, pyorch.engine_start_s)
+        print(f"\n== pyorch CPU per `up -d` (median; {tree}) ==")
+        for name, samples in pyorch.cpu.items():
+            medians = {role: statistics.median(s.get(role, 0.0) for s in samples) * 1000
+                       for role in ("cli", "engine", "shim")}
+            print(f"{name:7} " + "   ".join(f"{role} {ms:.0f} ms" for role, ms in medians.items()))
     finally:
         for tool in reversed(tools):
             with contextlib.suppress(Exception):
