@@ -95,13 +95,14 @@ class ComposeModel(BaseModel):
     def _check_keys(cls, data: Any) -> Any:
         data = cls.normalize(data)
         if isinstance(data, dict):
+            known = cls.model_fields  # once: a descriptor call in Python (pydantic ≥ 2.11), not per key
             for key in data:
                 if not isinstance(key, str):
                     raise PydanticCustomError("unknown_key", "unknown key {key}", {"key": str(key)})
-                if key not in cls.model_fields and not key.startswith("x-"):
+                if key not in known and not key.startswith("x-"):
                     raise PydanticCustomError(
                         "unknown_key", "unknown key {key}",
-                        {"key": key, "known": sorted(set(cls.model_fields) - cls.internal_fields)})
+                        {"key": key, "known": sorted(set(known) - cls.internal_fields)})
         return data
 
     @model_validator(mode="after")
