@@ -17,17 +17,24 @@ def _attached(containers: list[Labelled], project_of: ProjectOf, attachments_of:
               ) -> Iterator[tuple[Labelled, Service, list[tuple[ServiceNetwork, str]]]]:
     """Each running container of a known service, with its (network, address) pairs in the
     service's network order."""
+    # A service's networks are the same for each of its replicas: worked out once per rebuild
+    # (an `up` of N replicas rebuilds about N times, each over every container).
+    known: dict[tuple[str, str], tuple[Service, list[ServiceNetwork]] | None] = {}
     for c in containers:
         if c.status != "running" or not c.project:
             continue
-        loaded = project_of(c.project)
-        service = loaded.project.services.get(c.service) if loaded else None
-        if loaded is None or service is None:
+        key = (c.project, c.service)
+        if key not in known:
+            loaded = project_of(c.project)
+            service = loaded.project.services.get(c.service) if loaded else None
+            known[key] = None if loaded is None or service is None else \
+                (service, service_networks(loaded.project, service))
+        entry = known[key]
+        if entry is None:
             continue
+        service, nets = entry
         addresses = attachments_of(c.id)
-        pairs = [(net, addresses[net.runtime_name]) for net in service_networks(loaded.project, service)
-                 if addresses.get(net.runtime_name)]
-        yield c, service, pairs
+        yield c, service, [(net, addresses[net.runtime_name]) for net in nets if addresses.get(net.runtime_name)]
 
 
 def dns_tables(containers: list[Labelled], project_of: ProjectOf, attachments_of: AttachmentsOf,
