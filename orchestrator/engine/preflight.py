@@ -43,11 +43,12 @@ class Preflight:
         check_file_objects(project)
         check_volumes(project, self.volumes())
         listening: dict[str, set[int]] = {}  # the host's listening ports, read once for every service
+        registries = self.registries()  # the settings' files and environment, read once for every service
         for service in project.services.values():
             self.build_missing(project, service)
             if not service.image:
                 raise EngineError(f"service {service.name!r} has no image")
-            ensure_image(self.images, self.registries(), service.name, service.image, service.pull_policy, pull,
+            ensure_image(self.images, registries, service.name, service.image, service.pull_policy, pull,
                          service.platform)
             self.publisher.check(project, service.name, listening)
 
