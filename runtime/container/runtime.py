@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import shutil
@@ -75,14 +76,17 @@ def find_init_binary() -> str:
     return next((p for p in INIT_BINARY_CANDIDATES if os.access(p, os.X_OK)), "")
 
 
-def host_capabilities() -> set[str]:
-    """The capabilities this host lets us hand out: our bounding set (this host lacks SYS_RESOURCE)."""
+@functools.cache
+def host_capabilities() -> frozenset[str]:
+    """The capabilities this host lets us hand out: our bounding set (this host lacks SYS_RESOURCE).
+    Read once per process (a bounding set only shrinks, and nothing here drops from it): the
+    kernel renders all of /proc/self/status for it, and every create asked."""
     try:
         with open("/proc/self/status") as f:
             bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
     except (OSError, StopIteration, ValueError):
-        return set(CAPABILITY_NUMBERS)
-    return {name for name, bit in CAPABILITY_NUMBERS.items() if bounding & (1 << bit)}
+        return frozenset(CAPABILITY_NUMBERS)
+    return frozenset(name for name, bit in CAPABILITY_NUMBERS.items() if bounding & (1 << bit))
 
 
 def capabilities_for(config: RunConfig) -> list[str]:

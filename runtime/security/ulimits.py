@@ -6,6 +6,7 @@ without it, so a limit above the engine's own hard limit is refused up front wit
 
 from __future__ import annotations
 
+import functools
 import resource
 
 from runtime.errors import ConfigurationError
@@ -20,6 +21,7 @@ _NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", 
           "rss", "rtprio", "rttime", "sigpending", "stack")
 
 
+@functools.cache  # the engine's capabilities do not change while it runs; read once per process
 def _can_raise_hard_limits() -> bool:
     try:
         with open("/proc/self/status") as f:
