@@ -4,10 +4,11 @@ Ends when every container has exited and none will be restarted by its policy, w
 exits with `--abort-on-container-exit` (then the others are stopped), or on Ctrl-C, which stops
 the project's containers (a second Ctrl-C kills them) and leaves them in place, as Compose does.
 
-It follows the engine `up` talked to and never starts one (no autostart): when that engine goes
-away (killed, crashed, its instance torn down) the session ends with an error, as Compose's does
-when its daemon goes; it used to start a new engine at its next poll, for an instance perhaps
-nobody used any more. A command of one's own (`ps`, `down`, a new `up`) starts one as usual.
+It follows the engine `up` talked to and never starts one (`EngineClient.follow`): when that
+engine goes away (killed, crashed, its instance torn down) the session ends with an error, as
+Compose's does when its daemon goes; it used to start a new engine at its next poll, for an
+instance perhaps nobody used any more. A command of one's own (`ps`, `down`, a new `up`) starts
+one as usual.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Shown:
 
 def follow_up(client: EngineClient, project: Project, out: Console, err: Console, abort_on_exit: bool,
               exit_code_from: str | None, shown: Shown | None = None) -> int:
+    client.follow()
     try:
         return _follow(client, project, err, abort_on_exit, exit_code_from, shown or Shown())
     except EngineUnavailable as exc:
@@ -64,7 +66,7 @@ def follow_up(client: EngineClient, project: Project, out: Console, err: Console
 
 
 def _ps(client: EngineClient, name: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = client.request("GET", f"/v1/projects/{name}/ps?all=1", autostart=False)
+    rows: list[dict[str, Any]] = client.request("GET", f"/v1/projects/{name}/ps?all=1")
     return rows
 
 
@@ -77,7 +79,7 @@ def _follow(client: EngineClient, project: Project, err: Console, abort_on_exit:
 
     def pump() -> None:
         try:
-            for record in client.subscribe(f"/v1/projects/{name}/logs?follow=1&tail=-1{query}", autostart=False):
+            for record in client.stream(f"/v1/projects/{name}/logs?follow=1&tail=-1{query}"):
                 if shown.since is not None and record.get("time") and record_time(record["time"]) < shown.since:
                     continue
                 if shown.includes(record["service"]):
@@ -112,11 +114,11 @@ def _follow(client: EngineClient, project: Project, err: Console, abort_on_exit:
         try:
             _stop(client, name, err)
         except KeyboardInterrupt:
-            client.request("POST", f"/v1/projects/{name}/kill", {"services": [], "signal": 9}, autostart=False)
+            client.request("POST", f"/v1/projects/{name}/kill", {"services": [], "signal": 9})
         return 130
 
 
 def _stop(client: EngineClient, name: str, err: Console) -> None:
-    result = client.request("POST", f"/v1/projects/{name}/stop", {"services": []}, autostart=False)
+    result = client.request("POST", f"/v1/projects/{name}/stop", {"services": []})
     for c in result["stopped"]:
         err.print(f" [green]✔[/] Container {render.escape(c)}  Stopped")

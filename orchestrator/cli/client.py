@@ -11,6 +11,11 @@ again once, to a new engine started for it: the engine finishes what the dead on
 done from the state it observes (docs/engine.md, "Crash consistency"), so the repeat converges.
 Anything else (`kill`, `exec`, `run`, a rollback) is not repeated: the user is told that it may
 or may not have taken effect.
+
+A session that follows an engine for a while (attached `up`, `up --wait`, `wait`, `stats`) calls
+`follow` once it has reached one: from then on it starts none, and ends with an error when that
+engine is gone, rather than starting one for an instance nobody may use any more (an attached `up`
+a failed test left behind started engines, shims and warm processes for a torn-down instance).
 """
 
 from __future__ import annotations
@@ -115,6 +120,11 @@ class EngineClient:
     def __init__(self, run_root: Path) -> None:
         self.run_root = run_root
         self.socket_path = str(run_root / "engine.sock")
+        self.starts_engine = True  # False once a session follows the engine it reached (`follow`)
+
+    def follow(self) -> None:
+        """Never start an engine from now on: requests go to the one running, or fail."""
+        self.starts_engine = False
 
     def alive(self) -> bool:
         try:
@@ -155,7 +165,7 @@ class EngineClient:
                 return sock
             except OSError as exc:
                 sock.close()
-                if not autostart or attempt == 2 or exc.errno not in _NOT_LISTENING:
+                if not (autostart and self.starts_engine) or attempt == 2 or exc.errno not in _NOT_LISTENING:
                     raise EngineUnavailable(f"cannot reach the pyorch engine at {self.socket_path}: {exc}") from exc
             self.ensure_engine()
         raise AssertionError("unreachable")
@@ -191,7 +201,7 @@ class EngineClient:
         try:
             return attempt()
         except EngineGone as gone:
-            if not autostart or not repeatable(method, path):
+            if not (autostart and self.starts_engine) or not repeatable(method, path):
                 raise EngineGone(gone.what, self._log_hint(may_have_acted=method != "GET")) from None
             sys.stderr.write(f"pyorch: the engine stopped during {gone.what}; starting a new one and sending "
                              "it again\n")

@@ -174,6 +174,7 @@ def _wait(args: argparse.Namespace, client: EngineClient, project_name: ProjectN
     seen: dict[str, int] = {}
     while True:
         rows = client.request("GET", f"/v1/projects/{name}/ps?all=1")
+        client.follow()  # the engine that answered: none is started if it goes
         unknown = set(args.services) - {r["service"] for r in rows}
         if unknown:
             raise PyorchError(f"no containers for service(s) {', '.join(sorted(unknown))} in project {name}")

@@ -112,6 +112,7 @@ class _Samples:
 
     def __iter__(self) -> Iterator[list[dict[str, Any]]]:
         before = self._read()
+        self.client.follow()  # the engine that answered: none is started if it goes
         time.sleep(FIRST_SAMPLE_S)
         while True:
             after = self._read()

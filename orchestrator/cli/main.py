@@ -274,6 +274,7 @@ def wait_ready(client: EngineClient, name: str, timeout: float | None, services:
     engine judges (GET /ready, the same rules as `depends_on`); this polls it."""
     deadline = None if timeout is None else time.monotonic() + timeout
     query = "&".join(f"service={s}" for s in services or [])
+    client.follow()  # the engine `up` talked to: none is started if it goes
     with err.status("Waiting for services to be ready"):
         while True:
             ready = client.request("GET", f"/v1/projects/{name}/ready?{query}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli.client import EngineClient, repeatable
-from orchestrator.errors import EngineGone
+from orchestrator.errors import EngineGone, EngineUnavailable
 from runtime.layout import HostLayout
 from runtime.run_root import run_root_of
 
@@ -87,6 +87,30 @@ def test_a_stream_that_is_not_repeatable_is_told_in_words(tmp_path: Path) -> Non
     with pytest.raises(EngineGone, match="may or may not have taken effect"):
         list(client.stream("/v1/images/push", method="POST", body={}))
     assert engine.requests == [b"POST /v1/images/push HTTP/1.1"]
+
+
+def test_a_client_that_follows_an_engine_starts_none(tmp_path: Path) -> None:
+    """Attached `up`, `up --wait`, `wait` and `stats` follow the engine they reached: when it is
+    gone they fail instead of starting one (for an instance a failed test may have torn down)."""
+    started: list[bool] = []
+    client = EngineClient(tmp_path)  # no engine listens here
+    client.ensure_engine = lambda timeout=20.0: started.append(True)  # type: ignore[method-assign]
+    with pytest.raises(EngineUnavailable):
+        client.request("GET", "/v1/projects/demo/ps?all=1")
+    assert started == [True]  # a command of its own starts one
+    started.clear()
+    client.follow()
+    with pytest.raises(EngineUnavailable, match="cannot reach the pyorch engine"):
+        client.request("GET", "/v1/projects/demo/ps?all=1")
+    with pytest.raises(EngineUnavailable):
+        list(client.stream("/v1/projects/demo/logs?follow=1"))
+    assert started == []
+    followed, engine = _client(tmp_path, [None])
+    followed.ensure_engine = lambda timeout=20.0: started.append(True)  # type: ignore[method-assign]
+    followed.follow()
+    with pytest.raises(EngineGone):  # it died mid-request: a repeatable read is not sent to a new one
+        followed.request("GET", "/v1/projects/demo/ps?all=1")
+    assert started == [] and engine.requests == [b"GET /v1/projects/demo/ps?all=1 HTTP/1.1"]
 
 
 @pytest.mark.parametrize(("method", "path", "expected"), [
