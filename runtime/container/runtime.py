@@ -64,6 +64,7 @@ from runtime.image import ImageStore
 from runtime.image.store import Image
 from runtime.layout import HostLayout
 from runtime.linux.signals import signal_number
+from runtime.linux.spread import spread_subdirectories
 from runtime.security.device_requests import parse_cgroup_rule
 from runtime.security.devices import DeviceRule
 from runtime.security.policy import SecurityPlan, plan_security, restrict_devices
@@ -142,6 +143,7 @@ class ContainerRuntime:
         self._steps: dict[str, int] = {}  # creates and removals under way in this process
         self._steps_guard = threading.Lock()
         layout.make_private_dirs()
+        spread_subdirectories(layout.containers_dir)  # each bundle in a block group of its own choosing
 
     # --- lifecycle -------------------------------------------------------------------------------
     def create(self, config: RunConfig, on_pid: Callable[[str, int], object] | None = None,
