@@ -18,14 +18,15 @@ from orchestrator.engine.route_handler import Streamer as Handler
 from orchestrator.errors import PyorchError
 from runtime.errors import RuntimeFailure
 from runtime.image import Image, ImageConfig, ImageStore
-from runtime.image.archive import load_images, save_images
-from runtime.image.bootstrap import DEFAULT_BASE_IMAGES, ensure_base_images
 from runtime.image.build.cache_mounts import prune_cache_mounts
 from runtime.image.reference import parse
-from runtime.image.registry import Credentials, Registries, parse_platform, pull_image, push_image
+from runtime.image.registry import Credentials, Registries, parse_platform, pull_image
 from runtime.image.registry.client import RegistryClient
-from runtime.image.registry.compress import COMPRESSIONS
 from runtime.image.registry.endpoint import endpoint_for
+
+# Push (with zstandard), save and load (tarfile) and the base-image bootstrap are imported by their
+# own routes: the long-lived engine holds them in memory only once asked (docs/engine.md, "Fleets of
+# hundreds"; tests/unit/engine/test_engine_imports.py).
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class ImageRoutes:
                 if body.get("target"):
                     parse(body["target"])
                 compression = str(body.get("compression") or "gzip")
+                from runtime.image.registry.compress import COMPRESSIONS
+                from runtime.image.registry.push import push_image
+
                 if compression not in COMPRESSIONS:
                     raise PyorchError(f"compression {compression!r}: want one of {', '.join(COMPRESSIONS)}")
                 stream_work(handler, lambda listener: {"digest": push_image(
@@ -66,11 +70,15 @@ class ImageRoutes:
                 handler.reply(200, prune(store, self.in_use(), bool(body.get("all"))))
             case "POST", ["v1", "images", "save"]:
                 body = handler.body()
+                from runtime.image.archive import save_images
+
                 ids = save_images(store, list(body["references"]), Path(body["output"]),
                                   body.get("format") or "tar")
                 handler.reply(200, {"ids": ids})
             case "POST", ["v1", "images", "load"]:
                 body = handler.body()
+                from runtime.image.archive import load_images
+
                 loaded = load_images(store, Path(body["source"]), body.get("repository") or None)
                 handler.reply(200, {"loaded": [{"id": i, "reference": r} for i, r in loaded]})
             case "GET", ["v1", "images"]:
@@ -83,6 +91,8 @@ class ImageRoutes:
                                      stop_signal=None, volumes=[], healthcheck=None)
                 handler.reply(200, _listed(store.import_rootfs(Path(body["source"]), body["reference"], config)))
             case "POST", ["v1", "images", "bootstrap"]:
+                from runtime.image.bootstrap import DEFAULT_BASE_IMAGES, ensure_base_images
+
                 names = handler.body().get("images") or list(DEFAULT_BASE_IMAGES)
                 handler.reply(200, {"images": ensure_base_images(store, [str(n) for n in names])})
             case "POST", ["v1", "registry", "login"]:

@@ -9,17 +9,21 @@ name, devices and fifos kept, sockets skipped (a tar cannot hold them), and exte
 from __future__ import annotations
 
 import os
-import tarfile
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from runtime.image.errors import ImageError
+
+if TYPE_CHECKING:
+    import tarfile
 
 _XATTR_PREFIX = "SCHILY.xattr."
 
 
 def write_layer(source: Path, out: IO[bytes]) -> None:
     """Write ``source`` (a directory, or a tarball in any format tarfile reads) as a PAX layer to ``out``."""
+    import tarfile  # here: the engine holds tarfile in memory only once a layer is written
+
     try:
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as layer:
             if source.is_dir():
@@ -67,6 +71,8 @@ def _xattrs(path: Path) -> dict[str, str]:
 
 
 def _copy_tarball(layer: tarfile.TarFile, source: Path) -> None:
+    import tarfile
+
     with tarfile.open(source, mode="r|*") as tarball:
         for member in tarball:
             if not (member.isreg() or member.isdir() or member.issym() or member.islnk()

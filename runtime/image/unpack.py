@@ -16,10 +16,12 @@ import io
 import os
 import shutil
 import stat
-import tarfile
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from runtime.image.errors import HostileLayer, ImageError
+
+if TYPE_CHECKING:
+    import tarfile
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -105,6 +107,8 @@ def _remove(name: str, parent_fd: int, keep_dir: bool) -> None:
 
 def unpack_layer(fileobj: IO[bytes], root: str) -> None:
     """Extract a (possibly gzip-compressed) layer tar stream into the existing directory ``root``."""
+    import tarfile  # here: the engine holds tarfile in memory only once a layer is unpacked
+
     tree = _Tree(root)
     directories: list[tuple[list[str], tarfile.TarInfo]] = []
     try:

@@ -9,7 +9,11 @@ import subprocess
 import sys
 
 LAZY = ("httpx",  # registry pulls and `ADD <url>` only
-        "runtime.image.build.builder")  # the Dockerfile builder: `build`, and `up` of a service to build
+        "runtime.image.build.builder",  # the Dockerfile builder: `build`, and `up` of a service to build
+        "runtime.image.registry.push", "zstandard",  # `push` (zstd is also read by unpacking a zstd layer)
+        "runtime.image.archive",  # `save` and `load`
+        "runtime.image.bootstrap",  # `images bootstrap` (and its Debian root builder)
+        "tarfile")  # writing or unpacking a layer, `save`, `load`, `build`
 
 
 def test_the_engine_does_not_import_what_only_some_requests_use() -> None:
@@ -43,3 +47,11 @@ def test_pyroute2_stays_whole_for_whoever_asks_the_package() -> None:
                         "print(json.dumps([IPRoute is parts.IPRoute, Conntrack is parts.Conntrack, "
                         "'pyroute2.ndb.main' in sys.modules]))")
     assert same == [True, True, True]
+
+
+def test_push_is_still_the_registry_package_s_own() -> None:
+    # runtime/image/registry/__init__.py hands `push_image` out on first use (module __getattr__).
+    same = _engine_then("from runtime.image.registry import push_image; "
+                        "from runtime.image.registry.push import push_image as real; "
+                        "print(json.dumps(push_image is real))")
+    assert same is True
