@@ -29,8 +29,6 @@ from orchestrator.errors import EngineError
 from orchestrator.spec.model import Project
 from runtime.container.runtime import ContainerRuntime
 from runtime.image.build import BuildEvent
-from runtime.image.build.cache import BuildCache
-from runtime.image.build.cache_mounts import prune_cache_mounts
 from runtime.image.build.errors import BuildCancelled
 from runtime.image.build.progress import VertexNumbers
 from runtime.image.registry import Registries, pull_image
@@ -89,6 +87,9 @@ class BuildRoutes:
     def prune_builder(self) -> dict[str, Any]:
         """`builder prune`: the layer cache's entries, the cache mounts, and the build's intermediate
         images and layers no image or container keeps."""
+        from runtime.image.build.cache import BuildCache  # here: only builds and prunes read the cache
+        from runtime.image.build.cache_mounts import prune_cache_mounts
+
         store = self.runtime.images
         entries = BuildCache(store).prune()
         mounts = prune_cache_mounts(store.root)

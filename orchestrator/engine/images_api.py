@@ -18,15 +18,14 @@ from orchestrator.engine.route_handler import Streamer as Handler
 from orchestrator.errors import PyorchError
 from runtime.errors import RuntimeFailure
 from runtime.image import Image, ImageConfig, ImageStore
-from runtime.image.build.cache_mounts import prune_cache_mounts
 from runtime.image.reference import parse
 from runtime.image.registry import Credentials, Registries, parse_platform, pull_image
 from runtime.image.registry.client import RegistryClient
 from runtime.image.registry.endpoint import endpoint_for
 
-# Push (with zstandard), save and load (tarfile) and the base-image bootstrap are imported by their
-# own routes: the long-lived engine holds them in memory only once asked (docs/engine.md, "Fleets of
-# hundreds"; tests/unit/engine/test_engine_imports.py).
+# Push (with zstandard), save and load (tarfile), the base-image bootstrap and the build's cache
+# mounts are imported by their own routes: the long-lived engine holds them in memory only once
+# asked (docs/engine.md, "Fleets of hundreds"; tests/unit/engine/test_engine_imports.py).
 
 
 @dataclass(frozen=True)
@@ -143,6 +142,7 @@ def prune(store: ImageStore, in_use: set[str], all_unused: bool) -> dict[str, An
             if image.id not in in_use:
                 untagged += store.remove(image.id, in_use)
     removed = store.prune(keep_ids=in_use)
+    from runtime.image.build.cache_mounts import prune_cache_mounts
     # RUN --mount=type=cache directories live under the store too (docs/build.md)
     return {"untagged": untagged, "deleted_blobs": removed, "cache_mounts": prune_cache_mounts(store.root)}
 

@@ -10,6 +10,8 @@ import sys
 
 LAZY = ("httpx",  # registry pulls and `ADD <url>` only
         "runtime.image.build.builder",  # the Dockerfile builder: `build`, and `up` of a service to build
+        "runtime.image.build.parser", "runtime.image.build.cache",  # the same; the cache also `builder prune`
+        "runtime.image.build.cache_mounts",  # RUN --mount=type=cache: builds, `builder prune`, `image prune`
         "runtime.image.registry.push", "zstandard",  # `push` (zstd is also read by unpacking a zstd layer)
         "runtime.image.archive",  # `save` and `load`
         "runtime.image.bootstrap",  # `images bootstrap` (and its Debian root builder)
