@@ -5,7 +5,7 @@ deletes them all. ext4 places a new directory in its parent's block group unless
 is marked the top of a hierarchy (the "T" attribute, FS_TOPDIR_FL: the Orlov allocator then
 spreads its subdirectories over the groups). Without it every bundle lands in the one group of
 the containers directory, and on ext4 without a journal each new inode there first skips every
-inode of the group freed in the last minute or so (`recently_deleted` in fs/ext4/ialloc.c): an
+inode of the group freed lately, for up to minutes (`recently_deleted` in fs/ext4/ialloc.c): an
 `up` after a `down`, or beside other churn, spent a third of the engine's CPU allocating inodes
 (measured: 200 bundles' 2,000 inodes took 1.0 s of CPU in /tmp here, 0.07 s under a "T"
 directory). A hint only: filesystems without the flag refuse it and nothing changes.
