@@ -100,6 +100,10 @@ class NetworkManager:
         self._nft = nftables.Nftables()
         self._ipr: HostNetlink | None = None
         self._bridge_index: dict[str, int] = {}  # saves a netlink round trip per container
+        # The kernel runs one RTNL request at a time anyway; taking turns here keeps a bridge
+        # port's hairpin write (sysfs, which only *tries* RTNL and restarts the system call until
+        # it gets it) from spinning while another connect's veth is being made.
+        self._rtnl_turn = threading.Lock()
 
     @property
     def ipr(self) -> HostNetlink:
@@ -360,7 +364,7 @@ class NetworkManager:
         except OSError as exc:
             raise NetworkError(f"cannot create the veth of process {pid} on {info.name}: {exc}") from exc
         try:
-            with Rtnl() as host:
+            with Rtnl() as host, self._rtnl_turn:
                 try:
                     host.add_veth(host_ifname, ifname, netns, bridge, info.mtu)
                 except NetlinkFailure as exc:
@@ -377,7 +381,8 @@ class NetworkManager:
             raise NetworkError(f"cannot create the veth of process {pid} on {info.name}: {exc}") from exc
         finally:
             os.close(netns)
-        sysctl.tune_bridge_port(host_ifname)
+        with self._rtnl_turn:
+            sysctl.tune_bridge_port(host_ifname)
         prefix = ipaddress.ip_network(info.subnet).prefixlen
         try:
             with Rtnl(netlink_socket_in(pid, also=lambda: sysctl.tune_container_interface(ifname))) as inside:
