@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runtime.image.config import ImageConfig
-from runtime.image.debian import ensure_debian_image
 from runtime.image.errors import ImageError, ImageNotFound
 from runtime.image.store import ImageStore
 
@@ -146,6 +145,9 @@ def ensure_base_images(store: ImageStore, names: Sequence[str] = DEFAULT_BASE_IM
     made = []
     for name in dict.fromkeys(names):
         if name == "debian":
+            # here: the Debian root's builder (apt sources, debootstrap) is for this image alone
+            from runtime.image.debian import ensure_debian_image
+
             made.append(ensure_debian_image(store))
         else:
             reference, builder, cmd = _FROM_HOST_FILES[name]

@@ -57,3 +57,10 @@ def test_push_is_still_the_registry_package_s_own() -> None:
                         "from runtime.image.registry.push import push_image as real; "
                         "print(json.dumps(push_image is real))")
     assert same is True
+
+
+def test_bootstrapping_busybox_leaves_the_debian_builder_out() -> None:
+    # `images bootstrap` of the default images needs host files only; the Debian root's builder
+    # (apt sources, debootstrap) is imported for `images bootstrap debian` alone.
+    loaded = _engine_then("import runtime.image.bootstrap; print(json.dumps('runtime.image.debian' in sys.modules))")
+    assert loaded is False
