@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,10 @@ class _Seen:
     journal_ino: int
     journal_end: int  # where the last whole line ends
     state: dict[str, Any]
+    # The journal's first line, a random header its writer put there: a journal deleted and made
+    # again (the whole state removed meanwhile) is told from the one read even if the new file
+    # has the old one's inode number and has grown as long.
+    journal_head: bytes = b""
 
 
 class StateFile:
@@ -67,12 +72,15 @@ class StateFile:
             self._seen = None  # until the change is on disk: a failed write leaves nothing cached
             line = json.dumps({"set": [[list(p), v] for p, v in sets], "del": [list(p) for p in deletes]},
                               sort_keys=True) + "\n"
-            data = line.encode()
+            data, head = line.encode(), seen.journal_head
             if seen.journal_end + len(data) > max(FOLD_MIN_BYTES, seen.base[2]):
                 self._seen = self._fold(state)
-            else:
-                journal_ino = self._append(seen, data)
-                self._seen = _Seen(seen.base, journal_ino, seen.journal_end + len(data), state)
+                return
+            if not seen.journal_end:  # a new journal begins with its header
+                head = (json.dumps({"journal": secrets.token_hex(8)}) + "\n").encode()
+                data = head + data
+            journal_ino = self._append(seen, data)
+            self._seen = _Seen(seen.base, journal_ino, seen.journal_end + len(data), state, head)
 
     def read(self) -> dict[str, Any]:
         """The state now (under a shared flock). Shared with this object's cache: do not change it."""
@@ -96,13 +104,15 @@ class StateFile:
                 if journal_fd >= 0 else (0, 0)
             seen = self._seen
             if seen is not None and seen.base == base and seen.journal_ino == journal_ino \
-                    and seen.journal_end <= journal_size:
+                    and seen.journal_end <= journal_size \
+                    and (not seen.journal_head
+                         or os.pread(journal_fd, len(seen.journal_head), 0) == seen.journal_head):
                 if seen.journal_end == journal_size:
                     return seen
                 # another process appended: replayed on a copy (readers of this one may hold it)
-                state, start = _copy(seen.state), seen.journal_end
+                state, start, head = _copy(seen.state), seen.journal_end, seen.journal_head
             else:
-                state, start = self._read_base(), 0
+                state, start, head = self._read_base(), 0, b""
             tail = os.pread(journal_fd, journal_size - start, start) if journal_fd >= 0 else b""
         finally:
             if journal_fd >= 0:
@@ -116,8 +126,9 @@ class StateFile:
             if not isinstance(change, dict):
                 break  # a line cut short: it and anything after it never happened
             _replay(state, change)
+            head = head or raw
             end += len(raw)
-        self._seen = _Seen(base, journal_ino, end, state)
+        self._seen = _Seen(base, journal_ino, end, state, head)
         return self._seen
 
     def _read_base(self) -> dict[str, Any]:

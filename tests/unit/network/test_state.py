@@ -28,7 +28,7 @@ def test_changes_are_appended_and_read_back_by_a_fresh_reader(tmp_path: Path) ->
         del state["networks"]["web"]["allocations"]["10.1.0.2"]
         state["ports"]["p"] = {"bindings": [{"host_port": 80}], "backends": ["10.1.0.1"]}
     assert not (tmp_path / "state.json").exists()  # no rewrite of the whole state per change
-    assert len((tmp_path / "state.log").read_text().splitlines()) == 6
+    assert len((tmp_path / "state.log").read_text().splitlines()) == 1 + 6  # its header, a line per change
     fresh = StateFile(tmp_path).read()
     assert fresh["networks"]["web"]["allocations"] == {f"10.1.0.{n}": f"c{n}" for n in (1, 3, 4, 5)}
     assert fresh["networks"]["web"]["last"] == "10.1.0.5"
@@ -122,3 +122,20 @@ def test_a_full_disk_leaves_no_half_line(tmp_path: Path, monkeypatch: pytest.Mon
     assert os.path.getsize(tmp_path / "state.log") == size
     assert sf.read()["networks"]["web"]["allocations"] == {"10.1.0.1": "c1"}
     assert StateFile(tmp_path).read()["networks"]["web"]["allocations"] == {"10.1.0.1": "c1"}
+
+
+def test_a_journal_made_again_in_the_same_file_is_read_whole(tmp_path: Path) -> None:
+    """The whole state removed and made again by others while this process kept what it read:
+    even a new journal in the same inode, grown as long, is not taken for the one it read."""
+    engine = StateFile(tmp_path)
+    _connect(engine, "web", "10.1.0.1", "c1")
+    _connect(engine, "web", "10.1.0.2", "c2")
+    assert engine.read()["networks"]["web"]["allocations"] == {"10.1.0.1": "c1", "10.1.0.2": "c2"}
+    with open(tmp_path / "state.log", "r+") as f:  # same inode, new content
+        f.truncate(0)
+    other = StateFile(tmp_path)
+    _connect(other, "db", "10.2.0.1", "d1")
+    _connect(other, "db", "10.2.0.2", "d2")
+    _connect(other, "db", "10.2.0.3", "d3")
+    assert engine.read()["networks"] == other.read()["networks"]
+    assert "web" not in engine.read()["networks"]
