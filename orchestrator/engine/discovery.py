@@ -63,3 +63,12 @@ def dns_views(containers: list[Labelled], project_of: ProjectOf, attachments_of:
         for _, ip in pairs:
             views[ip] = order
     return views
+
+
+def container_dns(container: Labelled, project_of: ProjectOf, attachments_of: AttachmentsOf,
+                  hidden: Collection[str] = frozenset(),
+                  ) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[str]]]:
+    """The tables and views one container adds to the others': exactly its share of
+    `dns_tables` and `dns_views` over every container (a start adds it without a rebuild)."""
+    return (dns_tables([container], project_of, attachments_of, hidden),
+            dns_views([container], project_of, attachments_of))

@@ -61,7 +61,7 @@ class Outcome:
 class Announcements(Protocol):
     """Who hears of containers starting and stopping (the publisher, for DNS)."""
 
-    def started(self) -> None: ...
+    def started(self, cid: str) -> None: ...
 
     def stopping(self, cid: str, addresses: Iterable[str], drain_s: float = 0.0) -> AbstractContextManager[None]: ...
 
@@ -99,9 +99,9 @@ class Executor:
         """Tell ``listener`` when a container has started and before one is stopped."""
         self._announce = listener
 
-    def _started(self) -> None:
+    def _started(self, cid: str) -> None:
         if self._announce is not None:
-            self._announce.started()
+            self._announce.started(cid)
 
     def _stopping(self, cid: str, grace: float | None = 0.0) -> AbstractContextManager[None]:
         """Announce a stop; ``grace`` (None: the container's own stop grace period) bounds how long
@@ -208,7 +208,7 @@ class Executor:
     def start(self, cid: str) -> None:
         with self._writing(cid):
             self.runtime.start(cid)
-        self._started()
+        self._started(cid)
 
     def stop(self, cid: str, timeout: float | None = None) -> None:
         """A graceful stop: out of DNS and its published ports first, its connections drained
@@ -279,7 +279,7 @@ class Executor:
                     self.runtime.remove(info.id, force=True)
                     raise
         self.store.set_container_flags(info.id, project.name, False, 0.0)
-        self._started()  # its names resolve from now on
+        self._started(info.id)  # its names resolve from now on
         self.store.record_event(project.name, "container-start", name, id=info.id, service=service_name)
         return info.id
 
@@ -291,7 +291,7 @@ class Executor:
                                         on_pid=lambda cid, pid: self._attach(project, service, cid, pid, action.name,
                                                                              self._networks()))
             self.runtime.start(info.id)
-        self._started()
+        self._started(info.id)
         self.store.set_container_flags(action.id, project.name, False, action.delay)
         if action.manual:  # a start asked for is a fresh start, as in Docker
             self.store.forget_restart_history(action.id)

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from orchestrator.engine.discovery import dns_tables, dns_views
+from orchestrator.engine.discovery import container_dns, dns_tables, dns_views
 from orchestrator.engine.observation import Observation, Observe
 from orchestrator.engine.ports import port_key, service_bindings, tcp_targets
 from orchestrator.engine.projects import Loaded, ProjectLoader
@@ -64,6 +64,7 @@ class Publisher:
         self._rebuilds = threading.Condition()  # `started`'s shared DNS rebuilds
         self._rebuilds_asked = self._rebuilds_done = 0
         self._rebuilding = False
+        self._in_dns: dict[str, list[str]] = {}  # container id -> its addresses in the tables
 
     def exclude_with(self, source: Exclusions) -> None:
         """Another source of containers that must not receive new connections (rollouts)."""
@@ -148,13 +149,43 @@ class Publisher:
             self.network.unpublish_all(sorted({*(port_key(project, s) for s in services), *earlier}))
 
     # --- DNS --------------------------------------------------------------------------------------
-    def started(self) -> None:
+    def started(self, cid: str) -> None:
         """A container has started (the executor says): its names resolve from now on.
 
-        The starts of a burst (an `up` of many replicas, eight at a time) share their rebuilds, as
-        a database's group commit shares a flush: each returns once a rebuild that began after
-        it asked has finished, so its names resolve, without one rebuild of every table per
-        container."""
+        Its own names and view are added to the tables (`container_dns`: its share of a full
+        rebuild), and the addresses of containers in the tables that no longer run leave them, as
+        a rebuild would drop them: O(changes) instead of a rebuild over every container per start
+        (an `up` of N was O(N²), ~0.2 s of the engine's CPU at 200). Whatever the container's
+        state does not show at once (not observed running yet, a network not served yet) falls
+        back to a full rebuild."""
+        with self._lock:
+            if self.dns is None:
+                return
+            seen = self.observe()
+            running = {c.id for c in seen.all if c.status == "running"}
+            gone = [ip for other, ips in self._in_dns.items() if other not in running for ip in ips]
+            if gone:
+                self.dns.forget(gone)
+                self._in_dns = {other: ips for other, ips in self._in_dns.items() if other in running}
+            c = seen.find(cid)
+            if c is not None and c.status == "running" and c.project:
+                hidden = self._stopping | self._leaving
+                for source in self._exclusions:
+                    hidden |= source(c.project)
+                attachments = self.store.attachments(cid)
+                records, views = container_dns(c, self.loader.load, lambda _: attachments, hidden)
+                ips = sorted({ip for table in records.values() for addresses in table.values() for ip in addresses})
+                moved = [ip for ip in self._in_dns.get(cid, []) if ip not in ips]  # a restart's old address
+                if moved:
+                    self.dns.forget(moved)
+                if self.dns.add(records, views):
+                    self._in_dns[cid] = ips
+                    return
+        self._rebuild_shared()
+
+    def _rebuild_shared(self) -> None:
+        """A full rebuild that concurrent callers share, as a database's group commit shares a
+        flush: each returns once a rebuild that began after it asked has finished."""
         with self._rebuilds:
             self._rebuilds_asked += 1
             ticket = self._rebuilds_asked
@@ -233,6 +264,9 @@ class Publisher:
             for source in self._exclusions:
                 hidden |= source(project)
         tables = dns_tables(seen.all, project_of, attachments_of, hidden)
+        served = {ip for table in tables.values() for ips in table.values() for ip in ips}
+        self._in_dns = {cid: ips for cid, addresses in attachments.items()
+                        if (ips := sorted(ip for ip in addresses.values() if ip in served))}
         networks = {n.name: n for n in self.network.list_networks()}
         for name in set(self.dns.networks()) - set(networks):
             self.dns.remove_network(name)

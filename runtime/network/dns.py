@@ -171,6 +171,22 @@ class DnsServer:
             if network is not None:
                 network.records = table
 
+    def add(self, records: Mapping[str, Mapping[str, Iterable[str]]], views: Mapping[str, list[str]]) -> bool:
+        """Add one container's names (network -> name -> addresses) and views to the tables, at
+        once and without a rebuild; False, and nothing changed, when a network is not served yet."""
+        with self._lock:
+            if any(name not in self._networks for name in records):
+                return False
+            for name, table in records.items():
+                network = self._networks[name]
+                merged = dict(network.records)
+                for key, ips in table.items():
+                    key = key.lower().rstrip(".")
+                    merged[key] = sorted({*merged.get(key, ()), *ips})
+                network.records = {k: v for k, v in merged.items() if v}
+            self._views = {**self._views, **{ip: list(nets) for ip, nets in views.items()}}
+        return True
+
     def forget(self, addresses: Iterable[str]) -> None:
         """Answer no name with these addresses any more (a container about to stop), at once and
         without a rebuild; the next `set_records` decides again."""

@@ -136,3 +136,16 @@ def test_tcp_listens_once_a_socket_that_held_its_port_is_gone() -> None:
     finally:
         holder.close()
         dns.close()
+
+
+def test_one_containers_names_are_added_to_the_table_and_forgotten(server: DnsServer) -> None:
+    """A start adds its container's names to what is there (no rebuild); a network not served
+    yet is refused whole, so the caller rebuilds instead."""
+    assert server.add({"net": {"One": ["10.89.9.9"], "new.": ["10.89.9.9"]}}, {"10.89.9.9": ["net"]})
+    assert addresses(udp(DNSRecord.question("one"))[1]) == {"10.89.0.2", "10.89.9.9"}
+    assert addresses(udp(DNSRecord.question("new"))[1]) == {"10.89.9.9"}
+    assert not server.add({"net": {"x": ["10.89.9.8"]}, "other": {"x": ["10.89.9.8"]}}, {})
+    assert "x" not in server._networks["net"].records  # nothing of a refused add is kept
+    server.forget(["10.89.9.9"])
+    assert addresses(udp(DNSRecord.question("one"))[1]) == {"10.89.0.2"}
+    assert "new" not in server._networks["net"].records

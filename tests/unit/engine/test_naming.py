@@ -39,6 +39,17 @@ class RecordingDns:
         self.tables[name] = {k: sorted(v) for k, v in records.items()}
         self.history.append((len(self.h.runtime.calls), name, self.tables[name]))
 
+    def add(self, records: Mapping[str, Mapping[str, Iterable[str]]], views: Mapping[str, list[str]]) -> bool:
+        if any(name not in self.tables for name in records):
+            return False
+        for name, table in records.items():
+            merged = dict(self.tables[name])
+            for key, ips in table.items():
+                merged[key] = sorted({*merged.get(key, ()), *ips})
+            self.tables[name] = merged
+            self.history.append((len(self.h.runtime.calls), name, merged))
+        return True
+
     def forget(self, addresses: Iterable[str]) -> None:
         gone = set(addresses)
         for name, table in self.tables.items():
@@ -104,3 +115,28 @@ def test_a_replica_being_created_is_hidden_by_its_name_before_it_has_an_id(tmp_p
     tables = dns_tables(seen, h.engine.loader.load, lambda cid: addresses.get(cid, {}), {"demo-web-2"})
     web1 = h.runtime.by_name("demo-web-1").id
     assert tables["demo_default"]["web"] == [addresses[web1]["demo_default"]]
+
+
+def test_starts_add_their_names_and_end_where_a_full_rebuild_would(tmp_path: Path) -> None:
+    """A start adds its container's names to the tables instead of rebuilding them over every
+    container; after an `up` the tables are what a rebuild from scratch makes."""
+    h, dns = started(tmp_path)
+    assert h.engine.ops.up(h.project(CHAIN), UpOptions())["errors"] == []
+    built = {name: dict(table) for name, table in dns.tables.items()}
+    h.engine.publisher.sync_dns()
+    assert dns.tables == built and len(built["demo_default"]["web"]) == 2
+
+
+def test_a_start_drops_the_addresses_of_containers_that_no_longer_run(tmp_path: Path) -> None:
+    """Between passes, the next start's update drops a container that ended (a crash), as the
+    rebuild each start made did."""
+    h, dns = started(tmp_path)
+    h.engine.ops.up(h.project(CHAIN), UpOptions())
+    web1, db = h.runtime.by_name("demo-web-1"), h.runtime.by_name("demo-db-1")
+    ip = h.network.addresses[(web1.id, "demo_default")]
+    assert ip in dns.tables["demo_default"]["web"]
+    h.runtime.exit(web1.id, 1)
+    h.engine.relist()
+    h.engine.publisher.started(db.id)
+    assert ip not in dns.tables["demo_default"]["web"] and "demo-web-1" not in dns.tables["demo_default"]
+    assert dns.tables["demo_default"]["db"] == [h.network.addresses[(db.id, "demo_default")]]
