@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,7 +40,7 @@ from orchestrator.planner.networks import service_networks
 from orchestrator.spec import Project, Service
 from runtime import faults
 from runtime.container.runconfig import RunConfig
-from runtime.container.runtime import ContainerRuntime, Halting
+from runtime.container.runtime import ContainerRuntime
 from runtime.diskspace import full_message, is_no_space
 from runtime.errors import ConfigurationError, ContainerNotFound, ContainerStateError, RuntimeFailure
 from runtime.network import NetworkInfo, NetworkManager
@@ -64,22 +64,6 @@ class Announcements(Protocol):
     def started(self, cid: str) -> None: ...
 
     def stopping(self, cid: str, addresses: Iterable[str], drain_s: float = 0.0) -> AbstractContextManager[None]: ...
-
-
-class Stops:
-    """`down`'s stops under way (`Executor.stopping_all`)."""
-
-    def __init__(self, runtime: ContainerRuntime, begun: dict[str, Halting | RuntimeFailure | None]) -> None:
-        self._runtime = runtime
-        self._begun = begun
-
-    def finish(self, cid: str) -> None:
-        """Wait for the container's end (SIGKILL after its grace period) and its exit record;
-        raises what its stop signal or its end failed with."""
-        begun = self._begun[cid]
-        if isinstance(begun, RuntimeFailure):
-            raise begun
-        self._runtime.finish_halt(begun)
 
 
 class Executor:
@@ -214,24 +198,7 @@ class Executor:
         """A graceful stop: out of DNS and its published ports first, its connections drained
         (bounded by ``timeout``, else its stop grace period), then its stop signal."""
         with self._writing(cid), self._stopping(cid, timeout):
-            self.runtime.halt(cid, timeout)
-
-    @contextmanager
-    def stopping_all(self, cids: list[str], timeout: float | None) -> Iterator[Stops]:
-        """`down`'s stops begun: every container out of DNS and sent its stop signal before any is
-        waited for, so their processes end side by side instead of a pool's width at a time; the
-        block finishes each (`Stops.finish`, in the pool). No drain: `down` unpublished the
-        project's ports first, so neither a container's state nor its project is read for one."""
-        with self._writing(*cids), ExitStack() as announced:
-            for cid in cids:
-                announced.enter_context(self._stopping(cid, 0.0))
-            begun: dict[str, Halting | RuntimeFailure | None] = {}
-            for cid in cids:
-                try:
-                    begun[cid] = self.runtime.begin_halt(cid, timeout)
-                except RuntimeFailure as exc:
-                    begun[cid] = exc
-            yield Stops(self.runtime, begun)
+            self.runtime.stop(cid, timeout)
 
     def kill(self, cid: str, sig: int) -> None:
         with self._writing(cid), self._stopping(cid):

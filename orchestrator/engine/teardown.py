@@ -4,15 +4,12 @@ trips as the result allows.
 Order, and why:
 1. the desired state goes first (the loop must not bring anything back), then the published ports
    of every service in one nftables transaction: no new connection reaches a replica being stopped;
-2. every container leaves DNS and is sent its stop signal before any is waited for, so their
-   processes end (and the kernel tears their namespaces down) side by side, not a pool's width at
-   a time;
-3. each container is removed (records, shim, cgroups, bundle) in the pool as soon as its process
-   is gone and its exit recorded, while others are still ending; once every process is gone the
-   networks go, beside the removals still running: the addresses are released and the bridges
-   deleted in one state write and one nftables transaction, and the veths are left to the kernel,
-   which deletes them with their namespaces in one batch (`NetworkManager.release_addresses` and
-   `await_veths_gone`); `down` returns once they are gone, so nothing is left behind.
+2. every container is stopped at once (a stop is a signal and a wait on a pidfd);
+3. once all their processes are gone, the containers are removed in parallel (cgroups, bundle,
+   the shim's record) while, beside them, the networks go: the addresses are released and the
+   bridges deleted in one state write and one nftables transaction, and the veths are left to the
+   kernel, which deletes them with their namespaces in one batch (`NetworkManager.release_addresses`
+   and `await_veths_gone`); `down` returns once they are gone, so nothing is left behind.
 
 Crash consistency: `down` first writes its intent (`Store.begin_teardown`, in the same
 transaction that forgets the project) and clears it only when everything is gone. A `down` cut
@@ -32,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.engine.executor import Executor, Stops
+from orchestrator.engine.executor import Executor
 from orchestrator.engine.labels import LABEL_PROJECT, Labelled
 from orchestrator.engine.observation import Observation, Observe
 from orchestrator.engine.projects import ProjectLoader, ProjectLocks
@@ -58,33 +55,24 @@ def take_down(store: Store, executor: Executor, publisher: Publisher, networks: 
     if project is not None:
         publisher.unpublish(name, project.services)
 
-    ids = [c.id for c in containers]
-    held = executor.attachments_of(*ids)  # (read before any removal forgets its rows)
-    with executor.stopping_all(ids, timeout) as stops:
-        ended: dict[str, Future[str | None]] = {c.id: Future() for c in containers}
-        tasks = [executor.pool.submit(_stop_then_remove, stops, executor, name, c, ended[c.id]) for c in containers]
-        errors = [e for e in (f.result() for f in ended.values()) if e]  # every process gone
-        stopped = {cid for cid, f in ended.items() if f.result() is None}
-        executor.remove_networks([a for a in held if a[0] in stopped], _doomed_networks(networks, name, project))
-        errors += [e for e in (f.result() for f in tasks) if e]
+    pool = executor.pool
+    stops = {c.id: pool.submit(_stop, executor, c, timeout) for c in containers}
+    errors = [e for e in (f.result() for f in stops.values()) if e]
+    stopped = [c for c in containers if stops[c.id].result() is None]
+    attachments = executor.attachments_of(*(c.id for c in stopped))
+    removals: list[Future[str | None]] = [pool.submit(_remove, executor, name, c) for c in stopped]
+    executor.remove_networks(attachments, _doomed_networks(networks, name, project))
+    errors += [e for e in (f.result() for f in removals) if e]
     executor.purge_logs(name)  # the kept logs of containers removed before go with the project
     return containers, errors
 
 
-def _stop_then_remove(stops: Stops, executor: Executor, project: str, c: Labelled,
-                      ended: Future[str | None]) -> str | None:
-    """Wait for the container's end, say so through ``ended`` (its error, if it did not end),
-    then remove it while the others are still ending."""
+def _stop(executor: Executor, c: Labelled, timeout: float | None) -> str | None:
     try:
-        stops.finish(c.id)
-    except RuntimeFailure as exc:
-        ended.set_result(f"{c.name}: {exc}")
+        executor.stop(c.id, timeout)
         return None
-    except BaseException as exc:
-        ended.set_exception(exc)
-        raise
-    ended.set_result(None)
-    return _remove(executor, project, c)
+    except RuntimeFailure as exc:
+        return f"{c.name}: {exc}"
 
 
 def _remove(executor: Executor, project: str, c: Labelled) -> str | None:

@@ -6,7 +6,6 @@ Knows images and cgroups, not Compose. Networking is attached by the caller betw
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import functools
 import json
@@ -18,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -115,19 +114,6 @@ def capabilities_for(config: RunConfig) -> list[str]:
 
 _ANY_ID = "0" * 64  # a well-formed container id, for checks that do not depend on which
 TRASH_PREFIX = ".removed-"  # a bundle being deleted (renamed first, out of the listing)
-SHIM_RECORDS_WITHIN_S = 0.25  # how long a stop waits for the watching shim's exit record before asking
-
-
-@dataclass(frozen=True)
-class Halting:
-    """A stop under way (`ContainerRuntime.begin_halt`): its signal sent, SIGKILL due at ``deadline``
-    (time.monotonic())."""
-
-    cid: str
-    bundle: Path
-    record: ContainerRecord
-    deadline: float
-    signalled: bool  # False: the process had ended already
 
 
 class ContainerRuntime:
@@ -450,52 +436,28 @@ class ContainerRuntime:
         (bundle / "paused").unlink(missing_ok=True)
 
     def stop(self, cid: str, timeout: float | None = None) -> ContainerInfo:
-        """`halt`, then the container's state."""
-        self.halt(cid, timeout)
-        return self.inspect(cid)
-
-    def halt(self, cid: str, timeout: float | None = None) -> None:
-        """Stop signal, then SIGKILL to the whole cgroup after the grace period; returns once the
-        exit is recorded, without reading the container again (`down` stops hundreds and needs
-        no state of any)."""
-        self.finish_halt(self.begin_halt(cid, timeout))
-
-    def begin_halt(self, cid: str, timeout: float | None = None) -> Halting | None:
-        """`halt`'s first half: the stop signal sent (a frozen container thawed first); None when
-        there is no process to stop. `down` sends every container's before it waits for any, so
-        their processes end side by side instead of a pool's width at a time."""
+        """Stop signal, then SIGKILL to the whole cgroup after the grace period."""
         bundle, record = self._load(cid)
         if not record.pid:
-            return None  # a create cut short before its PID 1: no process to stop
+            return self.inspect(cid)  # a create cut short before its PID 1: no process to stop
         if (bundle / "paused").exists():
             self._thaw(bundle, cid)  # a frozen process cannot act on its stop signal
         grace = record.stop_grace_period if timeout is None else timeout
-        signalled = is_alive(record)
-        if signalled:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(record.pid, signal_number(record.stop_signal))
-        return Halting(cid, bundle, record, time.monotonic() + grace, signalled)
-
-    def finish_halt(self, halting: Halting | None) -> None:
-        """`halt`'s second half: SIGKILL once the grace period is over, then the exit record."""
-        if halting is None:
-            return
-        bundle, record = halting.bundle, halting.record
-        if halting.signalled and not _wait_exit(record, halting.deadline - time.monotonic()):
-            cgroup = self.cgroups.open(halting.cid)
-            if cgroup is not None:
-                cgroup.kill()
-            self.kill(halting.cid, signal.SIGKILL)
-            _wait_exit(record, 5.0)
+        if is_alive(record):
+            sig = signal_number(record.stop_signal)
+            self.kill(cid, sig)
+            if not _wait_exit(record, grace):
+                cgroup = self.cgroups.open(cid)
+                if cgroup is not None:
+                    cgroup.kill()
+                self.kill(cid, signal.SIGKILL)
+                _wait_exit(record, 5.0)
         if load_exit(bundle, record.pid) is None and _wait_exit(record, 0.0):
-            # Ended (gone, or a zombie the host's init has not reaped yet) and no record yet. The
-            # shim that watches it writes one moments after the end; a shim that never saw it end
-            # (started after the container) writes it when asked. Asking at once asked every time:
-            # a request per container queued at the shim that was writing those very records.
-            self._wait_exit_file(bundle, record.pid, SHIM_RECORDS_WITHIN_S)
-            if load_exit(bundle, record.pid) is None:
-                self._adopt(bundle, record)
+            # Ended (gone, or a zombie the host's init has not reaped yet) and no record: if no shim
+            # saw it end, the one there now records it (a no-op for a shim that watches it).
+            self._adopt(bundle, record)
         self._wait_exit_file(bundle, record.pid, 5.0)
+        return self.inspect(cid)
 
     def mark_removing(self, cid: str) -> None:
         """Write the removal's intent: from now on the container is only ever removed, by this
@@ -515,11 +477,9 @@ class ContainerRuntime:
         running = load_exit(bundle, record.pid) is None and is_alive(record)
         if running and not force:
             raise ContainerStateError(f"container {record.name} is running; stop it first or force")
-        with self._step(cid):
-            if record.intent != REMOVING or record.intent_by != self._me:
-                self.mark_removing(cid)  # (read again: written from what is there now)
+        with self.removing(cid):
             if running:
-                self.halt(cid, timeout=0)
+                self.stop(cid, timeout=0)
             faults.point("remove.shim")
             try:
                 self.shim.forget(cid)
@@ -917,4 +877,4 @@ def _wait_exit(record: ContainerRecord, timeout: float) -> bool:
         os.close(fd)
 
 
-__all__ = ["ContainerInfo", "ContainerRuntime", "Halting", "RunConfig"]
+__all__ = ["ContainerInfo", "ContainerRuntime", "RunConfig"]

@@ -140,15 +140,6 @@ class FakeRuntime:
         self.calls.append(("stop", c.record.name))
         return c.info()
 
-    def halt(self, cid: str, timeout: float | None = None) -> None:
-        self.stop(cid, timeout)
-
-    def begin_halt(self, cid: str, timeout: float | None = None) -> None:
-        self.stop(cid, timeout)  # a fake process ends at its signal: nothing left to wait for
-
-    def finish_halt(self, halting: object) -> None:
-        pass
-
     def kill(self, cid: str, sig: int = 9) -> None:
         c = self._get(cid)
         self.exit(cid, 128 + sig)
