@@ -84,7 +84,8 @@ def wait_rollouts(client: EngineClient, name: str, since_revision: int, timeout:
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     shown: dict[str, tuple[str, int]] = {}
-    client.follow()  # the engine `up` talked to: none is started if it goes
+    # No `follow()` here, unlike attached `up`: a rollout is resumed by the next engine after a crash
+    # (docs/engine.md, "Crash consistency"), so a poll that finds the engine gone starts one and goes on.
     while True:
         rows = [r for r in client.request("GET", f"/v1/projects/{name}/rollouts")
                 if int(r["revision"]) >= since_revision]

@@ -20,7 +20,7 @@ class Client:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
     def follow(self) -> None:
-        """The wait follows the engine it reached (never starts one): nothing to do here."""
+        """A session following the engine calls this (it then never starts one): nothing to do here."""
 
 
 def row(status: str, active: bool, completed: bool) -> dict[str, Any]:
