@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -115,3 +116,16 @@ def wait_until(predicate: Callable[[], T], what: str, deadline_s: float = 60.0,
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}" + (f": {detail()}" if detail is not None else ""))
+
+
+def shim_answering(layout: HostLayout) -> int | None:
+    """The pid of the shim answering on its socket now (without starting one, as a client would)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(2)
+            conn.connect(str(layout.run_root / "shim.sock"))
+            conn.sendall(b'{"op": "ping"}\n')
+            reply = conn.recv(4096)
+    except OSError:
+        return None
+    return int(json.loads(reply.split(b"\n")[0])["pid"]) if reply else None

@@ -12,14 +12,13 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from runtime.layout import HostLayout
-from tests.helpers import pyorch, wait_until, write
+from tests.helpers import pyorch, shim_answering, wait_until, write
 
 pytestmark = pytest.mark.root
 
@@ -43,19 +42,6 @@ def _state(pid: int) -> str | None:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return None
-
-
-def _shim(layout: HostLayout) -> int | None:
-    """The pid of the shim answering now (asked on its socket, without starting one)."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(2)
-            conn.connect(str(layout.run_root / "shim.sock"))
-            conn.sendall(b'{"op": "ping"}\n')
-            reply = conn.recv(4096)
-    except OSError:
-        return None
-    return int(json.loads(reply.split(b"\n")[0])["pid"]) if reply else None
 
 
 def _reap_exited_children(deadline_s: float = 10.0, wanted: tuple[int, ...] = ()) -> None:
@@ -83,12 +69,12 @@ def test_cp_from_an_adopted_container_that_ended_and_is_not_reaped(layout: HostL
                          and r[0]["status"] == "running" and r[0], "s to run")
         pid = int(row["pid"])
         engine = int((layout.run_root / "engine.pid").read_text())
-        old_shim = _shim(layout)
+        old_shim = shim_answering(layout)
         assert old_shim is not None
         daemons += [engine]
         os.kill(old_shim, signal.SIGKILL)
         os.waitpid(old_shim, 0)
-        new_shim = wait_until(lambda: (p := _shim(layout)) not in (None, old_shim) and p,
+        new_shim = wait_until(lambda: (p := shim_answering(layout)) not in (None, old_shim) and p,
                               "a new shim started by the engine", 30.0)
         daemons.append(int(new_shim))
         os.kill(pid, signal.SIGKILL)  # s ends; this test, its reaper now, does not collect it yet
@@ -103,7 +89,7 @@ def test_cp_from_an_adopted_container_that_ended_and_is_not_reaped(layout: HostL
         pyorch(layout, "-f", file, "down", "-t", "0", check=False)
         _reap_orphans(False)
         pyorch(layout, "engine", "stop", check=False)
-        shim = _shim(layout)
+        shim = shim_answering(layout)
         if shim is not None:
             os.kill(shim, signal.SIGTERM)
         with contextlib.suppress(ChildProcessError):

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from runtime.layout import HostLayout
-from tests.helpers import pyorch, wait_until
+from tests.helpers import pyorch, shim_answering, wait_until
 
 pytestmark = pytest.mark.root
 
@@ -33,19 +32,6 @@ services:
     init: true
     restart: on-failure
 """
-
-
-def shim_answering(layout: HostLayout) -> int | None:
-    """The pid of the shim answering on its socket now (without starting one, as a client would)."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(2)
-            conn.connect(str(layout.run_root / "shim.sock"))
-            conn.sendall(b'{"op": "ping"}\n')
-            reply = conn.recv(4096)
-    except OSError:
-        return None
-    return int(json.loads(reply.split(b"\n")[0])["pid"]) if reply else None
 
 
 def rows(layout: HostLayout, compose: Path) -> dict[str, dict[str, object]]:
