@@ -98,6 +98,10 @@ class Shim:
     def serve(self) -> None:
         from runtime.linux.syscalls import set_child_subreaper, set_process_name
 
+        if another_shim_answers(self.socket_path):
+            # Two starters raced (each found nobody listening): the one serving keeps the socket.
+            # Unlinking it here would leave that shim and its warm process running, unreachable.
+            os._exit(0)
         set_child_subreaper()
         set_process_name("pyorch-shim")
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -604,6 +608,19 @@ def _attach_cgroups(procs_files: list[str], pid: int) -> None:
                 procs.write(str(pid))
     except OSError as exc:
         raise RuntimeError(f"cannot place the container in its cgroups: {exc}") from exc
+
+
+def another_shim_answers(socket_path: str) -> bool:
+    """Whether a shim already accepts connections on ``socket_path`` (a stale file refuses them)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    probe.settimeout(2.0)
+    try:
+        probe.connect(socket_path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 def main(argv: list[str]) -> None:
