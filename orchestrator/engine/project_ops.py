@@ -309,8 +309,8 @@ class ProjectOps:
                 left = {s: max(0, _replicas(spec, s) - n) for s, n in gone.items() if s in spec["services"]}
                 revision = self.store.save_revision(project, str(spec.get("working_dir", "")), with_scale(spec, left))
                 self.store.record_event(project, "revision", project, revision=revision, reason="rm")
-            for c in doomed:
-                p.executor.remove_container(project, c.id, c.service)
+            for c in sorted(doomed, key=lambda c: (c.service, c.number)):  # reported in replica order,
+                p.executor.remove_container(project, c.id, c.service)  # not the kept state's order
                 removed.append(c.name)
                 if volumes:
                     anonymous += self._remove_anonymous_volumes(project, c)
