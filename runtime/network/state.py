@@ -18,6 +18,7 @@ replayed again on top of a base that already holds them give the same state.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -149,9 +150,12 @@ class StateFile:
             if ino != seen.journal_ino and seen.journal_end:
                 raise OSError(f"{self.journal} was replaced while its lock was held")
             try:
-                written = os.pwrite(fd, data, seen.journal_end)
-                if written != len(data):
-                    raise OSError(f"short write to {self.journal}")
+                rest, at = memoryview(data), seen.journal_end
+                while rest:  # a filling disk takes part of a write; the next one says ENOSPC
+                    written = os.pwrite(fd, rest, at)
+                    if written == 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.journal))
+                    rest, at = rest[written:], at + written
                 os.ftruncate(fd, seen.journal_end + len(data))
             except OSError:
                 os.ftruncate(fd, seen.journal_end)  # a full disk: the state stays as it was, no half line

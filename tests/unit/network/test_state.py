@@ -3,6 +3,7 @@ fresh reader, a torn line is dropped, folding keeps the state, two processes see
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -139,3 +140,28 @@ def test_a_journal_made_again_in_the_same_file_is_read_whole(tmp_path: Path) -> 
     _connect(other, "db", "10.2.0.3", "d3")
     assert engine.read()["networks"] == other.read()["networks"]
     assert "web" not in engine.read()["networks"]
+
+
+def test_a_write_the_disk_takes_part_of_is_reported_as_no_space(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filling disk takes part of a write and refuses the rest: the caller sees ENOSPC (which
+    the engine names as a full filesystem), not a bare "short write", and no half line stays."""
+    sf = StateFile(tmp_path)
+    _connect(sf, "web", "10.1.0.1", "c1")
+    size = os.path.getsize(tmp_path / "state.log")
+    real = os.pwrite
+    calls = []
+
+    def filling(fd: int, data: bytes, offset: int) -> int:
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real(fd, bytes(data)[:10], offset)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(state_module.os, "pwrite", filling)
+    with pytest.raises(OSError) as raised:
+        _connect(sf, "web", "10.1.0.2", "c2")
+    monkeypatch.setattr(state_module.os, "pwrite", real)
+    assert raised.value.errno == errno.ENOSPC and len(calls) == 2
+    assert os.path.getsize(tmp_path / "state.log") == size
+    assert StateFile(tmp_path).read()["networks"]["web"]["allocations"] == {"10.1.0.1": "c1"}
