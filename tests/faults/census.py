@@ -12,10 +12,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runtime.container.shim_client import ShimClient
 from runtime.container.state import load_record
 from runtime.layout import HostLayout
 from runtime.network.state import StateFile
-from tests.helpers import shim_answering
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -89,9 +89,10 @@ def take(layout: HostLayout) -> Census:
 
 
 def shim_pid(layout: HostLayout) -> int | None:
-    """The shim answering now, asked on its socket without starting one: a client's lookup starts a
-    shim when none answers, and one started here raced the engine's own start after a kill."""
-    return shim_answering(layout)
+    try:
+        return ShimClient(layout.run_root).shim_pid() if (layout.run_root / "shim.sock").exists() else None
+    except OSError:
+        return None
 
 
 def shim_spare(layout: HostLayout) -> str | None:
