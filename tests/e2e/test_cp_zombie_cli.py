@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime.container.state import stat_fields
 from runtime.layout import HostLayout
 from tests.helpers import pyorch, shim_answering, wait_until, write
 
@@ -38,10 +39,8 @@ def _reap_orphans(on: bool) -> None:
 
 
 def _state(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return None
+    fields = stat_fields(pid)
+    return fields[0] if fields else None
 
 
 def _reap_exited_children(deadline_s: float = 10.0, wanted: tuple[int, ...] = ()) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from runtime.container import shim_client
 from runtime.container.shim_client import ShimClient
+from runtime.container.state import stat_fields
 from runtime.gc import stop_shim
 from runtime.layout import HostLayout
 from tests.helpers import shim_answering, wait_until
@@ -29,11 +30,11 @@ def _shims_of(socket_path: Path) -> list[int]:
             continue
         try:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
-            stat = (proc / "stat").read_text()
         except OSError:
             continue
-        if str(socket_path).encode() in argv:
-            parents[int(proc.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        fields = stat_fields(int(proc.name))
+        if str(socket_path).encode() in argv and fields:
+            parents[int(proc.name)] = int(fields[1])  # field 4, the parent
     return sorted(pid for pid, parent in parents.items() if parent not in parents)
 
 
